@@ -1,0 +1,35 @@
+# The two commands of the README: `make chat` (set everything up, then chat in the shell) and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+SHOPBOT := $(PY) -m bot.cli
+
+.PHONY: install setup chat serve test test-fast lock
+
+## install: create .venv from requirements/lock.txt (skipped when the lock did not change)
+install: .venv/.lock-sha256
+.venv/.lock-sha256: requirements/lock.txt scripts/install.sh
+	scripts/install.sh
+
+## setup: catalog, embeddings, NLU lookups and Rasa model, each rebuilt only when its inputs changed
+setup: install
+	$(SHOPBOT) setup
+
+## chat: talk to the assistant in this terminal (starts and stops the action server)
+chat: setup
+	$(SHOPBOT) chat
+
+## serve: the assistant as an HTTP server (REST channel) plus its action server, on 127.0.0.1
+serve: setup
+	$(SHOPBOT) serve
+
+## test: set up, then run every test, the slow end-to-end ones included
+test: setup
+	$(PY) -m pytest
+
+## test-fast: the tests that train nothing and start no server
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+## lock: regenerate requirements/lock.txt from requirements/top.in and overrides.txt
+lock:
+	scripts/lock.sh

@@ -1,0 +1,21 @@
+"""Paths and settings read from the environment: the only module that reads environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_DIR = REPO_ROOT / "data" / "products" / "amazon-beauty"
+SHIPPED_PRODUCTS = SHIPPED_DIR / "Amazon_Beauty.item"
+SHIPPED_SEQUENCES = SHIPPED_DIR / "user_sequence.txt"
+
+
+def cache_dir() -> Path:
+    """Folder for runtime artifacts (catalog, embedding cache, models): $SHOPBOT_CACHE or <repo>/var."""
+    return Path(os.environ.get("SHOPBOT_CACHE") or REPO_ROOT / "var")
+
+
+def catalog_path() -> Path:
+    """The catalog SQLite file: $SHOPBOT_CATALOG or <cache_dir>/catalog.db."""
+    return Path(os.environ.get("SHOPBOT_CATALOG") or cache_dir() / "catalog.db")
