@@ -1,0 +1,43 @@
+"""Named exceptions of the recommender package; the CLI and the actions turn them into one clean line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ShopbotError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+# --- catalog (recommender/catalog.py, recommender/importer.py) ---------------------------------
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """One rejected input row: the file, its 1-based line number and the reason."""
+
+    source: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+class CatalogNotFound(ShopbotError):
+    """The catalog file is missing or is not a shopbot catalog."""
+
+
+class ProductNotFound(ShopbotError, KeyError):
+    """No product with this id in the catalog."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CatalogImportError(ShopbotError):
+    """An import failed; the previous catalog file was left untouched."""
+
+    def __init__(self, message: str, bad_rows: list[BadRow] | None = None) -> None:
+        super().__init__(message)
+        self.bad_rows: list[BadRow] = list(bad_rows or [])

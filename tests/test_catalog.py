@@ -1,0 +1,215 @@
+"""Read API of recommender.catalog against small catalogs built by the importer."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from recommender.catalog import Catalog, Product, query_terms
+from recommender.errors import CatalogNotFound, ProductNotFound
+from recommender.importer import import_catalog
+
+
+def test_get_product_cleans_fields(tiny_catalog: Catalog) -> None:
+    assert tiny_catalog.get_product("p2") == Product(
+        id="p2", title="Matte Lipstick Red", brand="L'Oreal Paris", category="Lipstick",
+        category_path=("Beauty", "Makeup", "Lips", "Lipstick"), price=8.99,
+    )
+    assert tiny_catalog.get_product("p1").brand == "Crabtree & Evelyn"
+    assert tiny_catalog.get_product("p3").price is None
+    assert tiny_catalog.get_product("p6").brand is None
+
+
+def test_missing_title_is_none_with_display_fallback(tiny_catalog: Catalog) -> None:
+    p4 = tiny_catalog.get_product("p4")
+    assert p4.title is None
+    assert p4.display_title == "Neutrogena Lotions (untitled)"
+    assert tiny_catalog.get_product("p1").display_title == "Gentle Shampoo for Dry Hair"
+    bare = Product(id="x9", title=None, brand=None, category=None, category_path=(), price=None)
+    assert bare.display_title == "Product x9 (untitled)"
+
+
+def test_get_product_unknown_raises(tiny_catalog: Catalog) -> None:
+    with pytest.raises(ProductNotFound, match="No product with id 'nope'"):
+        tiny_catalog.get_product("nope")
+
+
+def test_get_products_keeps_order_and_skips_unknown(tiny_catalog: Catalog) -> None:
+    products = tiny_catalog.get_products(["p5", "nope", "p1", "p5"])
+    assert [p.id for p in products] == ["p5", "p1", "p5"]
+    assert tiny_catalog.get_products([]) == []
+
+
+def test_ids_counts_and_iteration(tiny_catalog: Catalog) -> None:
+    ids = ["p1", "p2", "p3", "p4", "p5", "p6"]
+    assert tiny_catalog.product_ids() == ids
+    assert [p.id for p in tiny_catalog.iter_products()] == ids
+    assert tiny_catalog.count_products() == 6
+
+
+def test_brands_and_categories(tiny_catalog: Catalog) -> None:
+    assert tiny_catalog.brands() == [("Neutrogena", 2), ("Crabtree & Evelyn", 1), ("L'Oreal Paris", 1), ("Prada", 1)]
+    assert tiny_catalog.categories()[0] == ("Shampoos", 2)
+    assert len(tiny_catalog.categories()) == 5
+
+
+def test_histories_and_popularity(tiny_catalog: Catalog) -> None:
+    assert tiny_catalog.shopper_history("s1") == ["p1", "p2", "p3"]
+    assert tiny_catalog.shopper_history("unknown") == []
+    assert list(tiny_catalog.iter_histories()) == [
+        ("s1", ["p1", "p2", "p3"]), ("s2", ["p2", "p5"]), ("s3", ["p1", "p2"]),
+    ]
+    assert tiny_catalog.popularity() == {"p1": 2, "p2": 3, "p3": 1, "p5": 1}
+
+
+def test_stats(tiny_catalog: Catalog) -> None:
+    stats = tiny_catalog.stats()
+    assert {k: stats[k] for k in ("products", "shoppers", "interactions", "brands", "categories", "priced")} == {
+        "products": 6, "shoppers": 3, "interactions": 7, "brands": 4, "categories": 5, "priced": 5,
+    }
+    assert stats["source"].endswith("tiny.csv")
+    assert stats["imported_at"]
+
+
+def test_fingerprint_is_stable_and_tracks_product_changes(tiny_catalog: Catalog, write_file, tmp_path: Path) -> None:
+    from tests.conftest import TINY_PRODUCTS_CSV
+
+    again = tmp_path / "again.db"
+    import_catalog(write_file("again.csv", TINY_PRODUCTS_CSV), again, progress=False)
+    changed = tmp_path / "changed.db"
+    import_catalog(write_file("changed.csv", TINY_PRODUCTS_CSV.replace("8.99", "9.99")), changed, progress=False)
+    fp = tiny_catalog.fingerprint()
+    assert len(fp) == 64
+    with Catalog.open(again) as a, Catalog.open(changed) as c:
+        assert a.fingerprint() == fp  # interactions do not count
+        assert c.fingerprint() != fp
+
+
+# -- keyword search -------------------------------------------------------------------------------
+
+
+def test_keyword_search_ranks_and_reports_matched_terms(tiny_catalog: Catalog) -> None:
+    hits = tiny_catalog.keyword_search("shampoo for dry hair")
+    assert hits[0][0] == "p1"
+    assert hits[0][2] == ("shampoo", "for", "dry", "hair")
+    by_id = {pid: (score, terms) for pid, score, terms in hits}
+    assert set(by_id) == {"p1", "p3", "p6"}
+    assert by_id["p6"][1] == ("shampoo", "hair")  # "Hair Care" in its category path
+    assert by_id["p3"][1] == ("for", "dry")
+    assert all(score > 0 for score, _ in by_id.values())
+    assert [h[1] for h in hits] == sorted((h[1] for h in hits), reverse=True)
+
+
+def test_keyword_search_covers_brand_and_category_path(tiny_catalog: Catalog) -> None:
+    assert {h[0] for h in tiny_catalog.keyword_search("neutrogena")} == {"p3", "p4"}
+    assert {h[0] for h in tiny_catalog.keyword_search("FRAGRANCE")} == {"p5"}
+    assert {h[0] for h in tiny_catalog.keyword_search("l'oreal")} == {"p2"}
+
+
+def test_keyword_search_limit(tiny_catalog: Catalog) -> None:
+    assert len(tiny_catalog.keyword_search("beauty", limit=2)) == 2
+    assert tiny_catalog.keyword_search("beauty", limit=0) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "", "   ", '"', '""', "'", "*", "OR", "AND", "NOT", "shampoo OR", "OR shampoo", "NEAR(", "NEAR(shampoo dry",
+        "sham*", '"unbalanced', "col:shampoo", "title:shampoo", "^shampoo", "-shampoo", "(shampoo", "shampoo)",
+        "'; DROP TABLE products; --", "1 OR 1=1", "\x00", "ümlaut café", "🙂 lipstick", "a" * 5000,
+        " ".join(f"w{i}" for i in range(500)),
+    ],
+)
+def test_keyword_search_hostile_input_never_errors(tiny_catalog: Catalog, query: str) -> None:
+    hits = tiny_catalog.keyword_search(query)
+    assert isinstance(hits, list)
+    assert tiny_catalog.count_products() == 6
+
+
+def test_keyword_search_treats_operators_as_words(tiny_catalog: Catalog) -> None:
+    assert {h[0] for h in tiny_catalog.keyword_search("NOT shampoo")} == {"p1", "p6"}
+    assert {h[0] for h in tiny_catalog.keyword_search('"lipstick" OR *')} == {"p2"}
+
+
+def test_query_terms() -> None:
+    assert query_terms('Dry "Skin" dry, NEAR(skin*') == ["dry", "skin", "near"]
+
+
+# -- filters, checked against independent SQL ------------------------------------------------------
+
+
+def _independent_filter(path: Path, category=None, brand=None, price_min=None, price_max=None) -> list[str]:
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT id, category_path, brand, price FROM products").fetchall()
+    conn.close()
+    keep = []
+    for pid, path_text, row_brand, price in rows:
+        levels = [level.lower() for level in (path_text or "").split(" > ")]
+        if category is not None and category.lower() not in levels:
+            continue
+        if brand is not None and (row_brand or "").lower() != brand.lower():
+            continue
+        if price_min is not None and (price is None or price < price_min):
+            continue
+        if price_max is not None and (price is None or price > price_max):
+            continue
+        keep.append(pid)
+    return sorted(keep)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"category": "Shampoos"},
+        {"category": "hair care"},
+        {"category": "BEAUTY"},
+        {"category": "women's"},
+        {"category": "Hair"},  # not a whole level: no match
+        {"brand": "neutrogena"},
+        {"brand": "l'oreal paris"},
+        {"brand": "%"},
+        {"price_max": 12.5},
+        {"price_min": 10},
+        {"price_min": 5, "price_max": 20},
+        {"category": "skin care", "brand": "Neutrogena"},
+        {"category": "skin care", "price_max": 100},
+        {"category": "' OR 1=1 --"},
+    ],
+)
+def test_filter_ids_matches_independent_sql(tiny_catalog: Catalog, tiny_catalog_path: Path, filters: dict) -> None:
+    assert tiny_catalog.filter_ids(**filters) == _independent_filter(tiny_catalog_path, **filters)
+
+
+def test_filter_ids_examples(tiny_catalog: Catalog) -> None:
+    assert tiny_catalog.filter_ids(category="shampoos") == ["p1", "p6"]
+    assert tiny_catalog.filter_ids(category="Skin Care", price_max=20) == ["p4"]  # p3 has no price
+
+
+# -- opening ---------------------------------------------------------------------------------------
+
+
+def test_open_missing_file_names_the_fix(tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    with pytest.raises(CatalogNotFound) as info:
+        Catalog.open(missing)
+    assert str(info.value) == f'No catalog at {missing}. Build it with "shopbot catalog build --db {missing}".'
+    assert not missing.exists()
+
+
+def test_open_rejects_non_catalog_files(tmp_path: Path) -> None:
+    text = tmp_path / "notes.db"
+    text.write_text("hello, not sqlite " * 100)
+    with pytest.raises(CatalogNotFound, match="is not a SQLite catalog"):
+        Catalog.open(text)
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(CatalogNotFound, match="is not a shopbot catalog"):
+        Catalog.open(empty)
+
+
+def test_catalog_is_opened_read_only(tiny_catalog: Catalog) -> None:
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        tiny_catalog.db.execute("DELETE FROM products")

@@ -1,0 +1,354 @@
+"""recommender.importer: formats, cleaning, bad-row reports, atomic replacement, the shipped data."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import recommender.importer as importer
+from recommender import config
+from recommender.catalog import Catalog
+from recommender.errors import BadRow, CatalogImportError
+from recommender.formats import PRESETS, ColumnMapping, parse_categories
+from recommender.importer import import_catalog
+from tests.conftest import TINY_PRODUCTS_CSV, TINY_SEQUENCES
+
+HEADER = "id,title,brand,category,price\n"
+
+
+def _import(write_file, products: str, name: str = "shop.csv", **kwargs) -> importer.ImportReport:
+    path = write_file(name, products)
+    return import_catalog(path, path.parent / "catalog.db", progress=False, **kwargs)
+
+
+def _errors(report_or_exc) -> list[str]:
+    rows = report_or_exc.errors if hasattr(report_or_exc, "errors") else report_or_exc.bad_rows
+    return [str(b) for b in rows]
+
+
+def test_good_rows_import(write_file, tmp_path: Path) -> None:
+    report = _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("h.txt", TINY_SEQUENCES))
+    assert (report.products, report.shoppers, report.interactions) == (6, 3, 7)
+    assert report.errors == []
+    assert report.warnings == ["line 5: product 'p4' has no title; kept, shown by brand and category"]
+    assert report.duration > 0
+    assert report.db_path == tmp_path / "catalog.db"
+    with Catalog.open(report.db_path) as cat:
+        assert cat.fingerprint() == report.fingerprint
+
+
+def test_html_entities_are_unescaped(write_file) -> None:
+    rows = HEADER + (
+        'p1,Rose &amp; Oud &quot;Intense&quot;,L&#39;Oreal Paris,Beauty > Bath &amp; Body,1\n'
+        "p2,Castile Soap,Kirk&amp;#39;s Soap,Beauty,2\n"  # double-escaped, as in the shipped Beauty file
+    )
+    report = _import(write_file, rows)
+    with Catalog.open(report.db_path) as cat:
+        p1, p2 = cat.get_products(["p1", "p2"])
+    assert (p1.title, p1.brand, p1.category) == ('Rose & Oud "Intense"', "L'Oreal Paris", "Bath & Body")
+    assert p2.brand == "Kirk's Soap"
+
+
+@pytest.mark.parametrize("price", ["", "None", "null", " "])
+def test_unknown_price_is_null(write_file, price: str) -> None:
+    report = _import(write_file, HEADER + f"p1,Soap,,Beauty,{price}\n")
+    assert report.errors == []
+    with Catalog.open(report.db_path) as cat:
+        assert cat.get_product("p1").price is None
+        assert cat.get_product("p1").brand is None
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("p9,Soap,Acme,Beauty,abc", "price 'abc' is not a number"),
+        ("p9,Soap,Acme,Beauty,-3", "price '-3' is negative"),
+        ("p9,Soap,Acme,Beauty,inf", "price 'inf' is not a number"),
+        (",Soap,Acme,Beauty,1", "missing id"),
+        ("  ,Soap,Acme,Beauty,1", "missing id"),
+        ("p1,Soap,Acme,Beauty,1", "duplicate id 'p1' (first on line 2)"),
+        ("p9,Soap,Acme", "expected 5 columns, found 3"),
+        ("p9,Soap,Acme,Beauty,1,extra", "expected 5 columns, found 6"),
+        ("p9,Soap,Acme,\"'Beauty', 'Hair\",1", "categories \"'Beauty', 'Hair\" is not a list"),
+    ],
+)
+def test_bad_row_is_skipped_and_reported(write_file, row: str, reason: str) -> None:
+    rows = HEADER + "p1,Shampoo,Acme,Beauty > Hair,5\n" + row + "\np2,Conditioner,Acme,Beauty > Hair,6\n"
+    report = _import(write_file, rows)
+    assert _errors(report) == [f"line 3: {reason}"]
+    assert report.errors[0] == BadRow(str(write_file("shop.csv", rows)), 3, reason)
+    assert report.products == 2
+
+
+def test_line_numbers_count_physical_lines(write_file) -> None:
+    rows = HEADER + 'p1,"Two\nline title",Acme,Beauty,5\n\np2,Soap,Acme,Beauty,x\n'
+    report = _import(write_file, rows)
+    assert _errors(report) == ["line 5: price 'x' is not a number"]
+
+
+def test_jsonl_products(write_file) -> None:
+    rows = (
+        '{"id": "j1", "title": "Shampoo", "brand": "Acme", "category": ["Beauty", "Hair"], "price": 5}\n'
+        '{"id": 42, "title": "Soap", "category": "Beauty > Bath", "price": "2.50"}\n'
+        "\n"
+        "not json\n"
+        '["a", "list"]\n'
+        '{"title": "No id"}\n'
+        '{"id": "j3", "title": "Gel", "price": true}\n'
+    )
+    report = _import(write_file, rows, name="shop.jsonl")
+    assert _errors(report) == [
+        "line 4: invalid JSON (Expecting value at column 1)",
+        "line 5: expected a JSON object, found list",
+        "line 6: missing id",
+        "line 7: price True is not a number",
+    ]
+    with Catalog.open(report.db_path) as cat:
+        assert cat.get_product("j1").category_path == ("Beauty", "Hair")
+        assert cat.get_product("42").price == 2.5
+        assert cat.get_product("42").brand is None
+
+
+def test_tsv_and_explicit_format(write_file) -> None:
+    rows = "id\ttitle\tbrand\tcategory\tprice\nt1\tComb, wide\tAcme\tBeauty > Tools\t3\n"
+    assert _import(write_file, rows, name="shop.tsv").products == 1
+    assert _import(write_file, rows, name="shop.data", format="tsv").products == 1
+
+
+def test_unknown_extension_names_the_fix(write_file) -> None:
+    with pytest.raises(CatalogImportError) as info:
+        _import(write_file, HEADER, name="shop.xlsx")
+    assert str(info.value) == (
+        "Cannot tell the format of 'shop.xlsx' from its extension; pass one of ['csv', 'tsv', 'jsonl'] (--format)."
+    )
+
+
+def test_missing_files(tmp_path: Path, write_file) -> None:
+    with pytest.raises(CatalogImportError, match=r"^Products file '.*missing.csv' not found.$"):
+        import_catalog(tmp_path / "missing.csv", tmp_path / "c.db", progress=False)
+    with pytest.raises(CatalogImportError, match=r"^Interactions file '.*nope.txt' not found.$"):
+        import_catalog(write_file("p.csv", TINY_PRODUCTS_CSV), tmp_path / "c.db",
+                       interactions=tmp_path / "nope.txt", progress=False)
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_header_without_id_column(write_file) -> None:
+    with pytest.raises(CatalogImportError, match=r"has no id column 'id' \(columns: sku, title\)"):
+        _import(write_file, "sku,title\nA1,Soap\n")
+
+
+def test_column_mapping_for_a_shop_file(write_file) -> None:
+    rows = "sku,name,department,cost\nA1,Soap,Bath > Soap,2\nA2,Brush,Tools,\n"
+    mapping = ColumnMapping(id="sku", title="name", brand=None, categories="department", price="cost")
+    report = _import(write_file, rows, mapping=mapping)
+    assert report.warnings == []
+    with Catalog.open(report.db_path) as cat:
+        assert cat.get_product("A1").category_path == ("Bath", "Soap")
+    report = _import(write_file, rows, mapping=PRESETS["default"].with_columns(id="sku", title="name"))
+    assert report.products == 2
+    assert report.warnings == ["shop.csv: no 'brand' column; brand left empty",
+                               "shop.csv: no 'category' column; categories left empty",
+                               "shop.csv: no 'price' column; price left empty"]
+
+
+def test_recbole_preset_and_quoted_category_lists(write_file) -> None:
+    rows = (
+        "item_id:token\ttitle:token\tsales_type:token\tsales_rank:float\tcategories:token_seq\t"
+        "price:float\tbrand:token\n"
+        "A1\tPrada Candy\tBeauty\t78916.0\t\"'Beauty', 'Fragrance', \"\"Women's\"\", 'Eau de Parfum'\"\t65.86\tPrada\n"
+        "A2\tConcealer\tBeauty\t\t'Beauty', 'Makeup', 'Face', 'Concealers & Neutralizers'\t\t\n"
+    )
+    report = _import(write_file, rows, name="shop.item", mapping="recbole")
+    assert report.errors == []
+    with Catalog.open(report.db_path) as cat:
+        a1, a2 = cat.get_products(["A1", "A2"])
+    assert a1.category_path == ("Beauty", "Fragrance", "Women's", "Eau de Parfum")
+    assert (a2.category, a2.price, a2.brand) == ("Concealers & Neutralizers", None, None)
+
+
+def test_parse_categories_forms() -> None:
+    assert parse_categories("A > B >C") == ("A", "B", "C")
+    assert parse_categories('["A", "B"]') == ("A", "B")
+    assert parse_categories("'A', 'B &amp; C'") == ("A", "B & C")
+    assert parse_categories(["A", "", None]) == ("A",)
+    assert parse_categories("") == ()
+
+
+# -- failures: strict, zero valid rows, the old catalog stays ---------------------------------------
+
+
+@pytest.fixture
+def old_catalog(tiny_catalog_path: Path) -> tuple[Path, bytes]:
+    """The tiny catalog file and its bytes, to check that failed imports leave it untouched."""
+    return tiny_catalog_path, tiny_catalog_path.read_bytes()
+
+
+def _assert_untouched(old_catalog: tuple[Path, bytes]) -> None:
+    path, before = old_catalog
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_strict_import_fails_and_keeps_old_catalog(write_file, old_catalog) -> None:
+    path = write_file("bad.csv", HEADER + "x1,Soap,Acme,Beauty,1\nx2,Soap,Acme,Beauty,abc\n")
+    with pytest.raises(CatalogImportError) as info:
+        import_catalog(path, old_catalog[0], strict=True, progress=False)
+    assert str(info.value) == (
+        f"1 bad row in {path} (first: line 3: price 'abc' is not a number); nothing imported (strict mode)."
+    )
+    assert _errors(info.value) == ["line 3: price 'abc' is not a number"]
+    _assert_untouched(old_catalog)
+
+
+def test_zero_valid_rows_always_fails(write_file, old_catalog) -> None:
+    path = write_file("bad.csv", HEADER + ",Soap,Acme,Beauty,1\n")
+    expected = r"No valid products in .*bad.csv \(1 bad row; first: line 2: missing id\)"
+    with pytest.raises(CatalogImportError, match=expected):
+        import_catalog(path, old_catalog[0], progress=False)
+    with pytest.raises(CatalogImportError, match="No valid products"):
+        import_catalog(write_file("empty.csv", HEADER), old_catalog[0], progress=False)
+    _assert_untouched(old_catalog)
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_exception_mid_import_keeps_old_catalog(write_file, old_catalog, monkeypatch, exc: BaseException) -> None:
+    real = importer.read_records
+
+    def records_then_raise(*args, **kwargs):
+        for n, item in enumerate(real(*args, **kwargs)):
+            if n == 3:
+                raise exc
+            yield item
+
+    monkeypatch.setattr(importer, "read_records", records_then_raise)
+    with pytest.raises(type(exc)):
+        import_catalog(write_file("p.csv", TINY_PRODUCTS_CSV), old_catalog[0], progress=False)
+    _assert_untouched(old_catalog)
+
+
+def test_interrupt_during_interactions_keeps_old_catalog(write_file, old_catalog, monkeypatch) -> None:
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importer.CatalogWriter, "add_history", boom)
+    with pytest.raises(KeyboardInterrupt):
+        import_catalog(write_file("p.csv", TINY_PRODUCTS_CSV), old_catalog[0],
+                       interactions=write_file("h.txt", TINY_SEQUENCES), progress=False)
+    _assert_untouched(old_catalog)
+
+
+def test_successful_import_replaces_old_catalog(write_file, old_catalog) -> None:
+    import_catalog(write_file("p.csv", HEADER + "n1,New,Acme,Beauty,1\n"), old_catalog[0], progress=False)
+    with Catalog.open(old_catalog[0]) as cat:
+        assert cat.product_ids() == ["n1"]
+        assert cat.stats()["shoppers"] == 0
+
+
+# -- interactions -------------------------------------------------------------------------------------
+
+
+def test_sequence_file_errors(write_file) -> None:
+    sequences = "s1 p1 p2\ns2 p2 zz p5\n\ns1 p3\ns3\n"
+    report = _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("h.txt", sequences))
+    assert _errors(report) == [
+        "line 2: unknown product 'zz' (shopper 's2')",
+        "line 4: duplicate shopper 's1' (first on line 1)",
+        "line 5: shopper 's3' has no products",
+    ]
+    with Catalog.open(report.db_path) as cat:
+        assert list(cat.iter_histories()) == [("s1", ["p1", "p2"]), ("s2", ["p2", "p5"])]
+
+
+def test_strict_unknown_product_fails(write_file, old_catalog) -> None:
+    with pytest.raises(CatalogImportError, match=r"line 1: unknown product 'zz' \(shopper 's1'\)"):
+        import_catalog(write_file("p.csv", TINY_PRODUCTS_CSV), old_catalog[0],
+                       interactions=write_file("h.txt", "s1 zz\ns2 p1\n"), strict=True, progress=False)
+    _assert_untouched(old_catalog)
+
+
+def test_interaction_table_sorted_by_timestamp(write_file) -> None:
+    table = (
+        "shopper_id,product_id,timestamp\n"
+        "s1,p2,2024-03-02T10:00:00\n"
+        "s2,p5,1700000000\n"
+        "s1,p1,2024-03-01\n"
+        "s1,p3,yesterday\n"
+        "s2,,1700000001\n"
+        "s2,p9,1700000002\n"
+        "s3,p1,\n"
+    )
+    report = _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("orders.csv", table))
+    assert _errors(report) == [
+        "line 5: timestamp 'yesterday' is neither a number nor an ISO date",
+        "line 6: missing product id",
+        "line 7: unknown product 'p9' (shopper 's2')",
+        "line 8: missing timestamp",
+    ]
+    with Catalog.open(report.db_path) as cat:
+        assert list(cat.iter_histories()) == [("s1", ["p1", "p2"]), ("s2", ["p5"])]
+
+
+def test_interaction_table_by_position_and_file_order(write_file) -> None:
+    by_position = "shopper_id\tproduct_id\tposition\ns1\tp2\t2\ns1\tp1\t1\n"
+    report = _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("o.tsv", by_position))
+    with Catalog.open(report.db_path) as cat:
+        assert cat.shopper_history("s1") == ["p1", "p2"]
+    file_order = '{"shopper_id": "s1", "product_id": "p3"}\n{"shopper_id": "s1", "product_id": "p1"}\n'
+    report = _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("o.jsonl", file_order))
+    with Catalog.open(report.db_path) as cat:
+        assert cat.shopper_history("s1") == ["p3", "p1"]
+
+
+# -- the shipped Amazon Beauty data ------------------------------------------------------------------
+
+
+def test_shipped_beauty_catalog(tmp_path: Path) -> None:
+    report = import_catalog(config.SHIPPED_PRODUCTS, tmp_path / "beauty.db",
+                            interactions=config.SHIPPED_SEQUENCES, mapping="recbole", progress=False)
+    assert (report.products, report.shoppers, report.interactions) == (12_101, 22_363, 198_502)
+    assert report.errors == []
+    assert len(report.warnings) == 7  # the 7 products without a title
+    conn = sqlite3.connect(report.db_path)
+    one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+    assert one("SELECT count(*) FROM products WHERE brand IS NULL") == 2_098
+    assert one("SELECT count(*) FROM products WHERE price IS NULL") == 585
+    assert one("SELECT count(*) FROM products WHERE title IS NULL") == 7
+    assert one("SELECT count(*) FROM products WHERE brand LIKE '%&#39;%' OR title LIKE '%&amp;%'") == 0
+    path = one("SELECT category_path FROM products WHERE id = '9788072216'")
+    assert path == "Beauty > Fragrance > Women's > Eau de Parfum"
+    conn.close()
+    with Catalog.open(report.db_path) as cat:
+        first_line = ["B004756YJA", "B004ZT0SSG", "B0020YLEYK", "7806397051", "B002WLWX82"]
+        assert cat.shopper_history("A1YJEY40YUW4SE") == first_line
+
+
+def test_not_utf8_names_the_fix(write_file, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(HEADER.encode() + "p1,Crème,Acme,Beauty,1\n".encode("latin-1"))
+    with pytest.raises(CatalogImportError) as info:
+        import_catalog(path, tmp_path / "c.db", progress=False)
+    assert str(info.value) == (
+        f"{path} is not UTF-8 text (invalid continuation byte: b'\\xe8me,'); save it as UTF-8 and import again."
+    )
+
+
+def test_empty_file(write_file) -> None:
+    with pytest.raises(CatalogImportError, match="is empty; expected a header line naming the columns"):
+        _import(write_file, "")
+
+
+def test_examples_in_docs_import_cleanly(write_file) -> None:
+    doc = (config.REPO_ROOT / "docs" / "catalog-format.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in doc.split("```csv\n")[1:]]
+    products, orders = blocks[0], blocks[1]
+    jsonl = doc.split("```json\n")[1].split("```", 1)[0]
+    report = _import(write_file, products, interactions=write_file("orders.csv", orders))
+    assert (report.products, report.shoppers, report.interactions, report.errors) == (3, 2, 3, [])
+    assert _import(write_file, jsonl, name="shop.jsonl").products == 2
+
+
+def test_interaction_table_without_product_column(write_file) -> None:
+    with pytest.raises(CatalogImportError, match=r"has no product column 'product_id' \(columns: shopper_id, sku\)"):
+        _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("o.csv", "shopper_id,sku\ns1,p1\n"))
