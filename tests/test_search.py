@@ -1,0 +1,306 @@
+"""Hybrid product search: filters, ranking, truthful reasons, relax hints, hostile input (issue 4).
+
+The ranking tests use a fake encoder with fixed concept vectors (no model) on a small catalog
+built by the real importer; filters are checked against the SQLite file with independent SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender.catalog import Catalog
+from recommender.embeddings import ProductEmbeddings, product_text
+from recommender.importer import import_catalog
+from recommender.search import Filters, ProductSearch, SearchConfig, SearchOutcome
+
+P = "Beauty > "
+PRODUCTS = [
+    ("s01", "Moisturizing Shampoo for Dry Hair", "Acme", P + "Hair Care > Shampoos", 8.99),
+    ("s02", "Volumizing Conditioner for Dry Hair", "Acme", P + "Hair Care > Conditioners", 7.50),
+    ("s03", "Daily Clarifying Shampoo", "Neutrogena", P + "Hair Care > Shampoos", 12.00),
+    ("s04", "Hydro Boost Gel Moisturizer for Dry Skin", "Neutrogena", P + "Skin Care > Face > Moisturizers", 17.49),
+    ("s05", "Oil-Free Acne Wash", "Neutrogena", P + "Skin Care > Face > Cleansers", 6.97),
+    ("s06", "Great Lash Mascara, Blackest Black", "Maybelline", P + "Makeup > Eyes > Mascara", 4.99),
+    ("s07", "Lash Sensational Mascara", "Maybelline", P + "Makeup > Eyes > Mascara", 8.49),
+    ("s08", "SuperStay Matte Ink Lipstick, Red", "Maybelline", P + "Makeup > Lips > Lipstick", 9.49),
+    ("s09", "Nail Lacquer, Big Apple Red", "OPI", P + "Makeup > Nails > Nail Polish", 10.50),
+    ("s10", "Nail Lacquer, Lincoln Park After Dark", "OPI", P + "Makeup > Nails > Nail Polish", 10.50),
+    ("s11", "Crème de Corps Body Lotion for Dry Skin", "Kiehl's", P + "Skin Care > Body > Lotions", 30.00),
+    ("s12", None, "Acme", P + "Hair Care > Shampoos", 3.00),
+    ("s13", "Argan Oil Hair Mask", None, P + "Hair Care > Treatments", None),
+    ("s14", "Eau de Parfum Spray", "Prada", P + "Fragrance > Women's > Eau de Parfum", 65.00),
+    ("s15", "L'Oréal Paris Elvive Shampoo", "L'Oreal Paris", P + "Hair Care > Shampoos", 5.49),
+]
+# shopper -> products; popularity: s06 5, s09 4, s01 3, s07 2, s03 2, s08 1, ...
+HISTORIES = {
+    "u1": ["s06", "s09", "s01", "s07"], "u2": ["s06", "s09", "s01"], "u3": ["s06", "s09", "s03"],
+    "u4": ["s06", "s09", "s08"], "u5": ["s06", "s01", "s07", "s03"], "u6": ["s14"],
+}
+CONCEPTS = ["shampoo", "conditioner", "hair", "dry", "skin", "moistur", "mascara", "lash", "lip",
+            "nail", "red", "parfum", "lotion", "acne", "wash"]
+
+
+class ConceptEncoder:
+    """Fake sentence encoder: a fixed axis per concept word found in the text, plus a bias axis."""
+
+    model_id = "fake/concepts@1"
+    dim = len(CONCEPTS) + 1
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            low = text.lower()
+            out[i, :-1] = [low.count(c) > 0 for c in CONCEPTS]
+            out[i, -1] = 0.3
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("search")
+    rows = [{"id": i, "title": t, "brand": b, "category": c, "price": pr} for i, t, b, c, pr in PRODUCTS]
+    (folder / "products.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "history.txt").write_text("".join(f"{u} {' '.join(ps)}\n" for u, ps in HISTORIES.items()))
+    import_catalog(folder / "products.jsonl", folder / "catalog.db", interactions=folder / "history.txt",
+                   progress=False)
+    return folder / "catalog.db"
+
+
+@pytest.fixture(scope="module")
+def engine(db_path, tmp_path_factory):
+    catalog = Catalog.open(db_path)
+    encoder = ConceptEncoder()
+    emb = ProductEmbeddings.load_or_build(catalog, encoder, tmp_path_factory.mktemp("cache"), progress=False)
+    yield ProductSearch(catalog, encoder, emb, SearchConfig(popular_reason_min=3))
+    catalog.close()
+
+
+@pytest.fixture(scope="module")
+def sql(db_path):
+    conn = sqlite3.connect(db_path)
+    yield conn
+    conn.close()
+
+
+def ids(outcome: SearchOutcome) -> list[str]:
+    return [r.product.id for r in outcome.results]
+
+
+def fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
+def sql_passes(conn: sqlite3.Connection, pid: str, f: Filters) -> bool:
+    """Does the stored row satisfy every filter? Computed from the raw table, not through Catalog."""
+    brand, category, path, price = conn.execute(
+        "SELECT brand, category, category_path, price FROM products WHERE id = ?", [pid]).fetchone()
+    levels = [x.lower() for x in (path or "").split(" > ")] + [(category or "").lower()]
+    return ((f.brand is None or (brand or "").lower() == f.brand.lower())
+            and (f.category is None or f.category.lower() in levels)
+            and (f.price_min is None or (price is not None and price >= f.price_min))
+            and (f.price_max is None or (price is not None and price <= f.price_max)))
+
+
+FILTER_CASES = [
+    Filters(brand="maybelline"), Filters(brand="NEUTROGENA", price_max=10), Filters(category="shampoos"),
+    Filters(category="Hair Care", price_min=5), Filters(price_min=5, price_max=10), Filters(price_max=5),
+    Filters(category="makeup", brand="OPI"), Filters(price_min=10.5, price_max=10.5), Filters(brand="L'Oreal Paris"),
+]
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES, ids=lambda f: ",".join(f.describe()))
+@pytest.mark.parametrize("query", ["", "shampoo", "red", "dry skin moisturizer"])
+def test_results_satisfy_every_filter_and_cover_all_that_do(engine, sql, query, filters):
+    out = engine.search(query, filters, n=100)
+    expected = {row[0] for row in sql.execute("SELECT id FROM products") if sql_passes(sql, row[0], filters)}
+    assert expected, "each case should have matches"
+    assert set(ids(out)) == expected
+    assert all(sql_passes(sql, pid, filters) for pid in ids(out))
+    assert out.relax is None
+
+
+def test_semantic_and_keyword_rank_the_obvious_product_first(engine):
+    assert ids(engine.search("shampoo for dry hair"))[0] == "s01"
+    assert ids(engine.search("moisturizer for dry skin"))[0] == "s04"
+    assert ids(engine.search("mascara", Filters(brand="Maybelline"), n=2)) == ["s06", "s07"]  # s06 more popular
+
+
+def test_shampoo_under_10_returns_shampoos_before_the_conditioner(engine):
+    out = engine.search("shampoo", Filters(price_max=10))
+    assert set(ids(out)[:3]) == {"s01", "s12", "s15"}
+    assert all("Shampoos" in r.product.category_path for r in out.results[:3])
+    assert all("under your $10 budget" in r.reasons for r in out.results)
+
+
+def test_empty_query_ranks_by_popularity_within_the_filter(engine, sql):
+    out = engine.search("", Filters(brand="Maybelline"), n=10)
+    counts = dict(sql.execute("SELECT product_id, count(DISTINCT shopper_id) FROM interactions GROUP BY product_id"))
+    assert ids(out) == ["s06", "s07", "s08"]
+    assert [counts.get(i, 0) for i in ids(out)] == sorted((counts.get(i, 0) for i in ids(out)), reverse=True)
+    assert [r.reasons for r in out.results] == [("popular: 5 shoppers bought it", "Maybelline, as asked"),
+                                                ("2 shoppers bought it", "Maybelline, as asked"),
+                                                ("1 shopper bought it", "Maybelline, as asked")]
+    assert engine.search("", Filters(brand="Prada")).results[0].reasons == ("1 shopper bought it", "Prada, as asked")
+
+
+@pytest.mark.parametrize("query,filters,pid,reasons", [
+    ("dry skin", Filters(price_max=20), "s04", ("close in meaning to 'dry skin'", "matches 'dry skin'",
+                                                 "under your $20 budget")),
+    ("mascara", Filters(brand="maybelline"), "s06", ("close in meaning to 'mascara'", "matches 'mascara'",
+                                                      "popular: 5 shoppers bought it", "Maybelline, as asked")),
+    ("shampoo", Filters(category="hair care", price_min=5, price_max=10), "s01",
+     ("matches 'shampoo'", "close in meaning to 'shampoo'", "popular: 3 shoppers bought it",
+      "in Hair Care, as asked", "between $5 and $10")),
+    ("big apple", Filters(price_min=10), "s09", ("matches 'big apple'", "popular: 4 shoppers bought it",
+                                                 "over $10 as asked")),
+    ("nail lacquer", Filters(price_max=10.5), "s10", ("close in meaning to 'nail lacquer'", "matches 'nail lacquer'",
+                                                      "within your $10.50 budget")),
+    # a stemmed keyword match is quoted in the product's own word form
+    ("lacquers", Filters(), "s10", ("matches 'lacquer'",)),
+    ("apple lacquer", Filters(), "s09", ("matches 'apple' and 'lacquer'", "popular: 4 shoppers bought it")),
+    # quoted as the user typed it; the longest phrases that really occur in the product's text
+    ("any OPI Nail polish", Filters(), "s10", ("close in meaning to 'any OPI Nail polish'",
+                                               "matches 'OPI' and 'Nail polish'")),
+    ("CRÈME de corps", Filters(), "s11", ("matches 'CRÈME de corps'",)),
+])
+def test_reasons_name_what_really_scored(engine, query, filters, pid, reasons):
+    result = next(r for r in engine.search(query, filters, n=20).results if r.product.id == pid)
+    assert result.reasons == reasons
+
+
+QUERIES = ["moisturizer for dry skin", "any OPI nail polish", "red", "crème", "L'Oréal shampoo", "lash",
+           "shampoo under $10", "something nice", "", "hair for dry shampoo skin"]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("filters", [Filters(), Filters(price_max=9.49), Filters(price_min=8, price_max=11),
+                                     Filters(price_min=10), Filters(brand="acme"), Filters(category="Nail Polish")])
+def test_every_reason_is_true(engine, sql, query, filters):
+    cfg = engine.config
+    qvec = ConceptEncoder().encode([query])[0]
+    counts = dict(sql.execute("SELECT product_id, count(DISTINCT shopper_id) FROM interactions GROUP BY product_id"))
+    for r in engine.search(query, filters, n=15).results:
+        p, text = r.product, fold(product_text(r.product))
+        for reason in r.reasons:
+            if reason.startswith("matches "):
+                for term in re.findall(r"'([^']+)'", reason):
+                    assert re.search(r"(?<!\w)" + re.escape(fold(term)), text), (reason, text)
+                    assert all(w not in {"any", "for", "under", "10"} for w in term.split())
+            elif reason.startswith("close in meaning to"):
+                cos = float(engine.embeddings.matrix[engine.embeddings.index_of(p.id)] @ qvec)
+                assert query and cos >= cfg.semantic_reason_min
+            elif reason.startswith("popular: "):
+                n = int(reason.split()[1])
+                assert n == counts[p.id] and n >= cfg.popular_reason_min
+            elif reason.endswith(" bought it"):
+                n = int(reason.split()[0])
+                assert n == counts[p.id] and not query
+            elif reason.endswith("budget"):
+                budget = float(re.search(r"\$([\d.]+)", reason).group(1))
+                assert filters.price_max == budget and p.price <= budget and filters.price_min is None
+            elif reason.startswith("between"):
+                lo, hi = map(float, re.findall(r"\$([\d.]+)", reason))
+                assert (lo, hi) == (filters.price_min, filters.price_max) and lo <= p.price <= hi
+            elif reason.startswith("over"):
+                assert filters.price_min is not None and p.price >= filters.price_min
+            elif reason.startswith("in "):
+                assert filters.category and reason == f"in {filters.category}, as asked"
+            elif reason.endswith(", as asked"):
+                assert filters.brand and reason == f"{p.brand}, as asked" and p.brand.lower() == filters.brand
+            else:
+                pytest.fail(f"unexpected reason {reason!r}")
+
+
+def test_reasons_are_ordered_by_contribution(engine):
+    def first_reason(cfg: SearchConfig) -> str:
+        search = ProductSearch(engine.catalog, engine.encoder, engine.embeddings, cfg)
+        return search.search("dry skin", n=1).results[0].reasons[0]
+
+    assert first_reason(SearchConfig(w_sem=0.1, w_kw=0.9)).startswith("matches")
+    assert first_reason(SearchConfig(w_sem=0.9, w_kw=0.1)).startswith("close in meaning")
+
+
+@pytest.mark.parametrize("filters,relax", [
+    (Filters(brand="OPI", category="Shampoos"), "brand"),
+    (Filters(brand="Neutrogena", price_max=5), "price_max"),
+    (Filters(brand="Prada", price_min=1000), "price_min"),
+    (Filters(category="Mascara", price_min=9, price_max=12), "price_min"),  # dropping price_max would not help
+    (Filters(category="Mascara", price_min=1, price_max=4), "price_max"),
+    (Filters(brand="Nobody"), "brand"),
+    (Filters(brand="Nobody", category="Nothing"), None),  # no single filter's removal helps
+])
+def test_relax_names_the_filter_whose_removal_gives_results(engine, filters, relax):
+    out = engine.search("mascara", filters)
+    assert out.results == [] and out.relax == relax
+    if relax:
+        assert engine.search("mascara", filters.without(relax)).results
+
+
+HOSTILE = ["", "   ", "???", "!!!...", "'; DROP TABLE products; --", '"unbalanced', "NEAR(shampoo, 2)",
+           "shampoo*", "OR AND NOT", "title:shampoo", "^mascara", "ß日本語 🧴 シャンプー", "\x00\x1f\u200b",
+           "shampoo " * 5000, "x" * 100_000, "l'oréal", "$10", "-", "%_%"]
+
+
+@pytest.mark.parametrize("query", HOSTILE, ids=lambda q: repr(q[:20]))
+def test_hostile_queries_never_crash(engine, sql, query):
+    out = engine.search(query, n=3)
+    assert len(out.results) == 3
+    assert all(len(reason) < 200 for r in out.results for reason in r.reasons)
+    assert sql.execute("SELECT count(*) FROM products").fetchone()[0] == len(PRODUCTS)
+
+
+def test_long_queries_are_truncated_in_reasons(engine):
+    out = engine.search("moisturizer for dry skin " * 50, n=1)
+    assert any(reason.startswith("close in meaning to 'moisturizer for dry skin") and reason.endswith("…'")
+               for reason in out.results[0].reasons)
+
+
+def test_exclude_n_and_determinism(engine):
+    first = engine.search("shampoo", n=4)
+    assert len(first.results) == 4 and first == engine.search("shampoo", n=4)
+    assert engine.search("shampoo", n=0).results == []
+    rest = engine.search("shampoo", n=4, exclude=ids(first)[:2])
+    assert not set(ids(rest)) & set(ids(first)[:2]) and ids(rest)[:2] == ids(first)[2:]
+    scores = [r.score for r in first.results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_exclusions_count_when_looking_for_a_filter_to_relax(engine):
+    assert engine.search("", Filters(brand="Prada"), exclude=["s14"]) == SearchOutcome([], "brand")
+    assert engine.search("", exclude=[p[0] for p in PRODUCTS]) == SearchOutcome([], None)
+
+
+def test_filters_normalise_and_describe():
+    assert Filters().is_empty() and Filters(brand="  ", category="").is_empty()
+    assert Filters(brand=" OPI ").brand == "OPI"
+    assert Filters(price_max=15).describe() == ["under $15"]
+    assert Filters(category="Shampoos", brand="Acme", price_min=10, price_max=30.5).describe() == [
+        "category Shampoos", "brand Acme", "between $10 and $30.50"]
+    assert Filters(price_min=20).describe() == ["over $20"]
+    assert Filters(brand="OPI", price_max=5).without("brand") == Filters(price_max=5)
+
+
+def test_a_query_without_words_does_not_call_the_encoder(engine):
+    before = engine.encoder.calls
+    engine.search("?!", Filters(brand="OPI"))
+    assert engine.encoder.calls == before
+
+
+@pytest.mark.parametrize("query", ["shampoo under $10", "shampoo between $5 and $10", "shampoo for 20 bucks",
+                                   "shampoo $10-$20"])
+def test_price_phrases_are_left_to_the_filters(engine, query):
+    out = engine.search(query, n=5)
+    assert out == engine.search("shampoo", n=5)
+    assert "close in meaning to 'shampoo'" in out.results[0].reasons
