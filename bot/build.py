@@ -1,0 +1,100 @@
+"""Set-up steps: catalog, embeddings, NLU lookups and the Rasa model, each redone only when needed.
+
+`setup()` runs them in order; `make chat` and `make test` call it through `shopbot setup`.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import nlu_lookups
+from bot.servers import RASA, rasa_env
+from recommender import config
+from recommender.catalog import Catalog
+from recommender.embeddings import ProductEmbeddings
+from recommender.encoder import TextEncoder
+from recommender.errors import ShopbotError
+from recommender.importer import import_catalog
+
+logger = logging.getLogger(__name__)
+
+MODELS_DIR = config.REPO_ROOT / "models"
+MODEL_NAME = "shopbot"
+# Rasa reads only these folders: data/products holds product data, not training data.
+RASA_DATA = ("data/nlu", "data/rules", "data/stories")
+
+
+class TrainingError(ShopbotError):
+    """`rasa train` failed."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    seconds: float
+    detail: str
+
+
+def ensure_catalog(progress: bool = True) -> str:
+    """Build the shipped Beauty catalog unless a catalog file is already there."""
+    path = config.catalog_path()
+    if path.exists():
+        return f"kept {path}"
+    report = import_catalog(config.SHIPPED_PRODUCTS, path, interactions=config.SHIPPED_SEQUENCES,
+                            mapping="recbole", progress=progress)
+    return f"built {path}: {report.products:,} products, {report.shoppers:,} shoppers"
+
+
+def ensure_embeddings(progress: bool = True) -> str:
+    """Load the cached product embeddings, encoding only products that are new or changed."""
+    with Catalog.open(config.catalog_path()) as catalog:
+        embeddings = ProductEmbeddings.load_or_build(catalog, TextEncoder(), config.cache_dir(),
+                                                     progress=progress)
+    return f"{len(embeddings):,} product embeddings"
+
+
+def ensure_lookups() -> str:
+    """Regenerate data/nlu/lookups.yml from the catalog (unchanged catalog, unchanged file)."""
+    with Catalog.open(config.catalog_path()) as catalog:
+        text = nlu_lookups.generate(catalog)
+    path = nlu_lookups.OUTPUT_PATH
+    if path.exists() and path.read_text() == text:
+        return f"{path.relative_to(config.REPO_ROOT)} up to date"
+    path.write_text(text)
+    return f"rewrote {path.relative_to(config.REPO_ROOT)} from the catalog"
+
+
+def model_path() -> Path:
+    """The trained Rasa model that `serve`, `chat` and the tests load."""
+    return MODELS_DIR / f"{MODEL_NAME}.tar.gz"
+
+
+def train_model() -> str:
+    """Run `rasa train`; Rasa itself skips training when data, domain and config did not change."""
+    args = [RASA, "train", "--data", *RASA_DATA, "--out", str(MODELS_DIR),
+            "--fixed-model-name", MODEL_NAME]
+    result = subprocess.run(args, cwd=config.REPO_ROOT, env=rasa_env(), stdout=sys.stderr)
+    if result.returncode != 0 or not model_path().exists():
+        raise TrainingError(f"rasa train failed with exit code {result.returncode}; "
+                            f"run '{' '.join(args[1:])}' to see why")
+    return f"model {model_path().relative_to(config.REPO_ROOT)}"
+
+
+def setup(progress: bool = True) -> list[StepResult]:
+    """Run every set-up step in order and time each."""
+    steps = (("catalog", lambda: ensure_catalog(progress)),
+             ("embeddings", lambda: ensure_embeddings(progress)),
+             ("nlu lookups", ensure_lookups),
+             ("rasa model", train_model))
+    results = []
+    for name, step in steps:
+        start = time.perf_counter()
+        detail = step()
+        results.append(StepResult(name, time.perf_counter() - start, detail))
+        logger.info("%s: %s (%.1f s)", name, detail, results[-1].seconds)
+    return results

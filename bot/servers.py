@@ -1,0 +1,182 @@
+"""Start and stop the assistant's processes: the rasa-sdk action server and the Rasa server.
+
+Both bind to 127.0.0.1, run with the environment every Rasa command needs (`rasa_env`), and are
+stopped by PID. `Assistant` is the context manager the CLI's `serve` and the end-to-end tests use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from recommender.config import REPO_ROOT
+from recommender.errors import ShopbotError
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+RASA = str(Path(sys.executable).with_name("rasa"))
+
+# Quiet, offline and private: no telemetry, no CUDA noise, no hub downloads.
+RASA_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+class ServerError(ShopbotError):
+    """A server process did not start or did not become ready."""
+
+
+def rasa_env(**extra: str) -> dict[str, str]:
+    """The current environment plus what every Rasa command needs."""
+    return {**os.environ, **RASA_ENV, **extra}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def endpoints_for(action_port: int, directory: Path) -> Path:
+    """Write a copy of endpoints.yml whose action endpoint is the action server on `action_port`."""
+    endpoints = yaml.safe_load((REPO_ROOT / "endpoints.yml").read_text()) or {}
+    endpoints["action_endpoint"] = {"url": f"http://{HOST}:{action_port}/webhook"}
+    path = directory / "endpoints.yml"
+    path.write_text(yaml.safe_dump(endpoints))
+    return path
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
+    """Poll `url` until it answers 200; fail early if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"{url} exited with code {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise ServerError(f"{url} was not ready after {timeout:.0f} s; see {log}")
+
+
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a process group started by `_spawn`: SIGTERM, then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+def _local(host: str) -> str:
+    """The address to reach a server bound to `host` from this machine."""
+    return HOST if host in ("0.0.0.0", "::", "") else host
+
+
+def _spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen:
+    """Start `args` in its own process group with stdout and stderr going to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(args, cwd=REPO_ROOT, env=rasa_env(**env), stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def start_action_server(port: int, log: Path, host: str = HOST,
+                        timeout: float = 120) -> subprocess.Popen:
+    """Run the rasa-sdk action server with our `actions` package on `host`:`port`."""
+    process = _spawn([RASA, "run", "actions", "--actions", "actions", "--port", str(port)], log,
+                     SANIC_HOST=host)
+    wait_until_ready(f"http://{_local(host)}:{port}/health", process, timeout, log)
+    return process
+
+
+def start_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: str = HOST,
+                      timeout: float = 300) -> subprocess.Popen:
+    """Run `rasa run` with the REST channel on `host`:`port` (HTTP API off)."""
+    process = _spawn([RASA, "run", "--model", str(model), "--interface", host, "--port", str(port),
+                      "--endpoints", str(endpoints),
+                      "--credentials", str(REPO_ROOT / "credentials.yml")], log)
+    wait_until_ready(f"http://{_local(host)}:{port}/webhooks/rest/", process, timeout, log)
+    return process
+
+
+@dataclass
+class Assistant(AbstractContextManager):
+    """The action server and the Rasa server, started together on free local ports.
+
+    Example:
+        with Assistant(model=Path("models")) as bot:
+            bot.send("me", "show me shampoo under $10")
+    """
+
+    model: Path
+    host: str = HOST
+    rasa_port: int = 0
+    action_port: int = 0
+    log_dir: Path | None = None
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def __enter__(self) -> Assistant:
+        self.rasa_port = self.rasa_port or free_port()
+        self.action_port = self.action_port or free_port()
+        self.log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="shopbot-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.processes.append(
+                start_action_server(self.action_port, self.log_dir / "actions.log"))
+            endpoints = endpoints_for(self.action_port, self.log_dir)
+            self.processes.append(start_rasa_server(self.model, self.rasa_port, endpoints,
+                                                    self.log_dir / "rasa.log", self.host))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        logger.info("assistant ready: REST on %s, actions on %s, logs in %s",
+                    self.rest_url, self.action_port, self.log_dir)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in reversed(self.processes):
+            stop(process)
+        self.processes.clear()
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{_local(self.host)}:{self.rasa_port}/webhooks/rest/webhook"
+
+    def send(self, sender: str, text: str, timeout: float = 60) -> list[dict]:
+        """Post one message to the REST channel and return the bot's replies."""
+        request = urllib.request.Request(
+            self.rest_url, data=json.dumps({"sender": sender, "message": text}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())

@@ -1,0 +1,345 @@
+"""The custom actions, run with a real rasa_sdk Tracker and CollectingDispatcher (issue 5).
+
+The search runs for real (catalog built by the importer, ProductSearch, embeddings) on a small
+shop, with a fake encoder instead of the sentence model: no model, no server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+
+import actions
+from actions import services
+from actions import search as search_action
+from actions.prices import format_price, parse_price
+from actions.search import ActionSearchProducts, build_filters, describe, format_results, requested_filters
+from recommender import config
+from recommender.catalog import Catalog, Product
+from recommender.embeddings import ProductEmbeddings
+from recommender.importer import import_catalog
+from recommender.search import RELAX_ORDER, Filters, ProductSearch, ScoredProduct
+
+DOMAIN = yaml.safe_load((config.REPO_ROOT / "domain.yml").read_text())
+LONG_TITLE = ("Hydrating Day Cream with Hyaluronic Acid, Vitamin E and Green Tea Extract for Dry and "
+              "Sensitive Skin, Fragrance Free, 1.7 Ounce")
+P = "Beauty > "
+PRODUCTS = [
+    {"id": "m1", "title": "Great Lash Mascara, Blackest Black", "brand": "Maybelline",
+     "category": P + "Makeup > Eyes > Mascara", "price": 4.99},
+    {"id": "m2", "title": "Lash Sensational Waterproof Mascara", "brand": "Maybelline",
+     "category": P + "Makeup > Eyes > Mascara", "price": 8.49},
+    {"id": "m3", "title": "SuperStay Matte Ink Lipstick", "brand": "Maybelline",
+     "category": P + "Makeup > Lips > Lipstick", "price": 9.49},
+    {"id": "l1", "title": "Voluminous Lash Paradise Mascara", "brand": "L'Oreal Paris",
+     "category": P + "Makeup > Eyes > Mascara", "price": 10.99},
+    {"id": "o1", "title": "Nail Lacquer, Big Apple Red", "brand": "OPI",
+     "category": P + "Makeup > Nails > Nail Polish", "price": 10.50},
+    {"id": "o2", "title": "Nail Lacquer, Malaga Wine", "brand": "OPI",
+     "category": P + "Makeup > Nails > Nail Polish", "price": 10.50},
+    {"id": "n1", "title": "Daily Clarifying Shampoo", "brand": "Neutrogena",
+     "category": P + "Hair Care > Shampoos", "price": 12.00},
+    {"id": "s1", "title": "Moisturizing Shampoo for Dry Hair", "brand": "Suave",
+     "category": P + "Hair Care > Shampoos", "price": 3.49},
+    {"id": "x1", "title": LONG_TITLE, "brand": None,
+     "category": P + "Skin Care > Face > Creams & Moisturizers", "price": None},
+]
+HISTORIES = {"u1": ["m1", "o1", "n1"], "u2": ["m1", "o1"], "u3": ["m1", "m2"]}
+EMPTY_SLOTS = {"category": None, "brand": None, "price_min": None, "price_max": None,
+               "shown_product_ids": None}
+
+
+class WordHashEncoder:
+    """Fake sentence encoder: a bag of hashed words, L2-normalised (shared words = similar)."""
+
+    model_id = "fake/word-hash@1"
+    dim = 64
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        out = np.full((len(texts), self.dim), 0.05, dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[i, hashlib.sha1(word.encode()).digest()[0] % self.dim] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> ProductSearch:
+    folder = tmp_path_factory.mktemp("shop")
+    (folder / "products.jsonl").write_text("".join(json.dumps(p) + "\n" for p in PRODUCTS))
+    (folder / "history.txt").write_text("".join(f"{u} {' '.join(ids)}\n" for u, ids in HISTORIES.items()))
+    import_catalog(folder / "products.jsonl", folder / "catalog.db", interactions=folder / "history.txt",
+                   progress=False)
+    catalog = Catalog.open(folder / "catalog.db")
+    encoder = WordHashEncoder()
+    embeddings = ProductEmbeddings.load_or_build(catalog, encoder, folder / "cache", progress=False)
+    yield ProductSearch(catalog, encoder, embeddings)
+    catalog.close()
+
+
+@pytest.fixture
+def search(shop):
+    """The shop, injected as the actions' product search for one test."""
+    services.use(shop)
+    yield shop
+    services.use(None)
+
+
+def tracker(text: str, entities: dict[str, str] | None = None, intent: str = "search_products",
+            slots: dict | None = None) -> Tracker:
+    """A tracker whose latest message is ``text`` with these entities (as NLU would give them)."""
+    ents = [{"entity": name, "value": value, "extractor": "DIETClassifier"}
+            for name, value in (entities or {}).items()]
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.98}, "entities": ents}
+    return Tracker("shopper", {**EMPTY_SLOTS, **(slots or {})}, latest, [], False, None, {}, "action_listen")
+
+
+def run(t: Tracker) -> tuple[list[dict], list[dict]]:
+    dispatcher = CollectingDispatcher()
+    events = ActionSearchProducts().run(dispatcher, t, DOMAIN)
+    return dispatcher.messages, events
+
+
+def sent(response: str, **variables) -> dict:
+    """The message CollectingDispatcher records for ``utter_message(response=..., **variables)``."""
+    return {"text": None, "buttons": [], "elements": [], "custom": {}, "template": response,
+            "response": response, "image": None, "attachment": None, **variables}
+
+
+def slot_events(category=None, brand=None, price_min=None, price_max=None, shown=()) -> list[dict]:
+    return [SlotSet("category", category), SlotSet("brand", brand), SlotSet("price_min", price_min),
+            SlotSet("price_max", price_max), SlotSet("shown_product_ids", list(shown))]
+
+
+# ---- the search action ---------------------------------------------------------------------------
+
+
+def test_lists_products_with_title_brand_price_and_a_reason(search):
+    text = "maybelline mascara under $10"
+    # The reasons' wording belongs to recommender.search; the action shows the strongest one.
+    why = [r.reasons for r in search.search(text, Filters("Mascara", "Maybelline", None, 10.0)).results]
+
+    messages, events = run(tracker(text, {"brand": "Maybelline", "category": "Mascara", "price_max": "$10"}))
+
+    cards = {"products": [
+        {"id": "m1", "title": "Great Lash Mascara, Blackest Black", "brand": "Maybelline", "price": 4.99,
+         "reasons": list(why[0])},
+        {"id": "m2", "title": "Lash Sensational Waterproof Mascara", "brand": "Maybelline", "price": 8.49,
+         "reasons": list(why[1])},
+    ]}
+    assert messages == [{**sent("utter_search_results", summary=" in Mascara from Maybelline under $10", products=(
+        f"1. Great Lash Mascara, Blackest Black - Maybelline, $4.99 ({why[0][0]})\n"
+        f"2. Lash Sensational Waterproof Mascara - Maybelline, $8.49 ({why[1][0]})"
+    )), "custom": cards}]
+    assert events == slot_events("Mascara", "Maybelline", None, 10.0, shown=["m1", "m2"])
+
+
+def test_shell_chat_gets_the_text_without_the_json_cards(search):
+    shell = tracker("maybelline mascara")
+    shell.events.append({"event": "user", "text": "maybelline mascara", "input_channel": "cmdline"})
+
+    messages, _ = run(shell)
+
+    assert messages[0]["response"] == "utter_search_results" and messages[0]["custom"] == {}
+    assert messages[0]["products"].startswith("1. ")
+
+
+def test_shows_at_most_five_products_and_remembers_them(search):
+    messages, events = run(tracker("show me something nice"))
+
+    lines = messages[0]["products"].splitlines()
+    assert messages[0]["response"] == "utter_search_results" and messages[0]["summary"] == ""
+    assert [line.split(".")[0] for line in lines] == ["1", "2", "3", "4", "5"]
+    assert events[:4] == slot_events()[:4]
+    assert events[4]["name"] == "shown_product_ids" and len(events[4]["value"]) == 5
+
+
+@pytest.mark.parametrize("text, entities, response, summary, slots", [
+    # "Nothing from Maybelline under $2. Try raising your budget."
+    ("maybelline under $2", {"brand": "Maybelline", "price_max": "$2"},
+     "utter_relax_price_max", " from Maybelline under $2", (None, "Maybelline", None, 2.0)),
+    ("opi polish over 50 dollars", {"brand": "OPI", "price_min": "50"},
+     "utter_relax_price_min", " from OPI over $50", (None, "OPI", 50.0, None)),
+    ("opi shampoo", {"brand": "opi", "category": "shampoo"},
+     "utter_relax_brand", " in Shampoos from OPI", ("Shampoos", "OPI", None, None)),
+    ("opi shampoo under a dollar", {"brand": "OPI", "category": "Shampoos", "price_max": "1"},
+     "utter_no_results", " in Shampoos from OPI under $1", ("Shampoos", "OPI", None, 1.0)),
+])
+def test_no_match_says_which_filter_to_relax(search, text, entities, response, summary, slots):
+    messages, events = run(tracker(text, entities))
+
+    assert messages == [sent(response, summary=summary)]
+    assert events == slot_events(*slots, shown=[])
+
+
+def test_relax_responses_read_well():
+    text = DOMAIN["responses"]["utter_relax_price_max"][0]["text"]
+    assert text.format(summary=" from Maybelline under $2") == "Nothing from Maybelline under $2. Try raising your budget."
+
+
+@pytest.mark.parametrize("entities, expected", [
+    ({"brand": "maybeline"}, Filters(brand="Maybelline")),  # typo
+    ({"brand": "l'oreal paris", "category": "mascaras"}, Filters(category="Mascara", brand="L'Oreal Paris")),
+    ({"category": "perfume"}, Filters()),  # not a catalog category: left to semantic search
+    ({"category": "hair care"}, Filters(category="Hair Care")),  # any level of the path
+    ({"brand": "Acme"}, Filters()),  # not a catalog brand
+    ({"price_min": "$30", "price_max": "ten"}, Filters(price_min=10.0, price_max=30.0)),  # swapped
+    ({"price_max": "about as much as you like"}, Filters()),  # no amount in it
+])
+def test_entities_become_filters_the_catalog_knows(search, entities, expected):
+    assert build_filters(requested_filters(tracker("...", entities)), services.vocabulary()) == expected
+
+
+def test_a_new_search_ignores_the_previous_searchs_filters(search):
+    old = {"brand": "OPI", "category": "Nail Polish", "price_max": 20.0}
+    _, events = run(tracker("shampoo", {"category": "shampoo"}, slots=old))
+
+    assert events[:4] == slot_events("Shampoos")[:4]
+    assert set(events[4]["value"]) == {"n1", "s1"}
+
+
+def test_other_intents_keep_the_slots_and_override_them_with_new_entities():
+    old = {"brand": "OPI", "category": "Nail Polish", "price_max": 20.0}
+    t = tracker("cheaper please", {"price_max": "$12"}, intent="refine_search", slots=old)
+
+    assert requested_filters(t) == {"category": "Nail Polish", "brand": "OPI", "price_min": None, "price_max": "$12"}
+
+
+def message_with(*entities: tuple[str, str]) -> Tracker:
+    latest = {"text": "...", "intent": {"name": "search_products"},
+              "entities": [{"entity": name, "value": value} for name, value in entities]}
+    return Tracker("s", EMPTY_SLOTS, latest, [], False, None, {}, None)
+
+
+def test_first_mention_of_a_brand_wins():
+    assert requested_filters(message_with(("brand", "OPI"), ("brand", "Essie")))["brand"] == "OPI"
+
+
+@pytest.mark.parametrize("entities", [
+    [("price_max", "10"), ("price_max", "30")],  # "between 10 and 30 dollars", roles mixed up
+    [("price_min", "$30"), ("price_max", "$10")],
+    [("price_min", "10"), ("price_max", "thirty")],
+])
+def test_two_prices_make_a_range(entities):
+    found = requested_filters(message_with(*entities))
+    assert (found["price_min"], found["price_max"]) == (10.0, 30.0)
+
+
+def test_the_same_price_twice_is_one_price():
+    found = requested_filters(message_with(("price_max", "$2"), ("price_max", "2 bucks")))
+    assert (found["price_min"], found["price_max"]) == (None, "$2")
+
+
+def test_search_failure_is_logged_and_answered_politely(monkeypatch, tmp_path, caplog):
+    services.use(None)
+    monkeypatch.setenv("SHOPBOT_CATALOG", str(tmp_path / "missing.db"))
+
+    messages, events = run(tracker("mascara", {"category": "Mascara"}))
+
+    assert [m["response"] for m in messages] == ["utter_search_unavailable"]
+    assert events == []
+    assert "product search failed for 'mascara'" in caplog.text
+    assert "Traceback" in caplog.text  # logger.exception, for whoever reads the server log
+    services.use(None)
+
+
+# ---- services: lazy, once ------------------------------------------------------------------------
+
+
+def test_importing_the_actions_loads_nothing():
+    code = ("import sys, actions.search, actions.services as s; "
+            "assert s._search is None and s._vocabulary is None; "
+            "assert 'sentence_transformers' not in sys.modules and 'torch' not in sys.modules; print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_search_is_built_once_per_process(monkeypatch, shop):
+    built = []
+    monkeypatch.setattr(ProductSearch, "from_paths", classmethod(lambda cls, *a, **k: built.append(1) or shop))
+    services.use(None)
+    try:
+        assert services.product_search() is services.product_search() is shop
+        assert services.vocabulary() is services.vocabulary()
+        assert built == [1]
+    finally:
+        services.use(None)
+
+
+# ---- formatting ----------------------------------------------------------------------------------
+
+
+def test_result_lines_shorten_long_titles_and_say_when_price_or_brand_is_unknown():
+    product = Product("x1", LONG_TITLE, None, "Creams & Moisturizers", ("Beauty", "Skin Care"), None)
+    line = format_results([ScoredProduct(product, 0.5, ())])
+
+    assert line == ("1. Hydrating Day Cream with Hyaluronic Acid, Vitamin E and Green Tea Extract for Dry and…"
+                    " - price unknown")
+
+
+@pytest.mark.parametrize("filters, text", [
+    (Filters(), ""),
+    (Filters(category="Mascara", brand="Maybelline", price_max=10), " in Mascara from Maybelline under $10"),
+    (Filters(price_min=10, price_max=30), " between $10 and $30"),
+    (Filters(price_min=20.5), " over $20.50"),
+])
+def test_describe(filters, text):
+    assert describe(filters) == text
+
+
+# ---- prices --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, amount", [
+    ("$20", 20.0), ("20", 20.0), ("20 bucks", 20.0), ("20 dollars", 20.0), ("20.50", 20.5),
+    ("$7.50", 7.5), ("$.99", 0.99), ("1,200", 1200.0), ("12,50", 12.5), ("$20ish", 20.0), ("~15", 15.0),
+    ("€30", 30.0), ("twenty", 20.0), ("Twenty-five", 25.0), ("twenty five dollars", 25.0),
+    ("a hundred and fifty", 150.0), ("fifteen", 15.0), (20, 20.0), (19.99, 19.99),
+    ("10-30", None), ("one fifty", None), ("cheap", None), ("", None), (None, None), (-5, None), (True, None),
+])
+def test_parse_price(value, amount):
+    assert parse_price(value) == amount
+
+
+@pytest.mark.parametrize("value, text", [(20, "$20"), (20.5, "$20.50"), (4.99, "$4.99"), (1200, "$1,200")])
+def test_format_price(value, text):
+    assert format_price(value) == text
+
+
+# ---- meta: names and responses exist in the domain -----------------------------------------------
+
+
+def test_every_action_is_in_the_domain():
+    executor = ActionExecutor()
+    executor.register_package(actions)  # what `rasa run actions` serves
+    assert set(executor.actions) == {"action_search_products"}
+    assert set(executor.actions) <= set(DOMAIN["actions"])
+
+
+def test_every_response_an_action_sends_is_in_the_domain():
+    sent = set(search_action.RESPONSES)
+    for path in Path(actions.__file__).parent.glob("*.py"):
+        sent |= set(re.findall(r"[\"'](utter_\w+)[\"']", path.read_text()))
+    assert {f"utter_relax_{name}" for name in RELAX_ORDER} <= set(search_action.RESPONSES)
+    assert sent - set(DOMAIN["responses"]) == set()
+    for name in sent:  # the variables the action fills are the ones the texts use
+        for variant in DOMAIN["responses"][name]:
+            assert set(re.findall(r"{(\w+)}", variant["text"])) <= {"summary", "products"}
+
+
+def test_no_action_uses_the_old_template_argument():
+    for path in Path(actions.__file__).parent.glob("*.py"):
+        assert "template=" not in path.read_text(), path
+
