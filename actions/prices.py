@@ -34,11 +34,6 @@ def parse_price(value: object) -> float | None:
     return _number_words(words)
 
 
-def format_price(value: float) -> str:
-    """Dollars as shown to shoppers: "$20", "$20.50", "$1,200"."""
-    return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
-
-
 def _number_words(words: list[str]) -> float | None:
     """ "twenty five" -> 25, "a hundred and fifty" -> 150; None unless the words make one number."""
     total, current, last = 0, 0, None  # last: the kind of the previous number word

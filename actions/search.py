@@ -11,9 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.prices import format_price, parse_price
+from actions.prices import parse_price
 from actions.vocabulary import Vocabulary
-from recommender.search import Filters, ScoredProduct
+from recommender.search import Filters, ScoredProduct, format_price
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +88,7 @@ def build_filters(values: dict[str, Any], vocabulary: Vocabulary) -> Filters:
 
 def describe(filters: Filters) -> str:
     """The filters as the end of a sentence: " in Mascara from Maybelline under $10" ("" when none)."""
-    parts = []
-    if filters.category:
-        parts.append(f"in {filters.category}")
-    if filters.brand:
-        parts.append(f"from {filters.brand}")
-    lo, hi = filters.price_min, filters.price_max
-    if lo is not None and hi is not None:
-        parts.append(f"between {format_price(lo)} and {format_price(hi)}")
-    elif hi is not None:
-        parts.append(f"under {format_price(hi)}")
-    elif lo is not None:
-        parts.append(f"over {format_price(lo)}")
-    return "".join(" " + p for p in parts)
+    return "".join(" " + phrase for phrase in filters.describe())
 
 
 def format_results(results: list[ScoredProduct]) -> str:

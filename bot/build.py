@@ -1,14 +1,16 @@
 """Set-up steps: catalog, embeddings, NLU lookups and the Rasa model, each redone only when needed.
 
-`setup()` runs them in order; `make chat` and `make test` call it through `shopbot setup`.
+`setup()` runs them in order (a generator: iterate it); `make chat` and `make test` call it through `shopbot setup`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +55,9 @@ def ensure_catalog(progress: bool = True) -> str:
 def ensure_embeddings(progress: bool = True) -> str:
     """Load the cached product embeddings, encoding only products that are new or changed."""
     with Catalog.open(config.catalog_path()) as catalog:
-        embeddings = ProductEmbeddings.load_or_build(catalog, TextEncoder(), config.cache_dir(),
+        # Set-up runs alone: bulk encoding may use every core (queries later use fewer).
+        encoder = TextEncoder(num_threads=os.cpu_count() or 1)
+        embeddings = ProductEmbeddings.load_or_build(catalog, encoder, config.cache_dir(),
                                                      progress=progress)
     return f"{len(embeddings):,} product embeddings"
 
@@ -85,16 +89,14 @@ def train_model() -> str:
     return f"model {model_path().relative_to(config.REPO_ROOT)}"
 
 
-def setup(progress: bool = True) -> list[StepResult]:
-    """Run every set-up step in order and time each."""
+def setup(progress: bool = True) -> Iterator[StepResult]:
+    """Run every set-up step in order, yielding each one's result as it finishes."""
     steps = (("catalog", lambda: ensure_catalog(progress)),
              ("embeddings", lambda: ensure_embeddings(progress)),
              ("nlu lookups", ensure_lookups),
              ("rasa model", train_model))
-    results = []
     for name, step in steps:
+        logger.info("%s ...", name)
         start = time.perf_counter()
         detail = step()
-        results.append(StepResult(name, time.perf_counter() - start, detail))
-        logger.info("%s: %s (%.1f s)", name, detail, results[-1].seconds)
-    return results
+        yield StepResult(name, time.perf_counter() - start, detail)

@@ -245,6 +245,8 @@ def setup_command(quiet: bool) -> None:
     """
     from bot import build
 
+    logging.getLogger("bot").setLevel(logging.INFO)
+    logging.getLogger("recommender").setLevel(logging.INFO)
     for step in build.setup(progress=not quiet and sys.stderr.isatty()):
         click.echo(f"{step.name:<12} {step.seconds:7.1f} s  {step.detail}")
 

@@ -173,7 +173,7 @@ class Assistant(AbstractContextManager):
     def rest_url(self) -> str:
         return f"http://{_local(self.host)}:{self.rasa_port}/webhooks/rest/webhook"
 
-    def send(self, sender: str, text: str, timeout: float = 60) -> list[dict]:
+    def send(self, sender: str, text: str, timeout: float = 180) -> list[dict]:
         """Post one message to the REST channel and return the bot's replies."""
         request = urllib.request.Request(
             self.rest_url, data=json.dumps({"sender": sender, "message": text}).encode(),

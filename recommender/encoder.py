@@ -147,8 +147,10 @@ def _load(path: str, num_threads: int) -> SentenceTransformer:
     import transformers
     from sentence_transformers import SentenceTransformer
 
-    # transformers 5 prints a harmless "LOAD REPORT" about embeddings.position_ids.
+    # transformers 5 prints a harmless "LOAD REPORT" about embeddings.position_ids, and a
+    # "Loading weights" bar for a 0.1 s load.
     transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     if torch.get_num_threads() != num_threads:
         torch.set_num_threads(num_threads)
     started = time.perf_counter()

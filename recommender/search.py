@@ -45,7 +45,7 @@ from recommender.encoder import Encoder, TextEncoder
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Filters", "ProductSearch", "ScoredProduct", "SearchConfig", "SearchOutcome"]
+__all__ = ["Filters", "ProductSearch", "ScoredProduct", "SearchConfig", "SearchOutcome", "format_price"]
 
 RELAX_ORDER = ("price_max", "price_min", "brand", "category")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -101,19 +101,19 @@ class Filters:
         return all(getattr(self, f.name) is None for f in fields(self))
 
     def describe(self) -> list[str]:
-        """Human phrases for the filters that are set, e.g. ["brand Neutrogena", "under $15"]."""
+        """Phrases for the filters that are set, e.g. ["in Shampoos", "from Neutrogena", "under $15"]."""
         out = []
         if self.category:
-            out.append(f"category {self.category}")
+            out.append(f"in {self.category}")
         if self.brand:
-            out.append(f"brand {self.brand}")
+            out.append(f"from {self.brand}")
         lo, hi = self.price_min, self.price_max
         if lo is not None and hi is not None:
-            out.append(f"between {_money(lo)} and {_money(hi)}")
+            out.append(f"between {format_price(lo)} and {format_price(hi)}")
         elif hi is not None:
-            out.append(f"under {_money(hi)}")
+            out.append(f"under {format_price(hi)}")
         elif lo is not None:
-            out.append(f"over {_money(lo)}")
+            out.append(f"over {format_price(lo)}")
         return out
 
     def as_kwargs(self) -> dict[str, str | float | None]:
@@ -303,11 +303,11 @@ def _filter_reasons(p: Product, filters: Filters) -> list[str]:
     price, lo, hi = p.price, filters.price_min, filters.price_max
     if price is not None and (lo is not None or hi is not None):
         if lo is not None and hi is not None and lo <= price <= hi:
-            out.append(f"between {_money(lo)} and {_money(hi)}")
+            out.append(f"between {format_price(lo)} and {format_price(hi)}")
         elif hi is not None and lo is None and price <= hi:
-            out.append(f"under your {_money(hi)} budget" if price < hi else f"within your {_money(hi)} budget")
+            out.append(f"under your {format_price(hi)} budget" if price < hi else f"within your {format_price(hi)} budget")
         elif lo is not None and hi is None and price >= lo:
-            out.append(f"over {_money(lo)} as asked")
+            out.append(f"over {format_price(lo)} as asked")
     return out
 
 
@@ -390,7 +390,8 @@ def _top_k(scores: np.ndarray, ids: Sequence[str], k: int) -> list[int]:
     return sorted(pool.tolist(), key=lambda i: (-float(scores[i]), ids[i]))[:k]
 
 
-def _money(value: float) -> str:
+def format_price(value: float) -> str:
+    """Dollars as shown to shoppers: "$20", "$20.50", "$1,200"."""
     return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
 
 

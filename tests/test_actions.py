@@ -24,13 +24,13 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 import actions
 from actions import services
 from actions import search as search_action
-from actions.prices import format_price, parse_price
+from actions.prices import parse_price
 from actions.search import ActionSearchProducts, build_filters, describe, format_results, requested_filters
 from recommender import config
 from recommender.catalog import Catalog, Product
 from recommender.embeddings import ProductEmbeddings
 from recommender.importer import import_catalog
-from recommender.search import RELAX_ORDER, Filters, ProductSearch, ScoredProduct
+from recommender.search import RELAX_ORDER, Filters, ProductSearch, ScoredProduct, format_price
 
 DOMAIN = yaml.safe_load((config.REPO_ROOT / "domain.yml").read_text())
 LONG_TITLE = ("Hydrating Day Cream with Hyaluronic Acid, Vitamin E and Green Tea Extract for Dry and "

@@ -11,17 +11,20 @@ import sqlite3
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from bot import build
 from bot.servers import Assistant
 from recommender import config
+from recommender.search import format_price
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
-    build.setup(progress=False)
+    for _ in build.setup(progress=False):
+        pass
     with Assistant(build.model_path(), log_dir=tmp_path_factory.mktemp("servers")) as bot:
         yield bot
 
@@ -55,12 +58,17 @@ def test_shampoo_under_10_names_real_cheap_shampoos(assistant: Assistant,
         title, category, price = row
         assert category == "Shampoos", (title, category)
         assert price is not None and price <= 10, (title, price)
-        assert f"${price:,.2f}" in text
+        assert format_price(price) in text
         assert title[:40] in text, f"reply does not name {title!r}:\n{text}"
         assert card["reasons"], card
 
 
-def test_greeting_and_unknown_request_get_helpful_replies(assistant: Assistant) -> None:
-    assert reply_text(assistant.send("e2e-chat", "hello there"))
-    text = reply_text(assistant.send("e2e-chat", "what's the weather in Paris tomorrow?"))
-    assert text and "Traceback" not in text
+def domain_texts(*responses: str) -> set[str]:
+    domain = yaml.safe_load((config.REPO_ROOT / "domain.yml").read_text())
+    return {variant["text"] for name in responses for variant in domain["responses"][name]}
+
+
+def test_greeting_and_off_topic_request_get_the_domain_replies(assistant: Assistant) -> None:
+    assert reply_text(assistant.send("e2e-chat", "hello there")) in domain_texts("utter_greet")
+    off_topic = reply_text(assistant.send("e2e-chat", "can you book me a flight to Paris?"))
+    assert off_topic in domain_texts("utter_out_of_scope", "utter_please_rephrase")

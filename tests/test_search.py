@@ -287,7 +287,7 @@ def test_filters_normalise_and_describe():
     assert Filters(brand=" OPI ").brand == "OPI"
     assert Filters(price_max=15).describe() == ["under $15"]
     assert Filters(category="Shampoos", brand="Acme", price_min=10, price_max=30.5).describe() == [
-        "category Shampoos", "brand Acme", "between $10 and $30.50"]
+        "in Shampoos", "from Acme", "between $10 and $30.50"]
     assert Filters(price_min=20).describe() == ["over $20"]
     assert Filters(brand="OPI", price_max=5).without("brand") == Filters(price_max=5)
 
