@@ -40,6 +40,9 @@ RASA_ENV = {
     "TRANSFORMERS_OFFLINE": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TOKENIZERS_PARALLELISM": "false",
+    # TensorFlow, keras, sanic-cors and rasa's pkg_resources print ~20 lines of third-party
+    # deprecation warnings at every start; they say nothing to a shopper or an operator.
+    "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::UserWarning",
 }
 
 
