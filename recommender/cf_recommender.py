@@ -1,0 +1,318 @@
+"""The collaborative recommender contract (in the spirit of implicit): fit, recommend, similar_items,
+explain, save, load. Results are product ids with scores and reasons drawn from real contributions:
+
+- "because you liked <p>": ``p`` is the history item whose removal lowers the recommendation's score
+  the most (occlusion, sequence model only), stated only when that drop is positive;
+- "often bought after <p> (N shoppers)": N >= 2 training shoppers bought the product right after ``p``,
+  and ``p`` is in this shopper's history or session;
+- "popular in <category> (N shoppers)": the product is in the top 10 % of its category by shoppers;
+- "popular: N shoppers bought it": for a shopper with no history, who gets the most bought products.
+
+Every product a reason names is listed in ``Recommendation.because`` and comes from the shopper's
+history or session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from recommender.cf_model import CFConfig, MatrixFactorization, SASRec, build_model
+from recommender.cf_train import TrainConfig, TrainLog, fit_model, mf_fold_in, pad_histories, score_histories
+from recommender.errors import ShopbotError
+from recommender.sequences import Interactions, Split, from_histories
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CFRecommender", "Recommendation", "CatalogMismatch", "ModelNotFitted"]
+
+CHECKPOINT_FORMAT = 1
+MIN_CO_BOUGHT = 2          # "often bought after" needs at least this many shoppers
+POPULAR_SHARE = 0.10       # "popular in <category>": top share of the category by shoppers
+MIN_POPULAR = 5            # ... and at least this many shoppers
+
+
+class CatalogMismatch(ShopbotError):
+    """A saved model was trained on a different catalog than the one in use."""
+
+
+class ModelNotFitted(ShopbotError):
+    """The recommender was used before fit() or load()."""
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    product_id: str
+    score: float
+    reasons: tuple[str, ...] = ()
+    because: tuple[str, ...] = ()   # product ids named in the reasons (all from the history or session)
+
+
+def catalog_fingerprint(item_ids: Sequence[str]) -> str:
+    """sha256 of the item ids, used when the caller gives no catalog fingerprint."""
+    return hashlib.sha256("\n".join(item_ids).encode("utf-8")).hexdigest()
+
+
+def _align_text(text, item_ids: Sequence[str]) -> torch.Tensor:
+    """(n_items, dim) rows of ``text.matrix`` in ``item_ids`` order; missing products get zeros."""
+    index = {pid: i for i, pid in enumerate(text.ids)}
+    out = np.zeros((len(item_ids), text.matrix.shape[1]), dtype=np.float32)
+    rows = [(n, index[pid]) for n, pid in enumerate(item_ids) if pid in index]
+    if rows:
+        dst, src = map(list, zip(*rows))
+        out[dst] = text.matrix[src]
+    if len(rows) < len(item_ids):
+        logger.warning("%d of %d products have no text embedding; they rely on their id vector alone",
+                       len(item_ids) - len(rows), len(item_ids))
+    return torch.from_numpy(out)
+
+
+class CFRecommender:
+    """Collaborative recommender over product ids; ``describe`` turns an id into the name used in reasons."""
+
+    def __init__(self, config: CFConfig | None = None, train_config: TrainConfig | None = None,
+                 describe: Callable[[str], str] | None = None):
+        self.config = config or CFConfig()
+        self.train_config = train_config or TrainConfig()
+        self.describe = describe or (lambda pid: pid)
+        self.model: SASRec | MatrixFactorization | None = None
+        self.item_ids: list[str] = []
+        self.shopper_ids: list[str] = []
+        self.histories: list[np.ndarray] = []   # per shopper row: the items the model knows, oldest first
+        self.categories: list[str | None] = []
+        self.fingerprint = ""
+        self.log = TrainLog()
+
+    # ---- fitting ------------------------------------------------------------------------------
+
+    def fit(self, data: Split | Interactions | Iterable[tuple[str, Sequence[str]]], *,
+            item_ids: Sequence[str] | None = None, text=None, categories: Mapping[str, str] | None = None,
+            fingerprint: str | None = None) -> CFRecommender:
+        """Train on histories. A ``Split`` trains on its training part and early-stops on validation.
+
+        Args:
+            item_ids: the catalog's product ids (default: ``text.ids`` if text is given, else the bought items).
+            text: product text embeddings (``.ids``, ``.matrix``), e.g. ``ProductEmbeddings``; None = ids only.
+            categories: product id -> category, for "popular in <category>" reasons.
+            fingerprint: the catalog fingerprint stored in the checkpoint and checked by ``load``.
+        """
+        if isinstance(data, Split):
+            inter, train = data.interactions, data.train
+            vs, vh, vt = data.inputs("valid")
+            valid = (vh, vt, vs) if len(vs) else None
+            known = data.inputs("test")
+            histories = list(train)
+            for s, h in zip(known[0], known[1]):
+                histories[s] = h
+        else:
+            if not isinstance(data, Interactions):
+                data = from_histories(data, item_ids or (text.ids if text is not None else None))
+            inter, train, valid, histories = data, data.sequences, None, list(data.sequences)
+        self.item_ids, self.shopper_ids, self.histories = list(inter.item_ids), list(inter.shopper_ids), histories
+        self.config.n_items, self.config.n_users = inter.n_items, inter.n_shoppers
+        self.config.text_dim = 0 if text is None else int(text.matrix.shape[1])
+        features = None if text is None else _align_text(text, self.item_ids)
+        self.categories = [(categories or {}).get(pid) for pid in self.item_ids]
+        self.fingerprint = fingerprint or catalog_fingerprint(self.item_ids)
+        self.model, self.log = fit_model(self.config, train, train_config=self.train_config, valid=valid,
+                                         text=features)
+        self._build_stats(self.histories)
+        return self
+
+    def _build_stats(self, train: Sequence[np.ndarray]) -> None:
+        n = len(self.item_ids)
+        self._index = {pid: i for i, pid in enumerate(self.item_ids)}
+        self._shopper_index = {sid: i for i, sid in enumerate(self.shopper_ids)}
+        pairs = [np.unique(np.stack([s[:-1], s[1:]], 1), axis=0) for s in train if len(s) >= 2]
+        pairs = np.vstack(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+        self._after = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        self._popularity = np.zeros(n, dtype=np.int64)
+        for s in train:
+            self._popularity[np.unique(s)] += 1
+        self._popular_in_category = np.zeros(n, dtype=bool)
+        by_cat: dict[str, list[int]] = {}
+        for i, c in enumerate(self.categories):
+            if c:
+                by_cat.setdefault(c, []).append(i)
+        for items in by_cat.values():
+            counts = self._popularity[items]
+            cut = np.quantile(counts, 1 - POPULAR_SHARE)
+            self._popular_in_category[np.asarray(items)[(counts >= cut) & (counts >= MIN_POPULAR)]] = True
+
+    # ---- scoring ------------------------------------------------------------------------------
+
+    def _require_model(self):
+        if self.model is None:
+            raise ModelNotFitted("This recommender has no model yet: call fit() or CFRecommender.load(path)")
+        return self.model
+
+    def score_histories(self, histories: Sequence[np.ndarray], shoppers: np.ndarray | None = None) -> np.ndarray:
+        """(B, n_items) scores after each history (the evaluation ``Scorer`` protocol).
+
+        The sequence model reads the histories; MF uses the learned vectors of ``shoppers`` (rows) when
+        given, else folds the histories in.
+        """
+        model = self._require_model()
+        if isinstance(model, MatrixFactorization) and shoppers is None:
+            return mf_fold_in(model, histories)
+        return score_histories(model, histories, shoppers)
+
+    def _history(self, shopper_id: str | None, session_items: Sequence[str]) -> tuple[np.ndarray, int | None]:
+        row = self._shopper_index.get(shopper_id) if shopper_id is not None else None
+        known = self.histories[row] if row is not None else np.zeros(0, dtype=np.int64)
+        unknown = [p for p in session_items if p not in self._index]
+        if unknown:
+            logger.info("Ignoring %d session products the model does not know: %s", len(unknown), unknown[:5])
+        session = np.array([self._index[p] for p in session_items if p in self._index], dtype=np.int64)
+        return np.concatenate([known, session]), (row if not len(session) else None)
+
+    def _scores(self, history: np.ndarray, row: int | None) -> np.ndarray:
+        if not len(history):
+            return self._popularity.astype(np.float64)
+        model = self._require_model()
+        if isinstance(model, MatrixFactorization):
+            return (score_histories(model, [history], np.array([row])) if row is not None
+                    else mf_fold_in(model, [history]))[0]
+        return score_histories(model, [history])[0]
+
+    # ---- the contract -------------------------------------------------------------------------
+
+    def recommend(self, shopper_id: str | None = None, n: int = 10, *, session_items: Sequence[str] = (),
+                  candidates: Collection[str] | None = None, exclude_seen: bool = True,
+                  exclude: Collection[str] = ()) -> list[Recommendation]:
+        """Top ``n`` products for a known shopper, a new/anonymous one (``session_items``), or both.
+
+        Args:
+            candidates: only these products may be returned (e.g. the ids passing the shopper's filters).
+            exclude_seen: drop the products in the history and session.
+            exclude: further products never to return.
+        """
+        self._require_model()
+        history, row = self._history(shopper_id, session_items)
+        scores = self._scores(history, row).astype(np.float64)
+        allowed = np.ones(len(self.item_ids), dtype=bool)
+        if candidates is not None:
+            allowed[:] = False
+            allowed[[self._index[p] for p in candidates if p in self._index]] = True
+        if exclude_seen:
+            allowed[history] = False
+        allowed[[self._index[p] for p in exclude if p in self._index]] = False
+        ids = np.flatnonzero(allowed)
+        top = ids[np.lexsort((ids, -scores[ids]))][:n]
+        because_liked = self._occlusion(history, top)
+        return [self._with_reasons(int(i), float(scores[i]), history, because_liked.get(int(i)))
+                for i in top]
+
+    def explain(self, product_id: str, shopper_id: str | None = None, *,
+                session_items: Sequence[str] = ()) -> list[tuple[str, float]]:
+        """History products and how much each raises ``product_id``'s score (occlusion), largest first."""
+        history, _ = self._history(shopper_id, session_items)
+        item = self._index[product_id]
+        drops = self._occlusion_drops(history, np.array([item]))
+        if drops is None:
+            return []
+        order = np.argsort(-drops[:, 0], kind="stable")
+        return [(self.item_ids[history[j]], float(drops[j, 0])) for j in order]
+
+    def similar_items(self, product_id: str, n: int = 10,
+                      candidates: Collection[str] | None = None) -> list[Recommendation]:
+        """Products whose item vectors are closest (cosine) to ``product_id``'s."""
+        model = self._require_model()
+        vectors = model.item_vectors().numpy()
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        item = self._index[product_id]
+        scores = vectors @ vectors[item]
+        allowed = np.ones(len(scores), dtype=bool) if candidates is None else np.isin(
+            np.arange(len(scores)), [self._index[p] for p in candidates if p in self._index])
+        allowed[item] = False
+        ids = np.flatnonzero(allowed)
+        top = ids[np.lexsort((ids, -scores[ids]))][:n]
+        out = []
+        for i in top:
+            together = int(self._after[item, i] + self._after[i, item])
+            reasons = (f"often bought together with {self.describe(product_id)} ({together} shoppers)",) \
+                if together >= MIN_CO_BOUGHT else ()
+            out.append(Recommendation(self.item_ids[i], float(scores[i]), reasons, (product_id,) if reasons else ()))
+        return out
+
+    # ---- reasons ------------------------------------------------------------------------------
+
+    def _occlusion_drops(self, history: np.ndarray, items: np.ndarray) -> np.ndarray | None:
+        """(len(history), len(items)): score of each item minus its score with one history item removed."""
+        model = self.model
+        if not isinstance(model, SASRec) or not len(history) or not len(items):
+            return None
+        history = history[-model.cfg.max_len:]
+        variants = [history] + [np.delete(history, j) for j in range(len(history))]
+        scores = score_histories(model, variants)[:, items]
+        return scores[0][None, :] - scores[1:]
+
+    def _occlusion(self, history: np.ndarray, items: np.ndarray) -> dict[int, int]:
+        """item -> the history item whose removal lowers its score most, when that drop is positive."""
+        drops = self._occlusion_drops(history, items)
+        if drops is None:
+            return {}
+        tail = history[-self.model.cfg.max_len:]
+        best = drops.argmax(axis=0)
+        return {int(i): int(tail[best[k]]) for k, i in enumerate(items) if drops[best[k], k] > 0}
+
+    def _with_reasons(self, item: int, score: float, history: np.ndarray, liked: int | None) -> Recommendation:
+        reasons, because = [], []
+        if liked is not None:
+            reasons.append(f"because you liked {self.describe(self.item_ids[liked])}")
+            because.append(self.item_ids[liked])
+        if len(history):
+            after = np.asarray(self._after[np.unique(history), item].todense()).ravel()
+            if after.max(initial=0) >= MIN_CO_BOUGHT:
+                src = np.unique(history)[int(after.argmax())]
+                reasons.append(f"often bought after {self.describe(self.item_ids[src])} ({int(after.max())} shoppers)")
+                because.append(self.item_ids[src])
+        if self._popular_in_category[item]:
+            reasons.append(f"popular in {self.categories[item]} ({int(self._popularity[item])} shoppers)")
+        elif not len(history):                                        # ranked by popularity alone
+            reasons.append(f"popular: {int(self._popularity[item])} shoppers bought it")
+        return Recommendation(self.item_ids[item], score, tuple(reasons), tuple(dict.fromkeys(because)))
+
+    # ---- persistence --------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint carrying the model, its configs, the catalog ids and fingerprint."""
+        model = self._require_model()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lengths = [len(h) for h in self.histories]
+        torch.save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": asdict(self.config),
+                    "train_config": asdict(self.train_config), "log": asdict(self.log),
+                    "item_ids": self.item_ids, "shopper_ids": self.shopper_ids, "fingerprint": self.fingerprint,
+                    "categories": self.categories, "history_lengths": torch.tensor(lengths, dtype=torch.long),
+                    "history_items": torch.from_numpy(np.concatenate(self.histories or [np.zeros(0, np.int64)]))},
+                   path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, fingerprint: str | None = None,
+             describe: Callable[[str], str] | None = None) -> CFRecommender:
+        """Read a checkpoint; raise CatalogMismatch when ``fingerprint`` differs from the saved one."""
+        ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if fingerprint is not None and ckpt["fingerprint"] != fingerprint:
+            raise CatalogMismatch(f"Model {path} was trained on catalog {ckpt['fingerprint'][:12]}, but the "
+                                  f"catalog in use is {fingerprint[:12]}; retrain it on the current catalog")
+        rec = cls(CFConfig(**ckpt["config"]), TrainConfig(**ckpt["train_config"]), describe)
+        rec.log = TrainLog(**ckpt["log"])
+        rec.item_ids, rec.shopper_ids, rec.fingerprint = ckpt["item_ids"], ckpt["shopper_ids"], ckpt["fingerprint"]
+        rec.categories = ckpt["categories"]
+        bounds = np.cumsum([0] + ckpt["history_lengths"].tolist())
+        items = ckpt["history_items"].numpy()
+        rec.histories = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        rec.model = build_model(rec.config)
+        rec.model.load_state_dict(ckpt["model"])
+        rec.model.eval()
+        rec._build_stats(rec.histories)
+        return rec

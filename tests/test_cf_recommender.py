@@ -1,0 +1,154 @@
+"""The collaborative recommender on synthetic data with a known answer (issue 3)."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import numpy as np
+import pytest
+
+from recommender.cf_model import CFConfig
+from recommender.cf_recommender import CatalogMismatch, CFRecommender
+from recommender.cf_train import TrainConfig
+from recommender.evaluation import ranking_metrics_at_k
+from recommender.sequences import from_histories, leave_one_out
+
+EVEN = [f"p{i}" for i in range(0, 10, 2)]
+ODD = [f"p{i}" for i in range(1, 10, 2)]
+CATALOG = [f"p{i}" for i in range(11)]          # p10 is an even product nobody has bought yet
+KINDS = ["sasrec", "sasrec+text", "mf"]
+
+
+class _Text:
+    """Fake text embeddings: even products point one way, odd ones another, plus a little noise."""
+
+    def __init__(self):
+        rng = np.random.default_rng(1)
+        self.ids = CATALOG
+        parity = np.array([[1.0, 0.0] if int(p[1:]) % 2 == 0 else [0.0, 1.0] for p in CATALOG])
+        self.matrix = (np.hstack([parity, np.zeros((len(CATALOG), 6))])
+                       + 0.05 * rng.standard_normal((len(CATALOG), 8))).astype(np.float32)
+
+
+def checkerboard(n_shoppers: int = 160, seed: int = 0) -> list[tuple[str, list[str]]]:
+    """Each shopper buys all five products of one parity, in a random order."""
+    rng = np.random.default_rng(seed)
+    return [(f"s{u}", list(rng.permutation(EVEN if u % 2 == 0 else ODD))) for u in range(n_shoppers)]
+
+
+@functools.lru_cache(maxsize=None)
+def _fit(kind: str, seed: int = 0) -> CFRecommender:
+    cfg = CFConfig(kind="mf" if kind == "mf" else "sasrec", n_embd=16, max_len=8, dropout=0.1, id_dropout=0.3,
+                   n_negatives=6 if kind.endswith("+text") else 0)     # sampled softmax on one of them
+    tc = TrainConfig(epochs=15, batch_size=4 if kind == "mf" else 32, lr=1e-2, seed=seed, patience=15, threads=1)
+    split = leave_one_out(from_histories(checkerboard(), item_ids=CATALOG))
+    return CFRecommender(cfg, tc, describe=lambda pid: f"<{pid}>").fit(
+        split, text=_Text() if kind.endswith("+text") else None,
+        categories={p: "Even" if int(p[1:]) % 2 == 0 else "Odd" for p in CATALOG})
+
+
+@pytest.fixture(params=KINDS)
+def model(request):
+    return request.param, _fit(request.param)
+
+
+def test_checkerboard_held_out_product_comes_first(model):
+    kind, rec = model
+    split = leave_one_out(from_histories(checkerboard(), item_ids=CATALOG))
+    for s in range(20):
+        shopper, items = checkerboard()[s]
+        top = rec.recommend(shopper, n=1, candidates=EVEN + ODD)
+        assert top[0].product_id == items[-1], (kind, shopper, items, top)
+    metrics = ranking_metrics_at_k(rec, split, ks=(1,))
+    assert metrics["hr@1"] > 0.95
+
+
+def test_new_shopper_gets_recommendations_from_session_items(model):
+    kind, rec = model
+    recs = rec.recommend(None, n=3, session_items=["p0", "p2"], candidates=EVEN + ODD)
+    assert {r.product_id for r in recs} == {"p4", "p6", "p8"}
+    recs = rec.recommend("somebody-new", n=3, session_items=["p1", "p3", "unknown-product"],
+                         candidates=EVEN + ODD)
+    assert {r.product_id for r in recs} == {"p5", "p7", "p9"}
+
+
+def test_item_cold_start_through_text():
+    rec = _fit("sasrec+text")
+    recs = rec.recommend(None, n=10, session_items=["p0", "p2", "p4"])
+    ranked = [r.product_id for r in recs]
+    assert ranked.index("p10") < min(ranked.index(p) for p in ODD)   # never bought, still ranked as even
+
+
+def test_reasons_only_name_products_from_history_or_session(model):
+    kind, rec = model
+    for shopper, session in [("s0", []), ("s1", ["p0"]), (None, ["p3", "p5"]), ("s4", ["p7"])]:
+        history = set(rec.item_ids[i] for i in rec._history(shopper, session)[0])
+        for r in rec.recommend(shopper, n=5, session_items=session, exclude_seen=False):
+            assert set(r.because) <= history
+            named = set(re.findall(r"<(p\d+)>", " ".join(r.reasons)))
+            assert named <= set(r.because), (r, history)
+
+
+def test_because_you_liked_is_the_largest_real_contribution():
+    rec = _fit("sasrec")
+    recs = rec.recommend("s0", n=3)
+    contributions = dict(rec.explain(recs[0].product_id, "s0"))
+    liked = [r for r in recs[0].reasons if r.startswith("because you liked")]
+    if liked:
+        top_product, top_drop = max(contributions.items(), key=lambda kv: kv[1])
+        assert liked == [f"because you liked <{top_product}>"] and top_drop > 0
+    assert set(contributions) == {rec.item_ids[i] for i in rec._history("s0", [])[0]}
+
+
+def test_popular_in_category_is_true():
+    rec = _fit("mf")
+    for r in rec.recommend("s0", n=5, exclude_seen=False):
+        for reason in r.reasons:
+            if reason.startswith("popular in"):
+                i = rec.item_ids.index(r.product_id)
+                same = [j for j, c in enumerate(rec.categories) if c == rec.categories[i]]
+                assert rec._popularity[i] >= np.quantile(rec._popularity[same], 0.9)
+
+
+def test_candidates_and_exclusions(model):
+    kind, rec = model
+    recs = rec.recommend("s0", n=5, candidates=["p1", "p3", "p8"], exclude=["p3"])
+    assert {r.product_id for r in recs} <= {"p1", "p8"}
+    seen = set(checkerboard()[0][1][:-1])
+    assert not seen & {r.product_id for r in rec.recommend("s0", n=10)}
+
+
+def test_save_load_round_trip_gives_identical_scores(model, tmp_path):
+    kind, rec = model
+    path = rec.save(tmp_path / "cf.pt")
+    again = CFRecommender.load(path, fingerprint=rec.fingerprint, describe=rec.describe)
+    histories = [np.array([0, 2]), np.array([1, 3, 5])]
+    np.testing.assert_array_equal(rec.score_histories(histories, np.array([0, 1])),
+                                  again.score_histories(histories, np.array([0, 1])))
+    assert rec.recommend("s2", n=4, session_items=["p4"]) == again.recommend("s2", n=4, session_items=["p4"])
+    with pytest.raises(CatalogMismatch, match="retrain it on the current catalog"):
+        CFRecommender.load(path, fingerprint="0" * 64)
+
+
+def test_training_is_repeatable_on_cpu():
+    a, b = _fit("sasrec", seed=3), _fit.__wrapped__("sasrec", seed=3)
+    histories = [np.array([0, 2, 4])]
+    np.testing.assert_array_equal(a.score_histories(histories), b.score_histories(histories))
+
+
+def test_similar_items_stay_in_parity():
+    rec = _fit("sasrec")
+    assert {r.product_id for r in rec.similar_items("p0", n=4, candidates=EVEN + ODD)} == {"p2", "p4", "p6", "p8"}
+
+
+def test_fit_on_plain_histories_and_popularity_for_strangers():
+    from recommender.cf_recommender import ModelNotFitted
+    with pytest.raises(ModelNotFitted, match=r"call fit\(\)"):
+        CFRecommender().recommend("s0")
+    rec = CFRecommender(CFConfig(n_embd=8, max_len=8, n_negatives=0),
+                        TrainConfig(epochs=2, batch_size=32, threads=1)).fit(checkerboard(40))
+    assert rec.item_ids == sorted(EVEN + ODD) and rec.log.epochs == [1, 2]
+    recs = rec.recommend("nobody", n=3)             # no history, no session: most bought products
+    assert [r.score for r in recs] == [20.0, 20.0, 20.0]
+    assert recs[0].reasons == ("popular: 20 shoppers bought it",) and recs[0].because == ()

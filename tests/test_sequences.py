@@ -1,0 +1,84 @@
+"""Loading histories and the leave-one-out split (issue 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.sequences import (InteractionsFormatError, from_histories, leave_one_out, load_histories,
+                                   read_interactions_tsv)
+
+HISTORIES = [("alice", ["p1", "p2", "p3", "p4"]), ("bob", ["p2", "p5"]), ("carol", ["p3"]),
+             ("dave", ["p5", "p1", "p2"])]
+
+
+def test_sequence_file_round_trip(tmp_path):
+    path = tmp_path / "user_sequence.txt"
+    path.write_text("".join(f"{s} {' '.join(items)}\n" for s, items in HISTORIES) + "\n")
+    assert load_histories(path) == HISTORIES
+
+
+def test_tsv_sorted_by_order_ties_keep_file_order(tmp_path):
+    path = tmp_path / "inter.tsv"
+    path.write_text("shopper_id\titem_id\torder\n"
+                    "alice\tp3\t3\nbob\tp9\t2024-01-02T10:00:00\nalice\tp1\t1\nalice\tp2\t1\n"
+                    "bob\tp8\t2024-01-01\n")
+    assert load_histories(path) == [("alice", ["p1", "p2", "p3"]), ("bob", ["p8", "p9"])]
+
+
+def test_tsv_accepts_recbole_header(tmp_path):
+    path = tmp_path / "x.inter"
+    path.write_text("user_id:token\titem_id:token\trating:float\ttimestamp:float\nu\tb\t5\t20\nu\ta\t4\t10\n")
+    assert read_interactions_tsv(path) == [("u", ["a", "b"])]
+
+
+def test_tsv_errors_name_the_problem(tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("shopper_id\titem_id\torder\nalice\tp1\tyesterday\n")
+    with pytest.raises(InteractionsFormatError, match="line 2: order/timestamp 'yesterday'"):
+        load_histories(path)
+    path.write_text("shopper_id\titem_id\twhen\nalice\tp1\t1\n")
+    with pytest.raises(InteractionsFormatError, match="no order/timestamp column"):
+        read_interactions_tsv(path)
+
+
+def test_from_histories_maps_ids_and_drops_empty():
+    inter = from_histories(HISTORIES + [("erin", [])])
+    assert inter.item_ids == ["p1", "p2", "p3", "p4", "p5"]
+    assert inter.shopper_ids == ["alice", "bob", "carol", "dave"]
+    assert inter.sequences[3].tolist() == [4, 0, 1]
+    assert inter.n_interactions == 10
+    assert inter.item_counts().tolist() == [2, 3, 2, 1, 2]
+
+
+def test_from_histories_with_catalog_ids_rejects_unknown_items():
+    inter = from_histories(HISTORIES, item_ids=["p5", "p4", "p3", "p2", "p1", "p0"])
+    assert inter.sequences[0].tolist() == [4, 3, 2, 1]
+    with pytest.raises(InteractionsFormatError, match="item 'p5', which is not in the catalog"):
+        from_histories(HISTORIES, item_ids=["p1", "p2", "p3", "p4"])
+    with pytest.raises(InteractionsFormatError, match="appears twice"):
+        from_histories([("a", ["p1"]), ("a", ["p2"])])
+
+
+def test_leave_one_out_invariants():
+    inter = from_histories(HISTORIES)
+    split = leave_one_out(inter)
+    for s, seq in enumerate(inter.sequences):
+        rebuilt = np.concatenate([split.train[s], [t for t in (split.valid[s], split.test[s]) if t >= 0]])
+        assert rebuilt.tolist() == seq.tolist()          # train + valid + test == all, in order
+        if len(seq) >= 2:
+            assert split.test[s] == seq[-1]
+        if len(seq) >= 3:
+            assert split.valid[s] == seq[-2]
+    assert split.valid.tolist() == [2, -1, -1, 0]
+    assert split.test.tolist() == [3, 4, -1, 1]
+
+
+def test_split_inputs_per_stage():
+    split = leave_one_out(from_histories(HISTORIES))
+    shoppers, histories, targets = split.inputs("valid")
+    assert shoppers.tolist() == [0, 3] and targets.tolist() == [2, 0]
+    assert [h.tolist() for h in histories] == [[0, 1], [4]]
+    shoppers, histories, targets = split.inputs("test")
+    assert shoppers.tolist() == [0, 1, 3] and targets.tolist() == [3, 4, 1]
+    assert [h.tolist() for h in histories] == [[0, 1, 2], [1], [4, 0]]   # test input = train + valid item
