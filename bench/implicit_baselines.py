@@ -33,12 +33,17 @@ def _csr(z, name: str) -> sp.csr_matrix:
                          shape=tuple(z[f"{name}_shape"]))
 
 
-def _ndcg10(users: np.ndarray, items: np.ndarray, inputs: sp.csr_matrix, targets: np.ndarray) -> float:
-    scores = users @ items.T
-    scores[inputs.nonzero()] = -np.inf
-    target = scores[np.arange(len(targets)), targets]
-    ranks = (scores >= target[:, None]).sum(axis=1) - 1
-    return float(np.mean(np.where(ranks < 10, 1 / np.log2(ranks + 2), 0.0)))
+def _ndcg10(users: np.ndarray, items: np.ndarray, inputs: sp.csr_matrix, targets: np.ndarray,
+            chunk: int = 1024) -> float:
+    gains = []
+    for start in range(0, len(targets), chunk):
+        sl = slice(start, start + chunk)
+        scores = users[sl] @ items.T
+        scores[inputs[sl].nonzero()] = -np.inf
+        target = scores[np.arange(len(scores)), targets[sl]]
+        ranks = (scores >= target[:, None]).sum(axis=1) - 1
+        gains.append(np.where(ranks < 10, 1 / np.log2(ranks + 2), 0.0))
+    return float(np.mean(np.concatenate(gains)))
 
 
 def _fit(kind: str, params: dict, train: sp.csr_matrix, seed: int, threads: int):

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 import torch
 
 from recommender.cf_model import CFConfig, MatrixFactorization, SASRec, build_model
-from recommender.cf_train import TrainConfig, TrainLog, fit_model, mf_fold_in, pad_histories, score_histories
+from recommender.cf_train import TrainConfig, TrainLog, fit_model, mf_fold_in, score_histories
 from recommender.errors import ShopbotError
 from recommender.sequences import Interactions, Split, from_histories
 

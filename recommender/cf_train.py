@@ -94,11 +94,14 @@ def _mf_batches(train: Sequence[np.ndarray], batch_size: int, rng: np.random.Gen
         yield (torch.from_numpy(users[idx]), torch.from_numpy(items[idx]))
 
 
-def _validate(model, valid, cfg: CFConfig) -> float:
+def _validate(model, valid, cfg: CFConfig, chunk: int = 1024) -> float:
     histories, targets, users = valid
-    scores = score_histories(model, histories, users)
-    ranks, _ = target_ranks(scores, targets, histories)
-    return ndcg_at_k(ranks, 10)
+    ranks = []
+    for start in range(0, len(histories), chunk):                    # chunks keep memory flat
+        sl = slice(start, start + chunk)
+        scores = score_histories(model, histories[sl], None if users is None else users[sl])
+        ranks.append(target_ranks(scores, targets[sl], histories[sl])[0])
+    return ndcg_at_k(np.concatenate(ranks), 10) if ranks else 0.0
 
 
 def fit_model(cfg: CFConfig, train: Sequence[np.ndarray], *, train_config: TrainConfig | None = None,
