@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 SHOPBOT := $(PY) -m bot.cli
+# Bytecode caches make every start faster (torch and TensorFlow import thousands of modules), even
+# where the environment turns them off; they go under var/, out of the source tree.
+unexport PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX := $(CURDIR)/var/pycache
 
 .PHONY: install setup chat serve test test-fast lock
 
@@ -10,7 +14,7 @@ install: .venv/.lock-sha256
 .venv/.lock-sha256: requirements/lock.txt scripts/install.sh
 	scripts/install.sh
 
-## setup: catalog, embeddings, NLU lookups and Rasa model, each rebuilt only when its inputs changed
+## setup: catalog, embeddings, collaborative model, NLU lookups and Rasa model, each rebuilt only when its inputs changed
 setup: install
 	$(SHOPBOT) setup
 

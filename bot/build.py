@@ -1,4 +1,5 @@
-"""Set-up steps: catalog, embeddings, NLU lookups and the Rasa model, each redone only when needed.
+"""Set-up steps: catalog, embeddings, collaborative model, NLU lookups and the Rasa model, each
+redone only when needed.
 
 `setup()` runs them in order (a generator: iterate it); `make chat` and `make test` call it through `shopbot setup`.
 """
@@ -62,6 +63,22 @@ def ensure_embeddings(progress: bool = True) -> str:
     return f"{len(embeddings):,} product embeddings"
 
 
+def ensure_cf_model() -> str:
+    """Train the collaborative model on the catalog's histories unless it is current (fast settings)."""
+    from recommender import cf_catalog  # imports torch: only when this step runs
+
+    path = config.cf_model_path()
+    with Catalog.open(config.catalog_path()) as catalog:
+        embeddings = ProductEmbeddings.load_or_build(catalog, TextEncoder(), config.cache_dir(), progress=False)
+        if cf_catalog.is_current(path, cf_catalog.data_key(catalog, embeddings)):
+            return f"kept {path}"
+        trained = cf_catalog.train_for_catalog(catalog, embeddings, path, threads=os.cpu_count() or 1)
+    ours, base = trained.valid["ndcg@10"], trained.popularity_valid["ndcg@10"]
+    return (f"validation NDCG@10 {ours:.4f} against popularity's {base:.4f} "
+            f"({ours / base if base else float('inf'):.1f}x), HR@10 {trained.valid['hr@10']:.4f}, "
+            f"{trained.recommender.log.best_epoch} epochs")
+
+
 def ensure_lookups() -> str:
     """Regenerate data/nlu/lookups.yml from the catalog (unchanged catalog, unchanged file)."""
     with Catalog.open(config.catalog_path()) as catalog:
@@ -93,6 +110,7 @@ def setup(progress: bool = True) -> Iterator[StepResult]:
     """Run every set-up step in order, yielding each one's result as it finishes."""
     steps = (("catalog", lambda: ensure_catalog(progress)),
              ("embeddings", lambda: ensure_embeddings(progress)),
+             ("collaborative model", ensure_cf_model),
              ("nlu lookups", ensure_lookups),
              ("rasa model", train_model))
     for name, step in steps:

@@ -9,6 +9,7 @@ import json
 import logging
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -203,8 +204,11 @@ def keyword_search(query: str, limit: int, db_path: Path | None, as_json: bool) 
 @click.option("-n", "--limit", type=click.IntRange(1, 50), default=5, show_default=True,
               help="Number of results.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON lines.")
+@click.option("--shopper", metavar="ID", help="Personalise for this shopper's history (e.g. a shipped shopper id).")
+@click.option("--liked", metavar="PRODUCT_ID", multiple=True,
+              help="A product this session liked (repeatable): personalises like a conversation does.")
 def search(query: str, category: str | None, brand: str | None, price_min: float | None,
-           price_max: float | None, limit: int, as_json: bool) -> None:
+           price_max: float | None, limit: int, as_json: bool, shopper: str | None, liked: tuple[str, ...]) -> None:
     """Search the catalog by meaning and keywords, with hard filters, and say why each result.
 
     Examples:
@@ -212,12 +216,14 @@ def search(query: str, category: str | None, brand: str | None, price_min: float
         shopbot search "shampoo for dry hair" --price-max 10
 
         shopbot search mascara --brand Maybelline
+
+        shopbot search "" --category Nail --shopper A1YJEY40YUW4SE
     """
     from recommender.search import Filters, ProductSearch
 
     filters = Filters(category=category, brand=brand, price_min=price_min, price_max=price_max)
     finder = ProductSearch.from_paths(progress=sys.stderr.isatty())
-    outcome = finder.search(query, filters, n=limit)
+    outcome = finder.search(query, filters, n=limit, shopper_id=shopper, session_items=liked)
     if not outcome.results:
         hint = f" Try without --{outcome.relax.replace('_', '-')}." if outcome.relax else ""
         click.echo(f"No products match.{hint}", err=True)
@@ -232,10 +238,56 @@ def search(query: str, category: str | None, brand: str | None, price_min: float
         click.echo(f"   {'; '.join(hit.reasons)}")
 
 
+@cli.command("metrics")
+@click.option("--by", type=click.Choice(["day", "source"]), default="day", show_default=True,
+              help="One row per UTC day or per recommendation source (search, recommend, similar, ...).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only events on or after this UTC day.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Shopper store file. Default: $SHOPBOT_STORE or var/shop.db.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def metrics(by: str, since: datetime | None, store_path: Path | None, as_json: bool) -> None:
+    """Print the online metrics of the products the assistant showed, per day or per source.
+
+    CTR = clicked / shown, add-to-cart rate = added / shown, conversion = ordered / shown, counted
+    in events (one per product); "-" when nothing was shown. See docs/store.md.
+
+    Examples:
+
+        shopbot metrics
+
+        shopbot metrics --by source --since 2024-05-01 --json
+    """
+    from dataclasses import asdict
+
+    from recommender.store import ShopStore
+
+    path = store_path or config.store_path()
+    if not path.is_file():
+        raise click.ClickException(f"No shopper store at {path}; the assistant creates it on first use. "
+                                   "Pass --store or set SHOPBOT_STORE.")
+    with ShopStore.open(path) as store:
+        rows = store.metrics(by=by, since=since.date() if since else None)
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo(f"No events{f' since {since:%Y-%m-%d}' if since else ''}.", err=True)
+        return
+    pct = lambda rate: "-" if rate is None else f"{rate:.1%}"  # noqa: E731
+    table = [(by, "shown", "clicked", "added", "ordered", "CTR", "add-to-cart", "conversion")]
+    table += [(r.key, f"{r.shown:,}", f"{r.clicked:,}", f"{r.added:,}", f"{r.ordered:,}", pct(r.ctr),
+               pct(r.add_to_cart_rate), pct(r.conversion)) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:])]
+        click.echo("  ".join(cells))
+
+
 @cli.command("setup")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def setup_command(quiet: bool) -> None:
-    """Build what the assistant needs: catalog, embeddings, NLU lookups, Rasa model.
+    """Build what the assistant needs: catalog, embeddings, collaborative model, NLU lookups, Rasa model.
 
     Each step is skipped when its inputs did not change. `make chat` and `make test` run it.
 
@@ -274,15 +326,20 @@ def _trained_model() -> Path:
 
 
 @cli.command("chat")
-@click.option("--sender", default=None, help="Conversation (sender) id. Default: a new random one.")
+@click.option("--sender", default=None, metavar="ID",
+              help="Shopper (sender) id: your cart, likes and orders are kept under it; a shipped shopper id "
+                   "(data/products/amazon-beauty/user_sequence.txt) personalises from their history. "
+                   "Default: a new random one.")
 def chat(sender: str | None) -> None:
     """Chat with the assistant in this terminal; starts and stops the action server.
 
     Type /stop to end the chat.
 
-    Example:
+    Examples:
 
         shopbot chat
+
+        shopbot chat --sender A1YJEY40YUW4SE     # act as a shipped shopper with a purchase history
     """
     import tempfile
     import uuid
@@ -335,6 +392,83 @@ def serve(host: str, port: int, action_port: int) -> None:
             raise click.ClickException(f"A server stopped; see the logs in {bot.log_dir}")
         except KeyboardInterrupt:
             click.echo("Stopping.", err=True)
+
+
+def _benchmark_option(parse_name: str) -> Any:
+    """A click callback running ``recommender.benchmark.<parse_name>`` on the value; errors are usage errors."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from recommender import benchmark
+
+        if value is None:
+            return None
+        try:
+            return getattr(benchmark, parse_name)(value)
+        except ShopbotError as e:
+            raise click.BadParameter(str(e), ctx=ctx, param=param) from e
+
+    return callback
+
+
+@cli.command("evaluate", epilog="""\b
+Interactions files (the first line tells which; docs/interactions-format.md):
+  <shopper> <item> <item> ...          one line per shopper, oldest first
+  shopper_id<TAB>item_id<TAB>order     TSV with a header; order: a number or
+                                       ISO date (or a timestamp column);
+                                       RecBole user_id:token headers work too
+""")
+@click.option("--interactions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=config.SHIPPED_SEQUENCES, show_default="the shipped Beauty histories",
+              help="Shopper histories to evaluate on.")
+@click.option("--name", default="beauty", show_default=True, help="Base name of the result files.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the result files. Default: bench/results/.")
+@click.option("--models", callback=_benchmark_option("parse_models"),
+              help="Comma-separated models to run. Default: all of popularity, itemknn, als, bpr, mf, sasrec, "
+                   "sasrec-text.")
+@click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
+              callback=_benchmark_option("parse_overrides"),
+              help="Override a CFConfig/TrainConfig field for our models (repeatable).")
+@click.option("--max-minutes", type=float, default=18.0, show_default=True,
+              help="Cap on the training budget of each of our models (wall clock, validation included; "
+                   "presets: mf 6, sasrec 14, sasrec-text 18).")
+@click.option("--text/--no-text", default=True, show_default=True,
+              help="Give text-fused models the catalog's product embeddings (needs the catalog of these items).")
+@click.option("--grid/--no-grid", default=True, show_default=True,
+              help="Tune implicit's ALS/BPR on validation NDCG@10 over a small grid.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=click.IntRange(1), default=2, show_default=True, help="CPU threads for training.")
+@click.option("--save-models/--no-save-models", default=False, show_default=True,
+              help="Save our trained models under <cache>/cf/<name>/.")
+def evaluate(interactions: Path, name: str, out_dir: Path | None, models: list[str] | None,
+             overrides: tuple[dict[str, Any], dict[str, Any]], max_minutes: float, text: bool, grid: bool,
+             seed: int, threads: int, save_models: bool) -> None:
+    """Evaluate the recommenders offline against baselines: leave-one-out, every item ranked.
+
+    Writes <name>.json (every metric, both stages, configs, training logs), <name>.md (the table),
+    <name>_metrics_at_k.png and <name>_training.png. See bench/README.md for the protocol.
+
+    Examples:
+
+    \b
+        shopbot evaluate                          # Beauty, every model
+        shopbot evaluate --models popularity,itemknn,als,bpr --threads 1
+        shopbot evaluate --interactions ml-100k.inter --name ml-100k --no-text
+        shopbot evaluate --models sasrec-text --set dropout=0.2 --max-minutes 5
+    """
+    from recommender import benchmark
+
+    logging.getLogger("recommender").setLevel(logging.INFO)
+    cfg = benchmark.BenchmarkConfig(
+        interactions=interactions, name=name, models=models or benchmark.MODELS, model_overrides=overrides[0],
+        train_overrides=overrides[1], max_minutes=max_minutes, text=text, grid=grid, seed=seed, threads=threads,
+        save_dir=config.cache_dir() / "cf" / name if save_models else None)
+    report = benchmark.run_benchmark(cfg)
+    for model, r in report["models"].items():
+        click.echo(f"{model:<12} test HR@10 {r['test']['hr@10']:.4f}  NDCG@10 {r['test']['ndcg@10']:.4f}  "
+                   f"fit {r['fit_seconds']:.0f} s")
+    for path in benchmark.write_report(report, out_dir or benchmark.DEFAULT_OUT_DIR):
+        click.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":

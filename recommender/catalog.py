@@ -1,4 +1,4 @@
-"""The product catalog: one SQLite file read and written with sqlite-utils (the only module with SQL).
+"""The product catalog: one SQLite file read and written with sqlite-utils (SQL lives here and in store.py).
 
 Tables: ``products`` (id, title, brand, category, category_path, price, sales_rank), ``products_fts``
 (FTS5 over title, brand, category_path), ``shoppers`` (id, n_interactions), ``interactions``
@@ -332,3 +332,16 @@ class CatalogWriter:
             self.db.conn.close()
         except sqlite3.Error:  # pragma: no cover - closing twice is harmless
             pass
+
+
+def forget_shopper(path: str | Path, shopper_id: str) -> int:
+    """Delete one shopper's history from the catalog file (in one transaction); returns the
+    interactions deleted. Products are untouched, so the catalog fingerprint stays the same."""
+    conn = sqlite3.connect(Path(path), timeout=10)
+    try:
+        with conn:
+            deleted = conn.execute("DELETE FROM interactions WHERE shopper_id = ?", [shopper_id]).rowcount
+            conn.execute("DELETE FROM shoppers WHERE id = ?", [shopper_id])
+        return deleted
+    finally:
+        conn.close()

@@ -53,6 +53,7 @@ class Recommendation:
     score: float
     reasons: tuple[str, ...] = ()
     because: tuple[str, ...] = ()   # product ids named in the reasons (all from the history or session)
+    history_reasons: tuple[str, ...] = ()  # the reasons that name such a product ("because you liked ...")
 
 
 def catalog_fingerprint(item_ids: Sequence[str]) -> str:
@@ -126,6 +127,26 @@ class CFRecommender:
         self._build_stats(self.histories)
         return self
 
+    def update_histories(self, histories: Iterable[tuple[str, Sequence[str]]]) -> int:
+        """Replace the known histories of these shoppers (adding new shoppers) without retraining.
+
+        E.g. the catalog's full histories after fitting on a split that held the last items out.
+        Products the model does not know are skipped. Returns the number of shoppers given.
+        """
+        count = 0
+        for shopper, items in histories:
+            seq = np.array([self._index[p] for p in items if p in self._index], dtype=np.int64)
+            row = self._shopper_index.get(shopper)
+            if row is None:
+                self._shopper_index[shopper] = len(self.shopper_ids)
+                self.shopper_ids.append(shopper)
+                self.histories.append(seq)
+            else:
+                self.histories[row] = seq
+            count += 1
+        self._build_stats(self.histories)
+        return count
+
     def _build_stats(self, train: Sequence[np.ndarray]) -> None:
         n = len(self.item_ids)
         self._index = {pid: i for i, pid in enumerate(self.item_ids)}
@@ -171,7 +192,8 @@ class CFRecommender:
         if unknown:
             logger.info("Ignoring %d session products the model does not know: %s", len(unknown), unknown[:5])
         session = np.array([self._index[p] for p in session_items if p in self._index], dtype=np.int64)
-        return np.concatenate([known, session]), (row if not len(session) else None)
+        trained = row is not None and row < self.config.n_users and not len(session)  # mf: a learned vector
+        return np.concatenate([known, session]), (row if trained else None)
 
     def _scores(self, history: np.ndarray, row: int | None) -> np.ndarray:
         if not len(history):
@@ -184,6 +206,17 @@ class CFRecommender:
 
     # ---- the contract -------------------------------------------------------------------------
 
+    def scores(self, shopper_id: str | None = None,
+               session_items: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """(n_items,) score of every product in ``item_ids`` order, and the history it came from.
+
+        The history is the shopper's known items followed by the session's; with no history at all
+        the scores are popularity (number of training shoppers).
+        """
+        self._require_model()
+        history, row = self._history(shopper_id, session_items)
+        return self._scores(history, row).astype(np.float64), history
+
     def recommend(self, shopper_id: str | None = None, n: int = 10, *, session_items: Sequence[str] = (),
                   candidates: Collection[str] | None = None, exclude_seen: bool = True,
                   exclude: Collection[str] = ()) -> list[Recommendation]:
@@ -194,9 +227,7 @@ class CFRecommender:
             exclude_seen: drop the products in the history and session.
             exclude: further products never to return.
         """
-        self._require_model()
-        history, row = self._history(shopper_id, session_items)
-        scores = self._scores(history, row).astype(np.float64)
+        scores, history = self.scores(shopper_id, session_items)
         allowed = np.ones(len(self.item_ids), dtype=bool)
         if candidates is not None:
             allowed[:] = False
@@ -206,9 +237,22 @@ class CFRecommender:
         allowed[[self._index[p] for p in exclude if p in self._index]] = False
         ids = np.flatnonzero(allowed)
         top = ids[np.lexsort((ids, -scores[ids]))][:n]
-        because_liked = self._occlusion(history, top)
-        return [self._with_reasons(int(i), float(scores[i]), history, because_liked.get(int(i)))
-                for i in top]
+        return self._explained(top, scores, history)
+
+    def reasons_for(self, product_ids: Sequence[str], shopper_id: str | None = None, *,
+                    session_items: Sequence[str] = ()) -> dict[str, Recommendation]:
+        """The scores and reasons of chosen products (those the model knows) for this shopper or session."""
+        scores, history = self.scores(shopper_id, session_items)
+        items = np.array([self._index[p] for p in product_ids if p in self._index], dtype=np.int64)
+        return {r.product_id: r for r in self._explained(items, scores, history)}
+
+    def history_length(self, shopper_id: str | None = None, session_items: Sequence[str] = ()) -> int:
+        """How many known products (history + session) the recommendations would build on."""
+        return len(self._history(shopper_id, session_items)[0])
+
+    def index_of(self, product_id: str) -> int | None:
+        """Position of a product in ``item_ids`` (and in ``scores()``), None when the model does not know it."""
+        return self._index.get(product_id)
 
     def explain(self, product_id: str, shopper_id: str | None = None, *,
                 session_items: Sequence[str] = ()) -> list[tuple[str, float]]:
@@ -221,14 +265,23 @@ class CFRecommender:
         order = np.argsort(-drops[:, 0], kind="stable")
         return [(self.item_ids[history[j]], float(drops[j, 0])) for j in order]
 
-    def similar_items(self, product_id: str, n: int = 10,
-                      candidates: Collection[str] | None = None) -> list[Recommendation]:
-        """Products whose item vectors are closest (cosine) to ``product_id``'s."""
+    def item_similarities(self, product_id: str) -> np.ndarray:
+        """(n_items,) cosine of every product's item vector with ``product_id``'s, in ``item_ids`` order."""
         model = self._require_model()
         vectors = model.item_vectors().numpy()
         vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors @ vectors[self._index[product_id]]
+
+    def bought_together(self, product_id: str, other_id: str) -> int:
+        """Training shoppers who bought one of the two products right after the other."""
+        a, b = self._index[product_id], self._index[other_id]
+        return int(self._after[a, b] + self._after[b, a])
+
+    def similar_items(self, product_id: str, n: int = 10,
+                      candidates: Collection[str] | None = None) -> list[Recommendation]:
+        """Products whose item vectors are closest (cosine) to ``product_id``'s."""
+        scores = self.item_similarities(product_id)
         item = self._index[product_id]
-        scores = vectors @ vectors[item]
         allowed = np.ones(len(scores), dtype=bool) if candidates is None else np.isin(
             np.arange(len(scores)), [self._index[p] for p in candidates if p in self._index])
         allowed[item] = False
@@ -236,10 +289,11 @@ class CFRecommender:
         top = ids[np.lexsort((ids, -scores[ids]))][:n]
         out = []
         for i in top:
-            together = int(self._after[item, i] + self._after[i, item])
+            together = self.bought_together(product_id, self.item_ids[i])
             reasons = (f"often bought together with {self.describe(product_id)} ({together} shoppers)",) \
                 if together >= MIN_CO_BOUGHT else ()
-            out.append(Recommendation(self.item_ids[i], float(scores[i]), reasons, (product_id,) if reasons else ()))
+            out.append(Recommendation(self.item_ids[i], float(scores[i]), reasons, (product_id,) if reasons else (),
+                                      reasons))
         return out
 
     # ---- reasons ------------------------------------------------------------------------------
@@ -253,6 +307,10 @@ class CFRecommender:
         variants = [history] + [np.delete(history, j) for j in range(len(history))]
         scores = score_histories(model, variants)[:, items]
         return scores[0][None, :] - scores[1:]
+
+    def _explained(self, items: np.ndarray, scores: np.ndarray, history: np.ndarray) -> list[Recommendation]:
+        because_liked = self._occlusion(history, items)
+        return [self._with_reasons(int(i), float(scores[i]), history, because_liked.get(int(i))) for i in items]
 
     def _occlusion(self, history: np.ndarray, items: np.ndarray) -> dict[int, int]:
         """item -> the history item whose removal lowers its score most, when that drop is positive."""
@@ -274,11 +332,12 @@ class CFRecommender:
                 src = np.unique(history)[int(after.argmax())]
                 reasons.append(f"often bought after {self.describe(self.item_ids[src])} ({int(after.max())} shoppers)")
                 because.append(self.item_ids[src])
+        personal = tuple(reasons)
         if self._popular_in_category[item]:
             reasons.append(f"popular in {self.categories[item]} ({int(self._popularity[item])} shoppers)")
         elif not len(history):                                        # ranked by popularity alone
             reasons.append(f"popular: {int(self._popularity[item])} shoppers bought it")
-        return Recommendation(self.item_ids[item], score, tuple(reasons), tuple(dict.fromkeys(because)))
+        return Recommendation(self.item_ids[item], score, tuple(reasons), tuple(dict.fromkeys(because)), personal)
 
     # ---- persistence --------------------------------------------------------------------------
 

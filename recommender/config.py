@@ -19,3 +19,13 @@ def cache_dir() -> Path:
 def catalog_path() -> Path:
     """The catalog SQLite file: $SHOPBOT_CATALOG or <cache_dir>/catalog.db."""
     return Path(os.environ.get("SHOPBOT_CATALOG") or cache_dir() / "catalog.db")
+
+
+def store_path() -> Path:
+    """The shopper-state SQLite file (carts, orders, likes, events): $SHOPBOT_STORE or <cache_dir>/shop.db."""
+    return Path(os.environ.get("SHOPBOT_STORE") or cache_dir() / "shop.db")
+
+
+def cf_model_path() -> Path:
+    """The collaborative model that set-up trains and the ranker loads: <cache_dir>/cf/shopbot.pt."""
+    return cache_dir() / "cf" / "shopbot.pt"

@@ -41,3 +41,29 @@ class CatalogImportError(ShopbotError):
     def __init__(self, message: str, bad_rows: list[BadRow] | None = None) -> None:
         super().__init__(message)
         self.bad_rows: list[BadRow] = list(bad_rows or [])
+
+
+# --- shopper-state store (recommender/store.py) ---------------------------------------------------
+
+
+class StoreError(ShopbotError):
+    """The store file is not a shopbot store, or was written by another schema version."""
+
+
+class InvalidStoreValue(ShopbotError, ValueError):
+    """A quantity, id, event kind, source label, time or metrics grouping outside the allowed values."""
+
+
+class NotInCart(ShopbotError, KeyError):
+    """The product is not in this shopper's cart."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class EmptyCart(ShopbotError):
+    """Checkout of an empty cart."""
+
+
+class CheckoutRefused(ShopbotError):
+    """Checkout refused: a cart product has no known price or is no longer in the catalog."""

@@ -1,22 +1,37 @@
-"""Product search: semantic similarity + keyword match + popularity, inside hard filters.
+"""The hybrid ranker: query relevance + personal score + popularity inside hard filters, then diversity.
 
 Candidates are the products passing every filter (``Catalog.filter_ids``), or all products when no
 filter is set, minus ``exclude``. Each candidate gets::
 
-    score = w_sem * max(cos(query, product), 0)        # sentence-encoder similarity, 0..1
-          + w_kw  * bm25(product) / max bm25           # FTS keyword match, 0..1 (best match = 1)
-          + w_pop * log1p(shoppers) / log1p(max shoppers)   # popularity prior, 0..1
+    score = w_sem * max(cos(query, product), 0)              # sentence-encoder similarity, 0..1
+          + w_kw  * bm25(product) / max bm25                 # FTS keyword match, 0..1 (best match = 1)
+          + w_personal * exp(cf(product) - max cf)           # collaborative model, 0..1 (best candidate = 1)
+          + w_pop * log1p(shoppers) / log1p(max shoppers)    # popularity prior, 0..1
 
-with the weights of ``SearchConfig``. The query is user text: it is normalised, cut to
-``max_query_chars``, and price phrases ("under $10") are dropped (prices belong to the filters);
-stop words are left out of the keyword query. A query without words (empty, punctuation only) has
-no semantic or keyword part, so the products are ranked by popularity within the filters.
+with the weights of ``SearchConfig``. ``cf`` is the collaborative model's score after the shopper's
+known history and this session's items (``CFRecommender.scores``), so ``exp(cf - max cf)`` is the
+candidate's probability relative to the likeliest candidate; it is 0 without a model or without
+any history (a new shopper is ranked by relevance and popularity).
+
+Diversity: the best ``diversity_pool`` candidates are re-ranked greedily (maximal marginal
+relevance with a similarity floor): each next pick maximises ``score - diversity * redundancy``,
+where ``redundancy = max over picked products of clip((cos(text) - similarity_floor) /
+(1 - similarity_floor), 0, 1)``. Near-duplicates (the same mascara in five shades, cos ~0.95) are
+pushed down; merely related products (cos ~0.6) are not penalised. Results carry the plain score.
+
+The query is user text: it is normalised, cut to ``max_query_chars``, and price phrases ("under
+$10") are dropped (prices belong to the filters); stop words are left out of the keyword query. A
+query without words (empty, punctuation only) has no semantic or keyword part, so the products are
+ranked by the personal score and popularity within the filters.
 
 Reasons are true statements about what really scored, ordered by contribution, then the filters:
 
 - ``matches 'dry skin'``: query words the keyword search matched and that occur in the product's
   title, brand or categories (a phrase only when the phrase itself occurs there);
 - ``close in meaning to '<query>'``: only when cos >= ``SearchConfig.semantic_reason_min``;
+- ``because you liked <p>`` / ``often bought after <p> (N shoppers)``: the collaborative model's
+  reasons (``CFRecommender``: occlusion and co-purchase counts, ``p`` always from the shopper's
+  history or session), given when the personal part is at least ``personal_reason_min``;
 - ``popular: N shoppers bought it``: only when N >= ``SearchConfig.popular_reason_min``; with no
   query words, popularity is the ranking, so any N > 0 is given (``2 shoppers bought it``);
 - ``Neutrogena, as asked`` / ``in Shampoos, as asked`` / ``under your $15 budget`` /
@@ -36,12 +51,18 @@ import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recommender.catalog import Catalog, Product
 from recommender.embeddings import ProductEmbeddings, product_text
 from recommender.encoder import Encoder, TextEncoder
+from recommender.errors import ProductNotFound
+from recommender.reasons import filter_reasons, format_price, join_quoted, matched_phrases, shorten
+
+if TYPE_CHECKING:
+    from recommender.cf_recommender import CFRecommender
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +91,12 @@ class SearchConfig:
     w_sem: float = 0.6  # semantic similarity: finds "cleanser" for "face wash"
     w_kw: float = 0.35  # keyword match: rewards products that literally say what was asked
     w_pop: float = 0.05  # popularity prior: a tie-breaker, and the ranking for empty queries
+    w_personal: float = 0.3  # collaborative score: reorders what is relevant by what this shopper is likely to buy
+    diversity: float = 0.15  # near-duplicate penalty of the diversity step (0 = off): as much as w_personal
+    similarity_floor: float = 0.85  # text cosine above which two products count as near-duplicates
+    diversity_pool: int = 50  # best candidates the diversity step may reorder
     semantic_reason_min: float = 0.5  # cos needed before saying "close in meaning to"
+    personal_reason_min: float = 0.2  # personal part (0..1) needed before giving the model's reasons
     popular_reason_min: int = 30  # shoppers before saying "popular: N shoppers bought it" (~top 10% here)
     keyword_limit: int = 500  # keyword matches fetched per query without filters (~100 ms for 3 terms)
     keyword_limit_filtered: int = 1000  # with filters: matches inside the filter may rank lower overall
@@ -151,28 +177,32 @@ class _Query:
 
 
 class ProductSearch:
-    """Hybrid product search over one catalog and its embeddings."""
+    """The hybrid ranker over one catalog, its embeddings and (optionally) a collaborative model."""
 
     def __init__(self, catalog: Catalog, encoder: Encoder, embeddings: ProductEmbeddings,
-                 config: SearchConfig | None = None) -> None:
+                 config: SearchConfig | None = None, recommender: CFRecommender | None = None) -> None:
         self.catalog = catalog
         self.encoder = encoder
         self.embeddings = embeddings
         self.config = config or SearchConfig()
+        self.recommender = recommender
         self._popularity: dict[str, int] | None = None
         self._pop_norm: np.ndarray | None = None
+        self._cf_rows: np.ndarray | None = None
 
     @classmethod
     def from_paths(cls, catalog_path: str | Path | None = None, cache_dir: str | Path | None = None,
-                   *, progress: bool = True) -> ProductSearch:
-        """Open the catalog and load (or build and cache) its embeddings with the packaged model."""
+                   *, progress: bool = True, model_path: str | Path | None = None) -> ProductSearch:
+        """Open the catalog, load (or build and cache) its embeddings with the packaged model, and load
+        the collaborative model trained by set-up when it exists for this catalog."""
         from recommender import config
 
         catalog = Catalog.open(catalog_path or config.catalog_path())
         encoder = TextEncoder()
         embeddings = ProductEmbeddings.load_or_build(catalog, encoder, cache_dir or config.cache_dir(),
                                                      progress=progress)
-        return cls(catalog, encoder, embeddings)
+        recommender = _load_recommender(catalog, Path(model_path or config.cf_model_path()))
+        return cls(catalog, encoder, embeddings, recommender=recommender)
 
     def close(self) -> None:
         """Close the catalog."""
@@ -180,33 +210,91 @@ class ProductSearch:
 
     # ---- search --------------------------------------------------------------------------------
 
-    def search(self, query: str, filters: Filters = Filters(), n: int = 5,
-               exclude: Collection[str] = ()) -> SearchOutcome:
-        """The top ``n`` products for a free-text query within the filters, with reasons."""
+    def search(self, query: str, filters: Filters = Filters(), n: int = 5, exclude: Collection[str] = (),
+               *, shopper_id: str | None = None, session_items: Sequence[str] = ()) -> SearchOutcome:
+        """The top ``n`` products for a free-text query within the filters, with reasons.
+
+        Args:
+            shopper_id: a shopper whose known history personalises the ranking (unknown ids are fine).
+            session_items: products this conversation showed interest in (liked, added to the cart).
+        """
         filters = filters or Filters()
         q = self._parse(query)
-        excluded = set(exclude)
-        ids = self.embeddings.ids if filters.is_empty() else self.catalog.filter_ids(**filters.as_kwargs())
-        ids, rows = self.embeddings.rows(pid for pid in ids if pid not in excluded)
-        if not ids:
-            relax = self._relax(filters, excluded) if not filters.is_empty() else None
-            logger.info("search %r %s: no product passes the filters (relax: %s)", q.text, filters, relax)
-            return SearchOutcome([], relax)
+        ids, rows, outcome = self._candidates(filters, set(exclude))
+        if outcome is not None:
+            logger.info("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
+            return outcome
         cfg = self.config
         sem = self._semantic(q, rows)
         kw, matched = self._keyword(q, ids, filtered=not filters.is_empty())
+        personal = self._personal(rows, shopper_id, session_items)
         pop = self._popularity_norm()[rows]
-        scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_pop * pop
-        top = _top_k(scores, ids, max(0, n))
+        scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_personal * personal + cfg.w_pop * pop
+        top = self._diversify(_top_k(scores, ids, max(n, cfg.diversity_pool) if n > 0 else 0), scores, rows, n)
         products = {p.id: p for p in self.catalog.get_products([ids[i] for i in top])}
+        personal_reasons = self._personal_reasons([ids[i] for i in top if personal[i] >= cfg.personal_reason_min],
+                                                  shopper_id, session_items)
         results = []
         for i in top:
             product = products.get(ids[i])
             if product is None:  # the catalog changed under the embeddings
                 continue
-            reasons = self._reasons(product, q, filters, sem[i], kw[i], matched.get(ids[i], ()))
+            reasons = self._reasons(product, q, filters, sem[i], kw[i], matched.get(ids[i], ()),
+                                    (cfg.w_personal * personal[i], personal_reasons.get(ids[i], ())))
             results.append(ScoredProduct(product, round(float(scores[i]), 6), reasons))
         return SearchOutcome(results, None)
+
+    def similar(self, product_id: str, n: int = 5, filters: Filters = Filters(),
+                exclude: Collection[str] = ()) -> SearchOutcome:
+        """Products like ``product_id`` within the filters: described alike and bought alike.
+
+        ``score = w_sem * max(cos(text), 0) + w_personal * exp(cf - max cf) + w_pop * popularity``, where
+        ``cf`` is the collaborative model's score after a session of this one product (what shoppers go
+        on to buy with it); then the diversity step.
+        Raises ProductNotFound for an unknown product.
+        """
+        source = self.catalog.get_product(product_id)
+        filters = filters or Filters()
+        ids, rows, outcome = self._candidates(filters, set(exclude) | {product_id})
+        if outcome is not None:
+            return outcome
+        cfg = self.config
+        text = np.clip(self.embeddings.matrix[rows] @ self.embeddings.matrix[self.embeddings.index_of(product_id)],
+                       0.0, 1.0) if product_id in self.embeddings else np.zeros(len(rows))
+        bought = self._personal(rows, None, [product_id])             # what shoppers go on to buy after it
+        cf = self.recommender
+        scores = cfg.w_sem * text + cfg.w_personal * bought + cfg.w_pop * self._popularity_norm()[rows]
+        top = self._diversify(_top_k(scores, ids, max(n, cfg.diversity_pool) if n > 0 else 0), scores, rows, n)
+        name = shorten(source.display_title, 60)
+        results = []
+        products = {p.id: p for p in self.catalog.get_products([ids[i] for i in top])}
+        for i in top:
+            product = products.get(ids[i])
+            if product is None:  # the catalog changed under the embeddings
+                continue
+            scored: list[tuple[float, str]] = []
+            if text[i] >= cfg.semantic_reason_min:
+                scored.append((cfg.w_sem * text[i], f"described like {name}"))
+            together = cf.bought_together(product_id, product.id) if cf is not None and \
+                cf.index_of(product_id) is not None and cf.index_of(product.id) is not None else 0
+            if together >= 2:
+                scored.append((cfg.w_personal * bought[i], f"often bought together with {name} ({together} shoppers)"))
+            scored.sort(key=lambda item: -item[0])
+            facts = [f"also from {product.brand}"] if product.brand and product.brand == source.brand else []
+            if product.category and product.category == source.category:
+                facts.append(f"also in {product.category}")
+            reasons = tuple(t for _, t in scored) + tuple(facts) + tuple(filter_reasons(product, filters))
+            results.append(ScoredProduct(product, round(float(scores[i]), 6), reasons))
+        return SearchOutcome(results, None)
+
+    def _candidates(self, filters: Filters, excluded: set[str]) -> tuple[list[str], np.ndarray, SearchOutcome | None]:
+        """Ids and embedding rows of the products passing the filters, minus ``excluded``; when there are
+        none, the empty outcome to return (naming a filter to relax)."""
+        ids = self.embeddings.ids if filters.is_empty() else self.catalog.filter_ids(**filters.as_kwargs())
+        ids, rows = self.embeddings.rows(pid for pid in ids if pid not in excluded)
+        if ids:
+            return ids, rows, None
+        return ids, rows, SearchOutcome([], self._relax(filters, excluded) if not filters.is_empty() else None)
 
     def _parse(self, query: str | None) -> _Query:
         text = " ".join(_MONEY.sub(" ", _clean(query or "", self.config.max_query_chars)).split())
@@ -246,6 +334,60 @@ class ProductSearch:
                 matched[pid] = terms
         return kw, matched
 
+    def knows(self, shopper_id: str | None, session_items: Sequence[str] = ()) -> bool:
+        """True when the collaborative model has a history to personalise with (known shopper or session)."""
+        if self.recommender is None:
+            return False
+        return self.recommender.history_length(shopper_id, session_items) > 0
+
+    def _personal(self, rows: np.ndarray, shopper_id: str | None, session_items: Sequence[str]) -> np.ndarray:
+        """exp(cf - max cf) over the candidates (embedding ``rows``); zeros without a model or a history."""
+        personal = np.zeros(len(rows), dtype=np.float64)
+        if self.recommender is None or self.config.w_personal == 0 or (shopper_id is None and not session_items):
+            return personal
+        scores, history = self.recommender.scores(shopper_id, session_items)
+        if not len(history):
+            return personal
+        cf_rows = self._cf_index()[rows]
+        known = cf_rows >= 0
+        if known.any():
+            raw = scores[cf_rows[known]]
+            personal[known] = np.exp(raw - raw.max())
+        return personal
+
+    def _cf_index(self) -> np.ndarray:
+        """Embedding row -> the collaborative model's item index (-1 for products it does not know)."""
+        if self._cf_rows is None:
+            index = self.recommender.index_of if self.recommender is not None else (lambda pid: None)
+            self._cf_rows = np.array([-1 if (i := index(pid)) is None else i for pid in self.embeddings.ids],
+                                     dtype=np.int64)
+        return self._cf_rows
+
+    def _personal_reasons(self, ids: Sequence[str], shopper_id: str | None,
+                          session_items: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """product id -> the collaborative model's reasons that name a product of the history or session."""
+        if not ids or self.recommender is None:
+            return {}
+        recs = self.recommender.reasons_for(ids, shopper_id, session_items=session_items)
+        return {pid: rec.history_reasons for pid, rec in recs.items() if rec.history_reasons}
+
+    def _diversify(self, pool: list[int], scores: np.ndarray, rows: np.ndarray, n: int) -> list[int]:
+        """Greedy re-ranking of ``pool`` (best first) that pushes near-duplicates down (module docstring)."""
+        cfg = self.config
+        if cfg.diversity <= 0 or n <= 1 or len(pool) <= 1:
+            return pool[:n]
+        vectors = self.embeddings.matrix[rows[pool]]
+        gain = scores[pool].astype(np.float64)
+        redundancy = np.zeros(len(pool))
+        picked = [0]
+        while len(picked) < min(n, len(pool)):
+            cos = vectors @ vectors[picked[-1]]
+            redundancy = np.maximum(redundancy, np.clip((cos - cfg.similarity_floor) / (1 - cfg.similarity_floor), 0, 1))
+            adjusted = gain - cfg.diversity * redundancy
+            adjusted[picked] = -np.inf
+            picked.append(int(np.argmax(adjusted)))                   # first of equals: pool order breaks ties
+        return [pool[k] for k in picked]
+
     def _popularity_norm(self) -> np.ndarray:
         if self._pop_norm is None:
             counts = self.popularity()
@@ -273,97 +415,46 @@ class ProductSearch:
     # ---- reasons -------------------------------------------------------------------------------
 
     def _reasons(self, p: Product, q: _Query, filters: Filters, sem: float, kw: float,
-                 matched: Sequence[str]) -> tuple[str, ...]:
+                 matched: Sequence[str], personal: tuple[float, Sequence[str]]) -> tuple[str, ...]:
         cfg = self.config
         scored: list[tuple[float, str]] = []
-        phrases = _matched_phrases(q, matched, product_text(p)) if kw > 0 else []
+        phrases = matched_phrases(q.positions, q.spelled, matched, product_text(p)) if kw > 0 else []
         if phrases:
-            scored.append((cfg.w_kw * kw, "matches " + _join_quoted(phrases)))
+            scored.append((cfg.w_kw * kw, "matches " + join_quoted(phrases)))
         if q.text and sem >= cfg.semantic_reason_min:
-            scored.append((cfg.w_sem * sem, f"close in meaning to '{_shorten(q.text, 60)}'"))
+            scored.append((cfg.w_sem * sem, f"close in meaning to '{shorten(q.text, 60)}'"))
+        scored += [(personal[0], text) for text in personal[1]]
         shoppers = self.popularity().get(p.id, 0)
         if shoppers >= cfg.popular_reason_min or (not q.text and shoppers > 0):
             pop = float(self._popularity_norm()[self.embeddings.index_of(p.id)])
             bought = f"{shoppers} shopper{'s' if shoppers != 1 else ''} bought it"
             scored.append((cfg.w_pop * pop, f"popular: {bought}" if shoppers >= cfg.popular_reason_min else bought))
-        scored.sort(key=lambda item: -item[0])
-        return tuple(text for _, text in scored) + tuple(_filter_reasons(p, filters))
+        scored.sort(key=lambda item: -item[0])  # stable: equal contributions keep this order
+        return tuple(text for _, text in scored) + tuple(filter_reasons(p, filters))
 
 
-def _filter_reasons(p: Product, filters: Filters) -> list[str]:
-    """One reason per filter that was given, naming the product's own field values."""
-    out = []
-    if filters.brand and p.brand:
-        out.append(f"{p.brand}, as asked")
-    if filters.category:
-        levels = [c for c in (*p.category_path, p.category or "") if c]
-        hit = next((c for c in levels if c.casefold() == filters.category.casefold()), p.category)
-        if hit:
-            out.append(f"in {hit}, as asked")
-    price, lo, hi = p.price, filters.price_min, filters.price_max
-    if price is not None and (lo is not None or hi is not None):
-        if lo is not None and hi is not None and lo <= price <= hi:
-            out.append(f"between {format_price(lo)} and {format_price(hi)}")
-        elif hi is not None and lo is None and price <= hi:
-            out.append(f"under your {format_price(hi)} budget" if price < hi else f"within your {format_price(hi)} budget")
-        elif lo is not None and hi is None and price >= lo:
-            out.append(f"over {format_price(lo)} as asked")
-    return out
-
-
-def _matched_phrases(q: _Query, matched: Sequence[str], text: str) -> list[str]:
-    """Matched query terms as they can truthfully be quoted, adjacent ones joined into phrases.
-
-    A term is kept only when it occurs in ``text`` (at a word start) and is quoted as the user
-    typed it; a stemmed match ("shampoos" for "shampoo") is quoted in the product's own word form.
-    Adjacent query terms become one phrase only when the phrase itself occurs in the text.
-    """
-    folded = _fold(text)
-    found: dict[str, str] = {}  # term -> its form in the (folded) product text
-    for term in matched:
-        form = _occurs(_fold(term), folded)
-        if form:
-            found[term] = form
-    ordered = sorted(found, key=lambda t: q.positions.get(t, len(q.positions) + 1))
-    shown = {t: q.spelled.get(t, t) if found[t] == _fold(t) else found[t] for t in ordered}
-    out: list[str] = []
-    run: list[str] = []
-    for term in ordered + [""]:
-        if run and term and q.positions.get(term, -9) == q.positions.get(run[-1], -9) + 1:
-            run.append(term)
-            continue
-        out += _phrases(run, found, shown, folded)
-        run = [term] if term else []
-    return list(dict.fromkeys(out))
-
-
-def _phrases(run: list[str], found: dict[str, str], shown: dict[str, str], folded: str) -> list[str]:
-    """Split a run of adjacent query terms into the longest phrases that occur in the text."""
-    out, i = [], 0
-    while i < len(run):
-        j = len(run)
-        while j > i + 1 and not re.search(r"(?<!\w)" + r"\W+".join(re.escape(found[t]) for t in run[i:j]), folded):
-            j -= 1
-        out.append(" ".join(shown[t] for t in run[i:j]))
-        i = j
-    return out
-
-
-def _occurs(term: str, folded_text: str) -> str | None:
-    """The form in which ``term`` occurs in the text: itself (word start), or a stemmed variant."""
-    if re.search(r"(?<!\w)" + re.escape(term), folded_text):
-        return term
-    if len(term) < 4:
+def _load_recommender(catalog: Catalog, path: Path) -> CFRecommender | None:
+    """The collaborative model at ``path`` if it exists and was trained on this catalog, else None."""
+    if not path.exists():
+        logger.info("no collaborative model at %s: rankings are not personal (run 'shopbot setup')", path)
         return None
-    stem = term[: max(4, len(term) - 3)]
-    m = re.search(r"(?<!\w)" + re.escape(stem) + r"\w*", folded_text)
-    return m.group(0) if m else None
+    from recommender.cf_recommender import CatalogMismatch, CFRecommender
+
+    try:
+        recommender = CFRecommender.load(path, fingerprint=catalog.fingerprint())
+    except CatalogMismatch as exc:
+        logger.warning("%s; rankings are not personal until then", exc)
+        return None
+    recommender.describe = lambda pid: _product_name(catalog, pid)
+    return recommender
 
 
-def _fold(text: str) -> str:
-    """Lowercase without accents ("Crème" -> "creme"), as the FTS tokenizer sees it."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+def _product_name(catalog: Catalog, product_id: str) -> str:
+    """How reasons name a product: its title, shortened."""
+    try:
+        return shorten(catalog.get_product(product_id).display_title, 60)
+    except ProductNotFound:
+        return product_id
 
 
 def _clean(text: str, max_chars: int) -> str:
@@ -388,17 +479,3 @@ def _top_k(scores: np.ndarray, ids: Sequence[str], k: int) -> list[int]:
     else:
         pool = np.arange(len(scores))
     return sorted(pool.tolist(), key=lambda i: (-float(scores[i]), ids[i]))[:k]
-
-
-def format_price(value: float) -> str:
-    """Dollars as shown to shoppers: "$20", "$20.50", "$1,200"."""
-    return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _join_quoted(items: Sequence[str]) -> str:
-    quoted = [f"'{item}'" for item in items]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]

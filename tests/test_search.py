@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from recommender.catalog import Catalog
+from recommender.errors import ProductNotFound
 from recommender.embeddings import ProductEmbeddings, product_text
 from recommender.importer import import_catalog
 from recommender.search import Filters, ProductSearch, SearchConfig, SearchOutcome
@@ -83,7 +84,7 @@ def engine(db_path, tmp_path_factory):
     catalog = Catalog.open(db_path)
     encoder = ConceptEncoder()
     emb = ProductEmbeddings.load_or_build(catalog, encoder, tmp_path_factory.mktemp("cache"), progress=False)
-    yield ProductSearch(catalog, encoder, emb, SearchConfig(popular_reason_min=3))
+    yield ProductSearch(catalog, encoder, emb, SearchConfig(popular_reason_min=3, diversity=0))
     catalog.close()
 
 
@@ -304,3 +305,99 @@ def test_price_phrases_are_left_to_the_filters(engine, query):
     out = engine.search(query, n=5)
     assert out == engine.search("shampoo", n=5)
     assert "close in meaning to 'shampoo'" in out.results[0].reasons
+
+
+# ---- diversity --------------------------------------------------------------------------------
+
+
+def test_diversity_pushes_near_duplicates_down(engine):
+    """s06 and s07 are both mascara + lash (cos 1 under the concept encoder); s08 is a lipstick."""
+    diverse = ProductSearch(engine.catalog, engine.encoder, engine.embeddings, SearchConfig(popular_reason_min=3))
+    plain = engine.search("", Filters(brand="Maybelline"), n=3)
+    assert ids(plain) == ["s06", "s07", "s08"]                       # by popularity
+    out = diverse.search("", Filters(brand="Maybelline"), n=3)
+    assert ids(out) == ["s06", "s08", "s07"]
+    assert {r.product.id: r.score for r in out.results} == {r.product.id: r.score for r in plain.results}
+    unrelated = ProductSearch(engine.catalog, engine.encoder, engine.embeddings,
+                              SearchConfig(popular_reason_min=3, diversity=0.0))
+    assert ids(unrelated.search("", Filters(brand="Maybelline"), n=3)) == ids(plain)
+
+
+# ---- personal score ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def personal(engine):
+    """The ranker with a small sequence model: shoppers who bought the acne wash s05 then bought the
+    shampoo that plain search ranks last, and shoppers who bought s02 then bought s01."""
+    from recommender.cf_model import CFConfig
+    from recommender.cf_recommender import CFRecommender
+    from recommender.cf_train import TrainConfig
+
+    last = ids(engine.search("shampoo", Filters(category="Shampoos"), n=10))[-1]
+    histories = [(f"a{u}", ["s05", last]) for u in range(40)] + [(f"b{u}", ["s02", "s01"]) for u in range(40)]
+    rec = CFRecommender(CFConfig(n_embd=16, max_len=4, dropout=0.0, id_dropout=0.0, n_negatives=0),
+                        TrainConfig(epochs=30, batch_size=16, lr=1e-2, seed=0, threads=1),
+                        describe=lambda pid: f"<{pid}>")
+    rec.fit(histories, item_ids=[p[0] for p in PRODUCTS])
+    return last, ProductSearch(engine.catalog, engine.encoder, engine.embeddings,
+                               SearchConfig(popular_reason_min=3, diversity=0), recommender=rec)
+
+
+def test_the_session_reorders_results_and_the_reason_names_the_session_product(engine, personal):
+    last, ranker = personal
+    plain = ranker.search("shampoo", Filters(category="Shampoos"), n=4)
+    assert ids(plain) == ids(engine.search("shampoo", Filters(category="Shampoos"), n=4))  # no history, no change
+    out = ranker.search("shampoo", Filters(category="Shampoos"), n=4, session_items=["s05"])
+    assert ids(out)[0] == last and set(ids(out)) == set(ids(plain))  # same filters, new order
+    top = out.results[0]
+    assert "often bought after <s05> (40 shoppers)" in top.reasons
+    assert top.reasons[-1] == "in Shampoos, as asked"
+    # every product a personal reason names is in the session
+    for r in out.results:
+        for reason in r.reasons:
+            for named in re.findall(r"<(s\d+)>", reason):
+                assert named == "s05", reason
+
+
+def test_a_known_shopper_is_personalised_from_their_history(personal):
+    last, ranker = personal
+    out = ranker.search("", Filters(category="Hair Care"), n=3, shopper_id="b3")
+    assert ids(out)[0] == "s01"
+    assert any(reason.startswith("because you liked <s02>") or reason.startswith("often bought after <s02>")
+               for reason in out.results[0].reasons)
+    unknown = ranker.search("", Filters(category="Hair Care"), n=3, shopper_id="nobody")
+    assert ids(unknown) == ids(ranker.search("", Filters(category="Hair Care"), n=3))
+
+
+def test_a_saved_model_is_loaded_only_for_its_own_catalog(engine, personal, tmp_path, caplog):
+    from recommender.search import _load_recommender
+
+    _, ranker = personal
+    ranker.recommender.fingerprint = engine.catalog.fingerprint()
+    path = ranker.recommender.save(tmp_path / "cf.pt")
+    loaded = _load_recommender(engine.catalog, path)
+    assert loaded is not None and loaded.describe("s05") == "Oil-Free Acne Wash"
+    ranker.recommender.fingerprint = "another catalog"
+    ranker.recommender.save(path)
+    assert _load_recommender(engine.catalog, path) is None
+    assert "retrain it on the current catalog" in caplog.text
+    assert _load_recommender(engine.catalog, tmp_path / "missing.pt") is None
+
+
+# ---- similar products -------------------------------------------------------------------------
+
+
+def test_similar_products_are_described_or_bought_alike_with_true_reasons(engine, personal):
+    out = engine.similar("s06", n=3)                                  # Great Lash Mascara, Maybelline
+    assert "s06" not in ids(out) and ids(out)[0] == "s07"            # the other mascara
+    assert out.results[0].reasons[:3] == ("described like Great Lash Mascara, Blackest Black",
+                                          "also from Maybelline", "also in Mascara")
+    assert set(ids(engine.similar("s06", n=3, filters=Filters(brand="OPI")))) == {"s09", "s10"}
+    assert engine.similar("s06", filters=Filters(brand="Nobody")) == SearchOutcome([], "brand")
+    last, ranker = personal                                           # shoppers bought s05 then `last`
+    top = ranker.similar("s05", n=1, filters=Filters(category="Shampoos")).results[0]
+    assert top.product.id == last
+    assert "often bought together with Oil-Free Acne Wash (40 shoppers)" in top.reasons
+    with pytest.raises(ProductNotFound):
+        engine.similar("nope")

@@ -1,0 +1,408 @@
+"""Offline evaluation of the recommenders against baselines (issue 3): the engine of ``shopbot evaluate``.
+
+Protocol: leave-one-out (each shopper's last item is the test item, the one before it validation),
+every item ranked, the shopper's input history removed from the ranking. Our models pick their epoch
+and implicit's ALS/BPR their hyperparameters on validation NDCG@10; the report keeps both stages.
+
+    report = run_benchmark(BenchmarkConfig(interactions=path, name="mine", text=False))
+    paths = write_report(report, out_dir)       # <name>.json, <name>.md, <name>_*.png
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import platform
+import resource
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from recommender.cf_baselines import FactorScorer, ItemKNN, Popularity, interaction_matrix
+from recommender.config import REPO_ROOT, SHIPPED_SEQUENCES, cache_dir, catalog_path
+from recommender.errors import CatalogNotFound, ShopbotError
+from recommender.evaluation import Scorer, ranking_metrics_at_k
+from recommender.sequences import InteractionsFormatError, Split, from_histories, leave_one_out, load_histories
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BenchmarkConfig", "Fitted", "UnknownModel", "BadOverride", "KS", "MODELS", "BASELINES", "OWN_MODELS",
+           "DEFAULT_OUT_DIR", "parse_models", "parse_overrides", "load_split", "fit_implicit", "run_benchmark",
+           "write_report", "write_markdown", "write_plots"]
+
+KS = (5, 10, 20)
+DEFAULT_OUT_DIR = REPO_ROOT / "bench" / "results"
+FORMAT_DOC = "docs/interactions-format.md"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One of our models as the benchmark trains it (tuned on Beauty validation)."""
+
+    model: dict[str, Any]       # CFConfig overrides
+    train: dict[str, Any]       # TrainConfig overrides (max_minutes is its budget cap)
+    text: bool = False          # fuse the catalog's product text embeddings
+
+
+_SASREC = {"kind": "sasrec", "n_negatives": 1024, "neg_power": 0.75, "dropout": 0.3, "id_dropout": 0.3}
+OWN_MODELS = {
+    "mf": Preset({"kind": "mf", "n_negatives": 1024, "neg_power": 0.75, "dropout": 0.3},
+                 {"lr": 2e-3, "max_minutes": 6.0}),
+    "sasrec": Preset(_SASREC, {"lr": 1e-3, "max_minutes": 14.0}),
+    "sasrec-text": Preset(_SASREC, {"lr": 1e-3, "max_minutes": 18.0}, text=True),
+}
+BASELINES = ("popularity", "itemknn", "als", "bpr")
+MODELS = BASELINES + tuple(OWN_MODELS)
+
+# implicit's ALS and BPR, chosen on validation NDCG@10. On Beauty the first grids' best settings sat at
+# their edge (ALS: 128 factors, alpha 10; BPR: learning rate 0.05), so these reach past it. They drop
+# what lost at every setting there (ALS alpha 1, BPR regularization 0.01), at the best learning rate
+# (BPR 64 factors) or changed little (ALS regularization 0.1 vs 1; BPR 256 vs 128 factors), so that
+# both grids take ~5 min on Beauty here (bench/README.md).
+ALS_GRID = {"factors": [64, 128, 256], "regularization": [1.0], "alpha": [10.0, 40.0]}
+BPR_GRID = {"factors": [128], "learning_rate": [0.02, 0.05, 0.1], "regularization": [0.001]}
+ALS_ITERATIONS, BPR_ITERATIONS = 15, 100
+
+PUBLISHED = {  # data/products/amazon-beauty/PROVENANCE.md: same data and protocol
+    "SASRec (S3-Rec paper, BCE)": {"hr@5": .0387, "ndcg@5": .0249, "hr@10": .0605, "ndcg@10": .0318,
+                                   "hr@20": .0902, "ndcg@20": .0394},
+    "SASRec + sampled softmax (eSASRec paper)": {"hr@10": .0921, "ndcg@10": .0531},
+    "eSASRec": {"hr@10": .0928, "ndcg@10": .0523},
+    "BSARec": {"hr@5": .0736, "ndcg@5": .0523, "hr@10": .1008, "ndcg@10": .0611},
+}
+PROTOCOL = ("Leave-one-out; all items ranked; the input history removed; ties count against the model; "
+            "hyperparameters and epochs chosen on validation NDCG@10.")
+
+
+class UnknownModel(ShopbotError):
+    """A model name the benchmark does not know."""
+
+
+class BadOverride(ShopbotError):
+    """A ``FIELD=VALUE`` override that names no config field or has a value of the wrong type."""
+
+
+@dataclass
+class BenchmarkConfig:
+    interactions: Path = SHIPPED_SEQUENCES   # shopper histories, either format of docs/interactions-format.md
+    name: str = "beauty"                     # base name of the result files
+    models: Sequence[str] = MODELS           # run in this order
+    model_overrides: dict[str, Any] = field(default_factory=dict)   # CFConfig fields, all our models
+    train_overrides: dict[str, Any] = field(default_factory=dict)   # TrainConfig fields, all our models
+    max_minutes: float = 18.0                # cap on each of our models' training budget
+    text: bool = True                        # give text-fused models the catalog's product embeddings
+    grid: bool = True                        # tune ALS/BPR over their grids (else 64 factors, defaults)
+    seed: int = 0
+    threads: int = 2                         # CPU threads for training
+    save_dir: Path | None = None             # save our trained models here
+
+
+@dataclass
+class Fitted:
+    """A fitted model: its scorers for the validation and test stages, and what to report about it."""
+
+    valid: Scorer
+    test: Scorer
+    info: dict[str, Any]
+
+
+def parse_models(text: str | Sequence[str]) -> list[str]:
+    """``"popularity, als"`` -> ``["popularity", "als"]``; raises UnknownModel naming the strangers."""
+    names = text.split(",") if isinstance(text, str) else text
+    wanted = [m.strip() for m in names if m.strip()]
+    unknown = [m for m in wanted if m not in MODELS]
+    if unknown or not wanted:
+        what = f"unknown models {unknown}" if unknown else f"no model in {text!r}"
+        raise UnknownModel(f"{what}; expected some of {list(MODELS)}")
+    return list(dict.fromkeys(wanted))
+
+
+def parse_overrides(pairs: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``["dropout=0.2", "lr=0.002"]`` -> (CFConfig overrides, TrainConfig overrides), values typed."""
+    if not pairs:
+        return {}, {}
+    from recommender.cf_model import CFConfig
+    from recommender.cf_train import TrainConfig
+
+    out: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    known = {f.name: (n, cls) for n, cls in enumerate((CFConfig, TrainConfig)) for f in fields(cls)}
+    for pair in pairs:
+        key, _, value = (part.strip() for part in pair.partition("="))
+        if key not in known:
+            raise BadOverride(f"{key!r} is not a CFConfig or TrainConfig field; expected one of {sorted(known)}")
+        n, cls = known[key]
+        kind = type(getattr(cls(), key))
+        try:
+            out[n][key] = kind(value)
+        except ValueError:
+            raise BadOverride(f"{pair!r}: {key} takes a {kind.__name__}, got {value!r}") from None
+    return out
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _undecodable_line(path: Path) -> int:
+    with open(path, "rb") as f:
+        for line, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return line
+    return 0
+
+
+def load_split(path: Path) -> Split:
+    """Read an interactions file (either documented format) and split it leave-one-out.
+
+    Raises InteractionsFormatError (with the line number where there is one) when the file cannot be
+    read or leaves no shopper to test.
+    """
+    try:
+        histories = load_histories(path)
+    except UnicodeDecodeError:
+        raise InteractionsFormatError(f"{path}, line {_undecodable_line(path)}: not UTF-8 text; "
+                                      f"expected a text file as described in {FORMAT_DOC}") from None
+    try:
+        interactions = from_histories(histories)
+    except InteractionsFormatError as e:       # a repeated shopper: the message names it, not the file
+        raise InteractionsFormatError(f"{path}: {e}") from None
+    split = leave_one_out(interactions)
+    if not (split.test >= 0).any():
+        raise InteractionsFormatError(
+            f"{path}: no shopper has two or more items, so nothing can be held out for testing; expected "
+            f"'<shopper> <item> <item> ...' lines or a shopper_id<TAB>item_id<TAB>order table ({FORMAT_DOC})")
+    return split
+
+
+# ---- models --------------------------------------------------------------------------------------
+
+
+def _fit_counting(model: str, split: Split) -> Fitted:
+    started = time.perf_counter()
+    n_items = split.interactions.n_items
+    scorer = Popularity(split.train, n_items) if model == "popularity" else ItemKNN(split.train, n_items)
+    return Fitted(scorer, scorer, {"fit_seconds": time.perf_counter() - started})
+
+
+def _stage_matrix(split: Split, stage: str):
+    """(n_shoppers, n_items) CSR of each evaluated shopper's input history at ``stage`` (others empty)."""
+    shoppers, histories, _ = split.inputs(stage)
+    rows = [np.zeros(0, dtype=np.int64)] * split.interactions.n_shoppers
+    for s, h in zip(shoppers, histories):
+        rows[s] = h
+    return interaction_matrix(rows, split.interactions.n_items)
+
+
+def _implicit_model(kind: str, params: dict[str, Any], seed: int, threads: int):
+    if kind == "als":
+        from implicit.cpu.als import AlternatingLeastSquares
+        return AlternatingLeastSquares(iterations=ALS_ITERATIONS, random_state=seed, num_threads=threads, **params)
+    from implicit.cpu.bpr import BayesianPersonalizedRanking
+    return BayesianPersonalizedRanking(iterations=BPR_ITERATIONS, random_state=seed, num_threads=threads, **params)
+
+
+def _user_factors(kind: str, model, inputs) -> np.ndarray:
+    """ALS folds each stage's input history in; BPR keeps the shopper vectors it trained."""
+    with threadpool_limits(1, "blas"):
+        if kind == "als":
+            return np.asarray(model.recalculate_user(np.arange(inputs.shape[0]), inputs))
+    return np.asarray(model.user_factors)
+
+
+def fit_implicit(kind: str, split: Split, *, seed: int = 0, threads: int = 2, grid: bool = True) -> Fitted:
+    """Fit implicit's ALS or BPR on the training part, each grid point scored on validation NDCG@10."""
+    space = ALS_GRID if kind == "als" else BPR_GRID
+    candidates = [dict(zip(space, values)) for values in itertools.product(*space.values())] if grid \
+        else [{"factors": 64}]
+    train = interaction_matrix(split.train, split.interactions.n_items)
+    valid_in = _stage_matrix(split, "valid")
+    search, best = [], None
+    for params in candidates:
+        started = time.perf_counter()
+        with threadpool_limits(1, "blas"):      # implicit's advice: a BLAS thread pool slows it down
+            model = _implicit_model(kind, params, seed, threads)
+            model.fit(train, show_progress=False)
+        seconds = time.perf_counter() - started
+        scorer = FactorScorer(_user_factors(kind, model, valid_in), np.asarray(model.item_factors))
+        ndcg = ranking_metrics_at_k(scorer, split, (10,), stage="valid", lists=False)["ndcg@10"]
+        search.append({"params": params, "valid_ndcg@10": ndcg, "fit_seconds": seconds})
+        logger.info("%s %s: valid NDCG@10 %.4f (%.1f s)", kind, params, ndcg, seconds)
+        if best is None or ndcg > best[0]:
+            best = (ndcg, params, model, scorer, seconds)
+    _, params, model, valid_scorer, seconds = best
+    test_scorer = FactorScorer(_user_factors(kind, model, _stage_matrix(split, "test")), np.asarray(model.item_factors))
+    return Fitted(valid_scorer, test_scorer, {"params": params, "fit_seconds": seconds, "search": search,
+                                              "library": f"implicit {metadata.version('implicit')}"})
+
+
+def load_text_features():
+    """The catalog's cached product text embeddings (built on first use, as the search does)."""
+    from recommender.catalog import Catalog
+    from recommender.embeddings import ProductEmbeddings
+    from recommender.encoder import TextEncoder
+
+    path = catalog_path()
+    if not path.exists():
+        raise CatalogNotFound(f"No catalog at {path} for the text-fused models: run 'shopbot setup' "
+                              "(or 'shopbot catalog build') first, or pass --no-text")
+    with Catalog.open(path) as catalog:
+        return ProductEmbeddings.load_or_build(catalog, TextEncoder(), cache_dir(), progress=False)
+
+
+def _fit_own(name: str, split: Split, text, cfg: BenchmarkConfig) -> Fitted:
+    from recommender.cf_model import CFConfig
+    from recommender.cf_recommender import CFRecommender
+    from recommender.cf_train import TrainConfig
+
+    preset = OWN_MODELS[name]
+    budget = min(cfg.max_minutes, preset.train.get("max_minutes", cfg.max_minutes))
+    tc = TrainConfig(**{**preset.train, "seed": cfg.seed, "max_minutes": budget, "threads": cfg.threads,
+                        **cfg.train_overrides})
+    started = time.perf_counter()
+    rec = CFRecommender(CFConfig(**{**preset.model, **cfg.model_overrides}), tc)
+    rec.fit(split, text=text if preset.text else None)
+    seconds = time.perf_counter() - started
+    if cfg.save_dir is not None:
+        rec.save(cfg.save_dir / f"{name}.pt")
+    return Fitted(rec, rec, {"config": asdict(rec.config), "train_config": asdict(tc), "fit_seconds": seconds,
+                             "log": asdict(rec.log), "peak_rss_mb": _peak_mb()})
+
+
+def _fit(name: str, split: Split, text, cfg: BenchmarkConfig) -> Fitted:
+    if name in OWN_MODELS:
+        return _fit_own(name, split, text, cfg)
+    if name in ("als", "bpr"):
+        return fit_implicit(name, split, seed=cfg.seed, threads=cfg.threads, grid=cfg.grid)
+    return _fit_counting(name, split)
+
+
+def run_benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
+    """Fit every model of ``cfg.models`` and evaluate it; returns the report (plain JSON-able data).
+
+    BLAS uses at most ``cfg.threads`` threads (implicit's fits one), torch ``cfg.threads``.
+    """
+    models = parse_models(cfg.models)
+    with threadpool_limits(cfg.threads, "blas"):
+        return _run(cfg, models)
+
+
+def _run(cfg: BenchmarkConfig, models: list[str]) -> dict[str, Any]:
+    split = load_split(cfg.interactions)
+    inter = split.interactions
+    wants_text = cfg.text and any(OWN_MODELS[m].text for m in models if m in OWN_MODELS)
+    text = load_text_features() if wants_text else None
+    report: dict[str, Any] = {
+        "dataset": {"name": cfg.name, "file": str(cfg.interactions), "shoppers": inter.n_shoppers,
+                    "items": inter.n_items, "interactions": inter.n_interactions},
+        "protocol": PROTOCOL, "machine": {"python": platform.python_version(), "cpus": cfg.threads},
+        "models": {}}
+    if Path(cfg.interactions).resolve() == SHIPPED_SEQUENCES.resolve():
+        report["published"] = PUBLISHED
+    logger.info("%s: %d shoppers, %d items, %d interactions", cfg.name, inter.n_shoppers, inter.n_items,
+                inter.n_interactions)
+    for name in models:
+        if name in OWN_MODELS and OWN_MODELS[name].text and text is None:
+            logger.warning("%s runs on ids only: no product texts (--no-text)", name)
+        fitted = _fit(name, split, text, cfg)
+        info = fitted.info
+        info["valid"] = ranking_metrics_at_k(fitted.valid, split, KS, stage="valid", lists=False)
+        info["test"] = ranking_metrics_at_k(fitted.test, split, KS, stage="test")
+        report["models"][name] = info
+        logger.info("%s: test HR@10 %.4f NDCG@10 %.4f (valid NDCG@10 %.4f, fit %.0f s)", name,
+                    info["test"]["hr@10"], info["test"]["ndcg@10"], info["valid"]["ndcg@10"], info["fit_seconds"])
+    report["peak_rss_mb"] = _peak_mb()
+    return report
+
+
+# ---- outputs -------------------------------------------------------------------------------------
+
+
+def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write ``<name>.json``, ``<name>.md`` and the plots into ``out_dir``; returns the paths written."""
+    name = report["dataset"]["name"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_markdown(out_dir / f"{name}.md", report)
+    return [out_dir / f"{name}.json", out_dir / f"{name}.md", *write_plots(out_dir, report)]
+
+
+def _chosen(name: str, r: dict[str, Any]) -> str:
+    if "params" in r:
+        return f"{name}: " + ", ".join(f"{k} {v:g}" for k, v in r["params"].items())
+    if "log" in r:
+        return f"{name}: epoch {r['log']['best_epoch']} of {len(r['log']['epochs'])} ({r['log']['stopped']})"
+    return ""
+
+
+def write_markdown(path: Path, report: dict[str, Any]) -> None:
+    """The test-stage table of every model (and, on Beauty, the published results)."""
+    data = report["dataset"]
+    cols = [f"{m}@{k}" for k in KS for m in ("hr", "ndcg")] + ["mrr", "auc", "coverage@10", "gini@10"]
+    lines = [f"# Offline evaluation: {data['name']}", "",
+             f"`{Path(data['file']).name}`: {data['shoppers']} shoppers, {data['items']} items, "
+             f"{data['interactions']} interactions. {report['protocol']} Test stage:", "",
+             "| model | " + " | ".join(c.upper() for c in cols) + " | fit (s) |",
+             "|---" * (len(cols) + 2) + "|"]
+    for name, r in report["models"].items():
+        vals = " | ".join(f"{r['test'][c]:.4f}" for c in cols)
+        lines.append(f"| {name} | {vals} | {r.get('fit_seconds', 0):.0f} |")
+    chosen = [c for c in (_chosen(n, r) for n, r in report["models"].items()) if c]
+    if chosen:
+        lines += ["", "Chosen on validation NDCG@10: " + "; ".join(chosen) + "."]
+    if report.get("published"):
+        lines += ["", "Published on the same data and protocol (PROVENANCE.md):", "",
+                  "| model | HR@5 | NDCG@5 | HR@10 | NDCG@10 | HR@20 | NDCG@20 |", "|---|---|---|---|---|---|---|"]
+        for name, r in report["published"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{r[c]:.4f}" if c in r else "" for c in cols[:6]) + " |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+Panel = tuple[str, dict[str, tuple[Sequence[float], Sequence[float]]]]   # y label, {legend: (xs, ys)}
+
+
+def _save_panels(path: Path, panels: Sequence[Panel], *, xlabel: str, marker: str, legend_on: int,
+                 xticks: Sequence[float] | None = None) -> Path:
+    """One row of line charts sharing an x axis, saved as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (ylabel, lines) in zip(axes[0], panels):
+        for label, (xs, ys) in lines.items():
+            ax.plot(xs, ys, marker=marker, label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if xticks is not None:
+            ax.set_xticks(xticks)
+        ax.grid(alpha=0.3)
+    axes[0][legend_on].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_plots(out_dir: Path, report: dict[str, Any]) -> list[Path]:
+    """``<name>_metrics_at_k.png`` (test HR/NDCG at each K) and, when a model trained by epochs,
+    ``<name>_training.png`` (training loss and validation NDCG@10 per epoch)."""
+    name, models = report["dataset"]["name"], report["models"]
+    at_k: list[Panel] = [(f"{m.upper()}@K (test)", {model: (KS, [r["test"][f"{m}@{k}"] for k in KS])
+                                                     for model, r in models.items()}) for m in ("hr", "ndcg")]
+    paths = [_save_panels(out_dir / f"{name}_metrics_at_k.png", at_k, xlabel="K", marker="o", legend_on=0,
+                          xticks=KS)]
+    logs = {model: r["log"] for model, r in models.items() if "log" in r}
+    if logs:
+        curves: list[Panel] = [(ylabel, {model: (log["epochs"], log[key]) for model, log in logs.items()})
+                               for ylabel, key in (("training loss", "loss"), ("validation NDCG@10", "valid_ndcg10"))]
+        paths.append(_save_panels(out_dir / f"{name}_training.png", curves, xlabel="epoch", marker=".", legend_on=1))
+    return paths

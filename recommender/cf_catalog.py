@@ -1,0 +1,102 @@
+"""The collaborative model the assistant serves: trained on the catalog's own shopper histories.
+
+``train_for_catalog`` fits the text-fused sequence model with the fast ``SERVING`` settings on a
+leave-one-out split of ``Catalog.iter_histories()`` (early stopping on the held-out items, scored
+against the popularity baseline on the same split), then gives the model every shopper's full
+history and saves it. A stamp beside the checkpoint records what it was trained from, so
+``is_current`` tells set-up when nothing changed. The full benchmark settings are
+``shopbot evaluate``'s; these trade a little accuracy for a few minutes of training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from recommender.catalog import Catalog
+from recommender.cf_baselines import Popularity
+from recommender.cf_model import CFConfig
+from recommender.cf_recommender import CFRecommender
+from recommender.cf_train import TrainConfig
+from recommender.embeddings import ProductEmbeddings
+from recommender.evaluation import ranking_metrics_at_k
+from recommender.sequences import from_histories, leave_one_out
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ServingSettings", "TrainedModel", "SERVING", "train_for_catalog", "is_current", "data_key"]
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    model: CFConfig = field(default_factory=lambda: CFConfig(kind="sasrec"))  # text-fused SASRec, benchmark defaults
+    training: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=12,         # ~2 min on 2 quiet cores; ~95 % of the benchmark model's validation NDCG@10.
+                           # An epoch count, not a time budget, so the same data gives the same model.
+        patience=3,        # stop sooner than the benchmark (6): set-up time matters more than the last 5 %
+        max_minutes=20.0,  # only a safety cap on a very busy machine
+    ))
+
+
+SERVING = ServingSettings()
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    recommender: CFRecommender
+    valid: dict[str, float]             # validation metrics of the model (HR/NDCG@5/10/20, MRR, AUC)
+    popularity_valid: dict[str, float]  # the same for the popularity baseline, same split
+    seconds: float
+
+
+def data_key(catalog: Catalog, embeddings: ProductEmbeddings, settings: ServingSettings = SERVING) -> str:
+    """sha256 over what the model is trained from: products, histories, text model and settings."""
+    h = hashlib.sha256()
+    h.update(catalog.fingerprint().encode())
+    h.update(embeddings.model_id.encode())
+    h.update(json.dumps([asdict(settings.model), asdict(settings.training)], sort_keys=True).encode())
+    for shopper, items in catalog.iter_histories():
+        h.update(f"{shopper}\t{' '.join(items)}\n".encode())
+    return h.hexdigest()
+
+
+def _stamp(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def is_current(path: Path, key: str) -> bool:
+    """True when the checkpoint at ``path`` was trained from data with this ``data_key``."""
+    try:
+        return path.exists() and json.loads(_stamp(path).read_text()).get("data_key") == key
+    except (OSError, ValueError):
+        return False
+
+
+def train_for_catalog(catalog: Catalog, embeddings: ProductEmbeddings, path: Path, *,
+                      settings: ServingSettings = SERVING, threads: int = 2) -> TrainedModel:
+    """Fit, validate against popularity, give the model the full histories, and save to ``path``."""
+    started = time.perf_counter()
+    key = data_key(catalog, embeddings, settings)
+    histories = list(catalog.iter_histories())
+    split = leave_one_out(from_histories(histories, embeddings.ids))
+    categories = {p.id: p.category for p in catalog.iter_products() if p.category}
+    training = TrainConfig(**{**asdict(settings.training), "threads": threads})
+    model = CFConfig(**asdict(settings.model))
+    logger.info("training the collaborative model on %d shoppers (%d epochs at most)",
+                len(histories), training.epochs)
+    rec = CFRecommender(model, training).fit(split, text=embeddings, categories=categories,
+                                             fingerprint=catalog.fingerprint())
+    valid = ranking_metrics_at_k(rec, split, stage="valid", lists=False)
+    popularity = ranking_metrics_at_k(Popularity(split.train, split.interactions.n_items), split,
+                                      stage="valid", lists=False)
+    rec.update_histories(histories)                                  # serve with every known item
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rec.save(path)
+    seconds = time.perf_counter() - started
+    _stamp(path).write_text(json.dumps({"data_key": key, "valid": valid, "popularity_valid": popularity,
+                                        "epochs": rec.log.best_epoch, "seconds": round(seconds, 1)}, indent=2))
+    return TrainedModel(rec, valid, popularity, seconds)

@@ -1,0 +1,422 @@
+"""recommender.store: carts, orders, feedback, events, metrics and forget, on temp SQLite files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from recommender import config
+from recommender.catalog import Catalog
+from recommender.errors import CheckoutRefused, EmptyCart, InvalidStoreValue, NotInCart, StoreError
+from recommender.store import MetricsRow, ShopStore, price_cart
+
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+
+
+class FakeClock:
+    """Starts at T0 and moves one minute per call, so every write has its own time."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(minutes=1)
+        return self.now
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "shop.db"
+
+
+@pytest.fixture
+def open_store(store_path: Path) -> Iterator[Callable[..., ShopStore]]:
+    """Open stores on the same file (each with its own fake clock); all closed at the end."""
+    opened: list[ShopStore] = []
+
+    def open_(clock: Callable[[], datetime] | None = None) -> ShopStore:
+        opened.append(ShopStore.open(store_path, clock=clock or FakeClock()))
+        return opened[-1]
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_store: Callable[..., ShopStore]) -> ShopStore:
+    return open_store()
+
+
+def all_rows(path: Path) -> dict[str, list[tuple]]:
+    """Every row of every table in the file, read through a separate connection."""
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: conn.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
+
+
+# -- cart -------------------------------------------------------------------------------------
+
+
+def test_add_and_remove_quantities(store: ShopStore) -> None:
+    assert store.add_to_cart("s1", "p2") == 1
+    assert store.add_to_cart("s1", "p1", 2) == 2
+    assert store.add_to_cart("s1", "p2", 2) == 3
+    assert [(line.product_id, line.quantity) for line in store.cart_lines("s1")] == [("p2", 3), ("p1", 2)]
+    assert store.remove_from_cart("s1", "p2", 1) == 2
+    assert store.remove_from_cart("s1", "p2", 5) == 0
+    assert store.remove_from_cart("s1", "p1") == 0
+    assert store.cart_lines("s1") == []
+    with pytest.raises(NotInCart, match="Product 'p1' is not in the cart of shopper 's1'"):
+        store.remove_from_cart("s1", "p1")
+
+
+def test_cart_keeps_first_added_order_and_source(store: ShopStore) -> None:
+    store.add_to_cart("s1", "p5", source="search")
+    store.add_to_cart("s1", "p1", source="recommend")
+    store.add_to_cart("s1", "p5", source="similar")
+    lines = store.cart_lines("s1")
+    assert [(line.product_id, line.source) for line in lines] == [("p5", "search"), ("p1", "recommend")]
+    assert lines[0].added_at == T0 + timedelta(minutes=1)
+    assert store.clear_cart("s1") == 2
+    assert store.cart_lines("s1") == []
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 1000, 1.5, True, "2"])
+def test_bad_quantities_are_refused(store: ShopStore, quantity: object) -> None:
+    with pytest.raises(InvalidStoreValue, match="must be a whole number from 1 to 999"):
+        store.add_to_cart("s1", "p1", quantity)  # type: ignore[arg-type]
+    assert store.cart_lines("s1") == []
+
+
+def test_line_quantity_is_capped(store: ShopStore) -> None:
+    store.add_to_cart("s1", "p1", 999)
+    with pytest.raises(InvalidStoreValue, match="At most 999 of product 'p1'"):
+        store.add_to_cart("s1", "p1")
+    assert store.cart_lines("s1")[0].quantity == 999
+
+
+def test_totals_are_exact_to_the_cent(store: ShopStore, tiny_catalog: Catalog) -> None:
+    store.add_to_cart("s1", "p2", 3)  # 3 x $8.99
+    store.add_to_cart("s1", "p1")  # $12.50
+    summary = price_cart(store.cart_lines("s1"), tiny_catalog)
+    assert [(p.product.id, p.unit_price, p.line_total) for p in summary.lines] == [
+        ("p2", Decimal("8.99"), Decimal("26.97")), ("p1", Decimal("12.50"), Decimal("12.50"))]
+    assert summary.total == Decimal("39.47")
+    assert summary.complete
+
+
+def test_many_cents_add_up_exactly(store: ShopStore, tiny_catalog: Catalog) -> None:
+    # float arithmetic gives 10 * 0.1-ish errors; 7 x $4.25 + 11 x $65.86 = 29.75 + 724.46
+    store.add_to_cart("s1", "p6", 7)
+    store.add_to_cart("s1", "p5", 11)
+    assert price_cart(store.cart_lines("s1"), tiny_catalog).total == Decimal("754.21")
+
+
+def test_unknown_price_and_removed_products_are_reported(store: ShopStore, tiny_catalog: Catalog) -> None:
+    store.add_to_cart("s1", "p3")  # no price in the tiny catalog
+    store.add_to_cart("s1", "gone")  # removed from the catalog since
+    store.add_to_cart("s1", "p6", 2)
+    summary = price_cart(store.cart_lines("s1"), tiny_catalog)
+    assert [p.product.id for p in summary.lines] == ["p3", "p6"]
+    assert summary.lines[0].unit_price is None and summary.lines[0].line_total is None
+    assert [p.id for p in summary.unpriced] == ["p3"]
+    assert summary.missing == ["gone"]
+    assert summary.total == Decimal("8.50")
+    assert not summary.complete
+
+
+def test_cart_survives_a_restart(open_store: Callable[..., ShopStore], store_path: Path) -> None:
+    first = open_store()
+    first.add_to_cart("s1", "p1", 2)
+    first.like("s1", "p5")
+    first.close()
+    with ShopStore.open(store_path) as again:
+        assert [(line.product_id, line.quantity) for line in again.cart_lines("s1")] == [("p1", 2)]
+        assert again.feedback("s1").liked == ["p5"]
+
+
+# -- checkout ---------------------------------------------------------------------------------
+
+
+def test_checkout_writes_the_order_and_empties_the_cart(store: ShopStore, tiny_catalog: Catalog,
+                                                        store_path: Path) -> None:
+    store.add_to_cart("s1", "p2", 3, source="search")
+    store.add_to_cart("s1", "p1", source="recommend")
+    order = store.checkout("s1", tiny_catalog)
+    assert order.total == Decimal("39.47")
+    assert [(o.product_id, o.title, o.quantity, o.unit_price, o.line_total) for o in order.lines] == [
+        ("p2", "Matte Lipstick Red", 3, Decimal("8.99"), Decimal("26.97")),
+        ("p1", "Gentle Shampoo for Dry Hair", 1, Decimal("12.50"), Decimal("12.50"))]
+    assert order.created_at == T0 + timedelta(minutes=3)
+    assert store.cart_lines("s1") == []
+    assert store.orders("s1") == [order]
+    rows = all_rows(store_path)
+    assert rows["orders"] == [(order.order_id, "s1", "2024-05-01T09:03:00.000000+00:00", 3947)]
+    assert [r[2:] for r in rows["order_items"]] == [("p2", "Matte Lipstick Red", 3, 899),
+                                                    ("p1", "Gentle Shampoo for Dry Hair", 1, 1250)]
+    ordered = [(r[3], r[4], r[5]) for r in rows["events"] if r[3] == "ordered"]
+    assert ordered == [("ordered", "search", "p2"), ("ordered", "recommend", "p1")]
+
+
+def test_empty_cart_cannot_be_checked_out(store: ShopStore, tiny_catalog: Catalog) -> None:
+    with pytest.raises(EmptyCart, match="The cart of shopper 's1' is empty; add a product before checkout"):
+        store.checkout("s1", tiny_catalog)
+    assert store.orders("s1") == []
+
+
+def test_checkout_refuses_unpriced_and_missing_products(store: ShopStore, tiny_catalog: Catalog) -> None:
+    store.add_to_cart("s1", "p1")
+    store.add_to_cart("s1", "p3")
+    store.add_to_cart("s1", "gone")
+    with pytest.raises(CheckoutRefused) as info:
+        store.checkout("s1", tiny_catalog)
+    assert str(info.value) == ("Cannot check out: Hydrating Face Cream for Dry Skin (p3) has no price; "
+                               "product 'gone' is no longer in the catalog. Remove them first.")
+    assert [line.product_id for line in store.cart_lines("s1")] == ["p1", "p3", "gone"]
+    assert store.orders("s1") == []
+
+
+@pytest.mark.parametrize("trigger", [
+    "BEFORE DELETE ON cart",  # the last step: order and items written, then the cart cannot be emptied
+    "BEFORE INSERT ON order_items WHEN NEW.position = 1",  # halfway through the items
+])
+def test_failed_checkout_writes_nothing(store: ShopStore, tiny_catalog: Catalog, store_path: Path,
+                                        trigger: str) -> None:
+    store.add_to_cart("s1", "p2", 3)
+    store.add_to_cart("s1", "p1")
+    before = all_rows(store_path)
+    store.db.execute(f"CREATE TEMP TRIGGER fail {trigger} BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        store.checkout("s1", tiny_catalog)
+    assert all_rows(store_path) == before
+    assert not store.db.conn.in_transaction
+    store.db.execute("DROP TRIGGER temp.fail")
+    assert store.checkout("s1", tiny_catalog).total == Decimal("39.47")
+
+
+def test_order_ids_are_not_reused_after_forget(store: ShopStore, tiny_catalog: Catalog) -> None:
+    store.add_to_cart("s1", "p1")
+    first = store.checkout("s1", tiny_catalog)
+    store.forget("s1")
+    store.add_to_cart("s2", "p1")
+    assert store.checkout("s2", tiny_catalog).order_id == first.order_id + 1
+
+
+# -- feedback and session items ---------------------------------------------------------------
+
+
+def test_latest_opinion_wins(store: ShopStore) -> None:
+    store.like("s1", "p1")
+    store.dislike("s1", "p2")
+    store.like("s1", "p3")
+    store.dislike("s1", "p1")
+    store.like("s1", "p2")
+    feedback = store.feedback("s1")
+    assert feedback.liked == ["p3", "p2"]
+    assert feedback.disliked == ["p1"]
+
+
+def test_session_items_are_liked_cart_and_ordered_minus_disliked(store: ShopStore, tiny_catalog: Catalog) -> None:
+    store.add_to_cart("s1", "p6")  # 09:01, then ordered at 09:02
+    store.checkout("s1", tiny_catalog)
+    store.like("s1", "p2")  # 09:03
+    store.add_to_cart("s1", "p1")  # 09:04
+    store.add_to_cart("s1", "p5")  # 09:05, disliked below
+    store.like("s1", "p6")  # already ordered: keeps its earlier place
+    store.dislike("s1", "p5")
+    store.like("s2", "p3")
+    assert store.session_items("s1") == ["p6", "p2", "p1"]
+    assert store.session_items("nobody") == []
+
+
+# -- events and metrics -----------------------------------------------------------------------
+
+
+def test_event_kind_and_source_are_validated(store: ShopStore) -> None:
+    with pytest.raises(InvalidStoreValue, match="Event kind 'viewed' is not one of shown, clicked, added, ordered"):
+        store.log_events("s1", "viewed", ["p1"], "search")
+    for source in ["", "Search", "free text here", "x" * 21, "search;drop"]:
+        with pytest.raises(InvalidStoreValue, match="is not a short label of 1-20 letters"):
+            store.log_events("s1", "shown", ["p1"], source)
+    with pytest.raises(InvalidStoreValue, match="must be a list of ids, not the string 'p1'"):
+        store.log_events("s1", "shown", "p1", "search")
+    with pytest.raises(InvalidStoreValue, match="Product id must be a non-empty string of at most 200"):
+        store.log_events("s1", "shown", ["p1", "x" * 201], "search")
+    with pytest.raises(InvalidStoreValue, match="has no time zone"):
+        store.log_events("s1", "shown", ["p1"], "search", at=datetime(2024, 5, 1))
+    assert store.log_events("s1", "shown", [], "search") == 0
+    assert store.metrics() == []
+
+
+def test_events_table_holds_no_text(store_path: Path, store: ShopStore) -> None:
+    with sqlite3.connect(store_path) as conn:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(events)")]
+    assert columns == ["event_id", "at", "shopper_id", "kind", "source", "product_id"]
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        store.db.execute("INSERT INTO events (at, shopper_id, kind, source, product_id)"
+                         " VALUES ('2024', 's1', 'message', 'search', 'p1')")
+
+
+def test_metrics_per_day_and_per_source(store: ShopStore) -> None:
+    day1, day2 = T0, T0 + timedelta(days=1)
+    store.log_events("s1", "shown", ["p1", "p2", "p3", "p4"], "search", at=day1)
+    store.log_events("s1", "shown", ["p5", "p6"], "recommend", at=day1)
+    store.log_events("s1", "clicked", ["p1"], "search", at=day1)
+    store.log_events("s1", "clicked", ["p5"], "recommend", at=day1)
+    store.log_events("s2", "shown", ["p1", "p2", "p3", "p4", "p5"], "recommend", at=day2)
+    store.log_events("s2", "clicked", ["p2", "p3"], "recommend", at=day2)
+    store.log_events("s2", "added", ["p2"], "recommend", at=day2)
+    store.log_events("s2", "ordered", ["p2"], "recommend", at=day2)
+    store.log_events("s3", "clicked", ["p9"], "compare", at=day2)  # clicked, never shown
+
+    assert store.metrics(by="day") == [
+        MetricsRow("2024-05-01", 6, 2, 0, 0, 2 / 6, 0.0, 0.0),
+        MetricsRow("2024-05-02", 5, 3, 1, 1, 3 / 5, 1 / 5, 1 / 5),
+    ]
+    assert store.metrics(by="source") == [
+        MetricsRow("compare", 0, 1, 0, 0, None, None, None),
+        MetricsRow("recommend", 7, 3, 1, 1, 3 / 7, 1 / 7, 1 / 7),
+        MetricsRow("search", 4, 1, 0, 0, 1 / 4, 0.0, 0.0),
+    ]
+    assert [r.key for r in store.metrics(by="day", since=date(2024, 5, 2))] == ["2024-05-02"]
+    with pytest.raises(InvalidStoreValue, match="Metrics grouping 'week' is not one of day, source"):
+        store.metrics(by="week")  # type: ignore[arg-type]
+
+
+def test_cart_and_checkout_log_added_and_ordered(store: ShopStore, tiny_catalog: Catalog) -> None:
+    store.log_events("s1", "shown", ["p1", "p2"], "search")
+    store.add_to_cart("s1", "p1", 2, source="search")
+    store.checkout("s1", tiny_catalog)
+    assert store.metrics(by="source") == [MetricsRow("search", 2, 0, 1, 1, 0.0, 0.5, 0.5)]
+
+
+# -- forget and isolation ---------------------------------------------------------------------
+
+
+def fill(store: ShopStore, shopper: str, catalog: Catalog) -> None:
+    store.log_events(shopper, "shown", ["p1", "p2"], "search")
+    store.add_to_cart(shopper, "p1", source="search")
+    store.checkout(shopper, catalog)
+    store.add_to_cart(shopper, "p2")
+    store.like(shopper, "p5")
+    store.dislike(shopper, "p6")
+
+
+def mentions(rows: dict[str, list[tuple]], value: str) -> list[tuple[str, tuple]]:
+    return [(table, row) for table, table_rows in rows.items() for row in table_rows if value in row]
+
+
+def test_forget_leaves_no_row_about_the_shopper(store: ShopStore, tiny_catalog: Catalog, store_path: Path) -> None:
+    fill(store, "s1", tiny_catalog)
+    fill(store, "s2", tiny_catalog)
+    s2_before = mentions(all_rows(store_path), "s2")
+    s2_orders = store.orders("s2")
+    assert store.forget("s1") == {"cart": 1, "order_items": 1, "orders": 1, "feedback": 2, "events": 5}
+    rows = all_rows(store_path)
+    assert mentions(rows, "s1") == []
+    s1_order = store.orders("s2")[0].order_id - 1  # order_items rows name the order, not the shopper
+    assert [r for r in rows["order_items"] if r[0] == s1_order] == []
+    assert mentions(rows, "s2") == s2_before
+    assert store.orders("s2") == s2_orders
+    assert store.forget("s1") == {"cart": 0, "order_items": 0, "orders": 0, "feedback": 0, "events": 0}
+
+
+def test_injection_looking_ids_are_plain_text(store: ShopStore, tiny_catalog: Catalog) -> None:
+    evil = "s1'; DROP TABLE cart; --"
+    store.add_to_cart(evil, "p1' OR '1'='1")
+    store.add_to_cart("s2", "p1")
+    assert [line.product_id for line in store.cart_lines(evil)] == ["p1' OR '1'='1"]
+    assert [line.product_id for line in store.cart_lines("s2")] == ["p1"]
+    assert store.forget("' OR 1=1 --")["cart"] == 0
+    assert store.forget(evil)["cart"] == 1
+    assert [line.product_id for line in store.cart_lines("s2")] == ["p1"]
+
+
+def test_two_stores_on_one_file_see_each_other(open_store: Callable[..., ShopStore], tiny_catalog: Catalog) -> None:
+    actions, cli = open_store(), open_store()
+    actions.add_to_cart("s1", "p1")
+    cli.add_to_cart("s1", "p1")
+    assert [line.quantity for line in actions.cart_lines("s1")] == [2]
+    cli.checkout("s1", tiny_catalog)
+    assert actions.cart_lines("s1") == []
+    assert actions.orders("s1")[0].total == Decimal("25.00")
+    assert actions.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_catalog_or_foreign_file_is_not_a_store(tiny_catalog_path: Path, tmp_path: Path) -> None:
+    before = tiny_catalog_path.read_bytes()
+    with pytest.raises(StoreError, match=r"is not a shopbot store \(is it the catalog\?\)"):
+        ShopStore.open(tiny_catalog_path)
+    assert tiny_catalog_path.read_bytes() == before
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database at all, just text" * 10)
+    with pytest.raises(StoreError, match="junk.db is not a shopbot store"):
+        ShopStore.open(junk)
+
+
+def test_newer_schema_is_refused(store_path: Path) -> None:
+    ShopStore.open(store_path).close()
+    with sqlite3.connect(store_path) as conn:
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'store_schema_version'")
+    conn.close()
+    with pytest.raises(StoreError, match="has store schema version 2; this shopbot reads version 1"):
+        ShopStore.open(store_path)
+
+
+def test_default_store_path(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SHOPBOT_STORE", raising=False)
+    monkeypatch.setenv("SHOPBOT_CACHE", str(tmp_path))
+    assert config.store_path() == tmp_path / "shop.db"
+    monkeypatch.setenv("SHOPBOT_STORE", str(tmp_path / "elsewhere.db"))
+    assert config.store_path() == tmp_path / "elsewhere.db"
+
+
+# -- shopbot metrics --------------------------------------------------------------------------
+
+
+def test_metrics_command(store: ShopStore, store_path: Path, monkeypatch) -> None:
+
+    store.log_events("s1", "shown", ["p1", "p2", "p3"], "search", at=T0)
+    store.log_events("s1", "clicked", ["p1"], "search", at=T0)
+    store.log_events("s1", "shown", ["p4"], "recommend", at=T0 + timedelta(days=1))
+    store.log_events("s1", "added", ["p4"], "recommend", at=T0 + timedelta(days=1))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["metrics", "--store", str(store_path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "day         shown  clicked  added  ordered    CTR  add-to-cart  conversion",
+        "2024-05-01      3        1      0        0  33.3%         0.0%        0.0%",
+        "2024-05-02      1        0      1        0   0.0%       100.0%        0.0%",
+    ]
+    monkeypatch.setenv("SHOPBOT_STORE", str(store_path))
+    result = runner.invoke(cli, ["metrics", "--by", "source", "--since", "2024-05-02", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"key": "recommend", "shown": 1, "clicked": 0, "added": 1, "ordered": 0,
+                                          "ctr": 0.0, "add_to_cart_rate": 1.0, "conversion": 0.0}]
+    result = runner.invoke(cli, ["metrics", "--since", "2030-01-01"])
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "No events since 2030-01-01.\n")
+
+
+def test_metrics_command_errors_are_one_line(tmp_path: Path, tiny_catalog_path: Path) -> None:
+
+    missing = tmp_path / "none.db"
+    result = CliRunner().invoke(cli, ["metrics", "--store", str(missing)])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: No shopper store at {missing}; the assistant creates it on first use. "
+                             "Pass --store or set SHOPBOT_STORE.\n")
+    result = CliRunner().invoke(cli, ["metrics", "--store", str(tiny_catalog_path)])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {tiny_catalog_path} is not a shopbot store (is it the catalog?). "
+                             "Set SHOPBOT_STORE to another file.\n")
+    result = CliRunner().invoke(cli, ["metrics", "--by", "week", "--store", str(missing)])
+    assert result.exit_code == 2
+    assert "Invalid value for '--by': 'week' is not one of 'day', 'source'." in result.output
