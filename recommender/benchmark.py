@@ -29,7 +29,8 @@ from recommender.cf_baselines import FactorScorer, ItemKNN, Popularity, interact
 from recommender.config import REPO_ROOT, SHIPPED_SEQUENCES, cache_dir, catalog_path
 from recommender.errors import CatalogNotFound, ShopbotError
 from recommender.evaluation import Scorer, ranking_metrics_at_k
-from recommender.sequences import InteractionsFormatError, Split, from_histories, leave_one_out, load_histories
+from recommender.errors import InteractionsFormatError
+from recommender.sequences import Split, from_histories, leave_one_out, load_histories
 
 logger = logging.getLogger(__name__)
 

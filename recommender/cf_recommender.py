@@ -26,25 +26,17 @@ import torch
 
 from recommender.cf_model import CFConfig, MatrixFactorization, SASRec, build_model
 from recommender.cf_train import TrainConfig, TrainLog, fit_model, mf_fold_in, score_histories
-from recommender.errors import ShopbotError
+from recommender.errors import CatalogMismatch, ModelNotFitted
 from recommender.sequences import Interactions, Split, from_histories
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CFRecommender", "Recommendation", "CatalogMismatch", "ModelNotFitted"]
+__all__ = ["CFRecommender", "Recommendation"]
 
 CHECKPOINT_FORMAT = 1
 MIN_CO_BOUGHT = 2          # "often bought after" needs at least this many shoppers
 POPULAR_SHARE = 0.10       # "popular in <category>": top share of the category by shoppers
 MIN_POPULAR = 5            # ... and at least this many shoppers
-
-
-class CatalogMismatch(ShopbotError):
-    """A saved model was trained on a different catalog than the one in use."""
-
-
-class ModelNotFitted(ShopbotError):
-    """The recommender was used before fit() or load()."""
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,15 @@ class EmptyCart(ShopbotError):
 
 class CheckoutRefused(ShopbotError):
     """Checkout refused: a cart product has no known price or is no longer in the catalog."""
+
+
+class InteractionsFormatError(ShopbotError):
+    """An interactions file is not in one of the documented formats."""
+
+
+class CatalogMismatch(ShopbotError):
+    """A saved model was trained on a different catalog than the one in use."""
+
+
+class ModelNotFitted(ShopbotError):
+    """The recommender was used before fit() or load()."""

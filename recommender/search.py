@@ -58,7 +58,7 @@ import numpy as np
 from recommender.catalog import Catalog, Product
 from recommender.embeddings import ProductEmbeddings, product_text
 from recommender.encoder import Encoder, TextEncoder
-from recommender.errors import ProductNotFound
+from recommender.errors import CatalogMismatch, ProductNotFound
 from recommender.reasons import filter_reasons, format_price, join_quoted, matched_phrases, shorten
 
 if TYPE_CHECKING:
@@ -438,7 +438,7 @@ def _load_recommender(catalog: Catalog, path: Path) -> CFRecommender | None:
     if not path.exists():
         logger.info("no collaborative model at %s: rankings are not personal (run 'shopbot setup')", path)
         return None
-    from recommender.cf_recommender import CatalogMismatch, CFRecommender
+    from recommender.cf_recommender import CFRecommender
 
     try:
         recommender = CFRecommender.load(path, fingerprint=catalog.fingerprint())

@@ -26,20 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
-from recommender.errors import ShopbotError
+from recommender.errors import InteractionsFormatError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Interactions", "Split", "InteractionsFormatError", "read_sequence_file", "read_interactions_tsv",
+__all__ = ["Interactions", "Split", "read_sequence_file", "read_interactions_tsv",
            "load_histories", "from_histories", "leave_one_out"]
 
 _SHOPPER_COLUMNS = ("shopper_id", "user_id", "shopper", "user")
 _ITEM_COLUMNS = ("item_id", "product_id", "item", "product")
 _ORDER_COLUMNS = ("order", "position", "timestamp", "time")
-
-
-class InteractionsFormatError(ShopbotError):
-    """An interactions file is not in one of the documented formats."""
 
 
 @dataclass(frozen=True)

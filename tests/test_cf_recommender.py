@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from recommender.cf_model import CFConfig
-from recommender.cf_recommender import CatalogMismatch, CFRecommender
+from recommender.cf_recommender import CFRecommender
+from recommender.errors import CatalogMismatch
 from recommender.cf_train import TrainConfig
 from recommender.evaluation import ranking_metrics_at_k
 from recommender.sequences import from_histories, leave_one_out
@@ -143,7 +144,7 @@ def test_similar_items_stay_in_parity():
 
 
 def test_fit_on_plain_histories_and_popularity_for_strangers():
-    from recommender.cf_recommender import ModelNotFitted
+    from recommender.errors import ModelNotFitted
     with pytest.raises(ModelNotFitted, match=r"call fit\(\)"):
         CFRecommender().recommend("s0")
     rec = CFRecommender(CFConfig(n_embd=8, max_len=8, n_negatives=0),
