@@ -105,12 +105,19 @@ class Split:
 
 
 def read_sequence_file(path: str | Path) -> Iterator[tuple[str, list[str]]]:
-    """Yield ``(shopper_id, items)`` from a one-line-per-shopper file; blank lines are skipped."""
+    """Yield ``(shopper_id, items)`` from a one-line-per-shopper file; blank lines are skipped.
+    A shopper on two lines raises InteractionsFormatError naming both lines."""
+    first_line: dict[str, int] = {}
     with open(path, encoding="utf-8") as f:
-        for line in f:
+        for number, line in enumerate(f, start=1):
             parts = line.split()
-            if parts:
-                yield parts[0], parts[1:]
+            if not parts:
+                continue
+            if parts[0] in first_line:
+                raise InteractionsFormatError(f"{path}, line {number}: shopper {parts[0]!r} is already on line "
+                                              f"{first_line[parts[0]]}; give each shopper one line")
+            first_line[parts[0]] = number
+            yield parts[0], parts[1:]
 
 
 def _order_key(value: str, line: int, path: str | Path) -> float:

@@ -105,11 +105,11 @@ def test_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
     assert result.output.count("\n") == 1
 
 
-def test_repeated_shopper_names_the_file(tmp_path: Path, write_file) -> None:
+def test_repeated_shopper_names_the_file_and_lines(tmp_path: Path, write_file) -> None:
     path = write_file("twice.txt", "alice p1 p2\nbob p2 p3\nalice p3 p4\n")
     result = _evaluate(tmp_path, "--interactions", str(path), "--models", "popularity")
     assert result.exit_code == 1
-    assert result.output == f"Error: {path}: Shopper 'alice' appears twice; give each shopper one history\n"
+    assert result.output == f"Error: {path}, line 3: shopper 'alice' is already on line 1; give each shopper one line\n"
 
 
 def test_csv_is_not_silently_evaluated(tmp_path: Path, write_file) -> None:

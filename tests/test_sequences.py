@@ -82,3 +82,10 @@ def test_split_inputs_per_stage():
     shoppers, histories, targets = split.inputs("test")
     assert shoppers.tolist() == [0, 1, 3] and targets.tolist() == [3, 4, 1]
     assert [h.tolist() for h in histories] == [[0, 1, 2], [1], [4, 0]]   # test input = train + valid item
+
+
+def test_a_shopper_on_two_lines_is_reported_with_both_line_numbers(tmp_path):
+    path = tmp_path / "seq.txt"
+    path.write_text("alice p1 p2\nbob p3\n\nalice p4\n")
+    with pytest.raises(InteractionsFormatError, match=r"line 4: shopper 'alice' is already on line 1"):
+        load_histories(path)
