@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ class TrainConfig:
     seed: int = 0               # seeds torch and numpy: same data + config + seed -> same model on CPU
     patience: int = 6           # stop after this many validations without a better validation NDCG@10
     lr_patience: int = 2        # halve the learning rate after this many validations without gain (0 = never)
+    lr_schedule: str = "plateau"  # "plateau" (halving above), or "cosine": per step, linear warm-up then cosine to 0 at `epochs`
+    warmup_epochs: float = 0.0  # cosine only: epochs of linear warm-up from 0 to lr
     max_minutes: float = 18.0   # wall-clock budget of the whole fit, validation included
     eval_shoppers: int = 0      # validate on the first this many shoppers (0 = all of them)
     threads: int = 2            # torch CPU threads (the machine has 2 cores shared by a team)
@@ -127,8 +130,17 @@ def fit_model(cfg: CFConfig, train: Sequence[np.ndarray], *, train_config: Train
     if valid is not None and tc.eval_shoppers:
         valid = (valid[0][:tc.eval_shoppers], valid[1][:tc.eval_shoppers],
                  None if valid[2] is None else valid[2][:tc.eval_shoppers])
+    if tc.lr_schedule not in ("plateau", "cosine"):
+        raise ValueError(f"Unknown lr_schedule {tc.lr_schedule!r}; expected 'plateau' or 'cosine'")
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=tc.lr_patience) \
-        if valid is not None and tc.lr_patience > 0 else None
+        if valid is not None and tc.lr_patience > 0 and tc.lr_schedule == "plateau" else None
+    per_step = None
+    if tc.lr_schedule == "cosine":
+        n_seqs = sum(len(s) >= 2 for s in train) if cfg.kind == "sasrec" else sum(len(s) for s in train)
+        steps = max(1, math.ceil(n_seqs / (tc.batch_size if cfg.kind == "sasrec" else tc.batch_size * 8)))
+        total, warm = steps * tc.epochs, steps * tc.warmup_epochs
+        per_step = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: (t + 1) / warm if t < warm else
+                                                     0.5 * (1 + math.cos(math.pi * min(1.0, (t - warm) / max(1, total - warm)))))
     log, best, best_state, stale = TrainLog(), -1.0, None, 0
     started = time.perf_counter()
     for epoch in range(1, tc.epochs + 1):
@@ -141,6 +153,8 @@ def fit_model(cfg: CFConfig, train: Sequence[np.ndarray], *, train_config: Train
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if per_step is not None:
+                per_step.step()
             losses.append(loss.item())
         ndcg = _validate(model, valid, cfg) if valid is not None else float("nan")
         elapsed = time.perf_counter() - started

@@ -153,3 +153,13 @@ def test_fit_on_plain_histories_and_popularity_for_strangers():
     recs = rec.recommend("nobody", n=3)             # no history, no session: most bought products
     assert [r.score for r in recs] == [20.0, 20.0, 20.0]
     assert recs[0].reasons == ("popular: 20 shoppers bought it",) and recs[0].because == ()
+
+
+def test_the_cosine_schedule_learns_the_checkerboard_and_bad_schedules_are_refused():
+    split = leave_one_out(from_histories(checkerboard(), item_ids=CATALOG))
+    cfg = CFConfig(n_embd=16, max_len=8, dropout=0.1, n_negatives=0)
+    rec = CFRecommender(cfg, TrainConfig(epochs=15, batch_size=32, lr=2e-2, lr_schedule="cosine", warmup_epochs=1,
+                                         patience=15, threads=1)).fit(split)
+    assert ranking_metrics_at_k(rec, split, ks=(1,))["hr@1"] > 0.95
+    with pytest.raises(ValueError, match="lr_schedule"):
+        CFRecommender(CFConfig(n_embd=8), TrainConfig(epochs=1, lr_schedule="step", threads=1)).fit(split)
