@@ -1,8 +1,17 @@
-"""action_search_products: search the catalog with the shopper's words and filters, show up to 5."""
+"""Listing actions: search and refine, show more, recommend. Thin: the ranker does the work.
+
+Constraints live in slots. A new search (``search_products``) takes only its own entities and its
+own words; a refinement (``refine_search``) keeps the current words and constraints and changes
+what the message names: a filter, "cheaper" / "pricier" (under / over the median price of the
+products shown), or a lifted constraint ("no price limit"). Every listing personalises with the
+shopper's history (the sender id, when it is a known shopper) and this shopper's likes, cart and
+orders, and leaves out what they disliked.
+"""
 
 from __future__ import annotations
 
 import logging
+import statistics
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -11,56 +20,171 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.listing import LISTING_SLOT, PAGE_SIZE, SEEN_SLOT, SHOWN_SLOT, entity_values, show_listing
 from actions.prices import parse_price
 from actions.vocabulary import Vocabulary
-from recommender.search import Filters, ScoredProduct, format_price
+from recommender.search import Filters, SearchOutcome
 
 logger = logging.getLogger(__name__)
 
 FILTER_SLOTS = ("category", "brand", "price_min", "price_max")
+QUERY_SLOT = "query"
+UNCLEAR_SLOT = "unclear_text"
+CENT = 0.01
 # Every response this action sends (utter_relax_<filter> for each filter search can ask to relax).
-RESPONSES = ("utter_search_results", "utter_no_results", "utter_search_unavailable",
+RESPONSES = ("utter_search_results", "utter_no_results", "utter_search_unavailable", "utter_no_price_to_compare",
              *(f"utter_relax_{name}" for name in FILTER_SLOTS))
-SHOWN_SLOT = "shown_product_ids"
-MAX_RESULTS = 5
-TITLE_CHARS = 90  # catalog titles run to 200+ characters
-SHELL_CHANNEL = "cmdline"  # rasa shell prints custom JSON raw, so it gets the text only
+_DROP = {"price": ("price_min", "price_max"), "brand": ("brand",), "category": ("category",)}
+
+
+class Personal:
+    """What personalises a listing: the shopper id, their liked / carted / ordered products, dislikes."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.shopper_id = tracker.sender_id
+        try:
+            store = services.store()
+            self.session_items = store.session_items(self.shopper_id)
+            self.disliked = set(store.feedback(self.shopper_id).disliked)
+        except Exception:
+            logger.exception("could not read the shopper store; the listing is not personal")
+            self.session_items, self.disliked = [], set()
+
+    def search(self, query: str, filters: Filters, exclude: set[str] = frozenset()) -> SearchOutcome:
+        return services.product_search().search(query, filters, n=PAGE_SIZE, exclude=exclude | self.disliked,
+                                                shopper_id=self.shopper_id, session_items=self.session_items)
 
 
 class ActionSearchProducts(Action):
-    """Search with the latest message's text and filters; list up to 5 products with a reason each."""
+    """search_products and refine_search: list up to 5 products with a reason each."""
 
     def name(self) -> str:
         return "action_search_products"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-            domain: DomainDict) -> list[EventType]:
-        query = tracker.latest_message.get("text") or ""
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        refine = _intent(tracker) == "refine_search"
+        query = (tracker.get_slot(QUERY_SLOT) or "") if refine else _message_text(tracker)
         try:
-            filters = build_filters(requested_filters(tracker), services.vocabulary())
-            outcome = services.product_search().search(query, filters, n=MAX_RESULTS)
+            values = requested_filters(tracker)
+            direction = _relative_price(tracker) if refine else None
+            if direction:
+                shown = _shown_prices(tracker)
+                if not shown:
+                    dispatcher.utter_message(response="utter_no_price_to_compare", direction=
+                                             "cheaper" if direction == "lower" else "pricier")
+                    return []
+                middle = statistics.median(shown)                    # cheaper than most of what was shown
+                if direction == "lower":
+                    values["price_max"], values["price_min"] = round(middle - CENT, 2), None
+                else:
+                    values["price_min"], values["price_max"] = round(middle + CENT, 2), None
+            filters = build_filters(values, services.vocabulary())
+            outcome = Personal(tracker).search(query, filters)
         except Exception:
-            logger.exception("product search failed for %r", query)
+            logger.exception("product search failed")
             dispatcher.utter_message(response="utter_search_unavailable")
             return []
         summary = describe(filters)
+        events = filter_events(filters) + [SlotSet(QUERY_SLOT, query), SlotSet(UNCLEAR_SLOT, None)]
         if outcome.results:
-            dispatcher.utter_message(response="utter_search_results", summary=summary,
-                                     products=format_results(outcome.results),
-                                     json_message=product_payload(outcome.results, tracker))
-        else:
-            dispatcher.utter_message(response=f"utter_relax_{outcome.relax}" if outcome.relax
-                                     else "utter_no_results", summary=summary)
-        return filter_events(filters) + [SlotSet(SHOWN_SLOT, [r.product.id for r in outcome.results])]
+            return events + show_listing(dispatcher, tracker, outcome.results, response="utter_search_results",
+                                         kind="search", summary=summary)
+        dispatcher.utter_message(response=f"utter_relax_{outcome.relax}" if outcome.relax else "utter_no_results",
+                                 summary=summary)
+        return events + [SlotSet(SHOWN_SLOT, []), SlotSet(SEEN_SLOT, [])]
 
 
-def requested_filters(tracker: Tracker) -> dict[str, Any]:
-    """Filter values asked for: a new search_products takes only its own entities (a fresh search);
-    any other intent (later: refine_search) keeps the slots and lets its entities override them.
+class ActionShowMore(Action):
+    """show_more: the next page of the listing last shown, never repeating a product."""
 
-    The first mention of each entity wins. Two or more different amounts are a range, whatever
-    roles NLU gave them ("between 10 and 30" tagged price_max twice is $10 to $30).
-    """
+    def name(self) -> str:
+        return "action_show_more"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        listing = tracker.get_slot(LISTING_SLOT) or {}
+        if not listing:
+            dispatcher.utter_message(response="utter_nothing_listed")
+            return []
+        seen = set(tracker.get_slot(SEEN_SLOT) or [])
+        filters = build_filters({name: tracker.get_slot(name) for name in FILTER_SLOTS}, services.vocabulary())
+        personal = Personal(tracker)
+        try:
+            if listing.get("kind") == "similar" and listing.get("product_id"):
+                outcome = services.product_search().similar(listing["product_id"], n=PAGE_SIZE, filters=filters,
+                                                            exclude=seen | personal.disliked)
+            elif listing.get("kind") == "recommend":                  # still nothing they already have
+                outcome = personal.search("", filters, exclude=seen | set(personal.session_items))
+            else:
+                outcome = personal.search(tracker.get_slot(QUERY_SLOT) or "", filters, exclude=seen)
+        except Exception:
+            logger.exception("show more failed")
+            dispatcher.utter_message(response="utter_search_unavailable")
+            return []
+        if not outcome.results:
+            dispatcher.utter_message(response="utter_no_more_results", summary=describe(filters))
+            return []
+        return show_listing(dispatcher, tracker, outcome.results, response="utter_more_results",
+                            kind=listing.get("kind", "search"), more=True, product_id=listing.get("product_id"),
+                            summary=describe(filters))
+
+
+class ActionRecommend(Action):
+    """recommend: personal picks (history, likes, cart) within the constraints named or current;
+    a shopper with nothing yet gets the most popular products, and is told so."""
+
+    def name(self) -> str:
+        return "action_recommend"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        mentioned = _mentioned_filters(tracker)
+        values = mentioned if any(v is not None for v in mentioned.values()) else \
+            {name: tracker.get_slot(name) for name in FILTER_SLOTS}
+        personal = Personal(tracker)
+        try:
+            filters = build_filters(values, services.vocabulary())
+            exclude = set(personal.session_items)                     # recommend what they don't have yet
+            outcome = personal.search("", filters, exclude=exclude)
+            known = services.product_search().knows(personal.shopper_id, personal.session_items)
+        except Exception:
+            logger.exception("recommendation failed")
+            dispatcher.utter_message(response="utter_search_unavailable")
+            return []
+        summary = describe(filters)
+        events = filter_events(filters) + [SlotSet(QUERY_SLOT, "")]
+        if not outcome.results:
+            dispatcher.utter_message(response=f"utter_relax_{outcome.relax}" if outcome.relax else "utter_no_results",
+                                     summary=summary)
+            return events
+        return events + show_listing(dispatcher, tracker, outcome.results, kind="recommend", summary=summary,
+                                     response="utter_recommendations" if known else "utter_popular_for_new")
+
+
+def _intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def _message_text(tracker: Tracker) -> str:
+    """The words to search for: the message, or the one a clarifying question was about (a button
+    payload such as "/search_products" carries no words)."""
+    text = tracker.latest_message.get("text") or ""
+    return (tracker.get_slot(UNCLEAR_SLOT) or "") if text.startswith("/") else text
+
+
+def _relative_price(tracker: Tracker) -> str | None:
+    values = entity_values(tracker, "relative_price")
+    return values[0] if values and values[0] in ("lower", "higher") else None
+
+
+def _shown_prices(tracker: Tracker) -> list[float]:
+    ids = tracker.get_slot(SHOWN_SLOT) or []
+    products = services.product_search().catalog.get_products(ids)
+    return [p.price for p in products if p.price is not None]
+
+
+def _mentioned_filters(tracker: Tracker) -> dict[str, Any]:
+    """Filter values in the latest message. The first mention of each entity wins; two or more
+    different amounts are a range, whatever roles NLU gave them ("between 10 and 30" tagged
+    price_max twice is $10 to $30)."""
     mentions: dict[str, list[Any]] = {}
     for entity in tracker.latest_message.get("entities") or []:
         if entity.get("entity") in FILTER_SLOTS:
@@ -70,10 +194,24 @@ def requested_filters(tracker: Tracker) -> dict[str, Any]:
                       for a in map(parse_price, mentions.get(name, [])) if a is not None})
     if len(amounts) >= 2:
         found["price_min"], found["price_max"] = amounts[0], amounts[-1]
-    intent = (tracker.latest_message.get("intent") or {}).get("name")
-    if intent == "search_products":
-        return {name: found.get(name) for name in FILTER_SLOTS}
-    return {name: found.get(name, tracker.get_slot(name)) for name in FILTER_SLOTS}
+    return {name: found.get(name) for name in FILTER_SLOTS}
+
+
+def requested_filters(tracker: Tracker) -> dict[str, Any]:
+    """Filter values asked for: a new search_products takes only its own entities (a fresh search);
+    any other intent keeps the slots, lets its entities override them and lifts what drop_filter names."""
+    found = _mentioned_filters(tracker)
+    if _intent(tracker) == "search_products":
+        return found
+    values = {name: found[name] if found[name] is not None else tracker.get_slot(name) for name in FILTER_SLOTS}
+    if found["price_min"] is not None and found["price_max"] is None:   # "over $20" replaces "under $10"
+        values["price_max"] = None
+    if found["price_max"] is not None and found["price_min"] is None:
+        values["price_min"] = None
+    for dropped in entity_values(tracker, "drop_filter"):
+        for name in _DROP.get(dropped, ()):
+            values[name] = None
+    return values
 
 
 def build_filters(values: dict[str, Any], vocabulary: Vocabulary) -> Filters:
@@ -89,30 +227,6 @@ def build_filters(values: dict[str, Any], vocabulary: Vocabulary) -> Filters:
 def describe(filters: Filters) -> str:
     """The filters as the end of a sentence: " in Mascara from Maybelline under $10" ("" when none)."""
     return "".join(" " + phrase for phrase in filters.describe())
-
-
-def format_results(results: list[ScoredProduct]) -> str:
-    """One numbered line per product: title, brand, price, and the strongest reason."""
-    lines = []
-    for i, result in enumerate(results, start=1):
-        p = result.product
-        title = p.display_title
-        if len(title) > TITLE_CHARS:
-            title = title[: TITLE_CHARS - 1].rsplit(" ", 1)[0].rstrip(",;:-") + "…"
-        price = format_price(p.price) if p.price is not None else "price unknown"
-        details = ", ".join(x for x in (p.brand, price) if x)
-        reason = f" ({result.reasons[0]})" if result.reasons else ""
-        lines.append(f"{i}. {title} - {details}{reason}")
-    return "\n".join(lines)
-
-
-def product_payload(results: list[ScoredProduct], tracker: Tracker) -> dict[str, Any] | None:
-    """Structured cards for channels that draw them (REST and others); the shell gets the text only."""
-    if tracker.get_latest_input_channel() == SHELL_CHANNEL:
-        return None
-    return {"products": [{"id": r.product.id, "title": r.product.display_title,
-                          "brand": r.product.brand, "price": r.product.price,
-                          "reasons": list(r.reasons)} for r in results]}
 
 
 def filter_events(filters: Filters) -> list[EventType]:

@@ -1,8 +1,8 @@
-"""The only place actions get the recommender: built on first use, then cached for the process.
+"""The only place actions get the recommender and the shopper store: built on first use, then cached.
 
 Nothing is loaded at import time: the action server starts fast, and a missing catalog shows up
-as a logged error plus ``utter_search_unavailable`` on the first search, not as a crash at start.
-The catalog and cache locations come from ``recommender.config`` (SHOPBOT_CATALOG, SHOPBOT_CACHE).
+as a logged error plus an apology on the first request, not as a crash at start.
+The locations come from ``recommender.config`` (SHOPBOT_CATALOG, SHOPBOT_CACHE, SHOPBOT_STORE).
 """
 
 from __future__ import annotations
@@ -11,21 +11,24 @@ import logging
 import threading
 
 from actions.vocabulary import Vocabulary
+from recommender import config
 from recommender.search import ProductSearch
+from recommender.store import ShopStore
 
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _search: ProductSearch | None = None
 _vocabulary: Vocabulary | None = None
+_store: ShopStore | None = None
 
 
 def product_search() -> ProductSearch:
-    """The process-wide ProductSearch (catalog + encoder + embeddings), built on the first call."""
+    """The process-wide ranker (catalog + encoder + embeddings + collaborative model), built on the first call."""
     global _search
     with _lock:
         if _search is None:
-            logger.info("loading the product search (catalog, embeddings, encoder)")
+            logger.info("loading the product search (catalog, embeddings, encoder, collaborative model)")
             _search = ProductSearch.from_paths(progress=False)
         return _search
 
@@ -40,8 +43,17 @@ def vocabulary() -> Vocabulary:
         return _vocabulary
 
 
-def use(search: ProductSearch | None) -> None:
-    """Replace the cached search (tests inject one), or forget it (None) to rebuild on next use."""
-    global _search, _vocabulary
+def store() -> ShopStore:
+    """The shopper store (carts, orders, likes, events), opened on the first call."""
+    global _store
     with _lock:
-        _search, _vocabulary = search, None
+        if _store is None:
+            _store = ShopStore.open(config.store_path())
+        return _store
+
+
+def use(search: ProductSearch | None = None, shop_store: ShopStore | None = None) -> None:
+    """Replace the cached services (tests inject them), or forget them (None) to rebuild on next use."""
+    global _search, _vocabulary, _store
+    with _lock:
+        _search, _vocabulary, _store = search, None, shop_store

@@ -1,4 +1,4 @@
-"""The custom actions, run with a real rasa_sdk Tracker and CollectingDispatcher (issue 5).
+"""The search action, run with a real rasa_sdk Tracker and CollectingDispatcher.
 
 The search runs for real (catalog built by the importer, ProductSearch, embeddings) on a small
 shop, with a fake encoder instead of the sentence model: no model, no server.
@@ -6,6 +6,7 @@ shop, with a fake encoder instead of the sentence model: no model, no server.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -25,12 +26,14 @@ import actions
 from actions import services
 from actions import search as search_action
 from actions.prices import parse_price
-from actions.search import ActionSearchProducts, build_filters, describe, format_results, requested_filters
+from actions.listing import format_results
+from actions.search import ActionSearchProducts, build_filters, describe, requested_filters
 from recommender import config
 from recommender.catalog import Catalog, Product
 from recommender.embeddings import ProductEmbeddings
 from recommender.importer import import_catalog
 from recommender.search import RELAX_ORDER, Filters, ProductSearch, ScoredProduct, format_price
+from recommender.store import ShopStore
 
 DOMAIN = yaml.safe_load((config.REPO_ROOT / "domain.yml").read_text())
 LONG_TITLE = ("Hydrating Day Cream with Hyaluronic Acid, Vitamin E and Green Tea Extract for Dry and "
@@ -57,8 +60,9 @@ PRODUCTS = [
      "category": P + "Skin Care > Face > Creams & Moisturizers", "price": None},
 ]
 HISTORIES = {"u1": ["m1", "o1", "n1"], "u2": ["m1", "o1"], "u3": ["m1", "m2"]}
-EMPTY_SLOTS = {"category": None, "brand": None, "price_min": None, "price_max": None,
-               "shown_product_ids": None}
+EMPTY_SLOTS = {name: None for name in ("category", "brand", "price_min", "price_max", "query", "listing",
+                                       "shown_product_ids", "seen_product_ids", "shown_reasons",
+                                       "focus_product_id", "unclear_text")}
 
 
 class WordHashEncoder:
@@ -90,11 +94,13 @@ def shop(tmp_path_factory) -> ProductSearch:
 
 
 @pytest.fixture
-def search(shop):
-    """The shop, injected as the actions' product search for one test."""
-    services.use(shop)
+def search(shop, tmp_path):
+    """The shop, injected as the actions' product search for one test, with a fresh shopper store."""
+    store = ShopStore.open(tmp_path / "shop.db")
+    services.use(shop, store)
     yield shop
     services.use(None)
+    store.close()
 
 
 def tracker(text: str, entities: dict[str, str] | None = None, intent: str = "search_products",
@@ -118,9 +124,16 @@ def sent(response: str, **variables) -> dict:
             "response": response, "image": None, "attachment": None, **variables}
 
 
-def slot_events(category=None, brand=None, price_min=None, price_max=None, shown=()) -> list[dict]:
-    return [SlotSet("category", category), SlotSet("brand", brand), SlotSet("price_min", price_min),
-            SlotSet("price_max", price_max), SlotSet("shown_product_ids", list(shown))]
+def slot_events(category=None, brand=None, price_min=None, price_max=None, shown=(), query="",
+                reasons=None) -> list[dict]:
+    """The events of a search: the filters used, the words, and what was shown (nothing: lists cleared)."""
+    events = [SlotSet("category", category), SlotSet("brand", brand), SlotSet("price_min", price_min),
+              SlotSet("price_max", price_max), SlotSet("query", query), SlotSet("unclear_text", None)]
+    if not shown:
+        return events + [SlotSet("shown_product_ids", []), SlotSet("seen_product_ids", [])]
+    return events + [SlotSet("shown_product_ids", list(shown)), SlotSet("seen_product_ids", list(shown)),
+                     SlotSet("shown_reasons", reasons), SlotSet("listing", {"kind": "search", "product_id": None}),
+                     SlotSet("focus_product_id", shown[0] if len(shown) == 1 else None)]
 
 
 # ---- the search action ---------------------------------------------------------------------------
@@ -133,17 +146,23 @@ def test_lists_products_with_title_brand_price_and_a_reason(search):
 
     messages, events = run(tracker(text, {"brand": "Maybelline", "category": "Mascara", "price_max": "$10"}))
 
-    cards = {"products": [
-        {"id": "m1", "title": "Great Lash Mascara, Blackest Black", "brand": "Maybelline", "price": 4.99,
-         "reasons": list(why[0])},
-        {"id": "m2", "title": "Lash Sensational Waterproof Mascara", "brand": "Maybelline", "price": 8.49,
-         "reasons": list(why[1])},
+    def buttons(pid: str) -> list[dict]:
+        return [{"title": "Add to cart", "payload": f'/add_to_cart{{"product_id": "{pid}"}}'},
+                {"title": "Similar", "payload": f'/similar_products{{"product_id": "{pid}"}}'},
+                {"title": "Details", "payload": f'/product_details{{"product_id": "{pid}"}}'}]
+
+    cards = {"listing": "search", "products": [
+        {"id": "m1", "position": 1, "title": "Great Lash Mascara, Blackest Black", "brand": "Maybelline",
+         "category": "Mascara", "price": 4.99, "reasons": list(why[0]), "buttons": buttons("m1")},
+        {"id": "m2", "position": 2, "title": "Lash Sensational Waterproof Mascara", "brand": "Maybelline",
+         "category": "Mascara", "price": 8.49, "reasons": list(why[1]), "buttons": buttons("m2")},
     ]}
     assert messages == [{**sent("utter_search_results", summary=" in Mascara from Maybelline under $10", products=(
         f"1. Great Lash Mascara, Blackest Black - Maybelline, $4.99 ({why[0][0]})\n"
         f"2. Lash Sensational Waterproof Mascara - Maybelline, $8.49 ({why[1][0]})"
     )), "custom": cards}]
-    assert events == slot_events("Mascara", "Maybelline", None, 10.0, shown=["m1", "m2"])
+    assert events == slot_events("Mascara", "Maybelline", None, 10.0, shown=["m1", "m2"], query=text,
+                                 reasons={"m1": list(why[0]), "m2": list(why[1])})
 
 
 def test_shell_chat_gets_the_text_without_the_json_cards(search):
@@ -163,7 +182,8 @@ def test_shows_at_most_five_products_and_remembers_them(search):
     assert messages[0]["response"] == "utter_search_results" and messages[0]["summary"] == ""
     assert [line.split(".")[0] for line in lines] == ["1", "2", "3", "4", "5"]
     assert events[:4] == slot_events()[:4]
-    assert events[4]["name"] == "shown_product_ids" and len(events[4]["value"]) == 5
+    shown = next(e["value"] for e in events if e["name"] == "shown_product_ids")
+    assert len(shown) == 5 and next(e["value"] for e in events if e["name"] == "seen_product_ids") == shown
 
 
 @pytest.mark.parametrize("text, entities, response, summary, slots", [
@@ -181,7 +201,7 @@ def test_no_match_says_which_filter_to_relax(search, text, entities, response, s
     messages, events = run(tracker(text, entities))
 
     assert messages == [sent(response, summary=summary)]
-    assert events == slot_events(*slots, shown=[])
+    assert events == slot_events(*slots, shown=[], query=text)
 
 
 def test_relax_responses_read_well():
@@ -207,7 +227,7 @@ def test_a_new_search_ignores_the_previous_searchs_filters(search):
     _, events = run(tracker("shampoo", {"category": "shampoo"}, slots=old))
 
     assert events[:4] == slot_events("Shampoos")[:4]
-    assert set(events[4]["value"]) == {"n1", "s1"}
+    assert set(next(e["value"] for e in events if e["name"] == "shown_product_ids")) == {"n1", "s1"}
 
 
 def test_other_intents_keep_the_slots_and_override_them_with_new_entities():
@@ -250,7 +270,8 @@ def test_search_failure_is_logged_and_answered_politely(monkeypatch, tmp_path, c
 
     assert [m["response"] for m in messages] == ["utter_search_unavailable"]
     assert events == []
-    assert "product search failed for 'mascara'" in caplog.text
+    assert "product search failed" in caplog.text
+    assert "mascara" not in caplog.text  # nothing the shopper typed goes to the log
     assert "Traceback" in caplog.text  # logger.exception, for whoever reads the server log
     services.use(None)
 
@@ -324,19 +345,39 @@ def test_format_price(value, text):
 def test_every_action_is_in_the_domain():
     executor = ActionExecutor()
     executor.register_package(actions)  # what `rasa run actions` serves
-    assert set(executor.actions) == {"action_search_products"}
-    assert set(executor.actions) <= set(DOMAIN["actions"])
+    assert set(executor.actions) == set(DOMAIN["actions"])
 
 
-def test_every_response_an_action_sends_is_in_the_domain():
-    sent = set(search_action.RESPONSES)
+def utter_calls() -> list[tuple[str, set[str]]]:
+    """(response name, variables given) of every utter_message / show_listing call in actions/."""
+    calls = []
     for path in Path(actions.__file__).parent.glob("*.py"):
-        sent |= set(re.findall(r"[\"'](utter_\w+)[\"']", path.read_text()))
+        for node in ast.walk(ast.parse(path.read_text())):
+            called = getattr(node.func, "attr", getattr(node.func, "id", "")) if isinstance(node, ast.Call) else ""
+            if called not in ("utter_message", "show_listing"):
+                continue
+            kwargs = {k.arg: k.value for k in node.keywords if k.arg}
+            response = kwargs.get("response")
+            if isinstance(response, ast.Name):                      # show_listing's own call: its callers count
+                continue
+            # A computed name (f"utter_relax_{...}" if ... else "utter_no_results"): every name it can make.
+            parts = [str(v.value) for v in ast.walk(response) if isinstance(v, ast.Constant)]
+            names = {name for name in DOMAIN["responses"] for part in parts if name == part
+                     or (part.endswith("_") and name.startswith(part))}
+            filled = set(kwargs) | ({"products"} if called == "show_listing" else set())
+            calls += [(name, filled - {"response", "json_message", "buttons"}) for name in names
+                      if name.startswith("utter_")]
+    return calls
+
+
+def test_every_response_an_action_sends_is_in_the_domain_and_gets_its_variables():
+    calls = utter_calls()
     assert {f"utter_relax_{name}" for name in RELAX_ORDER} <= set(search_action.RESPONSES)
-    assert sent - set(DOMAIN["responses"]) == set()
-    for name in sent:  # the variables the action fills are the ones the texts use
-        for variant in DOMAIN["responses"][name]:
-            assert set(re.findall(r"{(\w+)}", variant["text"])) <= {"summary", "products"}
+    assert len(calls) > 30
+    for name, variables in calls:
+        assert name in DOMAIN["responses"], name
+        for variant in DOMAIN["responses"][name]:  # every variable the text uses is filled by the call
+            assert set(re.findall(r"{(\w+)}", variant["text"])) <= variables, (name, variables)
 
 
 def test_no_action_uses_the_old_template_argument():

@@ -7,8 +7,12 @@ Replies are checked against the SQLite catalog file, not against the code's own 
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
+import statistics
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -22,7 +26,20 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh shopper store for the servers of this module (carts and events of real runs stay apart)."""
+    path = tmp_path_factory.mktemp("store") / "shop.db"
+    before = os.environ.get("SHOPBOT_STORE")
+    os.environ["SHOPBOT_STORE"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("SHOPBOT_STORE")
+    else:
+        os.environ["SHOPBOT_STORE"] = before
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory, store_path: Path) -> Iterator[Assistant]:
     for _ in build.setup(progress=False):
         pass
     with Assistant(build.model_path(), log_dir=tmp_path_factory.mktemp("servers")) as bot:
@@ -71,4 +88,79 @@ def domain_texts(*responses: str) -> set[str]:
 def test_greeting_and_off_topic_request_get_the_domain_replies(assistant: Assistant) -> None:
     assert reply_text(assistant.send("e2e-chat", "hello there")) in domain_texts("utter_greet")
     off_topic = reply_text(assistant.send("e2e-chat", "can you book me a flight to Paris?"))
-    assert off_topic in domain_texts("utter_out_of_scope", "utter_please_rephrase")
+    assert off_topic in domain_texts("utter_out_of_scope", "utter_clarify")
+
+
+def test_a_shipped_shopper_gets_results_personalised_from_their_own_history(
+        assistant: Assistant, catalog_db: sqlite3.Connection) -> None:
+    shopper = catalog_db.execute(
+        "SELECT i.shopper_id FROM interactions i JOIN products p ON p.id = i.product_id"
+        " WHERE p.category = 'Nail Polish' GROUP BY i.shopper_id ORDER BY count(*) DESC, i.shopper_id LIMIT 1"
+    ).fetchone()[0]
+    history = {title for (title,) in catalog_db.execute(
+        "SELECT p.title FROM interactions i JOIN products p ON p.id = i.product_id WHERE i.shopper_id = ?",
+        (shopper,))}
+    anonymous = shown_products(assistant.send("e2e-anonymous", "show me nail polish"))
+    personal = shown_products(assistant.send(shopper, "show me nail polish"))
+    assert [p["id"] for p in personal] != [p["id"] for p in anonymous]
+    named = [m.group(2) for card in personal for reason in card["reasons"]
+             if (m := re.match(r"(because you liked|often bought after) (.+?)(?: \(\d+ shoppers\))?$", reason))]
+    assert named, personal
+    for title in named:
+        assert any(t == title or (title.endswith("…") and t.startswith(title[:-1].rstrip())) for t in history), title
+
+
+def rows(db: sqlite3.Connection, cards: list[dict]) -> dict[str, tuple]:
+    """id -> (brand, category, category_path, price) for the products on the cards, from the file."""
+    ids = [c["id"] for c in cards]
+    found = {r[0]: r[1:] for r in db.execute(
+        f"SELECT id, brand, category, category_path, price FROM products WHERE id IN ({','.join('?' * len(ids))})", ids)}
+    assert set(found) == set(ids), "a card names a product that is not in the catalog"
+    return found
+
+
+def test_a_multi_turn_shopping_conversation(assistant: Assistant, catalog_db: sqlite3.Connection,
+                                            store_path: Path) -> None:
+    sender = "e2e-multi-turn"
+    brand = catalog_db.execute(                                        # the brand with most cheap shampoos
+        "SELECT brand FROM products WHERE category = 'Shampoos' AND price <= 10 AND brand IS NOT NULL"
+        " GROUP BY brand ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+
+    shown = shown_products(assistant.send(sender, "show me shampoo"))
+    assert shown and all(r[1] == "Shampoos" for r in rows(catalog_db, shown).values())
+
+    shown = shown_products(assistant.send(sender, "under $10"))
+    assert shown and all(r[1] == "Shampoos" and r[3] <= 10 for r in rows(catalog_db, shown).values())
+
+    shown = shown_products(assistant.send(sender, f"only {brand}"))
+    facts = rows(catalog_db, shown)
+    assert shown and all(r[0] == brand and r[1] == "Shampoos" and r[3] <= 10 for r in facts.values()), facts
+    prices = [r[3] for r in facts.values()]
+
+    replies = assistant.send(sender, "show me cheaper ones")
+    cheaper = shown_products(replies)
+    if cheaper:                                                       # under the median price shown
+        facts = rows(catalog_db, cheaper)
+        assert all(r[0] == brand and r[1] == "Shampoos" for r in facts.values())
+        assert max(r[3] for r in facts.values()) < statistics.median(prices)
+        shown = cheaper
+    else:                                                             # nothing cheaper exists: say so
+        assert "Try raising your budget" in reply_text(replies)
+
+    replies = assistant.send(sender, "tell me about the second one" if len(shown) > 1 else "tell me about the first one")
+    detail = next(r["custom"]["product"] for r in replies if "product" in (r.get("custom") or {}))
+    assert detail["id"] == shown[1 if len(shown) > 1 else 0]["id"]
+
+    assistant.send(sender, "add number 1 to my cart")
+    replies = assistant.send(sender, "what's in my cart?")
+    cart = next(r["custom"]["cart"] for r in replies if "cart" in (r.get("custom") or {}))
+    expected = catalog_db.execute("SELECT price FROM products WHERE id = ?", [shown[0]["id"]]).fetchone()[0]
+    assert [line["id"] for line in cart["lines"]] == [shown[0]["id"]]
+    assert cart["total"] == pytest.approx(expected) and f"Total: {format_price(expected)}" in reply_text(replies)
+
+    assert "Delete it all?" in reply_text(assistant.send(sender, "delete all my data"))
+    assert reply_text(assistant.send(sender, "yes")).startswith("Done. I deleted your cart (1 product)")
+    with sqlite3.connect(store_path) as store:
+        for (table,) in store.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            if "shopper_id" in [c[1] for c in store.execute(f"PRAGMA table_info({table})")]:
+                assert store.execute(f"SELECT count(*) FROM {table} WHERE shopper_id = ?", [sender]).fetchone()[0] == 0

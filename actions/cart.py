@@ -1,0 +1,197 @@
+"""Cart and taste actions: add, remove, view, checkout (no payment), like, dislike. State is in the
+shopper store (SQLite, per sender id), so it survives restarts of both servers."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from decimal import Decimal
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import services
+from actions.listing import FOCUS_SLOT, card, entity_values, listing_kind, referenced, short_title, wants_json
+from recommender.errors import CheckoutRefused, EmptyCart, NotInCart
+from recommender.search import format_price
+from recommender.store import CartSummary, price_cart
+
+logger = logging.getLogger(__name__)
+
+NAME_CHARS = 60
+
+
+def _names(ids: list[str]) -> str:
+    products = services.product_search().catalog.get_products(ids)
+    names = [short_title(p, NAME_CHARS) for p in products]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _money(amount: Decimal) -> str:
+    return format_price(float(amount))
+
+
+def _summary(cart: CartSummary) -> str:
+    """ "2 items, $13.48" """
+    count = sum(line.quantity for line in cart.lines)
+    if not count:
+        return "empty"
+    text = f"{count} item{'s' if count != 1 else ''}, {_money(cart.total)}"
+    return text + (" plus items without a price" if cart.unpriced else "")
+
+
+def _cart(tracker: Tracker) -> CartSummary:
+    return price_cart(services.store().cart_lines(tracker.sender_id), services.product_search().catalog)
+
+
+def _cart_payload(cart: CartSummary) -> dict:
+    return {"cart": {"lines": [{**card(line.product, []), "quantity": line.quantity,
+                                "line_total": None if line.line_total is None else float(line.line_total)}
+                               for line in cart.lines],
+                     "count": sum(line.quantity for line in cart.lines), "total": float(cart.total)}}
+
+
+class _CartAction(Action, ABC):
+    """Shared failure handling: the store or catalog failing gives an apology, never a traceback."""
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        try:
+            return self.act(dispatcher, tracker)
+        except Exception:
+            logger.exception("%s failed", self.name())
+            dispatcher.utter_message(response="utter_action_failed")
+            return []
+
+    @abstractmethod
+    def name(self) -> str:
+        """The action name in domain.yml."""
+
+    @abstractmethod
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """The action itself; exceptions become an apology."""
+
+
+class ActionAddToCart(_CartAction):
+    def name(self) -> str:
+        return "action_add_to_cart"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        ids = referenced(dispatcher, tracker)
+        if ids is None:
+            return []
+        known = [p.id for p in services.product_search().catalog.get_products(ids)]
+        for pid in known:
+            services.store().add_to_cart(tracker.sender_id, pid, source=listing_kind(tracker))
+        cart = _cart(tracker)
+        dispatcher.utter_message(response="utter_added_to_cart", titles=_names(known), cart_summary=_summary(cart),
+                                 json_message=_cart_payload(cart) if wants_json(tracker) else None)
+        return [SlotSet(FOCUS_SLOT, known[-1])] if known else []
+
+
+class ActionRemoveFromCart(_CartAction):
+    """Positions count in the cart as listed ("remove the second item"); a button names the product."""
+
+    def name(self) -> str:
+        return "action_remove_from_cart"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        lines = services.store().cart_lines(tracker.sender_id)
+        if not lines:
+            dispatcher.utter_message(response="utter_cart_empty")
+            return []
+        in_cart = [line.product_id for line in lines]
+        if entity_values(tracker, "ordinal") or entity_values(tracker, "product_id"):
+            ids = referenced(dispatcher, tracker, listed=in_cart)
+        else:
+            focus = tracker.get_slot(FOCUS_SLOT)
+            ids = [focus] if focus else referenced(dispatcher, tracker, listed=in_cart)
+        if ids is None:
+            return []
+        missing = [pid for pid in ids if pid not in in_cart]
+        if missing:
+            dispatcher.utter_message(response="utter_not_in_cart", titles=_names(missing))
+            return []
+        for pid in ids:
+            try:
+                services.store().remove_from_cart(tracker.sender_id, pid)
+            except NotInCart:
+                pass                                                  # removed meanwhile: same outcome
+        cart = _cart(tracker)
+        dispatcher.utter_message(response="utter_removed_from_cart", titles=_names(ids), cart_summary=_summary(cart),
+                                 json_message=_cart_payload(cart) if wants_json(tracker) else None)
+        return []
+
+
+class ActionViewCart(_CartAction):
+    def name(self) -> str:
+        return "action_view_cart"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        cart = _cart(tracker)
+        if not cart.lines:
+            dispatcher.utter_message(response="utter_cart_empty")
+            return []
+        rows = []
+        for i, line in enumerate(cart.lines, start=1):
+            price = "price unknown" if line.unit_price is None else \
+                f"{line.quantity} x {_money(line.unit_price)} = {_money(line.line_total)}"
+            rows.append(f"{i}. {short_title(line.product, NAME_CHARS)}: {price}")
+        total = _money(cart.total) + (" (not counting items without a price)" if cart.unpriced else "")
+        dispatcher.utter_message(response="utter_cart_contents", lines="\n".join(rows), total=total,
+                                 json_message=_cart_payload(cart) if wants_json(tracker) else None)
+        return []
+
+
+class ActionCheckout(_CartAction):
+    def name(self) -> str:
+        return "action_checkout"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        try:
+            order = services.store().checkout(tracker.sender_id, services.product_search().catalog)
+        except EmptyCart:
+            dispatcher.utter_message(response="utter_cart_empty")
+            return []
+        except CheckoutRefused as exc:
+            dispatcher.utter_message(response="utter_checkout_refused", problem=str(exc))
+            return []
+        rows = [f"- {line.title[:NAME_CHARS]}: {line.quantity} x {_money(line.unit_price)} = {_money(line.line_total)}"
+                for line in order.lines]
+        payload = {"order": {"id": order.order_id, "total": float(order.total),
+                             "lines": [{"id": line.product_id, "title": line.title, "quantity": line.quantity,
+                                        "unit_price": float(line.unit_price)} for line in order.lines]}}
+        dispatcher.utter_message(response="utter_order_placed", order_id=f"#{order.order_id}", lines="\n".join(rows),
+                                 total=_money(order.total), json_message=payload if wants_json(tracker) else None)
+        return []
+
+
+class _OpinionAction(_CartAction, ABC):
+    """like_product / dislike_product: remember the opinion on the products referred to."""
+
+    liked: bool
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        ids = referenced(dispatcher, tracker)
+        if ids is None:
+            return []
+        store = services.store()
+        for pid in ids:
+            (store.like if self.liked else store.dislike)(tracker.sender_id, pid)
+        dispatcher.utter_message(response="utter_liked" if self.liked else "utter_disliked", titles=_names(ids))
+        return [SlotSet(FOCUS_SLOT, ids[-1] if self.liked else None)]
+
+
+class ActionLikeProduct(_OpinionAction):
+    liked = True
+
+    def name(self) -> str:
+        return "action_like_product"
+
+
+class ActionDislikeProduct(_OpinionAction):
+    liked = False
+
+    def name(self) -> str:
+        return "action_dislike_product"

@@ -1,0 +1,151 @@
+"""Showing product lists and resolving references to them: shared by every action that lists products.
+
+A listing is sent as a readable numbered text (every channel) plus a custom JSON payload of product
+cards with buttons (channels that draw cards; not the shell, which would print it raw). Showing a
+listing logs one ``shown`` event per product (no message text) and records in slots what was shown,
+so "the second one", "show more" and "why?" refer to it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.references import resolve
+from recommender.catalog import Product
+from recommender.search import ScoredProduct, format_price
+
+logger = logging.getLogger(__name__)
+
+SHOWN_SLOT = "shown_product_ids"
+SEEN_SLOT = "seen_product_ids"
+REASONS_SLOT = "shown_reasons"
+LISTING_SLOT = "listing"
+FOCUS_SLOT = "focus_product_id"
+PAGE_SIZE = 5
+TITLE_CHARS = 90  # catalog titles run to 200+ characters
+SHELL_CHANNEL = "cmdline"  # rasa shell prints custom JSON raw, so it gets the text only
+
+
+def short_title(product: Product, limit: int = TITLE_CHARS) -> str:
+    """The product's title cut at a word boundary for chat."""
+    title = product.display_title
+    if len(title) <= limit:
+        return title
+    return title[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-") + "…"
+
+
+def price_text(product: Product) -> str:
+    return format_price(product.price) if product.price is not None else "price unknown"
+
+
+def format_results(results: Sequence[ScoredProduct], start: int = 1) -> str:
+    """One numbered line per product: title, brand, price, and the strongest reason."""
+    lines = []
+    for i, result in enumerate(results, start=start):
+        p = result.product
+        details = ", ".join(x for x in (p.brand, price_text(p)) if x)
+        reason = f" ({result.reasons[0]})" if result.reasons else ""
+        lines.append(f"{i}. {short_title(p)} - {details}{reason}")
+    return "\n".join(lines)
+
+
+def button(title: str, intent: str, product_id: str) -> dict[str, str]:
+    """A button whose payload names the product itself, so it works whatever was listed since."""
+    return {"title": title, "payload": f"/{intent}{json.dumps({'product_id': product_id})}"}
+
+
+def card(product: Product, reasons: Sequence[str], position: int | None = None) -> dict[str, Any]:
+    """The structured product card every listing payload carries."""
+    return {"id": product.id, "position": position, "title": product.display_title, "brand": product.brand,
+            "category": product.category, "price": product.price, "reasons": list(reasons),
+            "buttons": [button("Add to cart", "add_to_cart", product.id),
+                        button("Similar", "similar_products", product.id),
+                        button("Details", "product_details", product.id)]}
+
+
+def wants_json(tracker: Tracker) -> bool:
+    """False on the shell, which prints custom payloads raw: it gets the text only."""
+    return tracker.get_latest_input_channel() != SHELL_CHANNEL
+
+
+def log_events(tracker: Tracker, kind: str, product_ids: Sequence[str], source: str) -> None:
+    """Record online-metrics events; a failing store never costs the shopper their reply."""
+    try:
+        services.store().log_events(tracker.sender_id, kind, list(product_ids), source)
+    except Exception:
+        logger.exception("could not log %s events", kind)
+
+
+def listing_kind(tracker: Tracker) -> str:
+    """What the products last shown came from (search, recommend, similar), for event sources."""
+    return (tracker.get_slot(LISTING_SLOT) or {}).get("kind") or "search"
+
+
+def show_listing(dispatcher: CollectingDispatcher, tracker: Tracker, results: Sequence[ScoredProduct], *,
+                 response: str, kind: str, more: bool = False, product_id: str | None = None,
+                 **fields: Any) -> list[EventType]:
+    """Send a page of results and remember it; ``more`` continues the listing last shown."""
+    seen = list(tracker.get_slot(SEEN_SLOT) or []) if more else []
+    reasons = dict(tracker.get_slot(REASONS_SLOT) or {}) if more else {}
+    start = len(seen) + 1
+    ids = [r.product.id for r in results]
+    payload = None
+    if wants_json(tracker):
+        payload = {"listing": kind, "products": [card(r.product, r.reasons, start + i) for i, r in enumerate(results)]}
+    dispatcher.utter_message(response=response, products=format_results(results, start), json_message=payload,
+                             **fields)
+    log_events(tracker, "shown", ids, kind)
+    reasons.update({r.product.id: list(r.reasons) for r in results})
+    return [SlotSet(SHOWN_SLOT, ids), SlotSet(SEEN_SLOT, seen + ids), SlotSet(REASONS_SLOT, reasons),
+            SlotSet(LISTING_SLOT, {"kind": kind, "product_id": product_id}),
+            SlotSet(FOCUS_SLOT, ids[0] if len(ids) == 1 else None)]
+
+
+def entity_values(tracker: Tracker, name: str) -> list[str]:
+    """The values of one entity in the latest message, in order."""
+    return [str(e.get("value")) for e in tracker.latest_message.get("entities") or []
+            if e.get("entity") == name and e.get("value") is not None]
+
+
+def referenced(dispatcher: CollectingDispatcher, tracker: Tracker, listed: Sequence[str] | None = None,
+               *, default_all: bool = False) -> list[str] | None:
+    """The product ids the latest message refers to, or None after telling the shopper what is wrong.
+
+    A button names the product itself; otherwise positions ("the second one") are looked up in
+    ``listed`` (default: the page last shown). Without a position: the product in focus, the only
+    product listed, or (``default_all``) every product listed; else the shopper is asked which.
+    """
+    listed = list(tracker.get_slot(SHOWN_SLOT) or []) if listed is None else list(listed)
+    named = entity_values(tracker, "product_id")
+    if named:
+        return named
+    mentions = entity_values(tracker, "ordinal")
+    if mentions:
+        if not listed:
+            dispatcher.utter_message(response="utter_nothing_listed")
+            return None
+        found = resolve(mentions, listed)
+        if found.missing:
+            count = f"{len(listed)} product{'s' if len(listed) != 1 else ''}"
+            dispatcher.utter_message(response="utter_position_not_shown", count=count,
+                                     positions=" or ".join(str(p) for p in found.missing))
+            return None
+        return found.product_ids
+    focus = tracker.get_slot(FOCUS_SLOT)
+    if focus:
+        return [focus]
+    if len(listed) == 1 or (default_all and listed):
+        return listed
+    if not listed:
+        dispatcher.utter_message(response="utter_nothing_listed")
+        return None
+    dispatcher.utter_message(response="utter_which_product")
+    return None

@@ -1,0 +1,167 @@
+"""Actions about listed products: details, similar products, comparison, and why they were picked."""
+
+from __future__ import annotations
+
+import logging
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import services
+from actions.listing import (FOCUS_SLOT, PAGE_SIZE, REASONS_SLOT, SHOWN_SLOT, card, listing_kind, log_events,
+                             price_text, referenced, short_title, show_listing, wants_json)
+from actions.search import Personal
+from recommender.catalog import Product
+from recommender.search import format_price
+
+logger = logging.getLogger(__name__)
+
+NAME_CHARS = 60
+
+
+def _products(ids: list[str]) -> list[Product]:
+    return services.product_search().catalog.get_products(ids)
+
+
+def _shoppers(product: Product) -> int:
+    return services.product_search().popularity().get(product.id, 0)
+
+
+class ActionProductDetails(Action):
+    """product_details: everything the catalog knows about one product, and why it was shown."""
+
+    def name(self) -> str:
+        return "action_product_details"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ids = referenced(dispatcher, tracker)
+        if ids is None:
+            return []
+        products = _products(ids[:1])
+        if not products:
+            dispatcher.utter_message(response="utter_nothing_listed")
+            return []
+        p = products[0]
+        reasons = (tracker.get_slot(REASONS_SLOT) or {}).get(p.id, [])
+        lines = [p.display_title, " · ".join(x for x in (p.brand, " > ".join(p.category_path + (p.category,))
+                                                            if p.category else None, price_text(p)) if x)]
+        shoppers = _shoppers(p)
+        if shoppers:
+            lines.append(f"Bought by {shoppers} shopper{'s' if shoppers != 1 else ''} in our data.")
+        if reasons:
+            lines.append("Why I showed it: " + "; ".join(reasons) + ".")
+        payload = {"product": card(p, reasons)} if wants_json(tracker) else None
+        dispatcher.utter_message(response="utter_product_details", details="\n".join(lines), json_message=payload)
+        log_events(tracker, "clicked", [p.id], listing_kind(tracker))
+        return [SlotSet(FOCUS_SLOT, p.id)]
+
+
+class ActionSimilarProducts(Action):
+    """similar_products: products described and bought like the one referred to."""
+
+    def name(self) -> str:
+        return "action_similar_products"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ids = referenced(dispatcher, tracker)
+        if ids is None:
+            return []
+        source_kind = listing_kind(tracker)
+        try:
+            products = _products(ids[:1])
+            outcome = services.product_search().similar(ids[0], n=PAGE_SIZE,
+                                                        exclude=Personal(tracker).disliked)
+        except Exception:
+            logger.exception("similar products failed")
+            dispatcher.utter_message(response="utter_search_unavailable")
+            return []
+        if not outcome.results or not products:
+            dispatcher.utter_message(response="utter_no_more_results", summary="")
+            return []
+        log_events(tracker, "clicked", ids[:1], source_kind)
+        return show_listing(dispatcher, tracker, outcome.results, response="utter_similar_results", kind="similar",
+                            product_id=ids[0], title=short_title(products[0], NAME_CHARS), summary="")
+
+
+class ActionCompareProducts(Action):
+    """compare_products: price, brand, category and reasons side by side, and a verdict from those facts."""
+
+    def name(self) -> str:
+        return "action_compare_products"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        shown = list(tracker.get_slot(SHOWN_SLOT) or [])
+        if not tracker.latest_message.get("entities") and len(shown) >= 2:
+            ids = shown[:2]                                           # "compare them": the first two
+        else:
+            ids = referenced(dispatcher, tracker)
+            if ids is None:
+                return []
+        products = _products(ids)
+        if len(products) < 2:
+            dispatcher.utter_message(response="utter_compare_needs_two")
+            return []
+        reasons = tracker.get_slot(REASONS_SLOT) or {}
+        position = {pid: shown.index(pid) + 1 for pid in ids if pid in shown}
+        rows = []
+        for p in products:
+            label = f"{position[p.id]}. " if p.id in position else "- "
+            facts = [price_text(p), p.brand or "no brand", p.category or "no category",
+                     f"bought by {_shoppers(p)} shoppers"]
+            why = reasons.get(p.id)
+            rows.append(label + short_title(p, NAME_CHARS) + ": " + ", ".join(facts)
+                        + (f"; picked because {why[0]}" if why else ""))
+        verdict = compare_verdict(products, [_shoppers(p) for p in products])
+        payload = {"comparison": [card(p, reasons.get(p.id, []), position.get(p.id)) for p in products],
+                   "verdict": verdict} if wants_json(tracker) else None
+        dispatcher.utter_message(response="utter_comparison", comparison="\n".join(rows), verdict=verdict,
+                                 json_message=payload)
+        log_events(tracker, "clicked", [p.id for p in products], listing_kind(tracker))
+        return []
+
+
+def compare_verdict(products: list[Product], shoppers: list[int]) -> str:
+    """One line from the facts only: which is cheapest and by how much, which most shoppers bought."""
+    name = {p.id: short_title(p, 40) for p in products}
+    parts = []
+    priced = sorted((p for p in products if p.price is not None), key=lambda p: p.price)
+    if len(priced) >= 2 and priced[0].price < priced[1].price:
+        parts.append(f"{name[priced[0].id]} is the cheapest, {format_price(round(priced[1].price - priced[0].price, 2))} "
+                     f"less than the next")
+    elif len(priced) >= 2:
+        parts.append("the cheapest two cost the same")
+    ranked = sorted(zip(shoppers, products), key=lambda t: -t[0])
+    if ranked[0][0] > ranked[1][0]:
+        parts.append(f"{name[ranked[0][1].id]} is the most bought ({ranked[0][0]} shoppers against {ranked[1][0]})")
+    brands = {p.brand for p in products}
+    if len(brands) == 1 and products[0].brand:
+        parts.append(f"all are {products[0].brand}")
+    if not parts:
+        return "Verdict: no clear difference in price or popularity; pick the one whose description suits you."
+    return "Verdict: " + "; ".join(parts) + "."
+
+
+class ActionExplain(Action):
+    """explain: the ranker's own reasons for each product shown (or the ones referred to)."""
+
+    def name(self) -> str:
+        return "action_explain"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        shown = list(tracker.get_slot(SHOWN_SLOT) or [])
+        ids = referenced(dispatcher, tracker, default_all=True) if tracker.latest_message.get("entities") else shown
+        if ids is None:
+            return []
+        if not ids:
+            dispatcher.utter_message(response="utter_nothing_listed")
+            return []
+        reasons = tracker.get_slot(REASONS_SLOT) or {}
+        lines = []
+        for p in _products(ids):
+            label = f"{shown.index(p.id) + 1}. " if p.id in shown else "- "
+            why = reasons.get(p.id) or ["no single strong reason: it ranked on small similarity and popularity scores"]
+            lines.append(f"{label}{short_title(p, NAME_CHARS)}: {'; '.join(why)}")
+        dispatcher.utter_message(response="utter_explanations", explanations="\n".join(lines))
+        return []

@@ -1,0 +1,297 @@
+"""Multi-turn conversations through the actions, with real trackers: each turn's SlotSet events feed
+the next turn's tracker, as Rasa does. The shop, its search and a fresh shopper store are real; the
+products shown are checked against the SQLite catalog with independent SQL."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import statistics
+from decimal import Decimal
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+
+import actions
+from actions import services
+from recommender import config
+from recommender.catalog import Catalog
+from recommender.cf_model import CFConfig
+from recommender.cf_recommender import CFRecommender
+from recommender.cf_train import TrainConfig
+from recommender.search import ProductSearch
+from recommender.store import ShopStore
+from tests.test_actions import DOMAIN, EMPTY_SLOTS, WordHashEncoder, shop  # noqa: F401  (shop is a fixture)
+
+# intent -> the action its rule runs (data/rules/*.yml: "intent X, then action Y")
+ACTION_OF = {rule["steps"][0]["intent"]: rule["steps"][1]["action"]
+             for path in (config.REPO_ROOT / "data" / "rules").glob("*.yml")
+             for rule in yaml.safe_load(path.read_text())["rules"] if "intent" in rule["steps"][0]}
+EXECUTOR = ActionExecutor()
+EXECUTOR.register_package(actions)
+
+
+class Conversation:
+    """One shopper talking to the actions; slots carry over between turns like in Rasa."""
+
+    def __init__(self, sender: str = "shopper") -> None:
+        self.sender = sender
+        self.slots = dict(EMPTY_SLOTS)
+        self.events: list[dict] = []
+
+    def say(self, intent: str, text: str = "", *, action: str | None = None, **entities: str | list[str]) -> list[dict]:
+        """Run the action the rules give this intent (or ``action``) on a message; returns the messages."""
+        ents = [{"entity": name, "value": v} for name, values in entities.items()
+                for v in (values if isinstance(values, list) else [values])]
+        latest = {"text": text or f"/{intent}", "intent": {"name": intent, "confidence": 0.95}, "entities": ents,
+                  "intent_ranking": [{"name": intent, "confidence": 0.95}]}
+        tracker = Tracker(self.sender, dict(self.slots), latest, [], False, None, {}, "action_listen")
+        dispatcher = CollectingDispatcher()
+        run = EXECUTOR.actions[action or ACTION_OF[intent]]
+        self.events = run(dispatcher, tracker, DOMAIN)
+        for event in self.events:
+            if event.get("event") == "slot":
+                self.slots[event["name"]] = event["value"]
+        return dispatcher.messages
+
+    @property
+    def shown(self) -> list[str]:
+        return list(self.slots["shown_product_ids"] or [])
+
+
+@pytest.fixture
+def services_for(shop, tmp_path):
+    store = ShopStore.open(tmp_path / "shop.db")
+    services.use(shop, store)
+    yield shop, store
+    services.use(None)
+    store.close()
+
+
+@pytest.fixture
+def db(shop):
+    conn = sqlite3.connect(shop.catalog.path)
+    yield conn
+    conn.close()
+
+
+def rows(db, ids):
+    """id -> (brand, category, category_path, price) straight from the catalog file."""
+    return {r[0]: r[1:] for r in db.execute(
+        f"SELECT id, brand, category, category_path, price FROM products WHERE id IN ({','.join('?' * len(ids))})",
+        ids)}
+
+
+def test_constraints_persist_combine_lift_and_clear(services_for, db):
+    chat = Conversation()
+    chat.say("search_products", "mascara", category="mascara")
+    assert chat.shown and all(r[1] == "Mascara" for r in rows(db, chat.shown).values())
+
+    chat.say("refine_search", "under $10", price_max="$10")
+    first = rows(db, chat.shown)
+    assert set(chat.shown) == {"m1", "m2"} and all(r[1] == "Mascara" and r[3] <= 10 for r in first.values())
+
+    chat.say("refine_search", "only maybelline", brand="maybelline")
+    assert all(r[0] == "Maybelline" and r[1] == "Mascara" and r[3] <= 10 for r in rows(db, chat.shown).values())
+
+    before = sorted(r[3] for r in rows(db, chat.shown).values())
+    chat.say("refine_search", "cheaper", relative_price="lower")
+    after = rows(db, chat.shown)                                      # under the median price shown
+    assert after and max(r[3] for r in after.values()) < statistics.median(before) <= max(before)
+    assert all(r[0] == "Maybelline" and r[1] == "Mascara" for r in after.values())
+    assert chat.slots["brand"] == "Maybelline" and chat.slots["category"] == "Mascara"
+
+    chat.say("refine_search", "no price limit", drop_filter="price")
+    assert chat.slots["price_max"] is None and chat.slots["brand"] == "Maybelline"
+    assert set(chat.shown) == {"m1", "m2"}                           # Maybelline mascaras at any price
+
+    messages = chat.say("start_over", "start over")
+    assert messages[0]["response"] == "utter_started_over"
+    assert all(chat.slots[name] is None for name in ("category", "brand", "price_min", "price_max", "query"))
+
+    chat.say("search_products", "shampoo", category="shampoo")   # a new search replaces everything
+    assert {r[1] for r in rows(db, chat.shown).values()} == {"Shampoos"} and chat.slots["brand"] is None
+
+
+def test_cheaper_and_pricier_move_the_price_range(services_for, db):
+    chat = Conversation()
+    chat.say("search_products", "mascara", category="mascara")
+    shown = [r[3] for r in rows(db, chat.shown).values()]
+    chat.say("refine_search", "something pricier", relative_price="higher")
+    assert chat.slots["price_min"] == round(statistics.median(shown) + 0.01, 2) and chat.slots["price_max"] is None
+    assert all(r[3] > statistics.median(shown) for r in rows(db, chat.shown).values())
+    while chat.shown:                                                # cheaper, cheaper, ... until nothing is left
+        chat.say("refine_search", "cheaper", relative_price="lower")
+    assert chat.say("refine_search", "cheaper", relative_price="lower")[0]["response"] == "utter_no_price_to_compare"
+
+
+def test_references_pick_the_right_product_or_say_what_was_not_shown(services_for):
+    chat = Conversation()
+    chat.say("search_products", "mascara", category="mascara")
+    second = chat.shown[1]
+    details = chat.say("product_details", "tell me about the second one", ordinal="second")
+    assert details[0]["response"] == "utter_product_details"
+    assert details[0]["custom"]["product"]["id"] == second and chat.slots["focus_product_id"] == second
+
+    last = chat.say("product_details", "and the last one?", ordinal="last")
+    assert last[0]["custom"]["product"]["id"] == chat.shown[-1]
+
+    missing = chat.say("product_details", "number 7", ordinal="number 7")
+    assert missing[0]["response"] == "utter_position_not_shown"
+    assert missing[0]["count"] == f"{len(chat.shown)} products" and missing[0]["positions"] == "7"
+
+    added = chat.say("add_to_cart", "add it to my cart")            # "it": the product in focus
+    assert added[0]["response"] == "utter_added_to_cart"
+    assert [line["id"] for line in added[0]["custom"]["cart"]["lines"]] == [chat.shown[-1]]
+
+
+def test_a_reference_before_anything_was_shown(services_for):
+    messages = Conversation().say("product_details", "the second one", ordinal="second")
+    assert messages[0]["response"] == "utter_nothing_listed"
+
+
+def test_show_more_pages_without_repeating(services_for):
+    chat = Conversation()
+    chat.say("search_products", "something nice")
+    pages = [chat.shown]
+    while True:
+        messages = chat.say("show_more", "more")
+        if messages[0]["response"] == "utter_no_more_results":
+            break
+        assert messages[0]["products"].startswith(f"{sum(map(len, pages)) + 1}. ")  # numbering continues
+        pages.append(chat.shown)
+    seen = [pid for page in pages for pid in page]
+    assert len(seen) == len(set(seen)) == 9                          # every product once, then "that's all"
+
+
+def test_compare_and_explain_use_the_shown_facts_and_reasons(services_for):
+    chat = Conversation()
+    chat.say("search_products", "maybelline mascara", brand="Maybelline", category="Mascara")
+    assert chat.shown == ["m1", "m2"]
+    reply = chat.say("compare_products", "compare the first two", ordinal="first two")[0]
+    assert reply["response"] == "utter_comparison"
+    assert "$4.99" in reply["comparison"] and "$8.49" in reply["comparison"]
+    assert reply["verdict"].startswith("Verdict: Great Lash Mascara, Blackest Black is the cheapest, $3.50 less")
+    assert "all are Maybelline" in reply["verdict"]
+
+    why = chat.say("explain", "why these?")[0]
+    for pid, line in zip(chat.shown, why["explanations"].splitlines()):
+        assert "; ".join(chat.slots["shown_reasons"][pid]) in line
+
+
+def test_cart_totals_checkout_and_persistence(services_for, tmp_path):
+    shop, store = services_for
+    chat = Conversation("cart-shopper")
+    chat.say("search_products", "mascara", category="mascara")
+    prices = {"m1": Decimal("4.99"), "m2": Decimal("8.49"), "l1": Decimal("10.99")}
+    for position in ("1", "2", "1"):
+        chat.say("add_to_cart", f"add number {position}", ordinal=position)
+    first, second = chat.shown[0], chat.shown[1]
+    view = chat.say("view_cart", "my cart")[0]
+    total = 2 * prices[first] + prices[second]
+    assert view["total"] == f"${total}" and view["custom"]["cart"]["count"] == 3
+    assert f"2 x ${prices[first]} = ${2 * prices[first]}" in view["lines"]
+
+    removed = chat.say("remove_from_cart", "remove the second item", ordinal="second")[0]
+    assert removed["response"] == "utter_removed_from_cart" and removed["cart_summary"] == f"2 items, ${2 * prices[first]}"
+
+    reopened = ShopStore.open(store.db.conn.execute("PRAGMA database_list").fetchone()[2])  # a restart
+    assert [(line.product_id, line.quantity) for line in reopened.cart_lines("cart-shopper")] == [(first, 2)]
+    reopened.close()
+
+    order = chat.say("checkout", "checkout")[0]
+    assert order["response"] == "utter_order_placed" and order["total"] == f"${2 * prices[first]}"
+    assert store.cart_lines("cart-shopper") == [] and len(store.orders("cart-shopper")) == 1
+    assert chat.say("checkout", "checkout")[0]["response"] == "utter_cart_empty"
+
+
+def test_likes_personalise_and_dislikes_leave_products_out(services_for, shop, tmp_path):
+    rec = CFRecommender(CFConfig(n_embd=16, max_len=4, dropout=0.0, id_dropout=0.0, n_negatives=0),
+                        TrainConfig(epochs=30, batch_size=16, lr=1e-2, seed=0, threads=1))
+    rec.fit([(f"a{u}", ["o1", "s1"]) for u in range(30)] + [(f"b{u}", ["m3", "n1"]) for u in range(30)],
+            item_ids=shop.embeddings.ids)
+    ranker = ProductSearch(shop.catalog, shop.encoder, shop.embeddings, recommender=rec)
+    _, store = services_for
+    services.use(ranker, store)
+
+    chat = Conversation("new-shopper")
+    first = chat.say("recommend", "what do you recommend?")[0]
+    assert first["response"] == "utter_popular_for_new"              # nothing known yet: popular, and said so
+
+    chat.say("search_products", "nail polish", category="Nail Polish")
+    chat.say("like_product", "I like this one", product_id="o1")     # the card's button
+    assert store.feedback("new-shopper").liked == ["o1"]
+    picks = chat.say("recommend", "what shampoo do you recommend?", category="shampoo")[0]
+    assert picks["response"] == "utter_recommendations"
+    assert chat.shown[0] == "s1"                                      # shoppers who bought o1 bought s1 next
+    picks = chat.say("recommend", "and what else?")[0]                # within the current constraints
+    assert "o1" not in chat.shown and set(chat.shown) <= {"s1", "n1"}
+    chat.say("start_over", "start over")
+    chat.say("recommend", "recommend me anything")
+    first_page = chat.shown
+    assert chat.say("show_more", "more")[0]["response"] == "utter_more_results"
+    assert not set(first_page) & set(chat.shown) and "o1" not in first_page + chat.shown
+    assert len(first_page + chat.shown) == len(shop.embeddings.ids) - 1  # everything but the liked one
+
+    chat.say("search_products", "shampoo", category="shampoo")
+    disliked = chat.shown[0]
+    chat.say("dislike_product", "not that one", ordinal="first")
+    chat.say("search_products", "shampoo", category="shampoo")
+    assert disliked not in chat.shown
+
+
+def test_forget_me_deletes_the_shopper_everywhere(shop, tmp_path):
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    shutil.copy(shop.catalog.path, folder / "catalog.db")
+    catalog = Catalog.open(folder / "catalog.db")
+    copy = ProductSearch(catalog, shop.encoder, shop.embeddings)
+    store = ShopStore.open(tmp_path / "shop.db")
+    services.use(copy, store)
+    try:
+        chat = Conversation("u1")                                     # a shipped shopper with a history
+        chat.say("search_products", "mascara", category="mascara")
+        chat.say("add_to_cart", "add the first", ordinal="first")
+        chat.say("like_product", "I like the second", ordinal="second")
+        reply = chat.say("affirm", "yes", action="action_forget_me")[0]  # the confirmation's rule
+        assert reply["response"] == "utter_forgotten"
+        assert "your cart (1 product)" in reply["deleted"] and "3 past purchases" in reply["deleted"]
+        assert any(e.get("event") == "restart" for e in chat.events)
+        for table, in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            columns = [c[1] for c in store.db.execute(f"PRAGMA table_info({table})")]
+            if "shopper_id" in columns:
+                assert store.db.execute(f"SELECT count(*) FROM {table} WHERE shopper_id = 'u1'").fetchone()[0] == 0
+        with sqlite3.connect(folder / "catalog.db") as conn:
+            assert conn.execute("SELECT count(*) FROM interactions WHERE shopper_id = 'u1'").fetchone()[0] == 0
+            assert conn.execute("SELECT count(*) FROM interactions WHERE shopper_id = 'u2'").fetchone()[0] == 2
+    finally:
+        services.use(None)
+        store.close()
+        catalog.close()
+
+
+def test_handoff_pauses_the_conversation(services_for):
+    chat = Conversation()
+    messages = chat.say("human_handoff", "a real person please")
+    assert messages[0]["response"] == "utter_handoff"
+    assert [e["event"] for e in chat.events] == ["pause"]
+
+
+def test_an_unclear_message_gets_buttons_and_the_search_button_searches_its_words(services_for):
+    chat = Conversation()
+    tracker_text = "mascara maybe idk"
+    latest = {"text": tracker_text, "intent": {"name": "nlu_fallback", "confidence": 0.3}, "entities": [],
+              "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.4},
+                                 {"name": "search_products", "confidence": 0.3},
+                                 {"name": "recommend", "confidence": 0.2}]}
+    dispatcher = CollectingDispatcher()
+    events = EXECUTOR.actions["action_clarify"](dispatcher, Tracker("shopper", chat.slots, latest, [], False, None,
+                                                                    {}, "action_listen"), DOMAIN)
+    payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
+    assert dispatcher.messages[0]["response"] == "utter_clarify"
+    assert payloads == ["/search_products", "/recommend", "/help"]
+    chat.slots["unclear_text"] = events[0]["value"]
+    messages = chat.say("search_products", "/search_products")
+    assert messages[0]["response"] == "utter_search_results" and chat.slots["query"] == tracker_text
