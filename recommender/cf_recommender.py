@@ -232,9 +232,13 @@ class CFRecommender:
         return self._explained(top, scores, history)
 
     def reasons_for(self, product_ids: Sequence[str], shopper_id: str | None = None, *,
-                    session_items: Sequence[str] = ()) -> dict[str, Recommendation]:
-        """The scores and reasons of chosen products (those the model knows) for this shopper or session."""
-        scores, history = self.scores(shopper_id, session_items)
+                    session_items: Sequence[str] = (),
+                    scored: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Recommendation]:
+        """The scores and reasons of chosen products (those the model knows) for this shopper or session.
+
+        ``scored``: what ``scores(shopper_id, session_items)`` already returned, so it is not computed twice.
+        """
+        scores, history = scored if scored is not None else self.scores(shopper_id, session_items)
         items = np.array([self._index[p] for p in product_ids if p in self._index], dtype=np.int64)
         return {r.product_id: r for r in self._explained(items, scores, history)}
 

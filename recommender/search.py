@@ -227,13 +227,13 @@ class ProductSearch:
         cfg = self.config
         sem = self._semantic(q, rows)
         kw, matched = self._keyword(q, ids, filtered=not filters.is_empty())
-        personal = self._personal(rows, shopper_id, session_items)
+        personal, scored = self._personal(rows, shopper_id, session_items)
         pop = self._popularity_norm()[rows]
         scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_personal * personal + cfg.w_pop * pop
         top = self._diversify(_top_k(scores, ids, max(n, cfg.diversity_pool) if n > 0 else 0), scores, rows, n)
         products = {p.id: p for p in self.catalog.get_products([ids[i] for i in top])}
         personal_reasons = self._personal_reasons([ids[i] for i in top if personal[i] >= cfg.personal_reason_min],
-                                                  shopper_id, session_items)
+                                                  scored)
         results = []
         for i in top:
             product = products.get(ids[i])
@@ -261,7 +261,7 @@ class ProductSearch:
         cfg = self.config
         text = np.clip(self.embeddings.matrix[rows] @ self.embeddings.matrix[self.embeddings.index_of(product_id)],
                        0.0, 1.0) if product_id in self.embeddings else np.zeros(len(rows))
-        bought = self._personal(rows, None, [product_id])             # what shoppers go on to buy after it
+        bought, _ = self._personal(rows, None, [product_id])          # what shoppers go on to buy after it
         cf = self.recommender
         scores = cfg.w_sem * text + cfg.w_personal * bought + cfg.w_pop * self._popularity_norm()[rows]
         top = self._diversify(_top_k(scores, ids, max(n, cfg.diversity_pool) if n > 0 else 0), scores, rows, n)
@@ -340,20 +340,22 @@ class ProductSearch:
             return False
         return self.recommender.history_length(shopper_id, session_items) > 0
 
-    def _personal(self, rows: np.ndarray, shopper_id: str | None, session_items: Sequence[str]) -> np.ndarray:
-        """exp(cf - max cf) over the candidates (embedding ``rows``); zeros without a model or a history."""
+    def _personal(self, rows: np.ndarray, shopper_id: str | None,
+                  session_items: Sequence[str]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        """exp(cf - max cf) over the candidates (embedding ``rows``), zeros without a model or a history;
+        and the model's (scores, history) they came from, for the reasons."""
         personal = np.zeros(len(rows), dtype=np.float64)
         if self.recommender is None or self.config.w_personal == 0 or (shopper_id is None and not session_items):
-            return personal
+            return personal, None
         scores, history = self.recommender.scores(shopper_id, session_items)
         if not len(history):
-            return personal
+            return personal, None
         cf_rows = self._cf_index()[rows]
         known = cf_rows >= 0
         if known.any():
             raw = scores[cf_rows[known]]
             personal[known] = np.exp(raw - raw.max())
-        return personal
+        return personal, (scores, history)
 
     def _cf_index(self) -> np.ndarray:
         """Embedding row -> the collaborative model's item index (-1 for products it does not know)."""
@@ -363,12 +365,12 @@ class ProductSearch:
                                      dtype=np.int64)
         return self._cf_rows
 
-    def _personal_reasons(self, ids: Sequence[str], shopper_id: str | None,
-                          session_items: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    def _personal_reasons(self, ids: Sequence[str],
+                          scored: tuple[np.ndarray, np.ndarray] | None) -> dict[str, tuple[str, ...]]:
         """product id -> the collaborative model's reasons that name a product of the history or session."""
-        if not ids or self.recommender is None:
+        if not ids or self.recommender is None or scored is None:
             return {}
-        recs = self.recommender.reasons_for(ids, shopper_id, session_items=session_items)
+        recs = self.recommender.reasons_for(ids, scored=scored)
         return {pid: rec.history_reasons for pid, rec in recs.items() if rec.history_reasons}
 
     def _diversify(self, pool: list[int], scores: np.ndarray, rows: np.ndarray, n: int) -> list[int]:
