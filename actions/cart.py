@@ -13,14 +13,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.listing import FOCUS_SLOT, card, entity_values, listing_kind, referenced, short_title, wants_json
+from actions.listing import (FOCUS_SLOT, NAME_CHARS, card, entity_values, listing_kind, referenced, short_title,
+                             wants_json)
 from recommender.errors import CheckoutRefused, EmptyCart, NotInCart
 from recommender.search import format_price
 from recommender.store import CartSummary, price_cart
 
 logger = logging.getLogger(__name__)
-
-NAME_CHARS = 60
 
 
 def _names(ids: list[str]) -> str:

@@ -31,6 +31,7 @@ LISTING_SLOT = "listing"
 FOCUS_SLOT = "focus_product_id"
 PAGE_SIZE = 5
 TITLE_CHARS = 90  # catalog titles run to 200+ characters
+NAME_CHARS = 60  # a product named inside a sentence (cart, comparison, reasons)
 SHELL_CHANNEL = "cmdline"  # rasa shell prints custom JSON raw, so it gets the text only
 
 

@@ -10,15 +10,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.listing import (FOCUS_SLOT, PAGE_SIZE, REASONS_SLOT, SHOWN_SLOT, card, listing_kind, log_events,
-                             price_text, referenced, short_title, show_listing, wants_json)
+from actions.listing import (FOCUS_SLOT, NAME_CHARS, PAGE_SIZE, REASONS_SLOT, SHOWN_SLOT, card, listing_kind,
+                             log_events, price_text, referenced, short_title, show_listing, wants_json)
 from actions.search import Personal
 from recommender.catalog import Product
 from recommender.search import format_price
 
 logger = logging.getLogger(__name__)
-
-NAME_CHARS = 60
 
 
 def _products(ids: list[str]) -> list[Product]:
