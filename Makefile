@@ -7,12 +7,16 @@ SHOPBOT := $(PY) -m bot.cli
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/var/pycache
 
-.PHONY: install setup chat serve test test-fast lock
+.PHONY: install browser setup chat serve web test test-fast lock
 
 ## install: create .venv from requirements/lock.txt (skipped when the lock did not change)
 install: .venv/.lock-sha256
 .venv/.lock-sha256: requirements/lock.txt scripts/install.sh
 	scripts/install.sh
+
+## browser: Debian's chromium for the browser test (skipped when installed; needs root or sudo)
+browser:
+	scripts/install-browser.sh
 
 ## setup: catalog, embeddings, collaborative model, NLU lookups and Rasa model, each rebuilt only when its inputs changed
 setup: install
@@ -26,8 +30,12 @@ chat: setup
 serve: setup
 	$(SHOPBOT) serve
 
-## test: set up, then run every test, the slow end-to-end ones included
-test: setup
+## web: a demo shop page with the chat widget on http://127.0.0.1:8000/, plus the assistant behind it
+web: setup
+	$(SHOPBOT) web
+
+## test: set up, then run every test, the slow end-to-end and browser ones included
+test: setup browser
 	$(PY) -m pytest
 
 ## test-fast: the tests that train nothing and start no server

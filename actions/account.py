@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.cards import button_choices
 from actions.listing import FOCUS_SLOT, LISTING_SLOT, REASONS_SLOT, SEEN_SLOT, SHOWN_SLOT
 from actions.search import FILTER_SLOTS, QUERY_SLOT, UNCLEAR_SLOT
 from recommender.catalog import forget_shopper
@@ -104,5 +105,5 @@ class ActionClarify(Action):
         if "help" not in intents:
             intents.append("help")
         buttons = [{"title": CHOICES[name], "payload": f"/{name}"} for name in intents]
-        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        dispatcher.utter_message(response="utter_clarify", **button_choices(tracker, buttons))
         return [SlotSet(UNCLEAR_SLOT, tracker.latest_message.get("text") or "")]

@@ -13,8 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.listing import (FOCUS_SLOT, NAME_CHARS, card, entity_values, listing_kind, referenced, short_title,
-                             wants_json)
+from actions.cards import custom_payload
+from actions.listing import FOCUS_SLOT, NAME_CHARS, card, entity_values, listing_kind, referenced, short_title
 from recommender.errors import CheckoutRefused, EmptyCart, NotInCart
 from recommender.search import format_price
 from recommender.store import CartSummary, price_cart
@@ -45,11 +45,12 @@ def _cart(tracker: Tracker) -> CartSummary:
     return price_cart(services.store().cart_lines(tracker.sender_id), services.product_search().catalog)
 
 
-def _cart_payload(cart: CartSummary) -> dict:
-    return {"cart": {"lines": [{**card(line.product, []), "quantity": line.quantity,
-                                "line_total": None if line.line_total is None else float(line.line_total)}
-                               for line in cart.lines],
-                     "count": sum(line.quantity for line in cart.lines), "total": float(cart.total)}}
+def _cart_payload(tracker: Tracker, cart: CartSummary) -> dict | None:
+    """The cart's lines as cards with quantities, drawn for the shopper's channel."""
+    lines = [{**card(line.product, []), "quantity": line.quantity,
+              "line_total": None if line.line_total is None else float(line.line_total)} for line in cart.lines]
+    return custom_payload(tracker, {"cart": {"lines": lines, "count": sum(line.quantity for line in cart.lines),
+                                             "total": float(cart.total)}})
 
 
 class _CartAction(Action, ABC):
@@ -85,7 +86,7 @@ class ActionAddToCart(_CartAction):
             services.store().add_to_cart(tracker.sender_id, pid, source=listing_kind(tracker))
         cart = _cart(tracker)
         dispatcher.utter_message(response="utter_added_to_cart", titles=_names(known), cart_summary=_summary(cart),
-                                 json_message=_cart_payload(cart) if wants_json(tracker) else None)
+                                 json_message=_cart_payload(tracker, cart))
         return [SlotSet(FOCUS_SLOT, known[-1])] if known else []
 
 
@@ -119,7 +120,7 @@ class ActionRemoveFromCart(_CartAction):
                 pass                                                  # removed meanwhile: same outcome
         cart = _cart(tracker)
         dispatcher.utter_message(response="utter_removed_from_cart", titles=_names(ids), cart_summary=_summary(cart),
-                                 json_message=_cart_payload(cart) if wants_json(tracker) else None)
+                                 json_message=_cart_payload(tracker, cart))
         return []
 
 
@@ -139,7 +140,7 @@ class ActionViewCart(_CartAction):
             rows.append(f"{i}. {short_title(line.product, NAME_CHARS)}: {price}")
         total = _money(cart.total) + (" (not counting items without a price)" if cart.unpriced else "")
         dispatcher.utter_message(response="utter_cart_contents", lines="\n".join(rows), total=total,
-                                 json_message=_cart_payload(cart) if wants_json(tracker) else None)
+                                 json_message=_cart_payload(tracker, cart))
         return []
 
 
@@ -162,7 +163,7 @@ class ActionCheckout(_CartAction):
                              "lines": [{"id": line.product_id, "title": line.title, "quantity": line.quantity,
                                         "unit_price": float(line.unit_price)} for line in order.lines]}}
         dispatcher.utter_message(response="utter_order_placed", order_id=f"#{order.order_id}", lines="\n".join(rows),
-                                 total=_money(order.total), json_message=payload if wants_json(tracker) else None)
+                                 total=_money(order.total), json_message=custom_payload(tracker, payload))
         return []
 
 

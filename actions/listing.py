@@ -1,7 +1,7 @@
 """Showing product lists and resolving references to them: shared by every action that lists products.
 
-A listing is sent as a readable numbered text (every channel) plus a custom JSON payload of product
-cards with buttons (channels that draw cards; not the shell, which would print it raw). Showing a
+A listing is sent as a readable numbered text plus a payload of product cards with buttons, drawn
+for the shopper's channel by ``cards.custom_payload`` (the shell gets the text only). Showing a
 listing logs one ``shown`` event per product (no message text) and records in slots what was shown,
 so "the second one", "show more" and "why?" refer to it.
 """
@@ -18,6 +18,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from actions.cards import TITLE_CHARS, clip, custom_payload, reasons_text
 from actions.references import resolve
 from recommender.catalog import Product
 from recommender.search import ScoredProduct, format_price
@@ -30,17 +31,12 @@ REASONS_SLOT = "shown_reasons"
 LISTING_SLOT = "listing"
 FOCUS_SLOT = "focus_product_id"
 PAGE_SIZE = 5
-TITLE_CHARS = 90  # catalog titles run to 200+ characters
 NAME_CHARS = 60  # a product named inside a sentence (cart, comparison, reasons)
-SHELL_CHANNEL = "cmdline"  # rasa shell prints custom JSON raw, so it gets the text only
 
 
 def short_title(product: Product, limit: int = TITLE_CHARS) -> str:
     """The product's title cut at a word boundary for chat."""
-    title = product.display_title
-    if len(title) <= limit:
-        return title
-    return title[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-") + "…"
+    return clip(product.display_title, limit)
 
 
 def price_text(product: Product) -> str:
@@ -48,12 +44,13 @@ def price_text(product: Product) -> str:
 
 
 def format_results(results: Sequence[ScoredProduct], start: int = 1) -> str:
-    """One numbered line per product: title, brand, price, and the strongest reason."""
+    """One numbered line per product: title, brand, price, and its reasons (the strongest, then
+    the next ones while they are short)."""
     lines = []
     for i, result in enumerate(results, start=start):
         p = result.product
         details = ", ".join(x for x in (p.brand, price_text(p)) if x)
-        reason = f" ({result.reasons[0]})" if result.reasons else ""
+        reason = f" ({reasons_text(result.reasons)})" if result.reasons else ""
         lines.append(f"{i}. {short_title(p)} - {details}{reason}")
     return "\n".join(lines)
 
@@ -70,11 +67,6 @@ def card(product: Product, reasons: Sequence[str], position: int | None = None) 
             "buttons": [button("Add to cart", "add_to_cart", product.id),
                         button("Similar", "similar_products", product.id),
                         button("Details", "product_details", product.id)]}
-
-
-def wants_json(tracker: Tracker) -> bool:
-    """False on the shell, which prints custom payloads raw: it gets the text only."""
-    return tracker.get_latest_input_channel() != SHELL_CHANNEL
 
 
 def log_events(tracker: Tracker, kind: str, product_ids: Sequence[str], source: str) -> None:
@@ -98,11 +90,9 @@ def show_listing(dispatcher: CollectingDispatcher, tracker: Tracker, results: Se
     reasons = dict(tracker.get_slot(REASONS_SLOT) or {}) if more else {}
     start = len(seen) + 1
     ids = [r.product.id for r in results]
-    payload = None
-    if wants_json(tracker):
-        payload = {"listing": kind, "products": [card(r.product, r.reasons, start + i) for i, r in enumerate(results)]}
-    dispatcher.utter_message(response=response, products=format_results(results, start), json_message=payload,
-                             **fields)
+    payload = {"listing": kind, "products": [card(r.product, r.reasons, start + i) for i, r in enumerate(results)]}
+    dispatcher.utter_message(response=response, products=format_results(results, start),
+                             json_message=custom_payload(tracker, payload), **fields)
     log_events(tracker, "shown", ids, kind)
     reasons.update({r.product.id: list(r.reasons) for r in results})
     return [SlotSet(SHOWN_SLOT, ids), SlotSet(SEEN_SLOT, seen + ids), SlotSet(REASONS_SLOT, reasons),

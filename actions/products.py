@@ -10,8 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.cards import custom_payload
 from actions.listing import (FOCUS_SLOT, NAME_CHARS, PAGE_SIZE, REASONS_SLOT, SHOWN_SLOT, card, listing_kind,
-                             log_events, price_text, referenced, short_title, show_listing, wants_json)
+                             log_events, price_text, referenced, short_title, show_listing)
 from actions.search import Personal
 from recommender.catalog import Product
 from recommender.search import format_price
@@ -50,8 +51,8 @@ class ActionProductDetails(Action):
             lines.append(f"Bought by {shoppers} shopper{'s' if shoppers != 1 else ''} in our data.")
         if reasons:
             lines.append("Why I showed it: " + "; ".join(reasons) + ".")
-        payload = {"product": card(p, reasons)} if wants_json(tracker) else None
-        dispatcher.utter_message(response="utter_product_details", details="\n".join(lines), json_message=payload)
+        dispatcher.utter_message(response="utter_product_details", details="\n".join(lines),
+                                 json_message=custom_payload(tracker, {"product": card(p, reasons)}))
         log_events(tracker, "clicked", [p.id], listing_kind(tracker))
         return [SlotSet(FOCUS_SLOT, p.id)]
 
@@ -113,9 +114,9 @@ class ActionCompareProducts(Action):
                         + (f"; picked because {why[0]}" if why else ""))
         verdict = compare_verdict(products, [_shoppers(p) for p in products])
         payload = {"comparison": [card(p, reasons.get(p.id, []), position.get(p.id)) for p in products],
-                   "verdict": verdict} if wants_json(tracker) else None
+                   "verdict": verdict}
         dispatcher.utter_message(response="utter_comparison", comparison="\n".join(rows), verdict=verdict,
-                                 json_message=payload)
+                                 json_message=custom_payload(tracker, payload))
         log_events(tracker, "clicked", [p.id for p in products], listing_kind(tracker))
         return []
 

@@ -345,6 +345,7 @@ def chat(sender: str | None) -> None:
     import uuid
 
     from bot import servers
+    from bot.credentials import write_active
 
     model = _trained_model()
     log_dir = Path(tempfile.mkdtemp(prefix="shopbot-chat-"))
@@ -354,6 +355,7 @@ def chat(sender: str | None) -> None:
     try:
         endpoints = servers.endpoints_for(action_port, log_dir)
         args = [servers.RASA, "shell", "--model", str(model), "--endpoints", str(endpoints),
+                "--credentials", str(write_active(log_dir)),
                 "--interface", servers.HOST, "--port", str(servers.free_port()),
                 "--conversation-id", sender or uuid.uuid4().hex, "--quiet"]
         subprocess.run(args, env=servers.rasa_env(), cwd=config.REPO_ROOT)
@@ -379,19 +381,49 @@ def serve(host: str, port: int, action_port: int) -> None:
 
         curl -s localhost:5005/webhooks/rest/webhook -d '{"sender": "me", "message": "shampoo under $10"}'
     """
-    import time
-
     from bot.servers import Assistant
 
     with Assistant(_trained_model(), host=host, rasa_port=port, action_port=action_port,
                    log_dir=config.cache_dir() / "logs") as bot:
         click.echo(f"REST channel: POST {bot.rest_url}  (logs in {bot.log_dir}; Ctrl-C stops)")
-        try:
-            while all(p.poll() is None for p in bot.processes):
-                time.sleep(1)
-            raise click.ClickException(f"A server stopped; see the logs in {bot.log_dir}")
-        except KeyboardInterrupt:
-            click.echo("Stopping.", err=True)
+        _run_until_stopped(bot)
+
+
+def _run_until_stopped(bot: Any) -> None:
+    """Wait for Ctrl-C while every server of ``bot`` (a bot.servers.Assistant) runs."""
+    import time
+
+    try:
+        while all(p.poll() is None for p in bot.processes):
+            time.sleep(1)
+        raise click.ClickException(f"A server stopped; see the logs in {bot.log_dir}")
+    except KeyboardInterrupt:
+        click.echo("Stopping.", err=True)
+
+
+@cli.command("web")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port of the demo shop page.")
+@click.option("--rasa-port", type=int, default=5005, show_default=True,
+              help="Rasa server port (its socket.io channel serves the widget).")
+@click.option("--action-port", type=int, default=5055, show_default=True, help="Action server port.")
+def web(port: int, rasa_port: int, action_port: int) -> None:
+    """Serve a demo shop page with the chat widget, plus the assistant it talks to.
+
+    Starts the action server, the Rasa server (its CORS allowing the page's origin) and the page
+    server, all on 127.0.0.1, and prints the page's URL. Ctrl-C stops all three.
+
+    Example:
+
+        shopbot web --port 8000        # then open http://127.0.0.1:8000/
+    """
+    from bot.servers import HOST, Assistant
+    from bot.webpage import PageServer
+
+    with PageServer(rasa_url=f"http://{HOST}:{rasa_port}", port=port) as page, \
+            Assistant(_trained_model(), rasa_port=rasa_port, action_port=action_port, cors=(page.origin,),
+                      log_dir=config.cache_dir() / "logs") as bot:
+        click.echo(f"Demo shop with the chat widget: {page.url}  (logs in {bot.log_dir}; Ctrl-C stops)")
+        _run_until_stopped(bot)
 
 
 def _benchmark_option(parse_name: str) -> Any:

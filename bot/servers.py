@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.credentials import write_active
 from recommender.config import REPO_ROOT
 from recommender.errors import ShopbotError
 
@@ -124,11 +125,15 @@ def start_action_server(port: int, log: Path, host: str = HOST,
 
 
 def start_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: str = HOST,
-                      timeout: float = 300) -> subprocess.Popen:
-    """Run `rasa run` with the REST channel on `host`:`port` (HTTP API off)."""
+                      timeout: float = 300, cors: tuple[str, ...] = ()) -> subprocess.Popen:
+    """Run `rasa run` with the channels of credentials.yml on `host`:`port` (HTTP API off).
+
+    `cors` lists the web origins (e.g. the chat widget's page) allowed to call it from a browser.
+    """
     process = _spawn([RASA, "run", "--model", str(model), "--interface", host, "--port", str(port),
                       "--endpoints", str(endpoints),
-                      "--credentials", str(REPO_ROOT / "credentials.yml")], log)
+                      "--credentials", str(write_active(endpoints.parent)),
+                      *(["--cors", *cors] if cors else [])], log)
     wait_until_ready(f"http://{_local(host)}:{port}/webhooks/rest/", process, timeout, log)
     return process
 
@@ -147,6 +152,7 @@ class Assistant(AbstractContextManager):
     rasa_port: int = 0
     action_port: int = 0
     log_dir: Path | None = None
+    cors: tuple[str, ...] = ()  # browser origins allowed to call the Rasa server (the widget's page)
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def __enter__(self) -> Assistant:
@@ -159,7 +165,8 @@ class Assistant(AbstractContextManager):
                 start_action_server(self.action_port, self.log_dir / "actions.log"))
             endpoints = endpoints_for(self.action_port, self.log_dir)
             self.processes.append(start_rasa_server(self.model, self.rasa_port, endpoints,
-                                                    self.log_dir / "rasa.log", self.host))
+                                                    self.log_dir / "rasa.log", self.host,
+                                                    cors=self.cors))
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -173,8 +180,13 @@ class Assistant(AbstractContextManager):
         self.processes.clear()
 
     @property
+    def url(self) -> str:
+        """The Rasa server's base URL: the socket.io channel's address."""
+        return f"http://{_local(self.host)}:{self.rasa_port}"
+
+    @property
     def rest_url(self) -> str:
-        return f"http://{_local(self.host)}:{self.rasa_port}/webhooks/rest/webhook"
+        return f"{self.url}/webhooks/rest/webhook"
 
     def send(self, sender: str, text: str, timeout: float = 180) -> list[dict]:
         """Post one message to the REST channel and return the bot's replies."""

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=$(.venv/bin/pip config get global.find-links 2>/dev/null || true)
 tmp=$(mktemp)
+# Start from the current lock: uv keeps the pins already in the output file unless top.in or
+# overrides.txt rule them out, so a re-lock changes only what those files changed.
+cp requirements/lock.txt "$tmp"
 .venv/bin/uv pip compile requirements/top.in --override requirements/overrides.txt \
   --python-version 3.11.7 ${WHEELS:+--find-links "$WHEELS"} --no-header --quiet -o "$tmp"
 {

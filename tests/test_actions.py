@@ -26,6 +26,7 @@ import actions
 from actions import services
 from actions import search as search_action
 from actions.prices import parse_price
+from actions.cards import reasons_text
 from actions.listing import format_results
 from actions.search import ActionSearchProducts, build_filters, describe, requested_filters
 from recommender import config
@@ -79,18 +80,23 @@ class WordHashEncoder:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory) -> ProductSearch:
-    folder = tmp_path_factory.mktemp("shop")
-    (folder / "products.jsonl").write_text("".join(json.dumps(p) + "\n" for p in PRODUCTS))
-    (folder / "history.txt").write_text("".join(f"{u} {' '.join(ids)}\n" for u, ids in HISTORIES.items()))
+def open_shop(folder: Path, products: list[dict], histories: dict[str, list[str]]) -> ProductSearch:
+    """A real catalog in ``folder`` built from product rows and shopper histories, searched with WordHashEncoder."""
+    (folder / "products.jsonl").write_text("".join(json.dumps(p) + "\n" for p in products))
+    (folder / "history.txt").write_text("".join(f"{u} {' '.join(ids)}\n" for u, ids in histories.items()))
     import_catalog(folder / "products.jsonl", folder / "catalog.db", interactions=folder / "history.txt",
                    progress=False)
     catalog = Catalog.open(folder / "catalog.db")
     encoder = WordHashEncoder()
-    embeddings = ProductEmbeddings.load_or_build(catalog, encoder, folder / "cache", progress=False)
-    yield ProductSearch(catalog, encoder, embeddings)
-    catalog.close()
+    return ProductSearch(catalog, encoder, ProductEmbeddings.load_or_build(catalog, encoder, folder / "cache",
+                                                                           progress=False))
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> ProductSearch:
+    search = open_shop(tmp_path_factory.mktemp("shop"), PRODUCTS, HISTORIES)
+    yield search
+    search.catalog.close()
 
 
 @pytest.fixture
@@ -141,7 +147,8 @@ def slot_events(category=None, brand=None, price_min=None, price_max=None, shown
 
 def test_lists_products_with_title_brand_price_and_a_reason(search):
     text = "maybelline mascara under $10"
-    # The reasons' wording belongs to recommender.search; the action shows the strongest one.
+    # The reasons' wording belongs to recommender.search; the action shows the strongest, then the
+    # next ones while they are short (cards.reasons_text, tested in test_channels.py).
     why = [r.reasons for r in search.search(text, Filters("Mascara", "Maybelline", None, 10.0)).results]
 
     messages, events = run(tracker(text, {"brand": "Maybelline", "category": "Mascara", "price_max": "$10"}))
@@ -158,8 +165,8 @@ def test_lists_products_with_title_brand_price_and_a_reason(search):
          "category": "Mascara", "price": 8.49, "reasons": list(why[1]), "buttons": buttons("m2")},
     ]}
     assert messages == [{**sent("utter_search_results", summary=" in Mascara from Maybelline under $10", products=(
-        f"1. Great Lash Mascara, Blackest Black - Maybelline, $4.99 ({why[0][0]})\n"
-        f"2. Lash Sensational Waterproof Mascara - Maybelline, $8.49 ({why[1][0]})"
+        f"1. Great Lash Mascara, Blackest Black - Maybelline, $4.99 ({reasons_text(why[0])})\n"
+        f"2. Lash Sensational Waterproof Mascara - Maybelline, $8.49 ({reasons_text(why[1])})"
     )), "custom": cards}]
     assert events == slot_events("Mascara", "Maybelline", None, 10.0, shown=["m1", "m2"], query=text,
                                  reasons={"m1": list(why[0]), "m2": list(why[1])})

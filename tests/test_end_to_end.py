@@ -7,10 +7,12 @@ Replies are checked against the SQLite catalog file, not against the code's own 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
 import statistics
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,3 +166,26 @@ def test_a_multi_turn_shopping_conversation(assistant: Assistant, catalog_db: sq
         for (table,) in store.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
             if "shopper_id" in [c[1] for c in store.execute(f"PRAGMA table_info({table})")]:
                 assert store.execute(f"SELECT count(*) FROM {table} WHERE shopper_id = ?", [sender]).fetchone()[0] == 0
+
+
+CARD_FIELDS = {"id", "position", "title", "brand", "category", "price", "reasons", "buttons"}
+
+
+def test_the_readme_curl_example_answers_with_the_documented_schema(assistant: Assistant,
+                                                                    catalog_db: sqlite3.Connection) -> None:
+    readme = (config.REPO_ROOT / "README.md").read_text()
+    section = readme.split("## REST API for integrators", 1)[1]
+    command = re.search(r"```bash\n(curl .*?)```", section, re.S).group(1)
+    command = command.replace("http://127.0.0.1:5005", assistant.url)
+    replies = json.loads(subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                                        check=True, timeout=180).stdout)
+    assert replies[0]["text"].startswith("Here's what I found"), replies
+    listing = next(r["custom"] for r in replies if "custom" in r)
+    assert listing["listing"] == "search" and listing["products"], listing
+    for position, card in enumerate(listing["products"], start=1):
+        assert set(card) == CARD_FIELDS and card["position"] == position
+        price = catalog_db.execute("SELECT price FROM products WHERE id = ?", (card["id"],)).fetchone()[0]
+        assert card["price"] == price <= 10
+        assert [b["title"] for b in card["buttons"]] == ["Add to cart", "Similar", "Details"]
+        assert all(b["payload"].endswith(json.dumps({"product_id": card["id"]})) for b in card["buttons"])
+        assert card["reasons"] and all(isinstance(r, str) for r in card["reasons"])

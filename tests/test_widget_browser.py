@@ -1,0 +1,172 @@
+"""The chat widget in a real browser: Debian's chromium, driven by playwright, on the demo shop page.
+
+Each browser test (slow) starts the real stack (action server, `rasa run` with the socket.io
+channel, the page server of bot/webpage.py) on free local ports, then uses the page as a shopper
+would: keyboard, buttons, a reload. Cards are checked against the SQLite catalog. Screenshots
+(desktop and phone width) are saved in var/artifacts/. The page server alone is tested fast.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from bot import build
+from bot.servers import HOST, Assistant, free_port
+from bot.webpage import WEB_DIR, PageServer
+from recommender import config
+from recommender.importer import import_catalog
+from recommender.search import format_price
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless and quiet: without the background-networking flags chromium keeps dialling Google.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = config.REPO_ROOT / "var" / "artifacts"
+REPLY_MS = 120_000  # the first search loads the encoder and the embeddings
+PROBE_TITLE = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def model() -> Path:
+    for _ in build.setup(progress=False):
+        pass
+    return build.model_path()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: run scripts/install-browser.sh (make test does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def demo_shop(model: Path, log_dir: Path, **env: str) -> Iterator[PageServer]:
+    """The demo page and the assistant behind it (servers started with ``env`` set), all on 127.0.0.1."""
+    rasa_port = free_port()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        with PageServer(rasa_url=f"http://{HOST}:{rasa_port}") as page, \
+                Assistant(model, rasa_port=rasa_port, cors=(page.origin,), log_dir=log_dir):
+            yield page
+
+
+def open_chat(browser: Browser, url: str, dialogs: list[str]) -> Page:
+    """A new desktop-sized page at ``url`` with the chat opened by keyboard; dialogs are recorded."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(url)
+    page.get_by_role("button", name=re.compile("Chat with our assistant")).focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Your message")).to_be_focused()
+    return page
+
+
+def say(page: Page, text: str) -> None:
+    """Type ``text`` into the chat and send it with Enter; it shows as the shopper's message."""
+    page.get_by_label("Your message").fill(text)
+    page.keyboard.press("Enter")
+    expect(page.locator(".shopbot-from-user").last).to_have_text(text)
+
+
+def test_the_page_server_serves_the_widget_files_only_under_a_content_security_policy() -> None:
+    with PageServer(rasa_url="http://127.0.0.1:5005") as site:
+        with urllib.request.urlopen(site.url) as response:
+            page = response.read().decode()
+            csp = response.headers["Content-Security-Policy"]
+        assert 'data-server="http://127.0.0.1:5005"' in page
+        assert "script-src 'self'" in csp and "connect-src http://127.0.0.1:5005;" in csp
+        with urllib.request.urlopen(site.url + "vendor/socket.io.min.js") as response:
+            assert response.read() == (WEB_DIR / "vendor" / "socket.io.min.js").read_bytes()
+        for path in ("vendor/", "../webpage.py", "%2e%2e/webpage.py", "missing.js"):
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(site.url + path)
+            assert error.value.code == 404, path
+
+
+@pytest.mark.slow
+def test_a_shopper_finds_cheap_shampoo_fills_the_cart_and_keeps_the_chat_after_a_reload(
+        browser: Browser, model: Path, tmp_path: Path) -> None:
+    dialogs: list[str] = []
+    with demo_shop(model, tmp_path / "logs", SHOPBOT_STORE=str(tmp_path / "shop.db")) as site:
+        page = open_chat(browser, site.url, dialogs)
+        say(page, "shampoo under $10")
+        expect(page.locator(".shopbot-typing")).to_be_visible()
+        cards = page.locator(".shopbot-card")
+        expect(cards.first).to_be_visible(timeout=REPLY_MS)
+        expect(page.locator(".shopbot-typing")).to_be_hidden()
+
+        with sqlite3.connect(f"file:{config.catalog_path()}?mode=ro", uri=True) as catalog:
+            for card in cards.all():
+                title, category, price = catalog.execute(
+                    "SELECT title, category, price FROM products WHERE id = ?",
+                    [card.get_attribute("data-product-id")]).fetchone()
+                assert category == "Shampoos" and price <= 10, (title, category, price)
+                assert card.locator(".shopbot-card-price").inner_text() == format_price(price)
+                assert title.startswith(card.locator(".shopbot-card-title").inner_text().rstrip("…").rstrip())
+                assert card.locator(".shopbot-card-reasons li").count() >= 1
+                for name in ("Add to cart", "Similar", "Details"):
+                    expect(card.get_by_role("button", name=name)).to_be_visible()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "widget-desktop.png")
+
+        first_title = cards.first.locator(".shopbot-card-title").inner_text()
+        cards.first.get_by_role("button", name="Add to cart").click()
+        expect(page.get_by_test_id("cart-count")).to_have_text("1", timeout=REPLY_MS)
+
+        said = page.locator(".shopbot-from-user").all_inner_texts()
+        shown = cards.count()
+        page.reload()
+        expect(page.locator(".shopbot-from-user")).to_have_text(said)
+        expect(cards).to_have_count(shown)
+        expect(page.get_by_test_id("cart-count")).to_have_text("1")
+
+        summaries = page.locator(".shopbot-cart-summary")
+        before = summaries.count()
+        say(page, "what's in my cart?")                               # the same shopper on the server
+        expect(summaries).to_have_count(before + 1, timeout=REPLY_MS)
+        expect(summaries.last).to_contain_text(first_title[:40])
+
+        page.set_viewport_size({"width": 375, "height": 740})
+        page.screenshot(path=ARTIFACTS / "widget-phone.png")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        assert page.locator(".shopbot-panel").bounding_box()["width"] <= 375
+    assert dialogs == []
+
+
+@pytest.mark.slow
+def test_catalog_text_is_shown_as_text_and_never_run(browser: Browser, model: Path, tmp_path: Path) -> None:
+    products = tmp_path / "probe.csv"
+    products.write_text(
+        "id,title,brand,category,price\n"
+        f'probe-1,"{PROBE_TITLE}",<b>Probe</b>,Beauty > Hair Care > Shampoos,4.99\n'
+        "probe-2,Gentle Daily Shampoo,Plainly,Beauty > Hair Care > Shampoos,6.50\n"
+        "probe-3,Clarifying Shampoo,Plainly,Beauty > Hair Care > Shampoos,7.25\n")
+    import_catalog(products, tmp_path / "catalog.db")
+    dialogs: list[str] = []
+    with demo_shop(model, tmp_path / "logs", SHOPBOT_CATALOG=str(tmp_path / "catalog.db"),
+                   SHOPBOT_CACHE=str(tmp_path / "cache"), SHOPBOT_STORE=str(tmp_path / "shop.db")) as site:
+        page = open_chat(browser, site.url, dialogs)
+        say(page, "show me shampoo")
+        probe = page.locator(".shopbot-card", has=page.locator(".shopbot-card-title", has_text=PROBE_TITLE))
+        expect(probe).to_be_visible(timeout=REPLY_MS)
+        expect(probe.locator(".shopbot-card-title")).to_have_text(PROBE_TITLE)
+        expect(probe.locator(".shopbot-card-facts")).to_contain_text("<b>Probe</b>")
+        assert page.locator("#shopbot img, #shopbot b").count() == 0     # no element was made from the text
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "widget-xss-probe.png")
+    assert dialogs == []
