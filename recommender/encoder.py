@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 
@@ -35,7 +35,15 @@ CHUNK = 512  # texts handed to the model per call; the progress bar advances per
 _models: dict[str, SentenceTransformer] = {}  # model folder -> loaded model, once per process
 _load_lock = threading.Lock()
 
-__all__ = ["EMBEDDING_DIM", "MODEL_NAME", "Encoder", "TextEncoder", "default_model_id"]
+__all__ = ["EMBEDDING_DIM", "MODEL_NAME", "Encoder", "Pieces", "TextEncoder", "default_model_id"]
+
+
+class Pieces(NamedTuple):
+    """One text encoded: its unit sentence vector and its word pieces' vectors and character spans."""
+
+    sentence: np.ndarray  # (dim,)
+    vectors: np.ndarray  # (pieces, dim)
+    spans: np.ndarray  # (pieces, 2): start and end offsets of each piece in the text
 
 
 class Encoder(Protocol):
@@ -131,6 +139,33 @@ class TextEncoder:
             if bar is not None:
                 bar.close()
         return out
+
+    def encode_pieces(self, texts: Sequence[str], batch_size: int = 64) -> list[Pieces]:
+        """Encode texts into their sentence vectors and their word-piece vectors with character spans.
+
+        For features finer than a sentence (the NLU featurizer pools the pieces into its own tokens).
+        Special tokens ([CLS], [SEP], padding) are left out; text past the model's limit is cut.
+        """
+        import torch
+
+        model = self._model()
+        pieces: list[Pieces] = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                batch = [str(t) for t in texts[start:start + batch_size]]
+                features = model.tokenizer(batch, padding=True, truncation=True, max_length=model.max_seq_length,
+                                           return_offsets_mapping=True, return_special_tokens_mask=True,
+                                           return_tensors="pt")
+                spans = features.pop("offset_mapping")  # (batch, pieces, 2)
+                special = features.pop("special_tokens_mask")  # (batch, pieces)
+                out = model(dict(features))  # token_embeddings (batch, pieces, dim), sentence_embedding (batch, dim)
+                keep = features["attention_mask"].bool() & ~special.bool()
+                sentences = torch.nn.functional.normalize(out["sentence_embedding"], dim=1)
+                for i in range(len(batch)):
+                    pieces.append(Pieces(sentences[i].numpy().astype(np.float32),
+                                         out["token_embeddings"][i][keep[i]].numpy().astype(np.float32),
+                                         spans[i][keep[i]].numpy()))
+        return pieces
 
 
 def _progress_bar(total: int):

@@ -98,3 +98,14 @@ def test_from_paths_builds_then_reuses_the_cache_and_finds_shampoo(real_encoder,
     assert "under your $10 budget" in out.results[0].reasons
     search.close()
     assert list((tmp_path / "embeddings").glob("*/vectors.npz"))
+
+
+@pytest.mark.slow
+def test_word_pieces_cover_the_text_and_share_the_sentence_vector(real_encoder):
+    text = "maybeline mascara under $10"
+    [pieces] = real_encoder.encode_pieces([text])
+    assert pieces.vectors.shape == (len(pieces.spans), EMBEDDING_DIM)
+    assert (np.diff(pieces.spans[:, 0]) > 0).all() and pieces.spans[-1, 1] == len(text)
+    words = {text[a:b] for a, b in pieces.spans}
+    assert {"mascara", "under", "$", "10"} <= words  # the typo "maybeline" is split into several pieces
+    np.testing.assert_allclose(pieces.sentence, real_encoder.encode([text])[0], atol=1e-5)
