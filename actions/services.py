@@ -1,7 +1,7 @@
 """The only place actions get the recommender and the shopper store: built on first use, then cached.
 
-Nothing is loaded at import time: the action server starts fast, and a missing catalog shows up
-as a logged error plus an apology on the first request, not as a crash at start.
+Nothing is loaded at import time (tests inject their own with `use`); the action server
+(`bot/action_server.py`) loads them before it serves, so a missing catalog stops it with one line.
 The locations come from ``recommender.config`` (SHOPBOT_CATALOG, SHOPBOT_CACHE, SHOPBOT_STORE).
 """
 

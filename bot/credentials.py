@@ -25,6 +25,11 @@ ENV_VAR = re.compile(r"\$\{([^}]+)\}")
 OPTIONAL = {("slack", "slack_channel")}
 
 
+def channel_name(key: str) -> str:
+    """The channel's short name for a credentials.yml key: "bot.channels.Slack" -> "slack"."""
+    return key.rsplit(".", 1)[-1].lower()
+
+
 def _variables(node: yaml.Node) -> list[str]:
     """The environment variables the scalars under ``node`` name, in order."""
     if isinstance(node, yaml.ScalarNode):
@@ -45,7 +50,7 @@ def _without_unset_optional(channel: str, config: yaml.Node) -> yaml.Node:
     """``config`` without its optional keys whose variable is unset."""
     if isinstance(config, yaml.MappingNode):
         config.value = [(key, value) for key, value in config.value
-                        if (channel, key.value) not in OPTIONAL or not _unset(value)]
+                        if (channel_name(channel), key.value) not in OPTIONAL or not _unset(value)]
     return config
 
 
@@ -64,11 +69,11 @@ def write_active(directory: Path, source: Path = CREDENTIALS) -> Path:
         config = _without_unset_optional(key.value, config)
         missing = _unset(config)
         if missing:
-            off.append(f"{key.value} (unset: {', '.join(missing)})")
+            off.append(f"{channel_name(key.value)} (unset: {', '.join(missing)})")
         else:
             kept.append((key, config))
     root.value = kept
-    on = [key.value for key, config in kept if _variables(config)]
+    on = [channel_name(key.value) for key, config in kept if _variables(config)]
     logger.info("messaging channels on: %s; off: %s", ", ".join(on) or "none", "; ".join(off) or "none")
     path = directory / "credentials.yml"
     path.write_text(yaml.serialize(root))

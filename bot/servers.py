@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from bot.credentials import write_active
-from recommender.config import REPO_ROOT
+from recommender import config
 from recommender.errors import ShopbotError
 
 logger = logging.getLogger(__name__)
@@ -63,10 +63,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def endpoints_for(action_port: int, directory: Path) -> Path:
-    """Write a copy of endpoints.yml whose action endpoint is the action server on `action_port`."""
-    endpoints = yaml.safe_load((REPO_ROOT / "endpoints.yml").read_text()) or {}
+def endpoints_for(action_port: int, directory: Path, tracker_db: Path | None = None) -> Path:
+    """Write a copy of endpoints.yml whose action endpoint is the action server on `action_port` and
+    whose SQLite tracker store is the file `tracker_db` (default: `config.tracker_path()`)."""
+    endpoints = yaml.safe_load((config.REPO_ROOT / "endpoints.yml").read_text()) or {}
     endpoints["action_endpoint"] = {"url": f"http://{HOST}:{action_port}/webhook"}
+    store = endpoints.get("tracker_store") or {}
+    if store.get("dialect") == "sqlite":
+        tracker_db = Path(tracker_db or config.tracker_path()).resolve()
+        tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        store["db"] = str(tracker_db)
     path = directory / "endpoints.yml"
     path.write_text(yaml.safe_dump(endpoints))
     return path
@@ -77,7 +83,7 @@ def wait_until_ready(url: str, process: subprocess.Popen, timeout: float, log: P
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServerError(f"{url} exited with code {process.returncode}; see {log}")
+            raise ServerError(f"{_last_line(log) or f'exited with code {process.returncode}'} (log: {log})")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -86,6 +92,12 @@ def wait_until_ready(url: str, process: subprocess.Popen, timeout: float, log: P
             pass
         time.sleep(0.5)
     raise ServerError(f"{url} was not ready after {timeout:.0f} s; see {log}")
+
+
+def _last_line(log: Path) -> str:
+    """The last non-empty line of a log file (where a server that stopped at start says why)."""
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def stop(process: subprocess.Popen, timeout: float = 15) -> None:
@@ -110,15 +122,15 @@ def _local(host: str) -> str:
 def _spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen:
     """Start `args` in its own process group with stdout and stderr going to `log`."""
     with log.open("ab") as out:
-        return subprocess.Popen(args, cwd=REPO_ROOT, env=rasa_env(**env), stdout=out,
+        return subprocess.Popen(args, cwd=config.REPO_ROOT, env=rasa_env(**env), stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
 
 
 def start_action_server(port: int, log: Path, host: str = HOST,
-                        timeout: float = 120) -> subprocess.Popen:
-    """Run the rasa-sdk action server with our `actions` package on `host`:`port`."""
-    process = _spawn([RASA, "run", "actions", "--actions", "actions", "--port", str(port)], log,
+                        timeout: float = 300) -> subprocess.Popen:
+    """Run the action server (`bot.action_server`: loads the shop's data, then serves `actions`)."""
+    process = _spawn([sys.executable, "-m", "bot.action_server", "--port", str(port)], log,
                      SANIC_HOST=host)
     wait_until_ready(f"http://{_local(host)}:{port}/health", process, timeout, log)
     return process
@@ -153,6 +165,7 @@ class Assistant(AbstractContextManager):
     action_port: int = 0
     log_dir: Path | None = None
     cors: tuple[str, ...] = ()  # browser origins allowed to call the Rasa server (the widget's page)
+    tracker_db: Path | None = None  # the conversations' SQLite file; default config.tracker_path()
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def __enter__(self) -> Assistant:
@@ -163,7 +176,7 @@ class Assistant(AbstractContextManager):
         try:
             self.processes.append(
                 start_action_server(self.action_port, self.log_dir / "actions.log"))
-            endpoints = endpoints_for(self.action_port, self.log_dir)
+            endpoints = endpoints_for(self.action_port, self.log_dir, self.tracker_db)
             self.processes.append(start_rasa_server(self.model, self.rasa_port, endpoints,
                                                     self.log_dir / "rasa.log", self.host,
                                                     cors=self.cors))

@@ -83,6 +83,10 @@ class Catalog:
             conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             db = sqlite_utils.Database(conn)
             ok = db["products"].exists() and db["meta"].exists()
+        except sqlite3.OperationalError as e:  # locked, unreadable: the file may be fine
+            why = "another program is writing it; try again when it is done" if "locked" in str(e) else \
+                "check that this user may read it"
+            raise CatalogNotFound(f"{path} cannot be read ({e}): {why}.") from e
         except sqlite3.DatabaseError as e:
             raise CatalogNotFound(f"{path} is not a SQLite catalog ({e}). {hint}") from e
         if not ok:

@@ -26,6 +26,11 @@ def store_path() -> Path:
     return Path(os.environ.get("SHOPBOT_STORE") or cache_dir() / "shop.db")
 
 
+def tracker_path() -> Path:
+    """The Rasa conversations SQLite file (the tracker store): $SHOPBOT_TRACKER or <cache_dir>/conversations.db."""
+    return Path(os.environ.get("SHOPBOT_TRACKER") or cache_dir() / "conversations.db")
+
+
 def cf_model_path() -> Path:
     """The collaborative model that set-up trains and the ranker loads: <cache_dir>/cf/shopbot.pt."""
     return cache_dir() / "cf" / "shopbot.pt"

@@ -20,9 +20,11 @@ where ``redundancy = max over picked products of clip((cos(text) - similarity_fl
 pushed down; merely related products (cos ~0.6) are not penalised. Results carry the plain score.
 
 The query is user text: it is normalised, cut to ``max_query_chars``, and price phrases ("under
-$10") are dropped (prices belong to the filters); stop words are left out of the keyword query. A
-query without words (empty, punctuation only) has no semantic or keyword part, so the products are
-ranked by the personal score and popularity within the filters.
+$10") are dropped (prices belong to the filters), and so are the stop words it starts and ends with
+("show me shampoo please" -> "shampoo": what the encoder compares and the reasons quote); stop words
+are left out of the keyword query. A query without content words (empty, punctuation only, "show me
+something") has no semantic or keyword part, so the products are ranked by the personal score and
+popularity within the filters.
 
 Reasons are true statements about what really scored, ordered by contribution, then the filters:
 
@@ -222,7 +224,7 @@ class ProductSearch:
         q = self._parse(query)
         ids, rows, outcome = self._candidates(filters, set(exclude))
         if outcome is not None:
-            logger.info("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
+            logger.debug("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
             return outcome
         cfg = self.config
         sem = self._semantic(q, rows)
@@ -259,7 +261,7 @@ class ProductSearch:
         if outcome is not None:
             return outcome
         cfg = self.config
-        text = np.clip(self.embeddings.matrix[rows] @ self.embeddings.matrix[self.embeddings.index_of(product_id)],
+        text = np.clip((self.embeddings.matrix @ self.embeddings.matrix[self.embeddings.index_of(product_id)])[rows],
                        0.0, 1.0) if product_id in self.embeddings else np.zeros(len(rows))
         bought, _ = self._personal(rows, None, [product_id])          # what shoppers go on to buy after it
         cf = self.recommender
@@ -297,7 +299,7 @@ class ProductSearch:
         return ids, rows, SearchOutcome([], self._relax(filters, excluded) if not filters.is_empty() else None)
 
     def _parse(self, query: str | None) -> _Query:
-        text = " ".join(_MONEY.sub(" ", _clean(query or "", self.config.max_query_chars)).split())
+        text = _trim_filler(" ".join(_MONEY.sub(" ", _clean(query or "", self.config.max_query_chars)).split()))
         words = _WORD.findall(text)
         positions: dict[str, int] = {}
         spelled: dict[str, str] = {}
@@ -305,15 +307,13 @@ class ProductSearch:
             term = word.lower()
             if term not in STOPWORDS and (len(term) > 1 or term.isdigit()) and term not in positions:
                 positions[term], spelled[term] = pos, word
-        if not _WORD.search(text):
-            text = ""
         return _Query(text, tuple(positions), positions, spelled)
 
     def _semantic(self, q: _Query, rows: np.ndarray) -> np.ndarray:
         if not q.text:
             return np.zeros(len(rows), dtype=np.float32)
         vec = self.encoder.encode([q.text])[0]
-        return np.clip(self.embeddings.matrix[rows] @ vec, 0.0, 1.0)
+        return np.clip((self.embeddings.matrix @ vec)[rows], 0.0, 1.0)  # no copy of the candidates' rows
 
     def _keyword(self, q: _Query, ids: Sequence[str],
                  filtered: bool) -> tuple[np.ndarray, dict[str, tuple[str, ...]]]:
@@ -457,6 +457,13 @@ def _product_name(catalog: Catalog, product_id: str) -> str:
         return shorten(catalog.get_product(product_id).display_title, 60)
     except ProductNotFound:
         return product_id
+
+
+def _trim_filler(text: str) -> str:
+    """The text from its first to its last content word: "show me shampoo please" -> "shampoo";
+    "" when every word is a stop word or there is no word."""
+    content = [m for m in _WORD.finditer(text) if m.group().lower() not in STOPWORDS]
+    return text[content[0].start():content[-1].end()] if content else ""
 
 
 def _clean(text: str, max_chars: int) -> str:

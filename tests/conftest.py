@@ -30,6 +30,14 @@ s3 p1 p2
 """
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _conversations_apart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Rasa servers started by tests keep their conversations in a temporary file, not in var/."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SHOPBOT_TRACKER", str(tmp_path_factory.mktemp("conversations") / "conversations.db"))
+        yield
+
+
 @pytest.fixture
 def write_file(tmp_path: Path) -> Callable[[str, str], Path]:
     """Write text to a file under tmp_path and return its path: ``write_file("shop.csv", text)``."""

@@ -50,6 +50,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sanic import Sanic
 
 from actions import cards, services
+from bot.channels import GuardedChannel
 from bot.credentials import write_active
 from recommender import config
 from recommender.search import ProductSearch, format_price
@@ -540,8 +541,10 @@ MESSAGING_VARIABLES = {"TELEGRAM_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_BOT_NAME": "s
 
 
 def channels_started(path: Path) -> list[str]:
-    """The input channels `rasa run --credentials path` creates (Rasa's own loader)."""
-    return [channel.name() for channel in create_http_input_channels(None, str(path))]
+    """The input channels `rasa run --credentials path` creates (Rasa's own loader); each is guarded."""
+    channels = create_http_input_channels(None, str(path))
+    assert all(isinstance(channel, GuardedChannel) for channel in channels)
+    return [channel.name() for channel in channels]
 
 
 def test_only_rest_and_socketio_start_without_messaging_variables(tmp_path, monkeypatch, caplog):

@@ -29,15 +29,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def store_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh shopper store for the servers of this module (carts and events of real runs stay apart)."""
-    path = tmp_path_factory.mktemp("store") / "shop.db"
-    before = os.environ.get("SHOPBOT_STORE")
-    os.environ["SHOPBOT_STORE"] = str(path)
-    yield path
-    if before is None:
-        os.environ.pop("SHOPBOT_STORE")
-    else:
-        os.environ["SHOPBOT_STORE"] = before
+    """A fresh shopper store and conversations file for the servers of this module (carts, events and
+    conversations of real runs stay apart)."""
+    folder = tmp_path_factory.mktemp("state")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SHOPBOT_STORE", str(folder / "shop.db"))
+        env.setenv("SHOPBOT_TRACKER", str(folder / "conversations.db"))
+        yield folder / "shop.db"
 
 
 @pytest.fixture(scope="module")
@@ -160,12 +158,48 @@ def test_a_multi_turn_shopping_conversation(assistant: Assistant, catalog_db: sq
     assert [line["id"] for line in cart["lines"]] == [shown[0]["id"]]
     assert cart["total"] == pytest.approx(expected) and f"Total: {format_price(expected)}" in reply_text(replies)
 
+    files = (store_path, config.tracker_path(), config.catalog_path())
+    assert rows_naming(store_path, sender) and rows_naming(config.tracker_path(), sender)
     assert "Delete it all?" in reply_text(assistant.send(sender, "delete all my data"))
     assert reply_text(assistant.send(sender, "yes")).startswith("Done. I deleted your cart (1 product)")
-    with sqlite3.connect(store_path) as store:
-        for (table,) in store.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
-            if "shopper_id" in [c[1] for c in store.execute(f"PRAGMA table_info({table})")]:
-                assert store.execute(f"SELECT count(*) FROM {table} WHERE shopper_id = ?", [sender]).fetchone()[0] == 0
+    assert {str(path): rows_naming(path, sender) for path in files} == {str(path): {} for path in files}
+
+    replies = assistant.send(sender, "what's in my cart?")          # a new conversation, an empty cart
+    assert "Your cart is empty" in reply_text(replies), replies
+
+
+def rows_naming(path: Path, text: str) -> dict[str, int]:
+    """table.column -> number of rows of the SQLite file `path` whose text contains `text`."""
+    found = {}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            for column in [c[1] for c in db.execute(f'PRAGMA table_info("{table}")')]:
+                n = db.execute(f'SELECT count(*) FROM "{table}" WHERE instr(CAST("{column}" AS TEXT), ?) > 0',
+                               [text]).fetchone()[0]
+                if n:
+                    found[f"{table}.{column}"] = n
+    return found
+
+
+def test_a_conversation_and_its_cart_survive_a_restart_of_both_servers(
+        assistant: Assistant, catalog_db: sqlite3.Connection, tmp_path: Path) -> None:
+    sender, tracker = "e2e-restart", tmp_path / "conversations.db"
+    with Assistant(build.model_path(), log_dir=tmp_path / "before", tracker_db=tracker) as bot:
+        shown = shown_products(bot.send(sender, "show me shampoo under $10"))
+        bot.send(sender, "add the first one to my cart")
+    assert len(shown) >= 2
+
+    with Assistant(build.model_path(), log_dir=tmp_path / "after", tracker_db=tracker) as bot:
+        replies = bot.send(sender, "tell me about the second one")     # the list shown before the restart
+        detail = next(r["custom"]["product"] for r in replies if "product" in (r.get("custom") or {}))
+        assert detail["id"] == shown[1]["id"]
+        more = shown_products(bot.send(sender, "show me more"))        # the same search, the next page
+        facts = rows(catalog_db, more)
+        assert more and all(r[1] == "Shampoos" and r[3] <= 10 for r in facts.values()), facts
+        assert not {p["id"] for p in more} & {p["id"] for p in shown}
+        replies = bot.send(sender, "show my cart")
+        cart = next(r["custom"]["cart"] for r in replies if "cart" in (r.get("custom") or {}))
+        assert [line["id"] for line in cart["lines"]] == [shown[0]["id"]]
 
 
 CARD_FIELDS = {"id", "position", "title", "brand", "category", "price", "reasons", "buttons"}

@@ -20,7 +20,7 @@ from recommender.catalog import Catalog
 from recommender.errors import ProductNotFound
 from recommender.embeddings import ProductEmbeddings, product_text
 from recommender.importer import import_catalog
-from recommender.search import Filters, ProductSearch, SearchConfig, SearchOutcome
+from recommender.search import STOPWORDS, Filters, ProductSearch, SearchConfig, SearchOutcome
 
 P = "Beauty > "
 PRODUCTS = [
@@ -145,8 +145,9 @@ def test_shampoo_under_10_returns_shampoos_before_the_conditioner(engine):
     assert all("under your $10 budget" in r.reasons for r in out.results)
 
 
-def test_empty_query_ranks_by_popularity_within_the_filter(engine, sql):
-    out = engine.search("", Filters(brand="Maybelline"), n=10)
+@pytest.mark.parametrize("query", ["", "show me something please", "?!"])
+def test_a_query_without_content_words_ranks_by_popularity_within_the_filter(engine, sql, query):
+    out = engine.search(query, Filters(brand="Maybelline"), n=10)
     counts = dict(sql.execute("SELECT product_id, count(DISTINCT shopper_id) FROM interactions GROUP BY product_id"))
     assert ids(out) == ["s06", "s07", "s08"]
     assert [counts.get(i, 0) for i in ids(out)] == sorted((counts.get(i, 0) for i in ids(out)), reverse=True)
@@ -168,11 +169,14 @@ def test_empty_query_ranks_by_popularity_within_the_filter(engine, sql):
                                                  "over $10 as asked")),
     ("nail lacquer", Filters(price_max=10.5), "s10", ("close in meaning to 'nail lacquer'", "matches 'nail lacquer'",
                                                       "within your $10.50 budget")),
+    # the filler words around the request are neither encoded nor quoted
+    ("show me some nail lacquer please", Filters(price_max=10.5), "s10",
+     ("close in meaning to 'nail lacquer'", "matches 'nail lacquer'", "within your $10.50 budget")),
     # a stemmed keyword match is quoted in the product's own word form
     ("lacquers", Filters(), "s10", ("matches 'lacquer'",)),
     ("apple lacquer", Filters(), "s09", ("matches 'apple' and 'lacquer'", "popular: 4 shoppers bought it")),
     # quoted as the user typed it; the longest phrases that really occur in the product's text
-    ("any OPI Nail polish", Filters(), "s10", ("close in meaning to 'any OPI Nail polish'",
+    ("any OPI Nail polish", Filters(), "s10", ("close in meaning to 'OPI Nail polish'",
                                                "matches 'OPI' and 'Nail polish'")),
     ("CRÈME de corps", Filters(), "s11", ("matches 'CRÈME de corps'",)),
 ])
@@ -190,7 +194,6 @@ QUERIES = ["moisturizer for dry skin", "any OPI nail polish", "red", "crème", "
                                      Filters(price_min=10), Filters(brand="acme"), Filters(category="Nail Polish")])
 def test_every_reason_is_true(engine, sql, query, filters):
     cfg = engine.config
-    qvec = ConceptEncoder().encode([query])[0]
     counts = dict(sql.execute("SELECT product_id, count(DISTINCT shopper_id) FROM interactions GROUP BY product_id"))
     for r in engine.search(query, filters, n=15).results:
         p, text = r.product, fold(product_text(r.product))
@@ -200,14 +203,17 @@ def test_every_reason_is_true(engine, sql, query, filters):
                     assert re.search(r"(?<!\w)" + re.escape(fold(term)), text), (reason, text)
                     assert all(w not in {"any", "for", "under", "10"} for w in term.split())
             elif reason.startswith("close in meaning to"):
+                quoted = re.fullmatch(r"close in meaning to '(.+)'", reason).group(1)
+                assert quoted in query                                      # the request less its filler
+                qvec = ConceptEncoder().encode([quoted])[0]
                 cos = float(engine.embeddings.matrix[engine.embeddings.index_of(p.id)] @ qvec)
-                assert query and cos >= cfg.semantic_reason_min
+                assert cos >= cfg.semantic_reason_min
             elif reason.startswith("popular: "):
                 n = int(reason.split()[1])
                 assert n == counts[p.id] and n >= cfg.popular_reason_min
             elif reason.endswith(" bought it"):
                 n = int(reason.split()[0])
-                assert n == counts[p.id] and not query
+                assert n == counts[p.id] and all(w.lower() in STOPWORDS for w in re.findall(r"\w+", query))
             elif reason.endswith("budget"):
                 budget = float(re.search(r"\$([\d.]+)", reason).group(1))
                 assert filters.price_max == budget and p.price <= budget and filters.price_min is None

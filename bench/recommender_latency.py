@@ -1,0 +1,116 @@
+"""Per-query latency of the recommender alone (no Rasa, no HTTP) on the shipped catalog.
+
+Loads the ranker the action server uses (`ProductSearch.from_paths`: catalog, MiniLM encoder,
+product embeddings, collaborative model), then times each kind of call the actions make, over
+queries built from the catalog (its top categories and brands, shipped shoppers' ids):
+
+- search: a free-text query without filters, with category/brand/price filters, and personalised
+  for a shipped shopper (the collaborative model scores every candidate);
+- browse: no query words, a category filter (ranked by popularity);
+- similar: products like one product.
+
+Baseline in the same run: encoding the query text alone (the floor of any search by meaning), so
+the ratio shows what ranking, filtering, keyword search and reasons add. Each kind is timed
+`--repeats` times after a warm-up; it prints median, p95 and max, the p95 of all searches against
+the 20 ms target, and (with `--out`) writes the same table as Markdown.
+
+Usage: .venv/bin/python bench/recommender_latency.py [--repeats 200] [--out bench/results/recommender_latency.md]
+(run `shopbot setup` first)
+"""
+
+from __future__ import annotations
+
+import itertools
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import click
+
+from recommender.search import Filters, ProductSearch
+
+TARGET_P95_MS = 20.0
+PHRASES = ("shampoo for dry hair", "long lasting red lipstick", "vegan face moisturizer",
+           "something for oily skin", "gentle cleanser for sensitive skin", "waterproof mascara",
+           "a nice perfume for my mom", "nail polish that doesn't chip", "anti aging eye cream",
+           "dry shampoo", "maybelline mascara", "hair mask for curly hair", "sunscreen for the face",
+           "cheap foundation", "a gift set under $30", "lip balm")
+
+
+def p95(samples: list[float]) -> float:
+    return sorted(samples)[max(0, round(0.95 * len(samples)) - 1)]
+
+
+def timed(calls: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Milliseconds per call, cycling through `calls` `repeats` times after one warm-up pass."""
+    for call in calls:
+        call()
+    samples = []
+    for call in itertools.islice(itertools.cycle(calls), repeats):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def workloads(search: ProductSearch) -> dict[str, list[Callable[[], object]]]:
+    """name -> the calls of that kind, built from the catalog's own categories, brands and shoppers."""
+    categories = [name for name, _ in search.catalog.categories()[:8]]
+    brands = [name for name, _ in search.catalog.brands()[:8]]
+    shoppers = [shopper for shopper, _ in itertools.islice(search.catalog.iter_histories(), 16)]
+    products = search.catalog.product_ids()[::997][:16]
+    filters = [Filters(category=c, price_max=20) for c in categories] + [Filters(brand=b) for b in brands]
+    return {
+        "encode query (baseline)": [lambda p=p: search.encoder.encode([p]) for p in PHRASES],
+        "search": [lambda p=p: search.search(p) for p in PHRASES],
+        "search + filters": [lambda p=p, f=f: search.search(p, f) for p, f in zip(PHRASES, itertools.cycle(filters))],
+        "search, personal": [lambda p=p, s=s: search.search(p, shopper_id=s) for p, s in zip(PHRASES, shoppers)],
+        "browse category": [lambda c=c: search.search("", Filters(category=c)) for c in categories],
+        "similar products": [lambda i=i: search.similar(i) for i in products],
+    }
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--repeats", type=click.IntRange(20, 10_000), default=200, show_default=True,
+              help="Timed calls per kind.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the table as Markdown to this file.")
+def main(repeats: int, out: Path | None) -> None:
+    """Time the recommender's calls on the shipped catalog against encoding the query alone.
+
+    Example:
+
+        .venv/bin/python bench/recommender_latency.py --repeats 200 --out bench/results/recommender_latency.md
+    """
+    start = time.perf_counter()
+    search = ProductSearch.from_paths(progress=False)
+    load = time.perf_counter() - start
+    results = {name: timed(calls, repeats) for name, calls in workloads(search).items()}
+    base = statistics.median(results["encode query (baseline)"])
+    searches = [ms for name, samples in results.items() if name != "encode query (baseline)" for ms in samples]
+    rows = [f"| {name} | {statistics.median(s):.1f} | {p95(s):.1f} | {max(s):.1f} | "
+            f"{statistics.median(s) / base:.1f}x |" for name, s in results.items()]
+    verdict = "met" if p95(searches) <= TARGET_P95_MS else "NOT met"
+    lines = [
+        f"# Recommender latency ({date.today()}, {platform.machine()}, {search.catalog.count_products():,} products)",
+        "",
+        f"`bench/recommender_latency.py --repeats {repeats}`: milliseconds per call, in one process,",
+        f"after loading the ranker ({load:.1f} s). Ratio = median / median of encoding the query alone.",
+        "",
+        "| call | median ms | p95 ms | max ms | vs encode |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        f"All calls except the baseline: p95 **{p95(searches):.1f} ms** over {len(searches)} calls "
+        f"(target <= {TARGET_P95_MS:.0f} ms: {verdict}).",
+    ]
+    click.echo("\n".join(lines))
+    if out is not None:
+        out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

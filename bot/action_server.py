@@ -1,0 +1,59 @@
+"""The action server: rasa-sdk serving the `actions` package, after loading everything the actions use.
+
+Loading at start (catalog, product embeddings, encoder, collaborative model, shopper store) means a
+missing, corrupt or locked catalog stops the server with one `Error: ...` line instead of a failure
+in the middle of a chat, and the first shopper does not wait for the loading. `bot.servers` starts
+it; by hand:
+
+    SANIC_HOST=127.0.0.1 .venv/bin/python -m bot.action_server --port 5055
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+import click
+
+from actions import services
+from recommender.errors import ShopbotError
+
+logger = logging.getLogger(__name__)
+
+
+def load() -> None:
+    """Load the services the actions share; raise ShopbotError (one line) when one cannot be loaded."""
+    try:
+        search = services.product_search()
+        services.vocabulary()
+        services.store()
+    except ShopbotError:
+        raise
+    except (sqlite3.Error, OSError, ValueError, RuntimeError) as e:  # unreadable files, corrupt model
+        raise ShopbotError(f"could not load the shop's data: {e}. Run 'shopbot setup'.") from e
+    if search.recommender is None:
+        logger.warning("no collaborative model for this catalog: rankings are not personal (run 'shopbot setup')")
+    logger.info("loaded %d products; serving the actions", len(search.embeddings))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--port", type=int, default=5055, show_default=True, help="Port (the interface is $SANIC_HOST).")
+def main(port: int) -> None:
+    """Load the shop's data, then serve the custom actions to the Rasa server.
+
+    Example:
+
+        SANIC_HOST=127.0.0.1 python -m bot.action_server --port 5055
+    """
+    from rasa_sdk.endpoint import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        load()
+    except ShopbotError as e:
+        raise click.ClickException(str(e)) from e
+    run("actions", port=port, cors_origins=None)  # no CORS: only the Rasa server calls it
+
+
+if __name__ == "__main__":
+    main()

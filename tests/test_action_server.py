@@ -1,0 +1,50 @@
+"""bot.action_server: a catalog that is missing, corrupt or locked stops the server at start with one line."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.servers import ServerError, free_port, start_action_server, stop
+
+pytestmark = pytest.mark.slow
+
+
+def start_error(tmp_path: Path, catalog: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The ServerError message of starting the action server on `catalog` (it must not start)."""
+    monkeypatch.setenv("SHOPBOT_CATALOG", str(catalog))
+    monkeypatch.setenv("SHOPBOT_STORE", str(tmp_path / "shop.db"))
+    log = tmp_path / "actions.log"
+    with pytest.raises(ServerError) as caught:
+        stop(start_action_server(free_port(), log, timeout=120))
+    assert "Traceback" not in log.read_text()
+    return str(caught.value)
+
+
+@pytest.fixture
+def locked(tiny_catalog_path: Path) -> Iterator[Path]:
+    """The tiny catalog while another connection holds an exclusive lock on it."""
+    db = sqlite3.connect(tiny_catalog_path)
+    db.execute("BEGIN EXCLUSIVE")
+    yield tiny_catalog_path
+    db.rollback()
+    db.close()
+
+
+def test_a_missing_catalog_is_one_line_naming_the_command_that_builds_it(tmp_path, monkeypatch) -> None:
+    message = start_error(tmp_path, tmp_path / "nowhere.db", monkeypatch)
+    assert message.startswith(f"Error: No catalog at {tmp_path / 'nowhere.db'}. Build it with")
+
+
+def test_a_corrupt_catalog_is_one_line(tmp_path, monkeypatch) -> None:
+    corrupt = tmp_path / "catalog.db"
+    corrupt.write_bytes(b"this is not a database\n" * 100)
+    assert start_error(tmp_path, corrupt, monkeypatch).startswith(f"Error: {corrupt} is not a SQLite catalog")
+
+
+def test_a_locked_catalog_is_one_line(tmp_path, monkeypatch, locked: Path) -> None:
+    message = start_error(tmp_path, locked, monkeypatch)
+    assert message.startswith(f"Error: {locked} cannot be read (database is locked)")
