@@ -7,7 +7,7 @@ SHOPBOT := $(PY) -m bot.cli
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/var/pycache
 
-.PHONY: install browser setup chat serve web test test-fast lock
+.PHONY: install browser redis setup chat serve web test test-fast lock
 
 ## install: create .venv from requirements/lock.txt (skipped when the lock did not change)
 install: .venv/.lock-sha256
@@ -17,6 +17,10 @@ install: .venv/.lock-sha256
 ## browser: Debian's chromium for the browser test (skipped when installed; needs root or sudo)
 browser:
 	scripts/install-browser.sh
+
+## redis: Debian's redis-server for the scale-out test (skipped when installed; needs root or sudo)
+redis:
+	scripts/install-redis.sh
 
 ## setup: catalog, embeddings, collaborative model, NLU lookups and Rasa model, each rebuilt only when its inputs changed
 setup: install
@@ -34,8 +38,8 @@ serve: setup
 web: setup
 	$(SHOPBOT) web
 
-## test: set up, then run every test, the slow end-to-end and browser ones included
-test: setup browser
+## test: set up, then run every test, the slow end-to-end, browser and scale-out ones included
+test: setup browser redis
 	$(PY) -m pytest
 
 ## test-fast: the tests that train nothing and start no server

@@ -163,7 +163,7 @@ def telegram(payload: dict[str, Any]) -> dict[str, Any] | None:
     return message
 
 
-def _mrkdwn(text: str) -> str:
+def slack_escape(text: str) -> str:
     """Slack's three control characters escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -177,14 +177,14 @@ def slack(payload: dict[str, Any]) -> dict[str, Any] | None:
     for n, (label, card) in enumerate(numbered, start=1):
         title = clip(card["title"], TITLE_CHARS)
         why = reasons_text(card["reasons"])
-        text = f"*{_mrkdwn(label + title)}*\n{_mrkdwn(_facts(card))}" + (f"\n_{_mrkdwn(why)}_" if why else "")
+        text = f"*{slack_escape(label + title)}*\n{slack_escape(_facts(card))}" + (f"\n_{slack_escape(why)}_" if why else "")
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SLACK_SECTION)}})
         buttons = [{"type": "button", "action_id": f"card-{n}-{i}",
                     "text": {"type": "plain_text", "text": clip(b["title"], SLACK_BUTTON_TEXT)}, "value": b["payload"]}
                    for i, b in enumerate(card["buttons"][:SLACK_BUTTONS]) if len(b["payload"]) <= SLACK_VALUE]
         if buttons:
             blocks.append({"type": "actions", "elements": buttons})
-        fallback.append(f"{label}{title} - {_facts(card)}")
+        fallback.append(slack_escape(f"{label}{title} - {_facts(card)}"))
     return {"text": "\n".join(fallback), "blocks": blocks}
 
 

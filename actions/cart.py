@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def _names(ids: list[str]) -> str:
     products = services.product_search().catalog.get_products(ids)
-    names = [short_title(p, NAME_CHARS) for p in products]
+    names = [short_title(p, NAME_CHARS) for p in products] or ["that product"]  # gone from the catalog
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 

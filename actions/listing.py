@@ -116,8 +116,12 @@ def referenced(dispatcher: CollectingDispatcher, tracker: Tracker, listed: Seque
     """
     listed = list(tracker.get_slot(SHOWN_SLOT) or []) if listed is None else list(listed)
     named = entity_values(tracker, "product_id")
-    if named:
-        return named
+    if named:  # a button's id, or anything a client typed as one: only products the shop has (or listed)
+        known = {p.id for p in services.product_search().catalog.get_products(named)} | set(listed)
+        ids = [pid for pid in named if pid in known]
+        if not ids:
+            dispatcher.utter_message(response="utter_unknown_product")
+        return ids or None
     mentions = entity_values(tracker, "ordinal")
     if mentions:
         if not listed:

@@ -12,7 +12,9 @@ queries built from the catalog (its top categories and brands, shipped shoppers'
 Baseline in the same run: encoding the query text alone (the floor of any search by meaning), so
 the ratio shows what ranking, filtering, keyword search and reasons add. Each kind is timed
 `--repeats` times after a warm-up; it prints median, p95 and max, the p95 of all searches against
-the 20 ms target, and (with `--out`) writes the same table as Markdown.
+the 20 ms target, the load average before and after (other programs on the machine slow every
+figure), and (with `--out`) writes the same table as Markdown. Every call is cold: the ranker keeps
+no per-query cache (query vectors, keyword hits, filter results), so repeating a query costs the same.
 
 Usage: .venv/bin/python bench/recommender_latency.py [--repeats 200] [--out bench/results/recommender_latency.md]
 (run `shopbot setup` first)
@@ -21,6 +23,7 @@ Usage: .venv/bin/python bench/recommender_latency.py [--repeats 200] [--out benc
 from __future__ import annotations
 
 import itertools
+import os
 import platform
 import statistics
 import time
@@ -85,10 +88,12 @@ def main(repeats: int, out: Path | None) -> None:
 
         .venv/bin/python bench/recommender_latency.py --repeats 200 --out bench/results/recommender_latency.md
     """
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     search = ProductSearch.from_paths(progress=False)
     load = time.perf_counter() - start
     results = {name: timed(calls, repeats) for name, calls in workloads(search).items()}
+    load_after = os.getloadavg()[0]
     base = statistics.median(results["encode query (baseline)"])
     searches = [ms for name, samples in results.items() if name != "encode query (baseline)" for ms in samples]
     rows = [f"| {name} | {statistics.median(s):.1f} | {p95(s):.1f} | {max(s):.1f} | "
@@ -99,6 +104,7 @@ def main(repeats: int, out: Path | None) -> None:
         "",
         f"`bench/recommender_latency.py --repeats {repeats}`: milliseconds per call, in one process,",
         f"after loading the ranker ({load:.1f} s). Ratio = median / median of encoding the query alone.",
+        f"Machine: {os.cpu_count()} cores, 1-minute load average {load_before:.1f} before and {load_after:.1f} after.",
         "",
         "| call | median ms | p95 ms | max ms | vs encode |",
         "|---|---|---|---|---|",

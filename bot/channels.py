@@ -12,11 +12,16 @@ messages go through a `Guard` first:
   says nothing) gets a short apology; the next message is handled as usual.
 
 Logs name what happened, never the sender or the text.
+
+Who the sender is comes from a token, never from the client's say-so (`bot.identity`): the REST
+webhook answers only callers with the integrator's bearer token, and the socket.io channel takes the
+sender from the subject of the signed token the widget connects with, and sends replies only there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
@@ -27,9 +32,14 @@ from typing import Any
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.facebook import FacebookInput
 from rasa.core.channels.rest import RestInput
-from rasa.core.channels.slack import SlackInput
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.slack import SlackBot, SlackInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from rasa.core.channels.telegram import TelegramInput
+from sanic import response
+from sanic.request import Request
+
+from actions.cards import slack_escape
+from bot import identity, rasa_patches  # noqa: F401 (rasa_patches: applied on import)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +69,7 @@ class Guard:
         self.limits = limits
         self.clock = clock
         self._recent: dict[str, deque[float]] = {}
+        self._swept = clock()
 
     def refusal(self, sender_id: str, text: str) -> str | None:
         """The reply refusing this message, or None when it may go on (and then it counts)."""
@@ -77,8 +88,9 @@ class Guard:
         return None
 
     def _forget_idle(self, now: float) -> None:
-        """Drop the senders silent for a minute, so memory follows the active senders only."""
-        if len(self._recent) > 1000:
+        """Once a minute, drop the senders silent for a minute: memory follows the active senders only."""
+        if now - self._swept >= 60:
+            self._swept = now
             self._recent = {s: times for s, times in self._recent.items() if times and times[-1] > now - 60}
 
 
@@ -134,19 +146,96 @@ class GuardedChannel(InputChannel):
 
 
 class Rest(GuardedChannel, RestInput):
-    """Rasa's REST channel, guarded: POST /webhooks/rest/webhook."""
+    """Rasa's REST channel, guarded, for integrators: POST /webhooks/rest/webhook with the header
+    ``Authorization: Bearer <token>`` (credentials.yml ``token``); without it, 401 and nothing runs."""
+
+    def __init__(self, token: str | None = None) -> None:
+        super().__init__()
+        self.token = token
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls((credentials or {}).get("token"))
+
+    def blueprint(self, on_new_message: Handler) -> Any:
+        webhook = super().blueprint(on_new_message)
+        if not self.token:
+            logger.warning("the REST channel has no token: it refuses every message")
+
+        @webhook.middleware("request")
+        async def authenticate(request: Request) -> Any:
+            if request.method == "POST" and not identity.bearer_matches(
+                    request.headers.get("Authorization"), self.token):
+                logger.info("REST message refused: missing or wrong bearer token")
+                return response.json({"error": "A valid 'Authorization: Bearer <token>' header is required."},
+                                     status=401, headers={"WWW-Authenticate": "Bearer"})
+            return None
+
+        return webhook
 
 
 class SocketIO(GuardedChannel, SocketIOInput):
-    """Rasa's socket.io channel (the web widget), guarded."""
+    """Rasa's socket.io channel (the web widget), guarded, with signed identity.
 
+    The client connects with ``auth: {token}``, a JWT signed with credentials.yml's ``jwt_key`` whose
+    subject is the shopper; without a valid one the connection is refused. The sender of every message
+    is that subject, whatever ``session_id`` the client sends, and replies go to that shopper's room
+    only, which ``session_request`` confirms (so a reload with the same token continues the same
+    conversation).
+    """
 
+    def blueprint(self, on_new_message: Handler) -> Any:
+        webhook = super().blueprint(on_new_message)  # registers Rasa's handlers; ours replace three
+        sio, handle = self.sio, guarded(on_new_message, GUARD)
+        if not self.jwt_key:
+            logger.warning("the socket.io channel has no jwt_key: it refuses every connection")
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: str, environ: dict, auth: Any = None) -> bool:
+            shopper = identity.shopper(auth.get("token") if isinstance(auth, dict) else None, self.jwt_key)
+            if shopper is None:
+                logger.info("socket.io connection refused: missing, forged or expired token")
+                return False
+            await sio.save_session(sid, {"shopper": shopper}, namespace=self.namespace)
+            sio.enter_room(sid, shopper, namespace=self.namespace)
+            return True
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: Any = None) -> None:
+            session = await sio.get_session(sid, namespace=self.namespace)
+            await sio.emit("session_confirm", session["shopper"], room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: str, data: Any) -> None:
+            session = await sio.get_session(sid, namespace=self.namespace)
+            if not isinstance(data, dict):
+                return
+            metadata = data.get(self.metadata_key) or {}
+            try:
+                metadata = json.loads(metadata) if isinstance(metadata, str) else dict(metadata)
+            except (ValueError, TypeError):
+                metadata = {}
+            await handle(UserMessage(str(data.get("message") or ""), SocketIOOutput(sio, self.bot_message_evt),
+                                     session["shopper"], input_channel=self.name(), metadata=metadata))
+
+        return webhook
 class Telegram(GuardedChannel, TelegramInput):
     """Rasa's Telegram channel, guarded: /webhooks/telegram/webhook."""
 
 
+class SlackOutput(SlackBot):
+    """Rasa's Slack output with Slack's control characters escaped in text replies: a product title
+    like ``<https://evil.example|Refund> <!channel>`` shows as typed, not as a link and a mention."""
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await super().send_text_message(recipient_id, slack_escape(text), **kwargs)
+
+
 class Slack(GuardedChannel, SlackInput):
     """Rasa's Slack channel, guarded: /webhooks/slack/webhook."""
+
+    def get_output_channel(self, channel: str | None = None, thread_id: str | None = None) -> SlackOutput:
+        return SlackOutput(self.slack_token, channel or self.slack_channel, thread_id, self.proxy)
 
 
 class Facebook(GuardedChannel, FacebookInput):

@@ -370,22 +370,29 @@ def chat(sender: str | None) -> None:
 @click.option("--port", type=int, default=5005, show_default=True, help="Rasa server port.")
 @click.option("--action-port", type=int, default=5055, show_default=True,
               help="Action server port (always on 127.0.0.1).")
-def serve(host: str, port: int, action_port: int) -> None:
+@click.option("--enable-api", is_flag=True,
+              help="Also turn on Rasa's HTTP API (conversations, events), every call needing "
+                   "?token=$SHOPBOT_API_TOKEN.")
+def serve(host: str, port: int, action_port: int, enable_api: bool) -> None:
     """Run the assistant as an HTTP server: Rasa's REST channel plus the action server.
 
-    Stop it with Ctrl-C; both processes are stopped.
+    Every REST call needs the header `Authorization: Bearer $SHOPBOT_REST_TOKEN` (unset, a token is
+    generated once into var/secrets/SHOPBOT_REST_TOKEN). Stop it with Ctrl-C; both processes are stopped.
 
     Example:
 
         shopbot serve --port 5005
 
-        curl -s localhost:5005/webhooks/rest/webhook -d '{"sender": "me", "message": "shampoo under $10"}'
+        curl -s localhost:5005/webhooks/rest/webhook -H "Authorization: Bearer $(cat var/secrets/SHOPBOT_REST_TOKEN)" \
+          -d '{"sender": "me", "message": "shampoo under $10"}'
     """
     from bot.servers import Assistant
 
     with Assistant(_trained_model(), host=host, rasa_port=port, action_port=action_port,
-                   log_dir=config.cache_dir() / "logs") as bot:
-        click.echo(f"REST channel: POST {bot.rest_url}  (logs in {bot.log_dir}; Ctrl-C stops)")
+                   log_dir=config.cache_dir() / "logs", enable_api=enable_api) as bot:
+        click.echo(f"REST channel: POST {bot.rest_url} with the bearer token $SHOPBOT_REST_TOKEN (unset: "
+                   f"{config.cache_dir() / 'secrets' / 'SHOPBOT_REST_TOKEN'})"
+                   f"{'; HTTP API on' if enable_api else ''}  (logs in {bot.log_dir}; Ctrl-C stops)")
         _run_until_stopped(bot)
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
-from recommender.config import REPO_ROOT
+from recommender.config import REPO_ROOT, SECRETS
 
 logger = logging.getLogger(__name__)
 
@@ -41,21 +42,22 @@ def _variables(node: yaml.Node) -> list[str]:
     return []
 
 
-def _unset(node: yaml.Node) -> list[str]:
-    """The variables named under ``node`` that are unset or empty."""
-    return [name for name in _variables(node) if not os.environ.get(name)]
+def _unset(node: yaml.Node, environ: Mapping[str, str]) -> list[str]:
+    """The variables named under ``node`` that are unset or empty in ``environ``."""
+    return [name for name in _variables(node) if not environ.get(name)]
 
 
-def _without_unset_optional(channel: str, config: yaml.Node) -> yaml.Node:
+def _without_unset_optional(channel: str, config: yaml.Node, environ: Mapping[str, str]) -> yaml.Node:
     """``config`` without its optional keys whose variable is unset."""
     if isinstance(config, yaml.MappingNode):
         config.value = [(key, value) for key, value in config.value
-                        if (channel_name(channel), key.value) not in OPTIONAL or not _unset(value)]
+                        if (channel_name(channel), key.value) not in OPTIONAL or not _unset(value, environ)]
     return config
 
 
-def write_active(directory: Path, source: Path = CREDENTIALS) -> Path:
-    """Write ``directory/credentials.yml``: ``source`` without the channels whose variables are unset.
+def write_active(directory: Path, source: Path = CREDENTIALS, environ: Mapping[str, str] | None = None) -> Path:
+    """Write ``directory/credentials.yml``: ``source`` without the channels whose variables are unset
+    in ``environ`` (default: this process's environment; pass the Rasa server's own).
 
     The YAML is composed, not constructed, so the ``${VAR}`` values are copied as they are (Rasa
     expands them when it starts): no secret value is written or logged here.
@@ -63,17 +65,18 @@ def write_active(directory: Path, source: Path = CREDENTIALS) -> Path:
     Returns:
         The path of the copy, for ``rasa run --credentials``.
     """
+    environ = os.environ if environ is None else environ
     root = yaml.compose(source.read_text())
     kept, off = [], []
     for key, config in root.value:
-        config = _without_unset_optional(key.value, config)
-        missing = _unset(config)
+        config = _without_unset_optional(key.value, config, environ)
+        missing = _unset(config, environ)
         if missing:
             off.append(f"{channel_name(key.value)} (unset: {', '.join(missing)})")
         else:
             kept.append((key, config))
     root.value = kept
-    on = [channel_name(key.value) for key, config in kept if _variables(config)]
+    on = [channel_name(key.value) for key, config in kept if set(_variables(config)) - set(SECRETS)]
     logger.info("messaging channels on: %s; off: %s", ", ".join(on) or "none", "; ".join(off) or "none")
     path = directory / "credentials.yml"
     path.write_text(yaml.serialize(root))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from bot import identity
 from bot.credentials import write_active
 from recommender import config
 from recommender.errors import ShopbotError
@@ -63,9 +64,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def endpoints_for(action_port: int, directory: Path, tracker_db: Path | None = None) -> Path:
-    """Write a copy of endpoints.yml whose action endpoint is the action server on `action_port` and
-    whose SQLite tracker store is the file `tracker_db` (default: `config.tracker_path()`)."""
+def endpoints_for(action_port: int, directory: Path, tracker_db: Path | None = None,
+                  lock_store: dict | None = None) -> Path:
+    """Write a copy of endpoints.yml whose action endpoint is the action server on `action_port`, whose
+    SQLite tracker store is the file `tracker_db` (default: `config.tracker_path()`) and, given
+    `lock_store` (e.g. ``{"type": "redis", "url": "127.0.0.1", "port": 6379}``), that lock store."""
     endpoints = yaml.safe_load((config.REPO_ROOT / "endpoints.yml").read_text()) or {}
     endpoints["action_endpoint"] = {"url": f"http://{HOST}:{action_port}/webhook"}
     store = endpoints.get("tracker_store") or {}
@@ -73,6 +76,8 @@ def endpoints_for(action_port: int, directory: Path, tracker_db: Path | None = N
         tracker_db = Path(tracker_db or config.tracker_path()).resolve()
         tracker_db.parent.mkdir(parents=True, exist_ok=True)
         store["db"] = str(tracker_db)
+    if lock_store:
+        endpoints["lock_store"] = lock_store
     path = directory / "endpoints.yml"
     path.write_text(yaml.safe_dump(endpoints))
     return path
@@ -137,15 +142,20 @@ def start_action_server(port: int, log: Path, host: str = HOST,
 
 
 def start_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: str = HOST,
-                      timeout: float = 300, cors: tuple[str, ...] = ()) -> subprocess.Popen:
-    """Run `rasa run` with the channels of credentials.yml on `host`:`port` (HTTP API off).
+                      timeout: float = 300, cors: tuple[str, ...] = (),
+                      enable_api: bool = False) -> subprocess.Popen:
+    """Run `rasa run` with the channels of credentials.yml on `host`:`port`.
 
     `cors` lists the web origins (e.g. the chat widget's page) allowed to call it from a browser.
+    Rasa's HTTP API (trackers, events, model) is off unless `enable_api`, and then every call needs
+    `?token=$SHOPBOT_API_TOKEN`.
     """
+    secrets = identity.environment()
+    credentials = write_active(endpoints.parent, environ={**os.environ, **secrets})
+    api = ["--enable-api", "--auth-token", secrets["SHOPBOT_API_TOKEN"]] if enable_api else []
     process = _spawn([RASA, "run", "--model", str(model), "--interface", host, "--port", str(port),
-                      "--endpoints", str(endpoints),
-                      "--credentials", str(write_active(endpoints.parent)),
-                      *(["--cors", *cors] if cors else [])], log)
+                      "--endpoints", str(endpoints), "--credentials", str(credentials), *api,
+                      *(["--cors", *cors] if cors else [])], log, **secrets)
     wait_until_ready(f"http://{_local(host)}:{port}/webhooks/rest/", process, timeout, log)
     return process
 
@@ -166,6 +176,7 @@ class Assistant(AbstractContextManager):
     log_dir: Path | None = None
     cors: tuple[str, ...] = ()  # browser origins allowed to call the Rasa server (the widget's page)
     tracker_db: Path | None = None  # the conversations' SQLite file; default config.tracker_path()
+    enable_api: bool = False  # Rasa's HTTP API, behind $SHOPBOT_API_TOKEN
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def __enter__(self) -> Assistant:
@@ -179,7 +190,7 @@ class Assistant(AbstractContextManager):
             endpoints = endpoints_for(self.action_port, self.log_dir, self.tracker_db)
             self.processes.append(start_rasa_server(self.model, self.rasa_port, endpoints,
                                                     self.log_dir / "rasa.log", self.host,
-                                                    cors=self.cors))
+                                                    cors=self.cors, enable_api=self.enable_api))
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -203,8 +214,15 @@ class Assistant(AbstractContextManager):
 
     def send(self, sender: str, text: str, timeout: float = 180) -> list[dict]:
         """Post one message to the REST channel and return the bot's replies."""
-        request = urllib.request.Request(
-            self.rest_url, data=json.dumps({"sender": sender, "message": text}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
+        return post_message(self.rest_url, sender, text, timeout=timeout)
+
+
+def post_message(url: str, sender: str, text: str, token: str | None = None, timeout: float = 180) -> list[dict]:
+    """Post one message to a REST webhook as an integrator (`token`: default $SHOPBOT_REST_TOKEN)
+    and return the bot's replies."""
+    request = urllib.request.Request(
+        url, data=json.dumps({"sender": sender, "message": text}).encode(),
+        headers={"Content-Type": "application/json",
+                 "Authorization": f"Bearer {token or config.secret('SHOPBOT_REST_TOKEN')}"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from recommender.errors import CatalogNotFound, ProductNotFound
@@ -29,6 +30,7 @@ SCHEMA_VERSION = "1"
 MAX_QUERY_TERMS = 32  # keyword_search ignores terms beyond this many
 _PRODUCT_COLUMNS = "id, title, brand, category, category_path, price"
 _TERM = re.compile(r"\w+", re.UNICODE)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,55 @@ def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+def _fold(text: str) -> str:
+    """Lowercase ASCII letters only, as SQLite's ``lower()`` and ``COLLATE NOCASE`` do."""
+    return text.translate(_ASCII_LOWER)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """What search filters and ranks by, read once: a catalog is read-only while it is open.
+
+    Products are at positions 0..n-1 in id order; categories and brands are coded by distinct value.
+    """
+
+    ids: list[str]  # product ids, ordered
+    position: np.ndarray  # (max rowid + 1,) rowid -> position, -1 for no product
+    price: np.ndarray  # (n,) float64, NaN when unknown
+    brand: np.ndarray  # (n,) index into brands, -1 without a brand
+    brands: dict[str, int]  # folded brand -> index
+    place: np.ndarray  # (n,) index into places
+    places: list[tuple[str | None, str | None]]  # distinct (folded leaf category, " > "-wrapped folded path)
+
+    @classmethod
+    def read(cls, db: sqlite_utils.Database) -> _Columns:
+        rows = db.execute("SELECT rowid, id, brand, category, category_path, price FROM products ORDER BY id").fetchall()
+        position = np.full(max((r[0] for r in rows), default=0) + 1, -1, dtype=np.int64)
+        position[[r[0] for r in rows]] = np.arange(len(rows))
+        brands: dict[str, int] = {}
+        places: dict[tuple[str | None, str | None], int] = {}
+        brand = [-1 if r[2] is None else brands.setdefault(_fold(r[2]), len(brands)) for r in rows]
+        place = [places.setdefault((None if r[3] is None else _fold(r[3]),
+                                    None if r[4] is None else f"{PATH_SEP}{_fold(r[4])}{PATH_SEP}"), len(places))
+                 for r in rows]
+        return cls(ids=[r[1] for r in rows], position=position,
+                   price=np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=np.float64),
+                   brand=np.array(brand, dtype=np.int64), brands=brands,
+                   place=np.array(place, dtype=np.int64), places=list(places))
+
+
 class Catalog:
     """Read access to a catalog SQLite file."""
 
     def __init__(self, db: sqlite_utils.Database, path: Path | None = None) -> None:
         self.db = db
         self.path = path
+        self._cols: _Columns | None = None
+
+    def _columns(self) -> _Columns:
+        if self._cols is None:
+            self._cols = _Columns.read(self.db)
+        return self._cols
 
     @classmethod
     def open(cls, path: str | Path) -> Catalog:
@@ -137,8 +182,8 @@ class Catalog:
         return self._rows("SELECT count(*) FROM products")[0][0]
 
     def product_ids(self) -> list[str]:
-        """Every product id, ordered."""
-        return [r[0] for r in self._rows("SELECT id FROM products ORDER BY id")]
+        """Every product id, ordered (the positions of ``filter_mask``)."""
+        return list(self._columns().ids)
 
     # -- search and filters ---------------------------------------------------------------------
 
@@ -148,33 +193,41 @@ class Catalog:
         The query is user text: it is split into word terms and each is quoted, so FTS5 syntax
         (``OR``, ``*``, ``NEAR(``, quotes) is searched as plain words and never raises.
 
+        One statement finds each term's matches with its bm25 part; a product's score is the sum
+        of its terms' parts in query order, which is exactly FTS5's bm25 of the OR of the terms.
+
         Returns:
-            ``(product_id, score, matched_terms)`` best first; score > 0, higher is better;
-            matched_terms are the lowercased query terms found in that product's text.
+            ``(product_id, score, matched_terms)`` best first (ties by id); score > 0, higher is
+            better; matched_terms are the lowercased query terms found in that product's text.
         """
         terms = query_terms(query)
         if not terms or limit <= 0:
             return []
-        match = " OR ".join(_fts_phrase(t) for t in terms)
-        rows = self._rows(
-            "SELECT p.id, p.rowid, -bm25(products_fts) AS score FROM products_fts"
-            " JOIN products p ON p.rowid = products_fts.rowid"
-            " WHERE products_fts MATCH ? ORDER BY score DESC, p.id LIMIT ?",
-            [match, limit],
-        )
+        sql = " UNION ALL ".join(f"SELECT {i}, rowid, -bm25(products_fts) FROM products_fts WHERE products_fts MATCH ?"
+                                 for i in range(len(terms)))
+        rows = self._rows(sql, [_fts_phrase(t) for t in terms])
         if not rows:
             return []
-        rowids = [r[1] for r in rows]
-        marks = ", ".join("?" * len(rowids))
-        matched: dict[int, list[str]] = {}
-        for term in terms:
-            hits = self._rows(
-                f"SELECT rowid FROM products_fts WHERE products_fts MATCH ? AND rowid IN ({marks})",
-                [_fts_phrase(term), *rowids],
-            )
-            for (rowid,) in hits:
-                matched.setdefault(rowid, []).append(term)
-        return [(pid, max(float(score), 1e-9), tuple(matched.get(rowid, ()))) for pid, rowid, score in rows]
+        cols = self._columns()
+        hits = np.array(rows, dtype=np.float64)  # (hits, 3): term index, rowid, score part
+        term, rowid = hits[:, 0].astype(np.int64), hits[:, 1].astype(np.int64)
+        pos = np.where(rowid < len(cols.position), cols.position[np.minimum(rowid, len(cols.position) - 1)], -1)
+        score = np.zeros(len(cols.ids))
+        found = np.zeros(len(cols.ids), dtype=np.int64)  # bit i: term i matched
+        for i in range(len(terms)):  # in query order, as FTS5 adds up bm25
+            sel = (term == i) & (pos >= 0)
+            score[pos[sel]] += hits[sel, 2]
+            found[pos[sel]] |= 1 << i
+        matched = np.flatnonzero(found)  # positions, in id order
+        top = matched[np.argsort(-score[matched], kind="stable")[:limit]]
+        names: dict[int, tuple[str, ...]] = {}
+        out = []
+        for p in top.tolist():
+            bits = int(found[p])
+            if bits not in names:
+                names[bits] = tuple(t for i, t in enumerate(terms) if bits >> i & 1)
+            out.append((cols.ids[p], max(float(score[p]), 1e-9), names[bits]))
+        return out
 
     def filter_ids(
         self,
@@ -184,31 +237,41 @@ class Catalog:
         price_min: float | None = None,
         price_max: float | None = None,
     ) -> list[str]:
-        """Ids of products passing every given filter, ordered by id.
+        """Ids of products passing every given filter, ordered by id (arguments of ``filter_mask``)."""
+        ids = self._columns().ids
+        mask = self.filter_mask(category=category, brand=brand, price_min=price_min, price_max=price_max)
+        return [ids[i] for i in np.flatnonzero(mask).tolist()]
+
+    def filter_mask(
+        self,
+        *,
+        category: str | None = None,
+        brand: str | None = None,
+        price_min: float | None = None,
+        price_max: float | None = None,
+    ) -> np.ndarray:
+        """(n,) bool over ``product_ids()``: True for the products passing every given filter.
 
         Args:
-            category: the leaf or any level of the category path, case-insensitive.
-            brand: the brand, case-insensitive.
+            category: the leaf or any level of the category path (or a run of levels, "Hair Care >
+                Shampoos"), ASCII case-insensitive, like SQLite's ``lower()``.
+            brand: the brand, ASCII case-insensitive (SQLite's ``NOCASE``).
             price_min, price_max: inclusive bounds; products with unknown price never pass them.
         """
-        where, params = [], []
+        cols = self._columns()
+        mask = np.ones(len(cols.ids), dtype=bool)
         if category is not None:
-            where.append(
-                "(lower(category) = lower(?) OR instr(' > ' || lower(category_path) || ' > ',"
-                " ' > ' || lower(?) || ' > ') > 0)"
-            )
-            params += [category.strip(), category.strip()]
+            want = _fold(category.strip())
+            wrapped = f"{PATH_SEP}{want}{PATH_SEP}"
+            codes = [i for i, (leaf, path) in enumerate(cols.places) if leaf == want or (path and wrapped in path)]
+            mask &= np.isin(cols.place, codes)
         if brand is not None:
-            where.append("brand = ? COLLATE NOCASE")
-            params.append(brand.strip())
-        if price_min is not None:
-            where.append("price IS NOT NULL AND price >= ?")
-            params.append(float(price_min))
+            mask &= cols.brand == cols.brands.get(_fold(brand.strip()), -2)
+        if price_min is not None:  # an unknown price is NaN, which compares False
+            mask &= cols.price >= float(price_min)
         if price_max is not None:
-            where.append("price IS NOT NULL AND price <= ?")
-            params.append(float(price_max))
-        sql = "SELECT id FROM products" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-        return [r[0] for r in self._rows(sql, params)]
+            mask &= cols.price <= float(price_max)
+        return mask
 
     def brands(self) -> list[tuple[str, int]]:
         """(brand, product count), most products first."""

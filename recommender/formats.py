@@ -197,6 +197,11 @@ def clean_text(value: Any) -> str | None:
     return text.strip() or None
 
 
+def clean_id(value: Any) -> str | None:
+    """An id as written, trimmed (ids are labels: no HTML unescaping); empty -> None."""
+    return (str(value).strip() or None) if value is not None else None
+
+
 def parse_number(value: Any, field: str) -> float | None:
     """A non-negative number, or None for empty/'None'; raises ValueError naming the bad value."""
     if value is None or (isinstance(value, str) and value.strip().lower() in _NULLS):
@@ -242,8 +247,7 @@ def parse_product(record: dict[str, Any] | BadRecord, mapping: ColumnMapping) ->
     """Clean one raw record into product fields; raises ValueError with the reason."""
     if isinstance(record, BadRecord):
         raise ValueError(str(record))
-    raw_id = record.get("id")
-    product_id = str(raw_id).strip() if raw_id is not None else ""
+    product_id = clean_id(record.get("id"))
     if not product_id:
         raise ValueError("missing id")
     return {
@@ -319,7 +323,7 @@ def _interaction_table(
         try:
             if isinstance(record, BadRecord):
                 raise ValueError(str(record))
-            shopper, product = clean_text(record.get("shopper")), clean_text(record.get("product"))
+            shopper, product = clean_id(record.get("shopper")), clean_id(record.get("product"))
             if not shopper:
                 raise ValueError("missing shopper id")
             if not product:

@@ -1,6 +1,6 @@
 """The hybrid ranker: query relevance + personal score + popularity inside hard filters, then diversity.
 
-Candidates are the products passing every filter (``Catalog.filter_ids``), or all products when no
+Candidates are the products passing every filter (``Catalog.filter_mask``), or all products when no
 filter is set, minus ``exclude``. Each candidate gets::
 
     score = w_sem * max(cos(query, product), 0)              # sentence-encoder similarity, 0..1
@@ -100,7 +100,7 @@ class SearchConfig:
     semantic_reason_min: float = 0.5  # cos needed before saying "close in meaning to"
     personal_reason_min: float = 0.2  # personal part (0..1) needed before giving the model's reasons
     popular_reason_min: int = 30  # shoppers before saying "popular: N shoppers bought it" (~top 10% here)
-    keyword_limit: int = 500  # keyword matches fetched per query without filters (~100 ms for 3 terms)
+    keyword_limit: int = 500  # keyword matches used per query without filters (the best ones)
     keyword_limit_filtered: int = 1000  # with filters: matches inside the filter may rank lower overall
     max_query_chars: int = 300  # longer user text is cut at a word boundary
 
@@ -145,7 +145,7 @@ class Filters:
         return out
 
     def as_kwargs(self) -> dict[str, str | float | None]:
-        """The filters as keyword arguments of ``Catalog.filter_ids``."""
+        """The filters as keyword arguments of ``Catalog.filter_mask`` (and ``filter_ids``)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def without(self, name: str) -> Filters:
@@ -191,6 +191,12 @@ class ProductSearch:
         self._popularity: dict[str, int] | None = None
         self._pop_norm: np.ndarray | None = None
         self._cf_rows: np.ndarray | None = None
+        # Read-only while serving, so computed once: the embedding row of each catalog product (-1: no
+        # vector), every row, and each row's rank by product id (the deterministic tie-break).
+        self._catalog_rows = embeddings.row_numbers(catalog.product_ids())
+        self._all_rows = np.arange(len(embeddings))
+        self._id_rank = np.empty(len(embeddings), dtype=np.int64)
+        self._id_rank[np.argsort(np.array(embeddings.ids, dtype=str), kind="stable")] = self._all_rows
 
     @classmethod
     def from_paths(cls, catalog_path: str | Path | None = None, cache_dir: str | Path | None = None,
@@ -222,18 +228,19 @@ class ProductSearch:
         """
         filters = filters or Filters()
         q = self._parse(query)
-        ids, rows, outcome = self._candidates(filters, set(exclude))
+        rows, outcome = self._candidates(filters, exclude)
         if outcome is not None:
             logger.debug("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
             return outcome
         cfg = self.config
         sem = self._semantic(q, rows)
-        kw, matched = self._keyword(q, ids, filtered=not filters.is_empty())
+        kw, matched = self._keyword(q, rows, filtered=not filters.is_empty())
         personal, scored = self._personal(rows, shopper_id, session_items)
         pop = self._popularity_norm()[rows]
         scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_personal * personal + cfg.w_pop * pop
-        top = self._diversify(_top_k(scores, ids, max(n, cfg.diversity_pool) if n > 0 else 0), scores, rows, n)
-        products = {p.id: p for p in self.catalog.get_products([ids[i] for i in top])}
+        top = self._diversify(self._top_k(scores, rows, max(n, cfg.diversity_pool) if n > 0 else 0), scores, rows, n)
+        ids = {i: self.embeddings.ids[rows[i]] for i in top}
+        products = {p.id: p for p in self.catalog.get_products(list(ids.values()))}
         personal_reasons = self._personal_reasons([ids[i] for i in top if personal[i] >= cfg.personal_reason_min],
                                                   scored)
         results = []
@@ -241,7 +248,7 @@ class ProductSearch:
             product = products.get(ids[i])
             if product is None:  # the catalog changed under the embeddings
                 continue
-            reasons = self._reasons(product, q, filters, sem[i], kw[i], matched.get(ids[i], ()),
+            reasons = self._reasons(product, q, filters, sem[i], kw[i], matched.get(i, ()),
                                     (cfg.w_personal * personal[i], personal_reasons.get(ids[i], ())))
             results.append(ScoredProduct(product, round(float(scores[i]), 6), reasons))
         return SearchOutcome(results, None)
@@ -257,7 +264,7 @@ class ProductSearch:
         """
         source = self.catalog.get_product(product_id)
         filters = filters or Filters()
-        ids, rows, outcome = self._candidates(filters, set(exclude) | {product_id})
+        rows, outcome = self._candidates(filters, [*exclude, product_id])
         if outcome is not None:
             return outcome
         cfg = self.config
@@ -266,10 +273,11 @@ class ProductSearch:
         bought, _ = self._personal(rows, None, [product_id])          # what shoppers go on to buy after it
         cf = self.recommender
         scores = cfg.w_sem * text + cfg.w_personal * bought + cfg.w_pop * self._popularity_norm()[rows]
-        top = self._diversify(_top_k(scores, ids, max(n, cfg.diversity_pool) if n > 0 else 0), scores, rows, n)
+        top = self._diversify(self._top_k(scores, rows, max(n, cfg.diversity_pool) if n > 0 else 0), scores, rows, n)
         name = shorten(source.display_title, 60)
         results = []
-        products = {p.id: p for p in self.catalog.get_products([ids[i] for i in top])}
+        ids = {i: self.embeddings.ids[rows[i]] for i in top}
+        products = {p.id: p for p in self.catalog.get_products(list(ids.values()))}
         for i in top:
             product = products.get(ids[i])
             if product is None:  # the catalog changed under the embeddings
@@ -289,14 +297,23 @@ class ProductSearch:
             results.append(ScoredProduct(product, round(float(scores[i]), 6), reasons))
         return SearchOutcome(results, None)
 
-    def _candidates(self, filters: Filters, excluded: set[str]) -> tuple[list[str], np.ndarray, SearchOutcome | None]:
-        """Ids and embedding rows of the products passing the filters, minus ``excluded``; when there are
-        none, the empty outcome to return (naming a filter to relax)."""
-        ids = self.embeddings.ids if filters.is_empty() else self.catalog.filter_ids(**filters.as_kwargs())
-        ids, rows = self.embeddings.rows(pid for pid in ids if pid not in excluded)
-        if ids:
-            return ids, rows, None
-        return ids, rows, SearchOutcome([], self._relax(filters, excluded) if not filters.is_empty() else None)
+    def _candidates(self, filters: Filters, exclude: Collection[str]) -> tuple[np.ndarray, SearchOutcome | None]:
+        """Embedding rows (ascending) of the products passing the filters, minus ``exclude``; when there
+        are none, the empty outcome to return (naming a filter to relax)."""
+        excluded = self.embeddings.row_numbers(exclude)
+        rows = self._passing(filters, excluded)
+        if len(rows):
+            return rows, None
+        return rows, SearchOutcome([], self._relax(filters, excluded) if not filters.is_empty() else None)
+
+    def _passing(self, filters: Filters, excluded: np.ndarray) -> np.ndarray:
+        """Embedding rows (ascending) of the products passing the filters and not ``excluded`` (rows)."""
+        if filters.is_empty():
+            rows = self._all_rows
+        else:
+            rows = self._catalog_rows[self.catalog.filter_mask(**filters.as_kwargs())]
+            rows = np.sort(rows[rows >= 0])
+        return rows[~np.isin(rows, excluded)] if len(excluded) else rows
 
     def _parse(self, query: str | None) -> _Query:
         text = _trim_filler(" ".join(_MONEY.sub(" ", _clean(query or "", self.config.max_query_chars)).split()))
@@ -315,24 +332,23 @@ class ProductSearch:
         vec = self.encoder.encode([q.text])[0]
         return np.clip((self.embeddings.matrix @ vec)[rows], 0.0, 1.0)  # no copy of the candidates' rows
 
-    def _keyword(self, q: _Query, ids: Sequence[str],
-                 filtered: bool) -> tuple[np.ndarray, dict[str, tuple[str, ...]]]:
-        kw = np.zeros(len(ids), dtype=np.float32)
+    def _keyword(self, q: _Query, rows: np.ndarray,
+                 filtered: bool) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
+        """bm25 / best bm25 of each candidate (0 when not matched), and candidate index -> matched terms."""
+        kw = np.zeros(len(rows), dtype=np.float32)
         if not q.terms:
             return kw, {}
         limit = self.config.keyword_limit_filtered if filtered else self.config.keyword_limit
         hits = self.catalog.keyword_search(" ".join(q.terms), limit=limit)
         if not hits:
             return kw, {}
-        best = max(score for _, score, _ in hits)
-        where = {pid: i for i, pid in enumerate(ids)}
-        matched: dict[str, tuple[str, ...]] = {}
-        for pid, score, terms in hits:
-            i = where.get(pid)
-            if i is not None:
-                kw[i] = score / best
-                matched[pid] = terms
-        return kw, matched
+        score = np.array([s for _, s, _ in hits])
+        where = np.full(len(self.embeddings) + 1, -1, dtype=np.int64)  # row -> candidate index; [-1] for "no row"
+        where[rows] = np.arange(len(rows))
+        found = where[self.embeddings.row_numbers([pid for pid, _, _ in hits])]
+        kept = np.flatnonzero(found >= 0)
+        kw[found[kept]] = score[kept] / score.max()
+        return kw, {int(found[j]): hits[j][2] for j in kept.tolist()}
 
     def knows(self, shopper_id: str | None, session_items: Sequence[str] = ()) -> bool:
         """True when the collaborative model has a history to personalise with (known shopper or session)."""
@@ -373,6 +389,18 @@ class ProductSearch:
         recs = self.recommender.reasons_for(ids, scored=scored)
         return {pid: rec.history_reasons for pid, rec in recs.items() if rec.history_reasons}
 
+    def _top_k(self, scores: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
+        """Candidate indexes of the k best scores, best first; ties broken by product id (deterministic)."""
+        if k <= 0 or len(scores) == 0:
+            return []
+        if len(scores) > 4 * k:
+            # Keep every candidate tied with the k-th score, so the id tie-break stays exact.
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            pool = np.flatnonzero(scores >= kth)
+        else:
+            pool = np.arange(len(scores))
+        return pool[np.lexsort((self._id_rank[rows[pool]], -scores[pool]))][:k].tolist()
+
     def _diversify(self, pool: list[int], scores: np.ndarray, rows: np.ndarray, n: int) -> list[int]:
         """Greedy re-ranking of ``pool`` (best first) that pushes near-duplicates down (module docstring)."""
         cfg = self.config
@@ -404,13 +432,9 @@ class ProductSearch:
             self._popularity = self.catalog.popularity()
         return self._popularity
 
-    def _relax(self, filters: Filters, excluded: set[str]) -> str | None:
+    def _relax(self, filters: Filters, excluded: np.ndarray) -> str | None:
         for name in RELAX_ORDER:
-            if getattr(filters, name) is None:
-                continue
-            looser = filters.without(name)
-            ids = self.embeddings.ids if looser.is_empty() else self.catalog.filter_ids(**looser.as_kwargs())
-            if any(pid not in excluded and pid in self.embeddings for pid in ids):
+            if getattr(filters, name) is not None and len(self._passing(filters.without(name), excluded)):
                 return name
         return None
 
@@ -477,14 +501,3 @@ def _clean(text: str, max_chars: int) -> str:
     return text
 
 
-def _top_k(scores: np.ndarray, ids: Sequence[str], k: int) -> list[int]:
-    """Indexes of the k best scores, best first; ties broken by product id (deterministic)."""
-    if k <= 0 or len(scores) == 0:
-        return []
-    if len(scores) > 4 * k:
-        # Keep every candidate tied with the k-th score, so the id tie-break stays exact.
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        pool = np.flatnonzero(scores >= kth)
-    else:
-        pool = np.arange(len(scores))
-    return sorted(pool.tolist(), key=lambda i: (-float(scores[i]), ids[i]))[:k]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot import build
+from bot.servers import Assistant
+from recommender import config
 from recommender.catalog import Catalog
 from recommender.importer import import_catalog
 
@@ -32,9 +37,12 @@ s3 p1 p2
 
 @pytest.fixture(autouse=True, scope="session")
 def _conversations_apart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Rasa servers started by tests keep their conversations in a temporary file, not in var/."""
+    """Rasa servers started by tests keep their conversations in a temporary file, not in var/, and
+    use secrets of their own, not var/secrets/."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SHOPBOT_TRACKER", str(tmp_path_factory.mktemp("conversations") / "conversations.db"))
+        for name in config.SECRETS:
+            env.setenv(name, secrets.token_urlsafe(32))
         yield
 
 
@@ -67,3 +75,35 @@ def tiny_catalog(tiny_catalog_path: Path) -> Iterator[Catalog]:
     """The tiny catalog, open for reading (6 products, 3 shoppers, 7 interactions)."""
     with Catalog.open(tiny_catalog_path) as catalog:
         yield catalog
+
+
+# ---- the real assistant, for the slow end-to-end modules --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh shopper store and conversations file for the servers of one test module (carts, events
+    and conversations of real runs stay apart)."""
+    folder = tmp_path_factory.mktemp("state")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SHOPBOT_STORE", str(folder / "shop.db"))
+        env.setenv("SHOPBOT_TRACKER", str(folder / "conversations.db"))
+        yield folder / "shop.db"
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory, store_path: Path) -> Iterator[Assistant]:
+    """The set-up run (training what changed), then the action server and `rasa run` on free local
+    ports for one test module; their logs are in ``assistant.log_dir``."""
+    for _ in build.setup(progress=False):
+        pass
+    with Assistant(build.model_path(), log_dir=tmp_path_factory.mktemp("servers")) as bot:
+        yield bot
+
+
+@pytest.fixture(scope="module")
+def catalog_db() -> Iterator[sqlite3.Connection]:
+    """The shipped catalog file, read-only: what replies are checked against."""
+    db = sqlite3.connect(f"file:{config.catalog_path()}?mode=ro", uri=True)
+    yield db
+    db.close()

@@ -137,6 +137,30 @@ def test_query_terms() -> None:
     assert query_terms('Dry "Skin" dry, NEAR(skin*') == ["dry", "skin", "near"]
 
 
+def _fts5_or_query(path: Path, query: str, limit: int) -> list[tuple[str, float, tuple[str, ...]]]:
+    """The reference: FTS5's own bm25 of the OR of the quoted terms, then one MATCH per term."""
+    conn = sqlite3.connect(path)
+    terms = query_terms(query)
+    phrase = ['"' + t.replace('"', '""') + '"' for t in terms]
+    rows = conn.execute(
+        "SELECT p.id, -bm25(products_fts) AS score FROM products_fts JOIN products p ON p.rowid = products_fts.rowid"
+        " WHERE products_fts MATCH ? ORDER BY score DESC, p.id LIMIT ?", [" OR ".join(phrase), limit]).fetchall()
+    hits = [{pid for (pid,) in conn.execute("SELECT p.id FROM products_fts JOIN products p ON p.rowid ="
+                                            " products_fts.rowid WHERE products_fts MATCH ?", [q])} for q in phrase]
+    conn.close()
+    return [(pid, max(score, 1e-9), tuple(t for t, found in zip(terms, hits) if pid in found)) for pid, score in rows]
+
+
+@pytest.mark.parametrize("query", ["shampoo for dry hair", "beauty", "beauty shampoo neutrogena", "dry dry skin",
+                                   "l'oreal lipstick", "parfum women's spray", "care hair skin face body"])
+@pytest.mark.parametrize("limit", [1, 3, 200])
+def test_keyword_search_is_fts5_bm25_of_the_or_query(tiny_catalog: Catalog, tiny_catalog_path: Path, query: str,
+                                                     limit: int) -> None:
+    # One statement of per-term matches summed in query order: the same scores to the last bit,
+    # the same order (ties by id) and the same matched terms as the OR query plus a query per term.
+    assert tiny_catalog.keyword_search(query, limit=limit) == _fts5_or_query(tiny_catalog_path, query, limit)
+
+
 # -- filters, checked against independent SQL ------------------------------------------------------
 
 
@@ -186,6 +210,58 @@ def test_filter_ids_matches_independent_sql(tiny_catalog: Catalog, tiny_catalog_
 def test_filter_ids_examples(tiny_catalog: Catalog) -> None:
     assert tiny_catalog.filter_ids(category="shampoos") == ["p1", "p6"]
     assert tiny_catalog.filter_ids(category="Skin Care", price_max=20) == ["p4"]  # p3 has no price
+
+
+def test_filter_mask_is_over_product_ids(tiny_catalog: Catalog) -> None:
+    mask = tiny_catalog.filter_mask(category="beauty", price_min=9)
+    assert mask.dtype == bool and len(mask) == tiny_catalog.count_products()
+    assert [pid for pid, keep in zip(tiny_catalog.product_ids(), mask) if keep] == ["p1", "p4", "p5"]
+
+
+ACCENTED_CSV = """\
+id,title,brand,category,price
+a1,Crème Riche,Éclat,Beauty > Crème > Visage,20
+a2,Rich Cream,ÉCLAT,Beauty > CRÈME > Face,30
+a3,Soap,eclat,Beauty > Creme,
+a4,Lotion,,Beauty > Crème > Visage > Nuit,5
+"""
+
+
+def _sqlite_filter(path: Path, category=None, brand=None, price_min=None, price_max=None) -> list[str]:
+    """The filters as one SQL statement, with SQLite's ASCII-only lower() and NOCASE."""
+    where, params = ["1"], []
+    if category is not None:
+        where.append("(lower(category) = lower(?) OR instr(' > ' || lower(category_path) || ' > ',"
+                     " ' > ' || lower(?) || ' > ') > 0)")
+        params += [category.strip()] * 2
+    if brand is not None:
+        where.append("brand = ? COLLATE NOCASE")
+        params.append(brand.strip())
+    if price_min is not None:
+        where.append("price >= ?")
+        params.append(price_min)
+    if price_max is not None:
+        where.append("price <= ?")
+        params.append(price_max)
+    conn = sqlite3.connect(path)
+    ids = [r[0] for r in conn.execute(f"SELECT id FROM products WHERE {' AND '.join(where)} ORDER BY id", params)]
+    conn.close()
+    return ids
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{"category": c} for c in ["crème", "Crème", "CRÈME", "CRème", "creme", "crème > visage", " Visage ", "nuit",
+                               "Beauty > Crème", "Crème > Visage > Nuit > "]]
+    + [{"brand": b} for b in ["éclat", "Éclat", "ÉCLAT", "eclat", "ECLAT", " éclat "]]
+    + [{"category": "visage", "price_max": 10}, {"price_min": 20}, {"price_min": 20, "price_max": 20}],
+)
+def test_filters_fold_case_like_sqlite(write_file, tmp_path: Path, filters: dict) -> None:
+    # Case folding is ASCII only, as SQLite's lower() and NOCASE: "CRÈME" is not "crème".
+    db_path = tmp_path / "accented.db"
+    import_catalog(write_file("accented.csv", ACCENTED_CSV), db_path, progress=False)
+    with Catalog.open(db_path) as catalog:
+        assert catalog.filter_ids(**filters) == _sqlite_filter(db_path, **filters)
 
 
 # -- opening ---------------------------------------------------------------------------------------

@@ -163,3 +163,25 @@ def test_the_cosine_schedule_learns_the_checkerboard_and_bad_schedules_are_refus
     assert ranking_metrics_at_k(rec, split, ks=(1,))["hr@1"] > 0.95
     with pytest.raises(ValueError, match="lr_schedule"):
         CFRecommender(CFConfig(n_embd=8), TrainConfig(epochs=1, lr_schedule="step", threads=1)).fit(split)
+
+
+def test_serving_computes_the_item_table_once_and_follows_new_weights():
+    import torch
+
+    from recommender.cf_model import build_model
+
+    cfg = CFConfig(kind="sasrec", n_items=30, n_embd=8, max_len=4, text_dim=6)
+    model = build_model(cfg, torch.randn(30, 6)).eval()
+    with torch.no_grad():
+        table = model.items()
+        assert model.items() is table                                  # kept while serving
+        other = build_model(cfg, torch.randn(30, 6)).state_dict()
+        model.load_state_dict(other)                                   # new weights: computed again
+        assert torch.equal(model.items(), model.items._rows(None))
+        assert not torch.equal(model.items(), table)
+    model.train()
+    assert not model.items._kept
+    with torch.no_grad():
+        model.eval()
+        assert torch.equal(model.items(), model.items._rows(None))     # the same numbers as uncached
+    assert model.items() is not model.items()                          # with grad on: never kept

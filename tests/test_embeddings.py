@@ -161,11 +161,13 @@ def test_a_corrupt_cache_is_rebuilt_with_a_warning(catalog, tmp_path, caplog):
     assert ProductEmbeddings.load_or_build(catalog, CountingEncoder(enc), tmp_path, progress=False).ids == emb.ids
 
 
-def test_index_of_and_rows(catalog, tmp_path):
+def test_index_of_and_row_numbers(catalog, tmp_path):
     emb = ProductEmbeddings.load_or_build(catalog, HashEncoder(), tmp_path, progress=False)
     assert [emb.ids[emb.index_of(p)] for p in ("p3", "p1")] == ["p3", "p1"]
     assert "p1" in emb and "nope" not in emb
     with pytest.raises(KeyError):
         emb.index_of("nope")
-    kept, rows = emb.rows(["p5", "nope", "p2"])
-    assert kept == ["p5", "p2"] and [emb.ids[r] for r in rows] == kept
+    rows = emb.row_numbers(iter(["p5", "nope", "p2"]))
+    assert rows.dtype == np.int64 and rows[1] == -1
+    assert [emb.ids[r] for r in rows[[0, 2]]] == ["p5", "p2"]
+    assert emb.row_numbers([]).shape == (0,)

@@ -54,6 +54,18 @@ def test_real_model_gives_unit_float32_vectors(real_encoder):
 
 
 @pytest.mark.slow
+def test_encode_equals_sentence_transformers_encode(real_encoder):
+    # encode runs the model's own modules without sentence-transformers' encode machinery (~3 ms of
+    # a one-query call): queries, one at a time, must get the vectors the products got in batches.
+    texts = ["shampoo for dry hair", "lip balm", "a", "", "  padded  ", "ß日本語 🧴", "nail polish that doesn't chip " * 60,
+             "Hydro Boost Gel. Brand: Neutrogena. Category: Beauty > Skin Care > Face > Moisturizers"]
+    reference = real_encoder._model().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(real_encoder.encode(texts), reference, atol=1e-5)
+    np.testing.assert_allclose(real_encoder.encode(texts, batch_size=3), reference, atol=1e-5)
+    np.testing.assert_allclose(np.vstack([real_encoder.encode([t]) for t in texts]), reference, atol=1e-5)
+
+
+@pytest.mark.slow
 def test_real_model_puts_a_shampoo_query_near_a_shampoo(real_encoder):
     query, shampoo, lipstick = real_encoder.encode([
         "shampoo for dry hair",

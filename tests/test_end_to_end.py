@@ -8,49 +8,23 @@ Replies are checked against the SQLite catalog file, not against the code's own 
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import statistics
 import subprocess
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bot import build
-from bot.servers import Assistant
+from bot.servers import Assistant, post_message
 from recommender import config
 from recommender.search import format_price
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def store_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh shopper store and conversations file for the servers of this module (carts, events and
-    conversations of real runs stay apart)."""
-    folder = tmp_path_factory.mktemp("state")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SHOPBOT_STORE", str(folder / "shop.db"))
-        env.setenv("SHOPBOT_TRACKER", str(folder / "conversations.db"))
-        yield folder / "shop.db"
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory, store_path: Path) -> Iterator[Assistant]:
-    for _ in build.setup(progress=False):
-        pass
-    with Assistant(build.model_path(), log_dir=tmp_path_factory.mktemp("servers")) as bot:
-        yield bot
-
-
-@pytest.fixture(scope="module")
-def catalog_db() -> Iterator[sqlite3.Connection]:
-    db = sqlite3.connect(f"file:{config.catalog_path()}?mode=ro", uri=True)
-    yield db
-    db.close()
 
 
 def shown_products(replies: list[dict]) -> list[dict]:
@@ -223,3 +197,26 @@ def test_the_readme_curl_example_answers_with_the_documented_schema(assistant: A
         assert [b["title"] for b in card["buttons"]] == ["Add to cart", "Similar", "Details"]
         assert all(b["payload"].endswith(json.dumps({"product_id": card["id"]})) for b in card["buttons"])
         assert card["reasons"] and all(isinstance(r, str) for r in card["reasons"])
+
+
+def test_without_the_integrators_token_nothing_is_answered_and_the_http_api_is_off(assistant: Assistant) -> None:
+    for token in ("", "wrong-token"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            post_message(assistant.rest_url, "e2e-intruder", "what's in my cart?", token=token or " ")
+        assert refused.value.code == 401
+    with pytest.raises(urllib.error.HTTPError) as api:
+        urllib.request.urlopen(f"{assistant.url}/conversations/e2e-shampoo/tracker")
+    assert api.value.code == 404                                        # Rasa's HTTP API is not there
+
+
+def test_the_http_api_when_on_answers_only_its_token(tmp_path: Path, store_path: Path) -> None:
+    with Assistant(build.model_path(), log_dir=tmp_path, enable_api=True) as bot:
+        tracker = f"{bot.url}/conversations/e2e-api/tracker"
+        for url in (tracker, f"{tracker}?token=wrong"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(url)
+            assert refused.value.code == 401
+        bot.send("e2e-api", "hello")
+        with urllib.request.urlopen(f"{tracker}?token={config.secret('SHOPBOT_API_TOKEN')}") as answer:
+            events = json.loads(answer.read())["events"]
+        assert [e["text"] for e in events if e["event"] == "user"] == ["hello"]

@@ -42,8 +42,19 @@ def test_the_rate_cap_counts_each_sender_over_a_sliding_minute() -> None:
     assert guard.refusal("ann", "hi") is None                     # ... and a minute later it goes on
 
 
-def run(handler, text: str = "show me shampoo", guard: Guard | None = None,
-        paused: bool = False) -> tuple[list[dict], int]:
+def test_senders_silent_for_a_minute_are_forgotten() -> None:
+    clock = Clock()
+    guard = Guard(Limits(per_minute=3), clock=clock)
+    for sender in ("ann", "bob"):
+        guard.refusal(sender, "hi")
+    clock.now += 30
+    guard.refusal("ann", "hi")
+    clock.now += 31
+    guard.refusal("cid", "hi")                                    # the sweep, a minute after the last
+    assert set(guard._recent) == {"ann", "cid"}
+
+
+def run(handler, text: str = "show me shampoo", paused: bool = False) -> tuple[list[dict], int]:
     """Send one message through `guarded(handler)`; return what the shopper got and the handler calls."""
     calls = 0
 
@@ -56,7 +67,7 @@ def run(handler, text: str = "show me shampoo", guard: Guard | None = None,
         return paused
 
     channel = CollectingOutputChannel()
-    on_new_message = guarded(handle, guard or Guard(Limits(turn_seconds=0.5)), is_paused)
+    on_new_message = guarded(handle, Guard(Limits(turn_seconds=0.5)), is_paused)
     asyncio.run(on_new_message(UserMessage(text, channel, "ann")))
     return [m["text"] for m in channel.messages], calls
 

@@ -284,6 +284,21 @@ def test_exclude_n_and_determinism(engine):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_results_do_not_depend_on_the_order_of_the_embedding_rows(engine):
+    # Candidates are embedding rows and ties go by product id: reversed rows give the same answers.
+    emb = engine.embeddings
+    order = list(range(len(emb)))[::-1]
+    flipped = ProductSearch(engine.catalog, engine.encoder,
+                            ProductEmbeddings([emb.ids[i] for i in order], emb.matrix[order], model_id=emb.model_id),
+                            engine.config)
+    for query, filters in [("", Filters()), ("shampoo", Filters()), ("red", Filters(category="makeup")),
+                           ("dry", Filters(price_max=10))]:
+        expected = engine.search(query, filters, n=10, exclude=["s01", "no-such-id"])
+        assert flipped.search(query, filters, n=10, exclude=["s01", "no-such-id"]) == expected
+        assert len(expected.results) > 1 and "s01" not in ids(expected)
+    assert flipped.similar("s06", n=10) == engine.similar("s06", n=10)
+
+
 def test_exclusions_count_when_looking_for_a_filter_to_relax(engine):
     assert engine.search("", Filters(brand="Prada"), exclude=["s14"]) == SearchOutcome([], "brand")
     assert engine.search("", exclude=[p[0] for p in PRODUCTS]) == SearchOutcome([], None)

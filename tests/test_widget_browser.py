@@ -89,7 +89,7 @@ def test_the_page_server_serves_the_widget_files_only_under_a_content_security_p
             page = response.read().decode()
             csp = response.headers["Content-Security-Policy"]
         assert 'data-server="http://127.0.0.1:5005"' in page
-        assert "script-src 'self'" in csp and "connect-src http://127.0.0.1:5005;" in csp
+        assert "script-src 'self'" in csp and "connect-src 'self' http://127.0.0.1:5005;" in csp
         with urllib.request.urlopen(site.url + "vendor/socket.io.min.js") as response:
             assert response.read() == (WEB_DIR / "vendor" / "socket.io.min.js").read_bytes()
         for path in ("vendor/", "../webpage.py", "%2e%2e/webpage.py", "missing.js"):

@@ -2,11 +2,16 @@
  * Shopbot chat widget: a shopping-assistant chat for any web page, talking to Rasa's socket.io channel.
  *
  * Paste into a page (the files next to this one are loaded from the same folder):
- *   <script src="https://YOUR-HOST/shopbot-widget.js" data-server="https://YOUR-RASA-SERVER" defer></script>
+ *   <script src="https://YOUR-HOST/shopbot-widget.js" data-server="https://YOUR-RASA-SERVER"
+ *           data-token-url="/YOUR-TOKEN-ENDPOINT" defer></script>
+ *
+ * data-token-url is an endpoint of the shop's own site that answers a POST with {"token": ...}: a JWT
+ * signed with the assistant's SHOPBOT_JWT_KEY whose subject is the shopper. The assistant takes the
+ * shopper from that token only, so nobody can talk as someone else by naming their session.
  *
  * Every piece of catalog or user text is put into the page with textContent, never parsed as HTML.
- * The session id and the conversation are kept in localStorage, so a reload continues the same
- * conversation (Rasa's socket.io channel with session_persistence: true).
+ * The token, the session id and the conversation are kept in localStorage, so a reload continues the
+ * same conversation.
  */
 (function () {
   "use strict";
@@ -14,6 +19,8 @@
   const script = document.currentScript;
   const base = new URL(".", script.src);
   const server = script.dataset.server || base.origin;
+  const tokenUrl = script.dataset.tokenUrl || null;
+  const TOKEN_KEY = "shopbot:token";
   const SESSION_KEY = "shopbot:session";
   const OPEN_KEY = "shopbot:open";
   const HISTORY_LIMIT = 200;       // messages kept per session
@@ -232,7 +239,7 @@
       return false;
     }
     remember({ from: "user", text: shownAs || message });
-    socket.emit("user_uttered", { message, session_id: sessionId });
+    socket.emit("user_uttered", { message });
     setTyping(true);
     return true;
   }
@@ -259,13 +266,33 @@
   });
 
   // ---- connection -------------------------------------------------------------------------------------
+  let freshToken = false;  // true: the server refused the stored token; ask the shop's site for a new one
+
+  /** This visitor's signed token: the stored one, or a new one from the shop's site. */
+  async function visitorToken() {
+    const stored = freshToken ? null : storageGet(TOKEN_KEY, null);
+    if (stored || !tokenUrl) return stored;
+    const response = await fetch(tokenUrl, { method: "POST", credentials: "same-origin" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const issued = (await response.json()).token;
+    storageSet(TOKEN_KEY, issued);
+    return issued;
+  }
+
   function connect() {
     // Long-polling only: Rasa 3.6 runs on Sanic 21.12, whose WebSocket code fails on Python 3.11
     // ("Passing coroutines is forbidden"), so an upgrade to WebSocket would break the connection.
-    socket = window.io(server, { path: "/socket.io", transports: ["polling"] });
+    socket = window.io(server, {
+      path: "/socket.io",
+      transports: ["polling"],
+      auth: (send) => visitorToken().then((token) => send({ token }), () => send({})),
+    });
+    let refusals = 0;
     socket.on("connect", () => {
       showStatus("");
-      socket.emit("session_request", { session_id: sessionId });
+      freshToken = false;
+      refusals = 0;
+      socket.emit("session_request", {});
     });
     socket.on("session_confirm", (confirmed) => {
       const id = typeof confirmed === "object" && confirmed ? confirmed.session_id : confirmed;
@@ -282,7 +309,14 @@
     });
     socket.on("connect_error", () => {
       setTyping(false);
-      showStatus(`Cannot reach the shopping assistant at ${server}. Retrying\u2026`);
+      if (socket.active) {  // a network error: socket.io retries by itself
+        showStatus(`Cannot reach the shopping assistant at ${server}. Retrying\u2026`);
+      } else if (refusals++ < 1) {  // the server refused the token (expired, or a new key): get a new one
+        freshToken = true;
+        socket.connect();
+      } else {
+        showStatus("The shopping assistant did not accept this page's sign-in. Please reload the page.");
+      }
     });
     socket.on("disconnect", () => showStatus("Connection to the assistant lost. Reconnecting\u2026"));
   }

@@ -1,0 +1,55 @@
+"""The servers' logs carry no message text and no sender id at the default log level (issue 6).
+
+A real assistant (trained model, action server, `rasa run`) gets messages with a made-up marker word
+from a made-up sender: a search, details, the cart, an off-topic request, a message too long for the
+guard. Then neither log file (`rasa.log`, `actions.log`) may contain the marker or the sender. Rasa
+itself logs the text (and the sender) at DEBUG, which `rasa run --debug` turns on.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from bot import build
+from bot.channels import TOO_LONG, Limits
+from bot.servers import Assistant
+
+pytestmark = pytest.mark.slow
+
+MARKER = f"zzq{secrets.token_hex(3)}"  # a word no log line has for another reason
+SENDER = f"privacy-probe-{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The text of both logs after a conversation that names MARKER, sent as SENDER."""
+    for _ in build.setup(progress=False):
+        pass
+    folder = tmp_path_factory.mktemp("privacy")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SHOPBOT_STORE", str(folder / "shop.db"))
+        env.setenv("SHOPBOT_TRACKER", str(folder / "conversations.db"))
+        with Assistant(build.model_path(), log_dir=folder / "servers") as bot:
+            search = bot.send(SENDER, f"show me {MARKER} shampoo under $10")
+            assert any((r.get("custom") or {}).get("products") for r in search), search  # a real search ran
+            for text in ("tell me about the second one", "add the first one to my cart", "what's in my cart?",
+                         f"can you book me a flight to {MARKER}?", f"I love {MARKER}"):
+                assert bot.send(SENDER, text), text
+            too_long = bot.send(SENDER, f"{MARKER} " * 120)  # 1200 characters: refused by the guard (bot/channels.py)
+            assert too_long[0]["text"] == TOO_LONG.format(max_chars=Limits().max_chars), too_long
+        yield {name: (bot.log_dir / name).read_text(errors="replace") for name in ("rasa.log", "actions.log")}
+
+
+def test_the_logs_are_the_servers_own(logs: dict[str, str]) -> None:
+    assert "Starting Rasa server" in logs["rasa.log"]
+    assert "message refused: 1200 characters (cap 500)" in logs["rasa.log"]   # the guard's own line, no text
+    assert "serving the actions" in logs["actions.log"]
+
+
+@pytest.mark.parametrize("name", ["rasa.log", "actions.log"])
+def test_no_log_names_the_message_text_or_the_sender(logs: dict[str, str], name: str) -> None:
+    leaks = [line for line in logs[name].splitlines() if MARKER in line or SENDER in line]
+    assert not leaks, "\n".join(leaks[:5])
