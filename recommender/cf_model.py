@@ -64,7 +64,8 @@ class _ItemTable(nn.Module):
         self._kept: dict[str, torch.Tensor] = {}  # "table": all rows, while serving (eval mode, no grad)
 
     def train(self, mode: bool = True) -> _ItemTable:
-        self._kept.clear()  # the weights may change from here on
+        if mode:
+            self._kept.clear()  # the weights may change from here on (eval() keeps the table)
         return super().train(mode)
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:

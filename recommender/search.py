@@ -19,6 +19,10 @@ where ``redundancy = max over picked products of clip((cos(text) - similarity_fl
 (1 - similarity_floor), 0, 1)``. Near-duplicates (the same mascara in five shades, cos ~0.95) are
 pushed down; merely related products (cos ~0.6) are not penalised. Results carry the plain score.
 
+Query vectors: the vectors of the last ``query_cache_size`` distinct query texts are kept, so "show
+me more", a new filter on the same words, or a query many shoppers type costs no encoding (the
+encoder is most of a new query's time).
+
 The query is user text: it is normalised, cut to ``max_query_chars``, and price phrases ("under
 $10") are dropped (prices belong to the filters), and so are the stop words it starts and ends with
 ("show me shampoo please" -> "shampoo": what the encoder compares and the reasons quote); stop words
@@ -49,7 +53,9 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -103,6 +109,7 @@ class SearchConfig:
     keyword_limit: int = 500  # keyword matches used per query without filters (the best ones)
     keyword_limit_filtered: int = 1000  # with filters: matches inside the filter may rank lower overall
     max_query_chars: int = 300  # longer user text is cut at a word boundary
+    query_cache_size: int = 4096  # distinct recent query texts whose vectors are kept (0 = none; 1.5 KB each)
 
 
 @dataclass(frozen=True)
@@ -197,20 +204,23 @@ class ProductSearch:
         self._all_rows = np.arange(len(embeddings))
         self._id_rank = np.empty(len(embeddings), dtype=np.int64)
         self._id_rank[np.argsort(np.array(embeddings.ids, dtype=str), kind="stable")] = self._all_rows
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector, oldest first
+        self._recent_lock = threading.Lock()
 
     @classmethod
     def from_paths(cls, catalog_path: str | Path | None = None, cache_dir: str | Path | None = None,
-                   *, progress: bool = True, model_path: str | Path | None = None) -> ProductSearch:
+                   *, progress: bool = True, model_path: str | Path | None = None,
+                   config: SearchConfig | None = None) -> ProductSearch:
         """Open the catalog, load (or build and cache) its embeddings with the packaged model, and load
         the collaborative model trained by set-up when it exists for this catalog."""
-        from recommender import config
+        from recommender import config as settings
 
-        catalog = Catalog.open(catalog_path or config.catalog_path())
+        catalog = Catalog.open(catalog_path or settings.catalog_path())
         encoder = TextEncoder()
-        embeddings = ProductEmbeddings.load_or_build(catalog, encoder, cache_dir or config.cache_dir(),
+        embeddings = ProductEmbeddings.load_or_build(catalog, encoder, cache_dir or settings.cache_dir(),
                                                      progress=progress)
-        recommender = _load_recommender(catalog, Path(model_path or config.cf_model_path()))
-        return cls(catalog, encoder, embeddings, recommender=recommender)
+        recommender = _load_recommender(catalog, Path(model_path or settings.cf_model_path()))
+        return cls(catalog, encoder, embeddings, config, recommender=recommender)
 
     def close(self) -> None:
         """Close the catalog."""
@@ -233,23 +243,18 @@ class ProductSearch:
             logger.debug("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
             return outcome
         cfg = self.config
-        sem = self._semantic(q, rows)
+        sem = self._semantic(q.text, rows)
         kw, matched = self._keyword(q, rows, filtered=not filters.is_empty())
         personal, scored = self._personal(rows, shopper_id, session_items)
         pop = self._popularity_norm()[rows]
         scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_personal * personal + cfg.w_pop * pop
-        top = self._diversify(self._top_k(scores, rows, max(n, cfg.diversity_pool) if n > 0 else 0), scores, rows, n)
-        ids = {i: self.embeddings.ids[rows[i]] for i in top}
-        products = {p.id: p for p in self.catalog.get_products(list(ids.values()))}
-        personal_reasons = self._personal_reasons([ids[i] for i in top if personal[i] >= cfg.personal_reason_min],
+        top = self._ranked(scores, rows, n)
+        personal_reasons = self._personal_reasons([p.id for i, p in top if personal[i] >= cfg.personal_reason_min],
                                                   scored)
         results = []
-        for i in top:
-            product = products.get(ids[i])
-            if product is None:  # the catalog changed under the embeddings
-                continue
+        for i, product in top:
             reasons = self._reasons(product, q, filters, sem[i], kw[i], matched.get(i, ()),
-                                    (cfg.w_personal * personal[i], personal_reasons.get(ids[i], ())))
+                                    (cfg.w_personal * personal[i], personal_reasons.get(product.id, ())))
             results.append(ScoredProduct(product, round(float(scores[i]), 6), reasons))
         return SearchOutcome(results, None)
 
@@ -273,15 +278,9 @@ class ProductSearch:
         bought, _ = self._personal(rows, None, [product_id])          # what shoppers go on to buy after it
         cf = self.recommender
         scores = cfg.w_sem * text + cfg.w_personal * bought + cfg.w_pop * self._popularity_norm()[rows]
-        top = self._diversify(self._top_k(scores, rows, max(n, cfg.diversity_pool) if n > 0 else 0), scores, rows, n)
         name = shorten(source.display_title, 60)
         results = []
-        ids = {i: self.embeddings.ids[rows[i]] for i in top}
-        products = {p.id: p for p in self.catalog.get_products(list(ids.values()))}
-        for i in top:
-            product = products.get(ids[i])
-            if product is None:  # the catalog changed under the embeddings
-                continue
+        for i, product in self._ranked(scores, rows, n):
             scored: list[tuple[float, str]] = []
             if text[i] >= cfg.semantic_reason_min:
                 scored.append((cfg.w_sem * text[i], f"described like {name}"))
@@ -296,6 +295,14 @@ class ProductSearch:
             reasons = tuple(t for _, t in scored) + tuple(facts) + tuple(filter_reasons(product, filters))
             results.append(ScoredProduct(product, round(float(scores[i]), 6), reasons))
         return SearchOutcome(results, None)
+
+    def _ranked(self, scores: np.ndarray, rows: np.ndarray, n: int) -> list[tuple[int, Product]]:
+        """The ``n`` best candidates after the diversity step, as (candidate index, product), best first."""
+        pool = self._top_k(scores, rows, max(n, self.config.diversity_pool) if n > 0 else 0)
+        top = self._diversify(pool, scores, rows, n)
+        products = {p.id: p for p in self.catalog.get_products([self.embeddings.ids[rows[i]] for i in top])}
+        # a product missing here left the catalog after its vector was made
+        return [(i, products[pid]) for i in top if (pid := self.embeddings.ids[rows[i]]) in products]
 
     def _candidates(self, filters: Filters, exclude: Collection[str]) -> tuple[np.ndarray, SearchOutcome | None]:
         """Embedding rows (ascending) of the products passing the filters, minus ``exclude``; when there
@@ -326,11 +333,26 @@ class ProductSearch:
                 positions[term], spelled[term] = pos, word
         return _Query(text, tuple(positions), positions, spelled)
 
-    def _semantic(self, q: _Query, rows: np.ndarray) -> np.ndarray:
-        if not q.text:
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The query's unit vector: kept from a recent query with this text, or encoded (and kept)."""
+        with self._recent_lock:
+            vector = self._recent.get(text)
+            if vector is not None:
+                self._recent.move_to_end(text)
+                return vector
+        vector = self.encoder.encode([text])[0]
+        if self.config.query_cache_size > 0:
+            with self._recent_lock:
+                self._recent[text] = vector
+                while len(self._recent) > self.config.query_cache_size:
+                    self._recent.popitem(last=False)
+        return vector
+
+    def _semantic(self, text: str, rows: np.ndarray) -> np.ndarray:
+        if not text:
             return np.zeros(len(rows), dtype=np.float32)
-        vec = self.encoder.encode([q.text])[0]
-        return np.clip((self.embeddings.matrix @ vec)[rows], 0.0, 1.0)  # no copy of the candidates' rows
+        vector = self._query_vector(text)
+        return np.clip((self.embeddings.matrix @ vector)[rows], 0.0, 1.0)  # no copy of the candidates' rows
 
     def _keyword(self, q: _Query, rows: np.ndarray,
                  filtered: bool) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from recommender import catalog as catalog_module
 from recommender.catalog import Catalog, Product, query_terms
 from recommender.errors import CatalogNotFound, ProductNotFound
 from recommender.importer import import_catalog
@@ -159,6 +160,18 @@ def test_keyword_search_is_fts5_bm25_of_the_or_query(tiny_catalog: Catalog, tiny
     # One statement of per-term matches summed in query order: the same scores to the last bit,
     # the same order (ties by id) and the same matched terms as the OR query plus a query per term.
     assert tiny_catalog.keyword_search(query, limit=limit) == _fts5_or_query(tiny_catalog_path, query, limit)
+
+
+def test_keyword_search_computes_each_terms_bm25_once_within_the_cap(tiny_catalog_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(catalog_module, "KEPT_POSTINGS", 4)  # (product, part) pairs: shampoo, for, dry, hair 2 each
+    queries = ["shampoo for dry hair", "dry hair", "shampoo for dry hair", "dry hair", "hair"]
+    with Catalog.open(tiny_catalog_path) as cat:
+        statements: list[str] = []
+        cat.db.conn.set_trace_callback(statements.append)
+        results = [cat.keyword_search(q) for q in queries]
+    assert results == [_fts5_or_query(tiny_catalog_path, q, 200) for q in queries]  # kept or not: the same
+    # kept after each query: dry hair | dry hair | shampoo for | dry hair | dry hair (least recent dropped)
+    assert [s.count("MATCH") for s in statements if "MATCH" in s] == [4, 2, 2]
 
 
 # -- filters, checked against independent SQL ------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 from recommender.cf_model import CFConfig
 from recommender.cf_recommender import CFRecommender
 from recommender.errors import CatalogMismatch
-from recommender.cf_train import TrainConfig
+from recommender.cf_train import TrainConfig, score_histories
 from recommender.evaluation import ranking_metrics_at_k
 from recommender.sequences import from_histories, leave_one_out
 
@@ -175,6 +175,8 @@ def test_serving_computes_the_item_table_once_and_follows_new_weights():
     with torch.no_grad():
         table = model.items()
         assert model.items() is table                                  # kept while serving
+        score_histories(model, [np.array([1, 2])])                     # scoring switches to eval() again
+        assert model.items() is table                                  # ... and keeps the table
         other = build_model(cfg, torch.randn(30, 6)).state_dict()
         model.load_state_dict(other)                                   # new weights: computed again
         assert torch.equal(model.items(), model.items._rows(None))

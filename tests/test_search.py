@@ -422,3 +422,42 @@ def test_similar_products_are_described_or_bought_alike_with_true_reasons(engine
     assert "often bought together with Oil-Free Acne Wash (40 shoppers)" in top.reasons
     with pytest.raises(ProductNotFound):
         engine.similar("nope")
+
+
+class TextNoting(ConceptEncoder):
+    """The concept encoder, noting the texts it encoded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        self.texts += list(texts)
+        return super().encode(texts, batch_size, progress)
+
+
+def test_a_repeated_query_is_encoded_once_and_ranks_the_same(engine, db_path):
+    encoder = TextNoting()
+    cached = ProductSearch(Catalog.open(db_path), encoder, engine.embeddings,
+                           SearchConfig(popular_reason_min=3, diversity=0))
+    first = cached.search("shampoo for dry hair")
+    again = cached.search("shampoo for dry hair", Filters(price_max=10))   # a new filter on the same words
+    more = cached.search("shampoo for dry hair", exclude=ids(first)[:2])  # "show me more"
+    cached.close()
+    assert encoder.texts == ["shampoo for dry hair"]
+    assert first == engine.search("shampoo for dry hair")
+    assert again == engine.search("shampoo for dry hair", Filters(price_max=10))
+    assert more == engine.search("shampoo for dry hair", exclude=ids(first)[:2])
+
+
+@pytest.mark.parametrize("size,encoded", [
+    (2, ["mascara", "shampoo", "lipstick", "shampoo", "mascara"]),  # kept: the two most recently used
+    (0, ["mascara", "shampoo", "mascara", "lipstick", "shampoo", "mascara"]),
+])
+def test_the_query_cache_keeps_the_most_recent_texts_and_can_be_off(engine, db_path, size, encoded):
+    encoder = TextNoting()
+    search = ProductSearch(Catalog.open(db_path), encoder, engine.embeddings, SearchConfig(query_cache_size=size))
+    for text in ("mascara", "shampoo", "mascara", "lipstick", "shampoo", "mascara"):
+        search.search(text)
+    search.close()
+    assert encoder.texts == encoded
