@@ -16,11 +16,11 @@ install: .venv/.lock-sha256
 
 ## browser: Debian's chromium for the browser test (skipped when installed; needs root or sudo)
 browser:
-	scripts/install-browser.sh
+	scripts/install-debian.sh chromium
 
 ## redis: Debian's redis-server for the scale-out test (skipped when installed; needs root or sudo)
 redis:
-	scripts/install-redis.sh
+	scripts/install-debian.sh redis-server
 
 ## setup: catalog, embeddings, collaborative model, NLU lookups and Rasa model, each rebuilt only when its inputs changed
 setup: install

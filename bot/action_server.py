@@ -38,7 +38,8 @@ def load() -> None:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--port", type=int, default=5055, show_default=True, help="Port (the interface is $SANIC_HOST).")
-def main(port: int) -> None:
+@click.option("--debug", is_flag=True, help="Log at DEBUG level (rasa-sdk then logs the actions' events and slots).")
+def main(port: int, debug: bool) -> None:
     """Load the shop's data, then serve the custom actions to the Rasa server.
 
     Example:
@@ -47,7 +48,7 @@ def main(port: int) -> None:
     """
     from rasa_sdk.endpoint import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         load()
     except ShopbotError as e:

@@ -373,7 +373,10 @@ def chat(sender: str | None) -> None:
 @click.option("--enable-api", is_flag=True,
               help="Also turn on Rasa's HTTP API (conversations, events), every call needing "
                    "?token=$SHOPBOT_API_TOKEN.")
-def serve(host: str, port: int, action_port: int, enable_api: bool) -> None:
+@click.option("--debug", is_flag=True,
+              help="Log at DEBUG level. The logs then hold what shoppers write and their ids: "
+                   "for finding a bug, not for serving shoppers.")
+def serve(host: str, port: int, action_port: int, enable_api: bool, debug: bool) -> None:
     """Run the assistant as an HTTP server: Rasa's REST channel plus the action server.
 
     Every REST call needs the header `Authorization: Bearer $SHOPBOT_REST_TOKEN` (unset, a token is
@@ -389,10 +392,11 @@ def serve(host: str, port: int, action_port: int, enable_api: bool) -> None:
     from bot.servers import Assistant
 
     with Assistant(_trained_model(), host=host, rasa_port=port, action_port=action_port,
-                   log_dir=config.cache_dir() / "logs", enable_api=enable_api) as bot:
+                   log_dir=config.cache_dir() / "logs", enable_api=enable_api, debug=debug) as bot:
         click.echo(f"REST channel: POST {bot.rest_url} with the bearer token $SHOPBOT_REST_TOKEN (unset: "
                    f"{config.cache_dir() / 'secrets' / 'SHOPBOT_REST_TOKEN'})"
-                   f"{'; HTTP API on' if enable_api else ''}  (logs in {bot.log_dir}; Ctrl-C stops)")
+                   f"{'; HTTP API on' if enable_api else ''}{'; DEBUG logs' if debug else ''}"
+                   f"  (logs in {bot.log_dir}; Ctrl-C stops)")
         _run_until_stopped(bot)
 
 

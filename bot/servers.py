@@ -133,29 +133,29 @@ def _spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen:
 
 
 def start_action_server(port: int, log: Path, host: str = HOST,
-                        timeout: float = 300) -> subprocess.Popen:
+                        timeout: float = 300, debug: bool = False) -> subprocess.Popen:
     """Run the action server (`bot.action_server`: loads the shop's data, then serves `actions`)."""
-    process = _spawn([sys.executable, "-m", "bot.action_server", "--port", str(port)], log,
-                     SANIC_HOST=host)
+    process = _spawn([sys.executable, "-m", "bot.action_server", "--port", str(port),
+                      *(["--debug"] if debug else [])], log, SANIC_HOST=host)
     wait_until_ready(f"http://{_local(host)}:{port}/health", process, timeout, log)
     return process
 
 
 def start_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: str = HOST,
                       timeout: float = 300, cors: tuple[str, ...] = (),
-                      enable_api: bool = False) -> subprocess.Popen:
+                      enable_api: bool = False, debug: bool = False) -> subprocess.Popen:
     """Run `rasa run` with the channels of credentials.yml on `host`:`port`.
 
     `cors` lists the web origins (e.g. the chat widget's page) allowed to call it from a browser.
     Rasa's HTTP API (trackers, events, model) is off unless `enable_api`, and then every call needs
-    `?token=$SHOPBOT_API_TOKEN`.
+    `?token=$SHOPBOT_API_TOKEN`. `debug` is Rasa's `--debug`: its log then has message texts and senders.
     """
     secrets = identity.environment()
     credentials = write_active(endpoints.parent, environ={**os.environ, **secrets})
     api = ["--enable-api", "--auth-token", secrets["SHOPBOT_API_TOKEN"]] if enable_api else []
     process = _spawn([RASA, "run", "--model", str(model), "--interface", host, "--port", str(port),
                       "--endpoints", str(endpoints), "--credentials", str(credentials), *api,
-                      *(["--cors", *cors] if cors else [])], log, **secrets)
+                      *(["--cors", *cors] if cors else []), *(["--debug"] if debug else [])], log, **secrets)
     wait_until_ready(f"http://{_local(host)}:{port}/webhooks/rest/", process, timeout, log)
     return process
 
@@ -177,6 +177,7 @@ class Assistant(AbstractContextManager):
     cors: tuple[str, ...] = ()  # browser origins allowed to call the Rasa server (the widget's page)
     tracker_db: Path | None = None  # the conversations' SQLite file; default config.tracker_path()
     enable_api: bool = False  # Rasa's HTTP API, behind $SHOPBOT_API_TOKEN
+    debug: bool = False  # both servers log at DEBUG, message texts and senders included
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def __enter__(self) -> Assistant:
@@ -186,11 +187,12 @@ class Assistant(AbstractContextManager):
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.processes.append(
-                start_action_server(self.action_port, self.log_dir / "actions.log"))
+                start_action_server(self.action_port, self.log_dir / "actions.log", debug=self.debug))
             endpoints = endpoints_for(self.action_port, self.log_dir, self.tracker_db)
             self.processes.append(start_rasa_server(self.model, self.rasa_port, endpoints,
                                                     self.log_dir / "rasa.log", self.host,
-                                                    cors=self.cors, enable_api=self.enable_api))
+                                                    cors=self.cors, enable_api=self.enable_api,
+                                                    debug=self.debug))
         except BaseException:
             self.__exit__(None, None, None)
             raise

@@ -2,8 +2,8 @@
 
 A real assistant (trained model, action server, `rasa run`) gets messages with a made-up marker word
 from a made-up sender: a search, details, the cart, an off-topic request, a message too long for the
-guard. Then neither log file (`rasa.log`, `actions.log`) may contain the marker or the sender. Rasa
-itself logs the text (and the sender) at DEBUG, which `rasa run --debug` turns on.
+guard. Then neither log file (`rasa.log`, `actions.log`) may contain the marker or the sender. With
+the debug flag (`shopbot serve --debug`, `Assistant(debug=True)`) Rasa's own DEBUG lines do name them.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,15 +26,20 @@ SENDER = f"privacy-probe-{secrets.token_hex(4)}"
 
 
 @pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The text of both logs after a conversation that names MARKER, sent as SENDER."""
+def model() -> Path:
     for _ in build.setup(progress=False):
         pass
+    return build.model_path()
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[dict[str, str]]:
+    """The text of both logs after a conversation that names MARKER, sent as SENDER."""
     folder = tmp_path_factory.mktemp("privacy")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SHOPBOT_STORE", str(folder / "shop.db"))
         env.setenv("SHOPBOT_TRACKER", str(folder / "conversations.db"))
-        with Assistant(build.model_path(), log_dir=folder / "servers") as bot:
+        with Assistant(model, log_dir=folder / "servers") as bot:
             search = bot.send(SENDER, f"show me {MARKER} shampoo under $10")
             assert any((r.get("custom") or {}).get("products") for r in search), search  # a real search ran
             for text in ("tell me about the second one", "add the first one to my cart", "what's in my cart?",
@@ -54,3 +60,15 @@ def test_the_logs_are_the_servers_own(logs: dict[str, str]) -> None:
 def test_no_log_names_the_message_text_or_the_sender(logs: dict[str, str], name: str) -> None:
     leaks = [line for line in logs[name].splitlines() if MARKER in line or SENDER in line]
     assert not leaks, "\n".join(leaks[:5])
+
+
+def test_the_debug_flag_is_what_puts_message_texts_in_the_log(tmp_path: Path, model: Path) -> None:
+    marker, sender = f"zzq{secrets.token_hex(3)}", f"debug-probe-{secrets.token_hex(4)}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SHOPBOT_STORE", str(tmp_path / "shop.db"))
+        env.setenv("SHOPBOT_TRACKER", str(tmp_path / "conversations.db"))
+        with Assistant(model, log_dir=tmp_path / "servers", debug=True) as bot:
+            assert bot.send(sender, f"show me {marker} shampoo")
+    rasa_log = (tmp_path / "servers" / "rasa.log").read_text(errors="replace")
+    assert marker in rasa_log and sender in rasa_log
+    assert " DEBUG " in (tmp_path / "servers" / "actions.log").read_text(errors="replace")

@@ -39,7 +39,7 @@ KEY_PREFIX = "shopbot"  # the lock of conversation X is the Redis key "shopbot:l
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
     """A throwaway redis-server on a free 127.0.0.1 port (no persistence, its own folder), stopped at the end."""
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed; `make redis` (scripts/install-redis.sh) installs it")
+        pytest.fail("Debian's redis-server is not installed: run scripts/install-debian.sh redis-server (make test does)")
     port, folder = free_port(), tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",

@@ -46,7 +46,7 @@ def model() -> Path:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: run scripts/install-browser.sh (make test does)")
+        pytest.fail("Debian's chromium is not installed: run scripts/install-debian.sh chromium (make test does)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
