@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.cards import button_choices
+from actions.cards import button_choices, custom_payload
 from actions.listing import FOCUS_SLOT, LISTING_SLOT, REASONS_SLOT, SEEN_SLOT, SHOWN_SLOT
 from actions.search import FILTER_SLOTS, QUERY_SLOT, UNCLEAR_SLOT
 from recommender.catalog import forget_shopper
@@ -42,7 +42,10 @@ class ActionStartOver(Action):
 
 
 class ActionForgetMe(Action):
-    """forget_me (after the shopper confirmed): delete everything kept about this sender and say what."""
+    """forget_me (after the shopper confirmed): delete everything kept about this sender and say what.
+
+    The reply carries ``{"forgotten": true}`` (REST: ``custom``; the widget: the event's data), so a
+    client can drop what it keeps itself: the widget clears its stored chat and sign-in."""
 
     def name(self) -> str:
         return "action_forget_me"
@@ -59,7 +62,8 @@ class ActionForgetMe(Action):
             logger.exception("forget_me failed")
             dispatcher.utter_message(response="utter_action_failed")
             return []
-        dispatcher.utter_message(response="utter_forgotten", deleted=describe_deleted(deleted, purchases))
+        dispatcher.utter_message(response="utter_forgotten", deleted=describe_deleted(deleted, purchases),
+                                 json_message=custom_payload(tracker, {"forgotten": True}))
         return [Restarted()]
 
 

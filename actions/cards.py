@@ -1,7 +1,8 @@
 """Drawing the actions' generic payload for the shopper's channel, within each channel's limits.
 
 The actions build one generic payload (``{"listing": kind, "products": [card, ...]}``, ``{"cart": ...}``,
-``{"product": card}``, ``{"comparison": [card, ...], "verdict": ...}``, ``{"order": ...}``; a card is
+``{"product": card}``, ``{"comparison": [card, ...], "verdict": ...}``, ``{"order": ...}``,
+``{"forgotten": true}``; a card is
 ``listing.card``) and send it through ``custom_payload``, which draws it for the channel the shopper
 wrote from (``tracker.get_latest_input_channel()``), as Rasa's output channel sends custom JSON on:
 

@@ -257,6 +257,7 @@ def test_forget_me_deletes_the_shopper_everywhere(shop, tmp_path):
         chat.say("like_product", "I like the second", ordinal="second")
         reply = chat.say("affirm", "yes", action="action_forget_me")[0]  # the confirmation's rule
         assert reply["response"] == "utter_forgotten"
+        assert reply["custom"] == {"forgotten": True}                  # a client may drop what it keeps too
         assert "your cart (1 product)" in reply["deleted"] and "3 past purchases" in reply["deleted"]
         assert any(e.get("event") == "restart" for e in chat.events)
         for table, in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():

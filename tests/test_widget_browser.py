@@ -145,6 +145,19 @@ def test_a_shopper_finds_cheap_shampoo_fills_the_cart_and_keeps_the_chat_after_a
         page.screenshot(path=ARTIFACTS / "widget-phone.png")
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
         assert page.locator(".shopbot-panel").bounding_box()["width"] <= 375
+
+        shopper = page.locator("#shopbot").get_attribute("data-session")
+        assert shopper and shopper.startswith("web-")
+        say(page, "forget me")
+        page.get_by_role("button", name="Yes, delete everything").click(timeout=REPLY_MS)
+        expect(page.locator(".shopbot-from-bot").last).to_contain_text("Done. I deleted", timeout=REPLY_MS)
+        expect(page.get_by_test_id("cart-count")).to_have_text("0")
+        page.wait_for_function("Object.keys(localStorage).every((key) => !key.startsWith('shopbot:'))",
+                               timeout=REPLY_MS)                      # the widget forgot the shopper too
+        page.reload()
+        expect(page.locator("#shopbot")).to_have_attribute(                # a new anonymous shopper
+            "data-session", re.compile(rf"^(?!{re.escape(shopper)}$)web-.+"), timeout=REPLY_MS)
+        expect(page.locator(".shopbot-from-user")).to_have_count(0)
     assert dialogs == []
 
 

@@ -11,7 +11,7 @@
  *
  * Every piece of catalog or user text is put into the page with textContent, never parsed as HTML.
  * The token, the session id and the conversation are kept in localStorage, so a reload continues the
- * same conversation.
+ * same conversation; when the shopper asks the assistant to forget them, the widget forgets them too.
  */
 (function () {
   "use strict";
@@ -183,6 +183,7 @@
       if (Array.isArray(msg.cart.lines) && msg.cart.lines.length) parts.push(cartSummary(msg.cart));
     }
     if (msg.order && typeof msg.order === "object") setCartCount(0);
+    if (msg.forgotten === true) setCartCount(0);
     return parts;
   }
 
@@ -203,13 +204,24 @@
   let sessionId = storageGet(SESSION_KEY, null);
   let history = sessionId ? storageGet(`shopbot:history:${sessionId}`, []) : [];
   let replyTimer = null;
+  let keep = true;  // false once the assistant forgot this shopper: this visit's chat is not stored
 
   function remember(entry) {
     render(entry);
-    if (!sessionId) return;
+    if (!sessionId || !keep) return;
     history.push(entry);
     history = history.slice(-HISTORY_LIMIT);
     storageSet(`shopbot:history:${sessionId}`, history);
+  }
+
+  /** The assistant forgot this shopper: drop the stored chat and sign-in too. The page still shows
+   * this visit's chat; the next visit starts afresh as a new anonymous shopper. */
+  function forgetLocally() {
+    try {
+      Object.keys(localStorage).filter((key) => key.startsWith("shopbot:")).forEach((key) => localStorage.removeItem(key));
+    } catch (e) { /* storage disabled: nothing was kept */ }
+    history = [];
+    keep = false;
   }
 
   function setTyping(on) {
@@ -296,7 +308,8 @@
     });
     socket.on("session_confirm", (confirmed) => {
       const id = typeof confirmed === "object" && confirmed ? confirmed.session_id : confirmed;
-      if (id && id !== sessionId) {
+      if (id && id !== sessionId) {  // a new shopper (or, after forgetting, a new sign-in): keep their chat
+        keep = true;
         sessionId = String(id);
         history = storageGet(`shopbot:history:${sessionId}`, []);
         storageSet(SESSION_KEY, sessionId);
@@ -306,6 +319,7 @@
     socket.on("bot_uttered", (message) => {
       setTyping(false);
       remember({ from: "bot", message });
+      if (message && message.forgotten === true) forgetLocally();
     });
     socket.on("connect_error", () => {
       setTyping(false);
