@@ -17,16 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from recommender.files import replaced_whole
 
 if TYPE_CHECKING:
     from recommender.catalog import Catalog, Product
@@ -177,16 +177,7 @@ class ProductEmbeddings:
         return key, emb
 
     def _write(self, path: Path, key: _Key) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(tmp, "xb") as fh:  # not mkstemp: keep the usual umask permissions
-                np.savez(fh, ids=np.array(self.ids, dtype=str), matrix=self.matrix,
-                         text_sha1=np.array(self.text_hashes, dtype=str), key=np.array(key.dumps()))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with replaced_whole(path) as tmp, open(tmp, "xb") as fh:
+            np.savez(fh, ids=np.array(self.ids, dtype=str), matrix=self.matrix,
+                     text_sha1=np.array(self.text_hashes, dtype=str), key=np.array(key.dumps()))
         logger.info("Wrote %d product embeddings to %s", len(self), path)

@@ -19,6 +19,19 @@ where ``redundancy = max over picked products of clip((cos(text) - similarity_fl
 (1 - similarity_floor), 0, 1)``. Near-duplicates (the same mascara in five shades, cos ~0.95) are
 pushed down; merely related products (cos ~0.6) are not penalised. Results carry the plain score.
 
+Large catalogs: a catalog of at least ``index_min_products`` products (the shipped one never is) also
+has an approximate vector index (``VectorIndex``: faiss IVF, built once and cached next to the
+embeddings). When a query has text and the candidates are at least ``index_min_share`` of the
+catalog, only a shortlist of them is scored: the ``index_candidates`` products nearest to the query
+by the index (``index_nprobe`` lists scanned; more products asked for as the filters narrow, so about
+that many pass them), the keyword matches, and with a history the collaborative model's likeliest
+products, each kept only when it is a candidate. The shortlist is scored exactly as above (exact
+cosines, the same normalisations), so a candidate outside it is one below all of these tops. ``cf``
+is normalised by the best shortlisted candidate, which is the best candidate unless the model's
+likeliest products all fail the filters. Narrower filters score every candidate (when they are at
+most a quarter of the catalog, the cosines are taken over their rows only). ``similar`` does the same
+with the source product's vector as the query.
+
 Query vectors: the vectors of the last ``query_cache_size`` distinct query texts are kept, so "show
 me more", a new filter on the same words, or a query many shoppers type costs no encoding (the
 encoder is most of a new query's time).
@@ -64,13 +77,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recommender.catalog import Catalog, Product
-from recommender.embeddings import ProductEmbeddings, product_text
+from recommender.embeddings import ProductEmbeddings, cache_path, product_text
 from recommender.encoder import Encoder, TextEncoder
 from recommender.errors import CatalogMismatch, ProductNotFound
 from recommender.reasons import filter_reasons, format_price, join_quoted, matched_phrases, shorten
 
 if TYPE_CHECKING:
     from recommender.cf_recommender import CFRecommender
+    from recommender.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +97,7 @@ _AMOUNT = r"(?:[$€£]\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*(?:\$|dollars?|bucks
 _MONEY = re.compile(r"(?:\b(?:under|below|over|above|less than|more than|up to|around|about|max|between|for)\s+)?"
                     rf"(?:{_AMOUNT}|\d+(?:[.,]\d+)?(?=\s*(?:-|to|and)\s*{_AMOUNT}))"
                     rf"(?:\s*(?:-|to|and)\s*{_AMOUNT})?", re.I)
+_BLOCK = 16_384  # rows per block when cosines are taken over some rows only (25 MB at 384 dimensions)
 # Words that carry no product meaning: kept out of the keyword query and of "matches" reasons.
 STOPWORDS = frozenset("""
 a about above all also am an and any anything are as at be below best buy by can cheap cheaper could do
@@ -110,6 +125,10 @@ class SearchConfig:
     keyword_limit_filtered: int = 1000  # with filters: matches inside the filter may rank lower overall
     max_query_chars: int = 300  # longer user text is cut at a word boundary
     query_cache_size: int = 4096  # distinct recent query texts whose vectors are kept (0 = none; 1.5 KB each)
+    index_min_products: int = 200_000  # catalogs this big rank with the vector index ("Large catalogs")
+    index_candidates: int = 1000  # products taken from the index per query (that pass the filters)
+    index_nprobe: int = 32  # lists the index scans: recall@10 0.955 in 5 ms at 1M products (bench/scale.py)
+    index_min_share: float = 0.5  # the index is used when the candidates are at least this share of the catalog
 
 
 @dataclass(frozen=True)
@@ -189,15 +208,19 @@ class ProductSearch:
     """The hybrid ranker over one catalog, its embeddings and (optionally) a collaborative model."""
 
     def __init__(self, catalog: Catalog, encoder: Encoder, embeddings: ProductEmbeddings,
-                 config: SearchConfig | None = None, recommender: CFRecommender | None = None) -> None:
+                 config: SearchConfig | None = None, recommender: CFRecommender | None = None,
+                 index: VectorIndex | None = None) -> None:
+        """``index``: the vector index of ``embeddings`` on a large catalog (module docstring), else None."""
         self.catalog = catalog
         self.encoder = encoder
         self.embeddings = embeddings
         self.config = config or SearchConfig()
         self.recommender = recommender
+        self.index = index
         self._popularity: dict[str, int] | None = None
         self._pop_norm: np.ndarray | None = None
         self._cf_rows: np.ndarray | None = None
+        self._cf_item_rows: np.ndarray | None = None
         # Read-only while serving, so computed once: the embedding row of each catalog product (-1: no
         # vector), every row, and each row's rank by product id (the deterministic tie-break).
         self._catalog_rows = embeddings.row_numbers(catalog.product_ids())
@@ -211,16 +234,23 @@ class ProductSearch:
     def from_paths(cls, catalog_path: str | Path | None = None, cache_dir: str | Path | None = None,
                    *, progress: bool = True, model_path: str | Path | None = None,
                    config: SearchConfig | None = None) -> ProductSearch:
-        """Open the catalog, load (or build and cache) its embeddings with the packaged model, and load
-        the collaborative model trained by set-up when it exists for this catalog."""
+        """Open the catalog, load (or build and cache) its embeddings with the packaged model (and their
+        vector index on a large catalog), and load the collaborative model trained by set-up when it
+        exists for this catalog."""
         from recommender import config as settings
 
+        config = config or SearchConfig()
         catalog = Catalog.open(catalog_path or settings.catalog_path())
         encoder = TextEncoder()
-        embeddings = ProductEmbeddings.load_or_build(catalog, encoder, cache_dir or settings.cache_dir(),
-                                                     progress=progress)
+        cache_dir = cache_dir or settings.cache_dir()
+        embeddings = ProductEmbeddings.load_or_build(catalog, encoder, cache_dir, progress=progress)
+        index = None
+        if len(embeddings) >= config.index_min_products:
+            from recommender.vector_index import VectorIndex
+
+            index = VectorIndex.load_or_build(embeddings, cache_path(cache_dir, encoder.model_id).parent)
         recommender = _load_recommender(catalog, Path(model_path or settings.cf_model_path()))
-        return cls(catalog, encoder, embeddings, config, recommender=recommender)
+        return cls(catalog, encoder, embeddings, config, recommender=recommender, index=index)
 
     def close(self) -> None:
         """Close the catalog."""
@@ -243,9 +273,13 @@ class ProductSearch:
             logger.debug("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
             return outcome
         cfg = self.config
-        sem = self._semantic(q.text, rows)
-        kw, matched = self._keyword(q, rows, filtered=not filters.is_empty())
-        personal, scored = self._personal(rows, shopper_id, session_items)
+        vector = self._query_vector(q.text) if q.text else None
+        hits = self._keyword_hits(q, filtered=not filters.is_empty())
+        scored = self._cf_scores(shopper_id, session_items)
+        rows = self._shortlist(rows, vector, hits[0], scored)
+        sem = self._cosines(vector, rows)
+        kw, matched = self._keyword(hits, rows)
+        personal = self._personal(rows, scored)
         pop = self._popularity_norm()[rows]
         scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_personal * personal + cfg.w_pop * pop
         top = self._ranked(scores, rows, n)
@@ -273,9 +307,11 @@ class ProductSearch:
         if outcome is not None:
             return outcome
         cfg = self.config
-        text = np.clip((self.embeddings.matrix @ self.embeddings.matrix[self.embeddings.index_of(product_id)])[rows],
-                       0.0, 1.0) if product_id in self.embeddings else np.zeros(len(rows))
-        bought, _ = self._personal(rows, None, [product_id])          # what shoppers go on to buy after it
+        vector = self.embeddings.matrix[self.embeddings.index_of(product_id)] if product_id in self.embeddings else None
+        after = self._cf_scores(None, [product_id])                   # what shoppers go on to buy after it
+        rows = self._shortlist(rows, vector, np.empty(0, dtype=np.int64), after)
+        text = self._cosines(vector, rows)
+        bought = self._personal(rows, after)
         cf = self.recommender
         scores = cfg.w_sem * text + cfg.w_personal * bought + cfg.w_pop * self._popularity_norm()[rows]
         name = shorten(source.display_title, 60)
@@ -348,29 +384,52 @@ class ProductSearch:
                     self._recent.popitem(last=False)
         return vector
 
-    def _semantic(self, text: str, rows: np.ndarray) -> np.ndarray:
-        if not text:
-            return np.zeros(len(rows), dtype=np.float32)
-        vector = self._query_vector(text)
-        return np.clip((self.embeddings.matrix @ vector)[rows], 0.0, 1.0)  # no copy of the candidates' rows
+    def _shortlist(self, rows: np.ndarray, vector: np.ndarray | None, keyword_rows: np.ndarray,
+                   scored: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        """The candidate rows to score (ascending): all of them, or on a large catalog with wide
+        candidates, those near ``vector`` by the index, ``keyword_rows`` and the collaborative model's
+        likeliest (module docstring, "Large catalogs")."""
+        cfg = self.config
+        n = len(self.embeddings)
+        if self.index is None or vector is None or len(rows) < cfg.index_min_share * n:
+            return rows
+        k = math.ceil(cfg.index_candidates * n / len(rows))
+        picked = [self.index.search(vector, k, cfg.index_nprobe)[0], keyword_rows]
+        if scored is not None:
+            picked.append(self._cf_top_rows(scored[0], k))
+        wanted = np.unique(np.concatenate(picked))
+        kept = wanted[_positions(rows, wanted) >= 0]
+        return kept if len(kept) else rows
 
-    def _keyword(self, q: _Query, rows: np.ndarray,
-                 filtered: bool) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
+    def _cosines(self, vector: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+        """max(cos(vector, product), 0) of each row's product; zeros without a vector."""
+        if vector is None:
+            return np.zeros(len(rows), dtype=np.float32)
+        matrix = self.embeddings.matrix
+        if self.index is not None and 0 < len(rows) * 4 <= len(matrix):  # large catalog, few rows: theirs only
+            sims = np.concatenate([matrix[rows[i:i + _BLOCK]] @ vector for i in range(0, len(rows), _BLOCK)])
+        else:
+            sims = (matrix @ vector)[rows]  # one pass over all vectors, no copy of the candidates' rows
+        return np.clip(sims, 0.0, 1.0)
+
+    def _keyword_hits(self, q: _Query, filtered: bool) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
+        """The keyword search's matches: their rows (-1: no vector), bm25 scores and matched terms."""
+        hits = self.catalog.keyword_search(" ".join(q.terms), limit=self.config.keyword_limit_filtered if filtered
+                                           else self.config.keyword_limit) if q.terms else []
+        return (self.embeddings.row_numbers([pid for pid, _, _ in hits]),
+                np.array([s for _, s, _ in hits], dtype=np.float64), [terms for _, _, terms in hits])
+
+    def _keyword(self, hits: tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]],
+                 rows: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
         """bm25 / best bm25 of each candidate (0 when not matched), and candidate index -> matched terms."""
         kw = np.zeros(len(rows), dtype=np.float32)
-        if not q.terms:
+        hit_rows, score, terms = hits
+        if not len(hit_rows):
             return kw, {}
-        limit = self.config.keyword_limit_filtered if filtered else self.config.keyword_limit
-        hits = self.catalog.keyword_search(" ".join(q.terms), limit=limit)
-        if not hits:
-            return kw, {}
-        score = np.array([s for _, s, _ in hits])
-        where = np.full(len(self.embeddings) + 1, -1, dtype=np.int64)  # row -> candidate index; [-1] for "no row"
-        where[rows] = np.arange(len(rows))
-        found = where[self.embeddings.row_numbers([pid for pid, _, _ in hits])]
+        found = _positions(rows, hit_rows)
         kept = np.flatnonzero(found >= 0)
         kw[found[kept]] = score[kept] / score.max()
-        return kw, {int(found[j]): hits[j][2] for j in kept.tolist()}
+        return kw, {int(found[j]): terms[j] for j in kept.tolist()}
 
     def knows(self, shopper_id: str | None, session_items: Sequence[str] = ()) -> bool:
         """True when the collaborative model has a history to personalise with (known shopper or session)."""
@@ -378,22 +437,37 @@ class ProductSearch:
             return False
         return self.recommender.history_length(shopper_id, session_items) > 0
 
-    def _personal(self, rows: np.ndarray, shopper_id: str | None,
-                  session_items: Sequence[str]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-        """exp(cf - max cf) over the candidates (embedding ``rows``), zeros without a model or a history;
-        and the model's (scores, history) they came from, for the reasons."""
-        personal = np.zeros(len(rows), dtype=np.float64)
+    def _cf_scores(self, shopper_id: str | None,
+                   session_items: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The collaborative model's (scores, history) for this shopper and session; None without a
+        model or a history (no personal part)."""
         if self.recommender is None or self.config.w_personal == 0 or (shopper_id is None and not session_items):
-            return personal, None
+            return None
         scores, history = self.recommender.scores(shopper_id, session_items)
-        if not len(history):
-            return personal, None
+        return (scores, history) if len(history) else None
+
+    def _personal(self, rows: np.ndarray, scored: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        """exp(cf - max cf) over the candidates (embedding ``rows``) from the model's ``scored``; zeros without."""
+        personal = np.zeros(len(rows), dtype=np.float64)
+        if scored is None:
+            return personal
         cf_rows = self._cf_index()[rows]
         known = cf_rows >= 0
         if known.any():
-            raw = scores[cf_rows[known]]
+            raw = scored[0][cf_rows[known]]
             personal[known] = np.exp(raw - raw.max())
-        return personal, (scores, history)
+        return personal
+
+    def _cf_top_rows(self, scores: np.ndarray, k: int) -> np.ndarray:
+        """Embedding rows of the collaborative model's ``k`` likeliest products (those with a vector)."""
+        if self._cf_item_rows is None:
+            cf = self._cf_index()
+            item_rows = np.full(len(scores), -1, dtype=np.int64)
+            item_rows[cf[cf >= 0]] = np.flatnonzero(cf >= 0)
+            self._cf_item_rows = item_rows
+        top = np.argpartition(-scores, k)[:k] if len(scores) > k else np.arange(len(scores))
+        rows = self._cf_item_rows[top]
+        return rows[rows >= 0]
 
     def _cf_index(self) -> np.ndarray:
         """Embedding row -> the collaborative model's item index (-1 for products it does not know)."""
@@ -479,6 +553,14 @@ class ProductSearch:
             scored.append((cfg.w_pop * pop, f"popular: {bought}" if shoppers >= cfg.popular_reason_min else bought))
         scored.sort(key=lambda item: -item[0])  # stable: equal contributions keep this order
         return tuple(text for _, text in scored) + tuple(filter_reasons(p, filters))
+
+
+def _positions(rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The index in ``rows`` (ascending) of each of ``wanted`` (rows, -1 allowed), -1 where absent."""
+    pos = np.searchsorted(rows, wanted)
+    found = pos < len(rows)
+    found[found] = rows[pos[found]] == wanted[found]
+    return np.where(found, pos, -1)
 
 
 def _load_recommender(catalog: Catalog, path: Path) -> CFRecommender | None:
