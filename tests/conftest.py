@@ -92,12 +92,18 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory, store_path: Path) -> Iterator[Assistant]:
-    """The set-up run (training what changed), then the action server and `rasa run` on free local
-    ports for one test module; their logs are in ``assistant.log_dir``."""
+def trained_model() -> Path:
+    """The Rasa model after the set-up run (which trains only what changed)."""
     for _ in build.setup(progress=False):
         pass
-    with Assistant(build.model_path(), log_dir=tmp_path_factory.mktemp("servers")) as bot:
+    return build.model_path()
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory, store_path: Path, trained_model: Path) -> Iterator[Assistant]:
+    """The action server and `rasa run` on free local ports for one test module, on the set-up's
+    model; their logs are in ``assistant.log_dir``."""
+    with Assistant(trained_model, log_dir=tmp_path_factory.mktemp("servers")) as bot:
         yield bot
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import build
 from bot.servers import RASA, rasa_env
 from recommender import config
 
@@ -25,11 +24,9 @@ def test_the_stories_cover_every_intent_in_multi_turn_conversations():
     assert {i for t in turns for i in t} == set(domain["intents"])
 
 
-def test_rasa_test_core_predicts_every_story_without_an_error(tmp_path: Path):
-    for _ in build.setup(progress=False):
-        pass
+def test_rasa_test_core_predicts_every_story_without_an_error(tmp_path: Path, trained_model: Path):
     result = subprocess.run(
-        [RASA, "test", "core", "--model", str(build.model_path()), "--stories", str(STORIES),
+        [RASA, "test", "core", "--model", str(trained_model), "--stories", str(STORIES),
          "--fail-on-prediction-errors", "--out", str(tmp_path / "results")],
         cwd=config.REPO_ROOT, env=rasa_env(), capture_output=True, text=True, timeout=1800)
     failed = tmp_path / "results" / "failed_test_stories.yml"

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import build
 from bot.channels import SORRY, TOO_FAST, TOO_LONG, Guard, Limits, guarded
 from bot.servers import Assistant, free_port, start_action_server, stop
 
@@ -104,11 +103,10 @@ def test_a_refused_message_never_reaches_the_assistant() -> None:
 
 
 @pytest.mark.slow
-def test_the_real_server_apologises_while_the_action_server_is_down_and_recovers(tmp_path: Path) -> None:
-    for _ in build.setup(progress=False):
-        pass
+def test_the_real_server_apologises_while_the_action_server_is_down_and_recovers(tmp_path: Path,
+                                                                                trained_model: Path) -> None:
     action_port = free_port()
-    with Assistant(build.model_path(), log_dir=tmp_path, action_port=action_port) as bot:
+    with Assistant(trained_model, log_dir=tmp_path, action_port=action_port) as bot:
         stop(bot.processes.pop(0))                                  # the action server goes down
         assert [r.get("text") for r in bot.send("ann", "show me shampoo under $10")] == [SORRY]
         assert bot.send("ann", "hi")[0]["text"] != SORRY             # replies that need no action still work

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from bot import build
 from bot.channels import TOO_LONG, Limits
 from bot.servers import Assistant
 
@@ -26,20 +25,13 @@ SENDER = f"privacy-probe-{secrets.token_hex(4)}"
 
 
 @pytest.fixture(scope="module")
-def model() -> Path:
-    for _ in build.setup(progress=False):
-        pass
-    return build.model_path()
-
-
-@pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[dict[str, str]]:
+def logs(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -> Iterator[dict[str, str]]:
     """The text of both logs after a conversation that names MARKER, sent as SENDER."""
     folder = tmp_path_factory.mktemp("privacy")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SHOPBOT_STORE", str(folder / "shop.db"))
         env.setenv("SHOPBOT_TRACKER", str(folder / "conversations.db"))
-        with Assistant(model, log_dir=folder / "servers") as bot:
+        with Assistant(trained_model, log_dir=folder / "servers") as bot:
             search = bot.send(SENDER, f"show me {MARKER} shampoo under $10")
             assert any((r.get("custom") or {}).get("products") for r in search), search  # a real search ran
             for text in ("tell me about the second one", "add the first one to my cart", "what's in my cart?",
@@ -62,12 +54,12 @@ def test_no_log_names_the_message_text_or_the_sender(logs: dict[str, str], name:
     assert not leaks, "\n".join(leaks[:5])
 
 
-def test_the_debug_flag_is_what_puts_message_texts_in_the_log(tmp_path: Path, model: Path) -> None:
+def test_the_debug_flag_is_what_puts_message_texts_in_the_log(tmp_path: Path, trained_model: Path) -> None:
     marker, sender = f"zzq{secrets.token_hex(3)}", f"debug-probe-{secrets.token_hex(4)}"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SHOPBOT_STORE", str(tmp_path / "shop.db"))
         env.setenv("SHOPBOT_TRACKER", str(tmp_path / "conversations.db"))
-        with Assistant(model, log_dir=tmp_path / "servers", debug=True) as bot:
+        with Assistant(trained_model, log_dir=tmp_path / "servers", debug=True) as bot:
             assert bot.send(sender, f"show me {marker} shampoo")
     rasa_log = (tmp_path / "servers" / "rasa.log").read_text(errors="replace")
     assert marker in rasa_log and sender in rasa_log

@@ -26,7 +26,6 @@ import pytest
 import redis
 from rasa.core.lock_store import RedisLockStore
 
-from bot import build
 from bot.servers import HOST, endpoints_for, free_port, post_message, start_action_server, start_rasa_server, stop
 from recommender import config
 
@@ -77,9 +76,8 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, redis_server: redis.Redis) -> Iterator[Cluster]:
-    for _ in build.setup(progress=False):
-        pass
+def cluster(tmp_path_factory: pytest.TempPathFactory, redis_server: redis.Redis,
+            trained_model: Path) -> Iterator[Cluster]:
     folder = tmp_path_factory.mktemp("scale-out")
     port = redis_server.connection_pool.connection_kwargs["port"]
     processes: list[subprocess.Popen] = []
@@ -93,7 +91,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, redis_server: redis.Redis)
             urls = {}
             for name in ("a", "b"):                               # one at a time: each start is heavy
                 rasa_port = free_port()
-                processes.append(start_rasa_server(build.model_path(), rasa_port, endpoints,
+                processes.append(start_rasa_server(trained_model, rasa_port, endpoints,
                                                    folder / f"rasa-{name}.log", timeout=600))
                 urls[name] = f"http://{HOST}:{rasa_port}/webhooks/rest/webhook"
             yield Cluster(urls, folder / "conversations.db", redis_server,

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from bot import build
 from bot.servers import HOST, Assistant, free_port
 from bot.webpage import WEB_DIR, PageServer
 from recommender import config
@@ -34,13 +33,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 ARTIFACTS = config.REPO_ROOT / "var" / "artifacts"
 REPLY_MS = 120_000  # the first search loads the encoder and the embeddings
 PROBE_TITLE = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")
-def model() -> Path:
-    for _ in build.setup(progress=False):
-        pass
-    return build.model_path()
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +92,9 @@ def test_the_page_server_serves_the_widget_files_only_under_a_content_security_p
 
 @pytest.mark.slow
 def test_a_shopper_finds_cheap_shampoo_fills_the_cart_and_keeps_the_chat_after_a_reload(
-        browser: Browser, model: Path, tmp_path: Path) -> None:
+        browser: Browser, trained_model: Path, tmp_path: Path) -> None:
     dialogs: list[str] = []
-    with demo_shop(model, tmp_path / "logs", SHOPBOT_STORE=str(tmp_path / "shop.db")) as site:
+    with demo_shop(trained_model, tmp_path / "logs", SHOPBOT_STORE=str(tmp_path / "shop.db")) as site:
         page = open_chat(browser, site.url, dialogs)
         say(page, "shampoo under $10")
         expect(page.locator(".shopbot-typing")).to_be_visible()
@@ -162,7 +154,7 @@ def test_a_shopper_finds_cheap_shampoo_fills_the_cart_and_keeps_the_chat_after_a
 
 
 @pytest.mark.slow
-def test_catalog_text_is_shown_as_text_and_never_run(browser: Browser, model: Path, tmp_path: Path) -> None:
+def test_catalog_text_is_shown_as_text_and_never_run(browser: Browser, trained_model: Path, tmp_path: Path) -> None:
     products = tmp_path / "probe.csv"
     products.write_text(
         "id,title,brand,category,price\n"
@@ -171,7 +163,7 @@ def test_catalog_text_is_shown_as_text_and_never_run(browser: Browser, model: Pa
         "probe-3,Clarifying Shampoo,Plainly,Beauty > Hair Care > Shampoos,7.25\n")
     import_catalog(products, tmp_path / "catalog.db")
     dialogs: list[str] = []
-    with demo_shop(model, tmp_path / "logs", SHOPBOT_CATALOG=str(tmp_path / "catalog.db"),
+    with demo_shop(trained_model, tmp_path / "logs", SHOPBOT_CATALOG=str(tmp_path / "catalog.db"),
                    SHOPBOT_CACHE=str(tmp_path / "cache"), SHOPBOT_STORE=str(tmp_path / "shop.db")) as site:
         page = open_chat(browser, site.url, dialogs)
         say(page, "show me shampoo")
