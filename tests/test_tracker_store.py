@@ -39,6 +39,12 @@ def turn(text: str, intent: str, *bot: Event) -> list[Event]:
     return [UserUttered(text, {"name": intent, "confidence": 1.0}), *bot, ActionExecuted("action_listen")]
 
 
+def on_disk(path: Path) -> bytes:
+    """The bytes of the database file and of its write-ahead log."""
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
 def stored_senders(path: Path) -> dict[str, int]:
     with sqlite3.connect(path) as db:
         return dict(db.execute("SELECT sender_id, count(*) FROM events GROUP BY sender_id"))
@@ -57,6 +63,16 @@ def test_conversations_survive_a_new_store_on_the_same_file(tmp_path: Path, doma
     assert tracker.latest_message.text == "shampoo"
 
 
+def test_sqlite_file_is_a_write_ahead_log_without_fsync_per_commit(tmp_path: Path, domain: Domain) -> None:
+    path = tmp_path / "conversations.db"
+    store = open_store(path, domain)
+    save(store, "ann", START, domain)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    assert stored_senders(path) == {"ann": 3}
+
+
 def test_forget_me_deletes_every_session_of_that_sender_only(tmp_path: Path, domain: Domain) -> None:
     path = tmp_path / "conversations.db"
     store = open_store(path, domain)
@@ -70,9 +86,12 @@ def test_forget_me_deletes_every_session_of_that_sender_only(tmp_path: Path, dom
     assert stored_senders(path) == {"bob": 10}
     assert asyncio.run(store.retrieve("ann")) is None                   # the next message starts anew
     assert asyncio.run(store.retrieve_full_tracker("bob")).events[3].text == SECRET
-    assert SECRET.encode() in path.read_bytes()                           # bob's copy ...
+    assert SECRET.encode() in on_disk(path)                               # bob's copy ...
+    save(store, "bob", turn("also ring 555-0199", "search_products"), domain)
+    assert b"555-0199" in path.with_name(path.name + "-wal").read_bytes()  # (a turn not yet copied from the log)
     save(store, "bob", FORGET, domain)
-    assert SECRET.encode() not in path.read_bytes()                       # ... zeroed on disk once forgotten
+    assert SECRET.encode() not in on_disk(path)                           # ... zeroed on disk once forgotten
+    assert b"555-0199" not in on_disk(path)                               # the log emptied too
 
 
 @pytest.mark.parametrize("events", [
