@@ -227,6 +227,9 @@ class ProductSearch:
         self._all_rows = np.arange(len(embeddings))
         self._id_rank = np.empty(len(embeddings), dtype=np.int64)
         self._id_rank[np.argsort(np.array(embeddings.ids, dtype=str), kind="stable")] = self._all_rows
+        # The vectors again, one row per dimension: a query's cosines with every product read them
+        # ~1.7x faster than the product-major matrix here (OpenBLAS's gemv); below the index's size only.
+        self._by_dim = np.ascontiguousarray(embeddings.matrix.T) if index is None else None  # (dim, products)
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector, oldest first
         self._recent_lock = threading.Lock()
 
@@ -408,8 +411,10 @@ class ProductSearch:
         matrix = self.embeddings.matrix
         if self.index is not None and 0 < len(rows) * 4 <= len(matrix):  # large catalog, few rows: theirs only
             sims = np.concatenate([matrix[rows[i:i + _BLOCK]] @ vector for i in range(0, len(rows), _BLOCK)])
+        elif self._by_dim is not None:
+            sims = (vector @ self._by_dim)[rows]  # one pass over all vectors, no copy of the candidates' rows
         else:
-            sims = (matrix @ vector)[rows]  # one pass over all vectors, no copy of the candidates' rows
+            sims = (matrix @ vector)[rows]
         return np.clip(sims, 0.0, 1.0)
 
     def _keyword_hits(self, q: _Query, filtered: bool) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
