@@ -25,11 +25,12 @@ def load() -> None:
     """Load the services the actions share; raise ShopbotError (one line) when one cannot be loaded."""
     try:
         search = services.product_search()
+        search.encoder.encode(["warm up"])  # load the text model now (and bound torch's threads) too
         services.vocabulary()
         services.store()
     except ShopbotError:
         raise
-    except (sqlite3.Error, OSError, ValueError, RuntimeError) as e:  # unreadable files, corrupt model
+    except (sqlite3.Error, OSError, ValueError, RuntimeError, ImportError) as e:  # unreadable files, models
         raise ShopbotError(f"could not load the shop's data: {e}. Run 'shopbot setup'.") from e
     if search.recommender is None:
         logger.warning("no collaborative model for this catalog: rankings are not personal (run 'shopbot setup')")
