@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 import sqlite3
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from bot import build
-from bot.servers import Assistant
+from bot.servers import HOST, Assistant, free_port, stop
 from recommender import config
 from recommender.catalog import Catalog
 from recommender.importer import import_catalog
@@ -113,3 +117,31 @@ def catalog_db() -> Iterator[sqlite3.Connection]:
     db = sqlite3.connect(f"file:{config.catalog_path()}?mode=ro", uri=True)
     yield db
     db.close()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
+    """A throwaway redis-server on a free 127.0.0.1 port (no persistence, its own folder), stopped at the end."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("Debian's redis-server is not installed: run scripts/install-debian.sh redis-server (make test does)")
+    port, folder = free_port(), tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+         "--dir", str(folder), "--logfile", str(folder / "redis.log")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    client = redis.Redis(host=HOST, port=port, socket_timeout=10)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, f"redis-server exited: {(folder / 'redis.log').read_text()}"
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield client
+    finally:
+        client.close()
+        stop(process)

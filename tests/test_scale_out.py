@@ -11,7 +11,6 @@ says how this maps onto a production deployment and what it does not show.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
 import time
@@ -24,42 +23,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from rasa.core.lock_store import RedisLockStore
-
+from bot.lock_store import AtomicRedisLockStore
 from bot.servers import HOST, endpoints_for, free_port, post_message, start_action_server, start_rasa_server, stop
 from recommender import config
 
 pytestmark = pytest.mark.slow
 
 KEY_PREFIX = "shopbot"  # the lock of conversation X is the Redis key "shopbot:lock:X"
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
-    """A throwaway redis-server on a free 127.0.0.1 port (no persistence, its own folder), stopped at the end."""
-    if shutil.which("redis-server") is None:
-        pytest.fail("Debian's redis-server is not installed: run scripts/install-debian.sh redis-server (make test does)")
-    port, folder = free_port(), tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-         "--dir", str(folder), "--logfile", str(folder / "redis.log")],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-    client = redis.Redis(host=HOST, port=port, socket_timeout=10)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"redis-server exited: {(folder / 'redis.log').read_text()}"
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield client
-    finally:
-        client.close()
-        stop(process)
 
 
 @dataclass
@@ -69,7 +39,7 @@ class Cluster:
     urls: dict[str, str]  # "a"/"b" -> the server's REST webhook
     tracker_db: Path
     redis: redis.Redis
-    locks: RedisLockStore  # the lock store as the servers see it, for this test process to hold a lock
+    locks: AtomicRedisLockStore  # the lock store as the servers see it, for this test process to hold a lock
 
     def send(self, server: str, sender: str, text: str) -> list[dict]:
         return post_message(self.urls[server], sender, text)
@@ -87,7 +57,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, redis_server: redis.Redis,
             action_port = free_port()
             processes.append(start_action_server(action_port, folder / "actions.log"))
             endpoints = endpoints_for(action_port, folder, folder / "conversations.db", lock_store={
-                "type": "redis", "url": HOST, "port": port, "db": 0, "key_prefix": KEY_PREFIX})
+                "type": "bot.lock_store.AtomicRedisLockStore", "url": HOST, "port": port, "db": 0,
+                "key_prefix": KEY_PREFIX})
             urls = {}
             for name in ("a", "b"):                               # one at a time: each start is heavy
                 rasa_port = free_port()
@@ -95,7 +66,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, redis_server: redis.Redis,
                                                    folder / f"rasa-{name}.log", timeout=600))
                 urls[name] = f"http://{HOST}:{rasa_port}/webhooks/rest/webhook"
             yield Cluster(urls, folder / "conversations.db", redis_server,
-                          RedisLockStore(host=HOST, port=port, db=0, key_prefix=KEY_PREFIX))
+                          AtomicRedisLockStore(host=HOST, port=port, db=0, key_prefix=KEY_PREFIX))
         finally:
             with ThreadPoolExecutor(3) as pool:                      # each may take its 15 s to stop
                 list(pool.map(stop, processes))
@@ -225,10 +196,8 @@ def test_two_messages_in_flight_at_once_one_to_each_server_are_served_in_turn_an
     cluster.send("a", sender, "hello")
     # Both messages are in flight at once, one on each server. This process holds the conversation's
     # lock until both are queued behind it, so that their turns surely overlap (two requests sent "at the
-    # same moment" may as well be served one after the other on a quiet machine). They are queued one
-    # after the other on purpose: Rasa 3.6's RedisLockStore issues a ticket by GET then SET, not
-    # atomically, so two replicas taking a ticket within the same millisecond could get the same one
-    # (docs/deployment.md); this test would then fail at random rather than tell something.
+    # same moment" may as well be served one after the other on a quiet machine). Tickets taken at the
+    # same moment by two servers are tests/test_lock_store.py's subject.
     with ThreadPoolExecutor(2) as pool, holding_lock(cluster, sender) as release:
         shampoo = pool.submit(cluster.send, "a", sender, "show me shampoo")
         wait_for(lambda: tickets(cluster, sender) == 2)
