@@ -27,7 +27,7 @@ from pathlib import Path
 
 import click
 
-from scale import p95, write_catalog_csv  # bench/scale.py, next to this file
+from scale import p95, timed_searches as timed, write_catalog_csv  # bench/scale.py, next to this file
 from recommender import catalog as catalog_module
 from recommender import config
 from recommender.catalog import Catalog, Product, query_terms
@@ -56,16 +56,6 @@ def fts5_or_query(conn: sqlite3.Connection, query: str) -> list[tuple[str, float
     return conn.execute(
         "SELECT p.id, -bm25(products_fts) AS score FROM products_fts JOIN products p ON p.rowid = products_fts.rowid"
         " WHERE products_fts MATCH ? ORDER BY score DESC, p.id LIMIT ?", [phrases, LIMIT]).fetchall()
-
-
-def timed(search: Callable[[str], list], queries: list[str]) -> tuple[list[float], list[list]]:
-    """Milliseconds per query and the results."""
-    times, found = [], []
-    for q in queries:
-        start = time.perf_counter()
-        found.append(search(q))
-        times.append((time.perf_counter() - start) * 1000)
-    return times, found
 
 
 def line(label: str, times: list[float]) -> str:

@@ -5,10 +5,11 @@ no other conversation moves. Baseline: Rasa's `SQLTrackerStore` on SQLite as it 
 connection per save, rollback journal, an fsync per commit). Ours: `ForgettingSQLTrackerStore`
 (connections kept, WAL, `synchronous = NORMAL`). Each store gets its own fresh file in a temporary
 folder on the same disk as the project's var/ folder; turns rotate over `--senders` conversations;
-each save appends one user message and one bot reply, as a real turn does. Prints median and p95
-milliseconds of `save` and of `retrieve`, and the ratio baseline / ours.
+each save appends one user message and one bot reply, as a real turn does. The two stores take turns
+in `--rounds` rounds (machine noise hits both alike). Prints median and p95 milliseconds of `save` and
+of `retrieve` (which is mostly Rasa replaying the conversation's events), and baseline / ours.
 
-Usage: .venv/bin/python bench/tracker_store.py [--turns 400] [--senders 8] [--out bench/results/tracker_store.md]
+Usage: .venv/bin/python bench/tracker_store.py [--turns 800] [--senders 40] [--rounds 4] [--out bench/results/tracker_store.md]
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ def p95(samples: list[float]) -> float:
     return sorted(samples)[max(0, round(0.95 * len(samples)) - 1)]
 
 
-async def timed_turns(store: SQLTrackerStore, domain: Domain, turns: int, senders: int) -> dict[str, list[float]]:
-    """Milliseconds of each `retrieve` and `save` over `turns` turns spread over `senders` conversations."""
-    times: dict[str, list[float]] = {"retrieve": [], "save": []}
-    for i in range(turns):
+async def timed_turns(store: SQLTrackerStore, domain: Domain, turns: range, senders: int,
+                      times: dict[str, list[float]]) -> None:
+    """Add the milliseconds of each `retrieve` and `save` of these turns (over `senders` conversations)."""
+    for i in turns:
         sender = f"bench-{i % senders}"
         start = time.perf_counter()
         tracker = await store.retrieve(sender) or DialogueStateTracker(sender, domain.slots)
@@ -50,31 +51,37 @@ async def timed_turns(store: SQLTrackerStore, domain: Domain, turns: int, sender
         start = time.perf_counter()
         await store.save(tracker)
         times["save"].append((time.perf_counter() - start) * 1000)
-    return times
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--turns", type=click.IntRange(20, 100_000), default=400, show_default=True, help="Turns per store.")
-@click.option("--senders", type=click.IntRange(1, 1000), default=8, show_default=True,
+@click.option("--turns", type=click.IntRange(20, 100_000), default=800, show_default=True, help="Turns per store.")
+@click.option("--senders", type=click.IntRange(1, 1000), default=40, show_default=True,
               help="Conversations the turns rotate over.")
+@click.option("--rounds", type=click.IntRange(1, 100), default=4, show_default=True,
+              help="Rounds in which the two stores take turns.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the table as Markdown to this file.")
-def main(turns: int, senders: int, out: Path | None) -> None:
+def main(turns: int, senders: int, rounds: int, out: Path | None) -> None:
     """Time a turn's save and retrieve: Rasa's SQLite tracker store against ours.
 
     Example:
 
-        .venv/bin/python bench/tracker_store.py --turns 400 --out bench/results/tracker_store.md
+        .venv/bin/python bench/tracker_store.py --turns 800 --out bench/results/tracker_store.md
     """
     domain = Domain.load(REPO_ROOT / "domain.yml")
     var = REPO_ROOT / "var"
     var.mkdir(exist_ok=True)
-    results = {}
+    kinds = {"Rasa's SQLTrackerStore (baseline)": SQLTrackerStore, "ForgettingSQLTrackerStore": ForgettingSQLTrackerStore}
+    results: dict[str, dict[str, list[float]]] = {name: {"retrieve": [], "save": []} for name in kinds}
     with tempfile.TemporaryDirectory(dir=var) as folder:
-        for name, kind in (("Rasa's SQLTrackerStore (baseline)", SQLTrackerStore),
-                           ("ForgettingSQLTrackerStore", ForgettingSQLTrackerStore)):
-            store = kind(domain=domain, dialect="sqlite", db=str(Path(folder) / f"{kind.__name__}.db"))
-            results[name] = asyncio.run(timed_turns(store, domain, turns, senders))
+        stores = {name: kind(domain=domain, dialect="sqlite", db=str(Path(folder) / f"{kind.__name__}.db"))
+                  for name, kind in kinds.items()}
+        per_round = -(-turns // rounds)
+        for first in range(0, turns, per_round):
+            for name, store in stores.items():
+                asyncio.run(timed_turns(store, domain, range(first, min(turns, first + per_round)), senders,
+                                        results[name]))
+        for store in stores.values():
             store.engine.dispose()
     base, ours = results.values()
     rows = [f"| {name} | {call} | {statistics.median(ms):.2f} | {p95(ms):.2f} |"
@@ -83,7 +90,7 @@ def main(turns: int, senders: int, out: Path | None) -> None:
     lines = [
         f"# SQLite tracker store ({date.today()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})",
         "",
-        f"`bench/tracker_store.py --turns {turns} --senders {senders}`: milliseconds per call.",
+        f"`bench/tracker_store.py --turns {turns} --senders {senders} --rounds {rounds}`: milliseconds per call.",
         "",
         "| store | call | median ms | p95 ms |",
         "|---|---|---|---|",
