@@ -52,10 +52,11 @@ def forgets(events: Iterable[Event]) -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Every new SQLite connection: write-ahead log, no fsync per commit."""
+    """Every new SQLite connection: write-ahead log, no fsync per commit, deleted bytes zeroed."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA secure_delete = ON")  # only forget_me deletes
     cursor.close()
 
 
@@ -79,7 +80,6 @@ class ForgettingSQLTrackerStore(SQLTrackerStore):
         if not forgets(new):
             return iter(new)
         if self.engine.dialect.name == "sqlite":
-            session.execute(sa.text("PRAGMA secure_delete = ON"))  # zero the deleted rows' bytes on disk
             sa.event.listen(session, "after_commit", self._empty_the_log, once=True)
         deleted = (session.query(self.SQLEvent)
                    .filter(self.SQLEvent.sender_id == tracker.sender_id)
