@@ -172,8 +172,9 @@ def test_one_conversation_alternating_between_two_servers_stays_consistent(
              "add the first one to my cart", "what's in my cart?"]
     assert [text for text, _ in stored_turns(cluster.tracker_db, sender)] == texts
     calls = redis_calls(cluster.redis)                               # each turn took the lock in Redis:
-    assert calls.get("set", 0) - before.get("set", 0) >= 2 * len(texts)  # ticket issued, then returned
-    assert calls.get("del", 0) - before.get("del", 0) >= len(texts)      # lock deleted, nobody waiting
+    assert calls.get("set", 0) - before.get("set", 0) >= len(texts)      # ticket issued,
+    assert calls.get("del", 0) - before.get("del", 0) >= len(texts)      # then returned: nobody waiting,
+    assert calls.get("exec", 0) - before.get("exec", 0) >= 2 * len(texts)  # the lock deleted; transactions
 
 
 @pytest.mark.parametrize("server", ["a", "b"])
