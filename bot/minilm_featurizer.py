@@ -5,17 +5,23 @@ models), so this component calls the project's packaged sentence encoder (``reco
 instead. It adds, for the message text:
 
 - a sentence feature: the model's unit sentence embedding, shape (1, 384), which the intent
-  classifier (``SklearnIntentClassifier`` in config.yml) works from;
-- sequence features: per Rasa token, the mean of the vectors of the word pieces it overlaps,
-  shape (tokens, 384) (zeros for a token past the model's 256-piece limit), which DIET's entity
-  recognition uses beside the sparse features.
+  classifier (``SklearnIntentClassifier`` in config.yml) works from. Names from the lookup tables
+  listed in ``stand_ins`` are first replaced by one stand-in word ("only L'Oreal Paris" is encoded as
+  "only Brand"), so the intent does not depend on which of the catalog's brands a shopper names;
+- sequence features: per Rasa token, the mean of the vectors of the word pieces it overlaps, from
+  the text as typed, shape (tokens, 384) (zeros for a token past the model's 256-piece limit),
+  which DIET's entity recognition uses beside the sparse features.
 
-Used in ``config.yml`` after the tokenizer, as ``bot.minilm_featurizer.MiniLMFeaturizer``. It has
-nothing to train; the model is loaded once per process, on the first message.
+Used in ``config.yml`` after the tokenizer, as ``bot.minilm_featurizer.MiniLMFeaturizer``. Training
+only keeps the names of the lookup tables it replaces; the model is loaded once per process, on the
+first message.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from typing import Any
 
 import numpy as np
@@ -25,16 +31,20 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.nlu.utils.pattern_utils import read_lookup_table_file
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from recommender.encoder import EMBEDDING_DIM, Pieces, TextEncoder
 
+logger = logging.getLogger(__name__)
+
 TOKENS = "text_tokens"  # where Rasa's tokenizers put the tokens of the text
+NAMES_FILE = "stand_in_names.json"
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
 class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
     """Dense sentence and token features from the packaged all-MiniLM-L6-v2."""
 
@@ -44,22 +54,61 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**DenseFeaturizer.get_default_config(), "batch_size": 64}
+        # stand_ins: lookup table name -> the word its names become in the sentence vector
+        return {**DenseFeaturizer.get_default_config(), "batch_size": 64, "stand_ins": {}}
 
-    def __init__(self, config: dict[str, Any], name: str) -> None:
+    def __init__(self, config: dict[str, Any], name: str, model_storage: ModelStorage | None = None,
+                 resource: Resource | None = None, names: dict[str, list[str]] | None = None) -> None:
         super().__init__(name, config)
         self.encoder = TextEncoder()
+        self._model_storage = model_storage
+        self._resource = resource
+        self.names = names or {}
+        self._patterns = [(names_pattern(self.names[table]), word)
+                          for table, word in self._config["stand_ins"].items() if self.names.get(table)]
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> MiniLMFeaturizer:
-        return cls(config, execution_context.node_name)
+        return cls(config, execution_context.node_name, model_storage, resource)
+
+    @classmethod
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> MiniLMFeaturizer:
+        """The featurizer with the names its training kept (none if it kept nothing)."""
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                names = json.loads((model_dir / NAMES_FILE).read_text(encoding="utf-8"))
+        except (ValueError, FileNotFoundError):
+            logger.debug("MiniLMFeaturizer: no stand-in names stored in resource %s", resource.name)
+            names = {}
+        return cls(config, execution_context.node_name, model_storage, resource, names)
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        """Nothing to validate beyond the batch size, which must be positive."""
+        """The batch size must be positive and every stand-in one word."""
         if int(config.get("batch_size", 1)) < 1:
             raise ValueError("MiniLMFeaturizer: batch_size must be at least 1")
+        for table, word in (config.get("stand_ins") or {}).items():
+            if not isinstance(word, str) or not re.fullmatch(r"\w+", word):
+                raise ValueError(f"MiniLMFeaturizer: the stand-in for {table!r} must be one word, not {word!r}")
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Keep the names of the lookup tables named in ``stand_ins``, for use at inference."""
+        names: dict[str, list[str]] = {}
+        for table in training_data.lookup_tables:
+            if table["name"] in self._config["stand_ins"]:
+                elements = table["elements"]
+                if isinstance(elements, str):
+                    elements = read_lookup_table_file(elements)
+                names.setdefault(table["name"], []).extend(elements)
+        missing = set(self._config["stand_ins"]) - set(names)
+        if missing:
+            logger.warning("MiniLMFeaturizer: no lookup table named %s in the training data", sorted(missing))
+        names = {table: sorted(set(values)) for table, values in names.items()}
+        with self._model_storage.write_to(self._resource) as model_dir:
+            (model_dir / NAMES_FILE).write_text(json.dumps(names), encoding="utf-8")
+        return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)
@@ -68,11 +117,29 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         """Add the features to every message that has tokenized text."""
         todo = [m for m in messages if m.get(TEXT) and m.get(TOKENS)]
-        encoded = self.encoder.encode_pieces([m.get(TEXT) for m in todo], batch_size=self._config["batch_size"])
-        for message, pieces in zip(todo, encoded):
+        texts = [m.get(TEXT) for m in todo]
+        meant = [self.with_stand_ins(t) for t in texts]
+        changed = [i for i, (text, other) in enumerate(zip(texts, meant)) if other != text]
+        encoded = self.encoder.encode_pieces(texts + [meant[i] for i in changed],
+                                             batch_size=self._config["batch_size"])
+        replaced = {i: pieces.sentence for i, pieces in zip(changed, encoded[len(texts):])}
+        for i, (message, pieces) in enumerate(zip(todo, encoded)):
+            sentence = replaced.get(i, pieces.sentence)
             self.add_features_to_message(sequence=token_vectors(message.get(TOKENS), pieces),
-                                         sentence=pieces.sentence[None, :], attribute=TEXT, message=message)
+                                         sentence=sentence[None, :], attribute=TEXT, message=message)
         return messages
+
+    def with_stand_ins(self, text: str) -> str:
+        """The text with every name of a replaced lookup table turned into its stand-in word."""
+        for pattern, word in self._patterns:
+            text = pattern.sub(word, text)
+        return text
+
+
+def names_pattern(names: list[str]) -> re.Pattern[str]:
+    """Any of the names as whole words, in any case, the longest first ("l'oreal paris" before "l'oreal")."""
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 def token_vectors(tokens: list[Token], pieces: Pieces) -> np.ndarray:

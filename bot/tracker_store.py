@@ -32,6 +32,8 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, Event, Restarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from recommender.store import empty_write_ahead_log
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -90,7 +92,4 @@ class ForgettingSQLTrackerStore(SQLTrackerStore):
     def _empty_the_log(self, _session: Session) -> None:
         """Checkpoint and truncate SQLite's write-ahead log: the forgotten events' bytes leave it too."""
         with self.engine.connect() as conn:
-            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
-        if busy:  # another connection kept reading for longer than the busy timeout
-            logger.warning("forget_me: the write-ahead log was in use and was not emptied; the forgotten "
-                           "events' bytes stay in it until later turns overwrite them")
+            empty_write_ahead_log(conn.connection.dbapi_connection, "events")

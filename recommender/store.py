@@ -505,12 +505,18 @@ class ShopStore:
         with self._write():
             deleted = {table: self.db.execute(sql, [shopper_id]).rowcount for table, sql in steps.items()}
         with self._lock:  # the deleted rows' bytes (zeroed in the file) also leave the write-ahead log
-            busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        if busy:
-            logger.warning("Forget: the write-ahead log was in use and was not emptied; the forgotten rows' bytes "
-                           "stay in it until later writes overwrite them")
+            empty_write_ahead_log(self.db, "rows")
         logger.info("Forgot a shopper: %s", deleted)  # the id itself is not logged
         return deleted
+
+
+def empty_write_ahead_log(db: sqlite3.Connection, forgotten: str) -> None:
+    """Checkpoint and truncate the SQLite file's write-ahead log, so that what was just deleted
+    leaves it too; warn if another connection kept it in use beyond the busy timeout."""
+    busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    if busy:
+        logger.warning("Forget: the write-ahead log was in use and was not emptied; the forgotten %s' bytes "
+                       "stay in it until later writes overwrite them", forgotten)
 
 
 def _refusal(summary: CartSummary) -> str:
