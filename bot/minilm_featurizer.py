@@ -19,8 +19,6 @@ first message.
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 from typing import Any
 
@@ -31,17 +29,14 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.nlu.utils.pattern_utils import read_lookup_table_file
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.lookup_names import keep_names, kept_names, names_pattern
 from recommender.encoder import EMBEDDING_DIM, Pieces, TextEncoder
 
-logger = logging.getLogger(__name__)
-
 TOKENS = "text_tokens"  # where Rasa's tokenizers put the tokens of the text
-NAMES_FILE = "stand_in_names.json"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
@@ -75,14 +70,8 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> MiniLMFeaturizer:
-        """The featurizer with the names its training kept (none if it kept nothing)."""
-        try:
-            with model_storage.read_from(resource) as model_dir:
-                names = json.loads((model_dir / NAMES_FILE).read_text(encoding="utf-8"))
-        except (ValueError, FileNotFoundError):
-            logger.debug("MiniLMFeaturizer: no stand-in names stored in resource %s", resource.name)
-            names = {}
-        return cls(config, execution_context.node_name, model_storage, resource, names)
+        """The featurizer with the names its training kept."""
+        return cls(config, execution_context.node_name, model_storage, resource, kept_names(model_storage, resource))
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
@@ -95,19 +84,7 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
 
     def train(self, training_data: TrainingData) -> Resource:
         """Keep the names of the lookup tables named in ``stand_ins``, for use at inference."""
-        names: dict[str, list[str]] = {}
-        for table in training_data.lookup_tables:
-            if table["name"] in self._config["stand_ins"]:
-                elements = table["elements"]
-                if isinstance(elements, str):
-                    elements = read_lookup_table_file(elements)
-                names.setdefault(table["name"], []).extend(elements)
-        missing = set(self._config["stand_ins"]) - set(names)
-        if missing:
-            logger.warning("MiniLMFeaturizer: no lookup table named %s in the training data", sorted(missing))
-        names = {table: sorted(set(values)) for table, values in names.items()}
-        with self._model_storage.write_to(self._resource) as model_dir:
-            (model_dir / NAMES_FILE).write_text(json.dumps(names), encoding="utf-8")
+        keep_names(training_data, self._config["stand_ins"], self._model_storage, self._resource)
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -134,12 +111,6 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         for pattern, word in self._patterns:
             text = pattern.sub(word, text)
         return text
-
-
-def names_pattern(names: list[str]) -> re.Pattern[str]:
-    """Any of the names as whole words, in any case, the longest first ("l'oreal paris" before "l'oreal")."""
-    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 def token_vectors(tokens: list[Token], pieces: Pieces) -> np.ndarray:
