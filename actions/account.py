@@ -13,7 +13,7 @@ from actions import services
 from actions.cards import button_choices, custom_payload
 from actions.listing import FOCUS_SLOT, LISTING_SLOT, REASONS_SLOT, SEEN_SLOT, SHOWN_SLOT
 from actions.search import FILTER_SLOTS, QUERY_SLOT, UNCLEAR_SLOT
-from recommender.catalog import forget_shopper
+from recommender.catalog.products import forget_shopper
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from recommender.search import format_price
+from recommender import format_price
 
 logger = logging.getLogger(__name__)
 

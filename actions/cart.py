@@ -15,9 +15,7 @@ from rasa_sdk.types import DomainDict
 from actions import services
 from actions.cards import custom_payload
 from actions.listing import FOCUS_SLOT, NAME_CHARS, card, entity_values, listing_kind, referenced, short_title
-from recommender.errors import CheckoutRefused, EmptyCart, NotInCart
-from recommender.search import format_price
-from recommender.store import CartSummary, price_cart
+from recommender import CartSummary, CheckoutRefused, EmptyCart, NotInCart, format_price, price_cart
 
 logger = logging.getLogger(__name__)
 

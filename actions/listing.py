@@ -20,8 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services
 from actions.cards import TITLE_CHARS, clip, custom_payload, reasons_text
 from actions.references import resolve
-from recommender.catalog import Product
-from recommender.search import ScoredProduct, format_price
+from recommender import Product, ScoredProduct, format_price
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,7 @@ from actions.cards import custom_payload
 from actions.listing import (FOCUS_SLOT, NAME_CHARS, PAGE_SIZE, REASONS_SLOT, SHOWN_SLOT, card, listing_kind,
                              log_events, price_text, referenced, short_title, show_listing)
 from actions.search import Personal
-from recommender.catalog import Product
-from recommender.search import format_price
+from recommender import Product, format_price
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from actions import services
 from actions.listing import LISTING_SLOT, PAGE_SIZE, SEEN_SLOT, SHOWN_SLOT, entity_values, show_listing
 from actions.prices import parse_price
 from actions.vocabulary import Vocabulary
-from recommender.search import Filters, SearchOutcome
+from recommender import Filters, SearchOutcome
 
 logger = logging.getLogger(__name__)
 

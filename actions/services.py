@@ -11,9 +11,7 @@ import logging
 import threading
 
 from actions.vocabulary import Vocabulary
-from recommender import config
-from recommender.search import ProductSearch
-from recommender.store import ShopStore
+from recommender import ProductSearch, ShopStore, config
 
 logger = logging.getLogger(__name__)
 

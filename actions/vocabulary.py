@@ -17,7 +17,7 @@ class Vocabulary:
 
     @classmethod
     def from_catalog(cls, catalog) -> Vocabulary:
-        """Read every brand and category level of a ``recommender.catalog.Catalog``."""
+        """Read every brand and category level of a ``recommender.catalog.products.Catalog``."""
         brands: dict[str, str] = {}
         for brand, _ in catalog.brands():  # most products first: "TIGI" wins over "Tigi"
             brands.setdefault(brand.lower(), brand)

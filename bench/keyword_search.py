@@ -28,10 +28,10 @@ from pathlib import Path
 import click
 
 from scale import p95, timed_searches as timed, write_catalog_csv  # bench/scale.py, next to this file
-from recommender import catalog as catalog_module
+from recommender.catalog import products as catalog_module
 from recommender import config
-from recommender.catalog import Catalog, Product, query_terms
-from recommender.importer import import_catalog
+from recommender.catalog.products import Catalog, Product, query_terms
+from recommender.catalog.importer import import_catalog
 
 LIMIT = 500  # SearchConfig.keyword_limit
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import click
 import torch
 
-from recommender.search import Filters, ProductSearch, SearchConfig
+from recommender.ranking.ranker import Filters, ProductSearch, SearchConfig
 
 TARGET_P95_MS = 20.0
 BASELINE = "encode query (baseline)"

@@ -4,7 +4,7 @@ Each size N is the 12,101 shipped products and variants of them (product k is sh
 k mod 12,101, variant k // 12,101: the same brand and category, the title plus a variant phrase such
 as "(travel size)", the price moved by up to +-20 %). For each size it measures:
 
-- import: the real importer (`recommender.importer.import_catalog`) from a CSV into a new SQLite
+- import: the real importer (`recommender.catalog.importer.import_catalog`) from a CSV into a new SQLite
   catalog, in products per second, and the file's size;
 - embedding: the real MiniLM encoder on a sample of the synthetic products' texts, in texts per second,
   and what encoding all N would take at that rate;
@@ -13,7 +13,7 @@ as "(travel size)", the price moved by up to +-20 %). For each size it measures:
   IndexIVFFlat, inner product), for several `nprobe`; its recall@10 against the exact top 10; median
   and p95 latency; the 50 ms target at p95 with recall@10 >= 0.95;
 - the ranker (`ProductSearch.search`, top 10, no filters, then with a category filter) with the vector
-  index (`recommender.vector_index`, the "Large catalogs" path of `recommender.search`) against the
+  index (`recommender.text.vector_index`, the "Large catalogs" path of `recommender.ranking.ranker`) against the
   exact ranker: median and p95 latency, and recall@10 against the exact ranker's top 10;
 - memory: the vectors, the index, the bench process's peak resident memory, and the action server's:
   the resident memory of a fresh process (multiprocessing, spawn) that opens the catalog and holds a
@@ -46,12 +46,12 @@ import click
 import numpy as np
 
 from recommender import config
-from recommender.catalog import Catalog, Product
-from recommender.embeddings import ProductEmbeddings, product_text
-from recommender.encoder import TextEncoder
-from recommender.importer import import_catalog
-from recommender.search import Filters, ProductSearch, SearchConfig
-from recommender.vector_index import VectorIndex
+from recommender.catalog.products import Catalog, Product
+from recommender.text.embeddings import ProductEmbeddings, product_text
+from recommender.text.encoder import TextEncoder
+from recommender.catalog.importer import import_catalog
+from recommender.ranking.ranker import Filters, ProductSearch, SearchConfig
+from recommender.text.vector_index import VectorIndex
 
 TARGET_P95_MS = 50.0
 TARGET_RECALL = 0.95

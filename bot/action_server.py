@@ -16,7 +16,7 @@ import sqlite3
 import click
 
 from actions import services
-from recommender.errors import ShopbotError
+from recommender import ShopbotError
 
 logger = logging.getLogger(__name__)
 

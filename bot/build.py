@@ -17,12 +17,7 @@ from pathlib import Path
 
 from bot import nlu_lookups
 from bot.servers import RASA, rasa_env
-from recommender import config
-from recommender.catalog import Catalog
-from recommender.embeddings import ProductEmbeddings
-from recommender.encoder import TextEncoder
-from recommender.errors import ShopbotError
-from recommender.importer import import_catalog
+from recommender import Catalog, ProductEmbeddings, ShopbotError, TextEncoder, config, import_catalog
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +60,7 @@ def ensure_embeddings(progress: bool = True) -> str:
 
 def ensure_cf_model() -> str:
     """Train the collaborative model on the catalog's histories unless it is current (fast settings)."""
-    from recommender import cf_catalog  # imports torch: only when this step runs
+    from recommender.cf import serving as cf_catalog  # imports torch: only when this step runs
 
     path = config.cf_model_path()
     with Catalog.open(config.catalog_path()) as catalog:

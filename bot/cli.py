@@ -15,11 +15,10 @@ from typing import Any
 
 import click
 
-from recommender import config
-from recommender.catalog import Catalog
-from recommender.errors import BadRow, CatalogImportError, ShopbotError
-from recommender.formats import FORMATS, INTERACTION_FORMATS, PRESETS
-from recommender.importer import ImportReport, import_catalog, plural
+from recommender import (
+    FORMATS, INTERACTION_FORMATS, PRESETS, BadRow, Catalog, CatalogImportError, ImportReport, ShopbotError,
+    config, import_catalog, plural,
+)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MAX_SHOWN = 20  # bad rows / warnings listed before "... and N more"
@@ -219,7 +218,7 @@ def search(query: str, category: str | None, brand: str | None, price_min: float
 
         shopbot search "" --category Nail --shopper A1YJEY40YUW4SE
     """
-    from recommender.search import Filters, ProductSearch
+    from recommender import Filters, ProductSearch
 
     filters = Filters(category=category, brand=brand, price_min=price_min, price_max=price_max)
     finder = ProductSearch.from_paths(progress=sys.stderr.isatty())
@@ -260,7 +259,7 @@ def metrics(by: str, since: datetime | None, store_path: Path | None, as_json: b
     """
     from dataclasses import asdict
 
-    from recommender.store import ShopStore
+    from recommender import ShopStore
 
     path = store_path or config.store_path()
     if not path.is_file():
@@ -438,10 +437,10 @@ def web(port: int, rasa_port: int, action_port: int) -> None:
 
 
 def _benchmark_option(parse_name: str) -> Any:
-    """A click callback running ``recommender.benchmark.<parse_name>`` on the value; errors are usage errors."""
+    """A click callback running ``recommender.evaluate.runner.<parse_name>`` on the value; errors are usage errors."""
 
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        from recommender import benchmark
+        from recommender.evaluate import runner as benchmark
 
         if value is None:
             return None
@@ -499,7 +498,7 @@ def evaluate(interactions: Path, name: str, out_dir: Path | None, models: list[s
         shopbot evaluate --interactions ml-100k.inter --name ml-100k --no-text
         shopbot evaluate --models sasrec-text --set dropout=0.2 --max-minutes 5
     """
-    from recommender import benchmark
+    from recommender.evaluate import runner as benchmark
 
     logging.getLogger("recommender").setLevel(logging.INFO)
     cfg = benchmark.BenchmarkConfig(

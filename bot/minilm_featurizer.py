@@ -1,7 +1,7 @@
 """A Rasa NLU featurizer giving the meaning of a message: all-MiniLM-L6-v2 sentence and token vectors.
 
 Rasa's own ``LanguageModelFeaturizer`` cannot run in this venv (transformers 5 has no TensorFlow
-models), so this component calls the project's packaged sentence encoder (``recommender.encoder``)
+models), so this component calls the project's packaged sentence encoder (``recommender.text.encoder``)
 instead. It adds, for the message text:
 
 - a sentence feature: the model's unit sentence embedding, shape (1, 384), which the intent
@@ -34,7 +34,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.lookup_names import keep_names, kept_names, names_pattern
-from recommender.encoder import EMBEDDING_DIM, Pieces, TextEncoder
+from recommender.text.encoder import EMBEDDING_DIM, Pieces, TextEncoder
 
 TOKENS = "text_tokens"  # where Rasa's tokenizers put the tokens of the text
 

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 from recommender import config
 
 if TYPE_CHECKING:
-    from recommender.catalog import Catalog
+    from recommender import Catalog
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def write(catalog: Catalog, path: Path = OUTPUT_PATH) -> Path:
 
 def main() -> int:
     """Regenerate data/nlu/lookups.yml from the catalog at ``config.catalog_path()``."""
-    from recommender.catalog import Catalog
+    from recommender import Catalog
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with Catalog.open(config.catalog_path()) as catalog:

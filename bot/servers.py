@@ -25,8 +25,7 @@ import yaml
 
 from bot import identity
 from bot.credentials import write_active
-from recommender import config
-from recommender.errors import ShopbotError
+from recommender import ShopbotError, config
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,94 @@
+"""The recommender: product catalog, text search, hybrid ranking and the collaborative model.
+
+A plain Python package, usable without Rasa. This is its public face: actions, the CLI and other
+callers import these names from ``recommender`` itself, e.g. ``from recommender import ProductSearch``.
+Each name loads its module on first use, so ``import recommender`` stays cheap: a process that needs
+only ``recommender.config`` (the Rasa server) never loads the ranker, sqlite-utils or torch.
+
+Sub-packages, one job each: ``catalog`` (SQLite catalog, keyword index, formats, importer),
+``text`` (encoder, embeddings, vector index), ``ranking`` (ranker, query, filters, reasons),
+``cf`` (collaborative model), ``evaluate`` (offline benchmark); ``store`` keeps shoppers' carts,
+orders, likes and events.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> the module that defines it
+_EXPORTS = {
+    # catalog
+    "Catalog": "recommender.catalog.products",
+    "Product": "recommender.catalog.products",
+    "import_catalog": "recommender.catalog.importer",
+    "ImportReport": "recommender.catalog.importer",
+    "plural": "recommender.catalog.importer",
+    "FORMATS": "recommender.catalog.formats",
+    "INTERACTION_FORMATS": "recommender.catalog.formats",
+    "PRESETS": "recommender.catalog.formats",
+    # text
+    "TextEncoder": "recommender.text.encoder",
+    "ProductEmbeddings": "recommender.text.embeddings",
+    # ranking
+    "ProductSearch": "recommender.ranking.ranker",
+    "SearchConfig": "recommender.ranking.ranker",
+    "SearchOutcome": "recommender.ranking.ranker",
+    "ScoredProduct": "recommender.ranking.ranker",
+    "Filters": "recommender.ranking.ranker",
+    "RELAX_ORDER": "recommender.ranking.ranker",
+    "format_price": "recommender.ranking.reasons",
+    # collaborative model
+    "CFRecommender": "recommender.cf.recommender",
+    "Recommendation": "recommender.cf.recommender",
+    "CFConfig": "recommender.cf.model",
+    "TrainConfig": "recommender.cf.train",
+    # shopper store
+    "ShopStore": "recommender.store",
+    "CartSummary": "recommender.store",
+    "price_cart": "recommender.store",
+    # errors
+    "ShopbotError": "recommender.errors",
+    "BadRow": "recommender.errors",
+    "CatalogImportError": "recommender.errors",
+    "CatalogNotFound": "recommender.errors",
+    "ProductNotFound": "recommender.errors",
+    "CheckoutRefused": "recommender.errors",
+    "EmptyCart": "recommender.errors",
+    "NotInCart": "recommender.errors",
+    "StoreError": "recommender.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Load ``name``'s module on first use (PEP 562) and keep the name here."""
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'recommender' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from recommender.catalog.formats import FORMATS, INTERACTION_FORMATS, PRESETS
+    from recommender.catalog.importer import ImportReport, import_catalog, plural
+    from recommender.catalog.products import Catalog, Product
+    from recommender.cf.model import CFConfig
+    from recommender.cf.recommender import CFRecommender, Recommendation
+    from recommender.cf.train import TrainConfig
+    from recommender.errors import (BadRow, CatalogImportError, CatalogNotFound, CheckoutRefused, EmptyCart,
+                                    NotInCart, ProductNotFound, ShopbotError, StoreError)
+    from recommender.ranking.ranker import (RELAX_ORDER, Filters, ProductSearch, ScoredProduct, SearchConfig,
+                                            SearchOutcome)
+    from recommender.ranking.reasons import format_price
+    from recommender.store import CartSummary, ShopStore, price_cart
+    from recommender.text.embeddings import ProductEmbeddings
+    from recommender.text.encoder import TextEncoder

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from recommender.catalog import Catalog, Product
+from recommender.catalog.products import Catalog, Product
 from recommender.errors import CheckoutRefused, EmptyCart, InvalidStoreValue, NotInCart, StoreError
 
 logger = logging.getLogger(__name__)

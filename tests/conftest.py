@@ -16,8 +16,8 @@ import redis
 from bot import build
 from bot.servers import HOST, Assistant, free_port, stop
 from recommender import config
-from recommender.catalog import Catalog
-from recommender.importer import import_catalog
+from recommender.catalog.products import Catalog
+from recommender.catalog.importer import import_catalog
 
 # A tiny shop, readable at a glance; the rows exercise the cleaning rules (HTML entities, empty
 # brand, unknown price, missing title) and the category path levels.

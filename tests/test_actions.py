@@ -30,10 +30,10 @@ from actions.cards import reasons_text
 from actions.listing import format_results
 from actions.search import ActionSearchProducts, build_filters, describe, requested_filters
 from recommender import config
-from recommender.catalog import Catalog, Product
-from recommender.embeddings import ProductEmbeddings
-from recommender.importer import import_catalog
-from recommender.search import RELAX_ORDER, Filters, ProductSearch, ScoredProduct, format_price
+from recommender.catalog.products import Catalog, Product
+from recommender.text.embeddings import ProductEmbeddings
+from recommender.catalog.importer import import_catalog
+from recommender.ranking.ranker import RELAX_ORDER, Filters, ProductSearch, ScoredProduct, format_price
 from recommender.store import ShopStore
 
 DOMAIN = yaml.safe_load((config.REPO_ROOT / "domain.yml").read_text())
@@ -147,7 +147,7 @@ def slot_events(category=None, brand=None, price_min=None, price_max=None, shown
 
 def test_lists_products_with_title_brand_price_and_a_reason(search):
     text = "maybelline mascara under $10"
-    # The reasons' wording belongs to recommender.search; the action shows the strongest, then the
+    # The reasons' wording belongs to recommender.ranking.ranker; the action shows the strongest, then the
     # next ones while they are short (cards.reasons_text, tested in test_channels.py).
     why = [r.reasons for r in search.search(text, Filters("Mascara", "Maybelline", None, 10.0)).results]
 

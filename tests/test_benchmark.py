@@ -1,4 +1,4 @@
-"""`shopbot evaluate` and recommender.benchmark on tiny synthetic data (issue 3: offline evaluation)."""
+"""`shopbot evaluate` and recommender.evaluate.runner on tiny synthetic data (issue 3: offline evaluation)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from recommender import benchmark
-from recommender.evaluation import ranking_metrics_at_k
-from recommender.sequences import from_histories, leave_one_out
+from recommender.evaluate import runner as benchmark
+from recommender.cf.metrics import ranking_metrics_at_k
+from recommender.cf.sequences import from_histories, leave_one_out
 
 METRICS = {"hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20", "mrr", "auc", "n_shoppers"}
 LISTS = {"coverage@5", "gini@5", "coverage@10", "gini@10", "coverage@20", "gini@20"}

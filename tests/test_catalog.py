@@ -1,4 +1,4 @@
-"""Read API of recommender.catalog against small catalogs built by the importer."""
+"""Read API of recommender.catalog.products against small catalogs built by the importer."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from recommender import catalog as catalog_module
-from recommender.catalog import Catalog, Product, query_terms
+from recommender.catalog import products as catalog_module
+from recommender.catalog.products import Catalog, Product, query_terms
 from recommender.errors import CatalogNotFound, ProductNotFound
-from recommender.importer import import_catalog
+from recommender.catalog.importer import import_catalog
 
 
 def test_get_product_cleans_fields(tiny_catalog: Catalog) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommender.cf_baselines import FactorScorer, ItemKNN, Popularity, interaction_matrix
-from recommender.evaluation import ranking_metrics_at_k
-from recommender.sequences import from_histories, leave_one_out
+from recommender.cf.baselines import FactorScorer, ItemKNN, Popularity, interaction_matrix
+from recommender.cf.metrics import ranking_metrics_at_k
+from recommender.cf.sequences import from_histories, leave_one_out
 
 
 def _checkerboard(n_shoppers=60, seed=0):

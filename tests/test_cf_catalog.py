@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.catalog import Catalog
-from recommender.cf_catalog import ServingSettings, data_key, is_current, train_for_catalog
-from recommender.cf_model import CFConfig
-from recommender.cf_recommender import CFRecommender
-from recommender.cf_train import TrainConfig
-from recommender.embeddings import ProductEmbeddings
-from recommender.importer import import_catalog
+from recommender.catalog.products import Catalog
+from recommender.cf.serving import ServingSettings, data_key, is_current, train_for_catalog
+from recommender.cf.model import CFConfig
+from recommender.cf.recommender import CFRecommender
+from recommender.cf.train import TrainConfig
+from recommender.text.embeddings import ProductEmbeddings
+from recommender.catalog.importer import import_catalog
 from tests.test_embeddings import HashEncoder
 
 EVEN = [f"e{i}" for i in range(5)]

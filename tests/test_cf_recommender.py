@@ -8,12 +8,12 @@ import re
 import numpy as np
 import pytest
 
-from recommender.cf_model import CFConfig
-from recommender.cf_recommender import CFRecommender
+from recommender.cf.model import CFConfig
+from recommender.cf.recommender import CFRecommender
 from recommender.errors import CatalogMismatch
-from recommender.cf_train import TrainConfig, score_histories
-from recommender.evaluation import ranking_metrics_at_k
-from recommender.sequences import from_histories, leave_one_out
+from recommender.cf.train import TrainConfig, score_histories
+from recommender.cf.metrics import ranking_metrics_at_k
+from recommender.cf.sequences import from_histories, leave_one_out
 
 EVEN = [f"p{i}" for i in range(0, 10, 2)]
 ODD = [f"p{i}" for i in range(1, 10, 2)]
@@ -168,7 +168,7 @@ def test_the_cosine_schedule_learns_the_checkerboard_and_bad_schedules_are_refus
 def test_serving_computes_the_item_table_once_and_follows_new_weights():
     import torch
 
-    from recommender.cf_model import build_model
+    from recommender.cf.model import build_model
 
     cfg = CFConfig(kind="sasrec", n_items=30, n_embd=8, max_len=4, text_dim=6)
     model = build_model(cfg, torch.randn(30, 6)).eval()

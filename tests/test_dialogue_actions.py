@@ -17,11 +17,11 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 import actions
 from actions import services
 from recommender import config
-from recommender.catalog import Catalog
-from recommender.cf_model import CFConfig
-from recommender.cf_recommender import CFRecommender
-from recommender.cf_train import TrainConfig
-from recommender.search import ProductSearch
+from recommender.catalog.products import Catalog
+from recommender.cf.model import CFConfig
+from recommender.cf.recommender import CFRecommender
+from recommender.cf.train import TrainConfig
+from recommender.ranking.ranker import ProductSearch
 from recommender.store import ShopStore
 from tests.test_actions import DOMAIN, EMPTY_SLOTS, WordHashEncoder, shop  # noqa: F401  (shop is a fixture)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.catalog import Catalog, Product
-from recommender.embeddings import ProductEmbeddings, cache_path, product_text
-from recommender.importer import import_catalog
+from recommender.catalog.products import Catalog, Product
+from recommender.text.embeddings import ProductEmbeddings, cache_path, product_text
+from recommender.catalog.importer import import_catalog
 
 PRODUCTS = [
     {"id": "p1", "title": "Moisturizing Shampoo for Dry Hair", "brand": "Acme",

@@ -9,13 +9,13 @@ import sys
 import numpy as np
 import pytest
 
-from recommender import encoder as encoder_module
-from recommender.encoder import EMBEDDING_DIM, TextEncoder, default_model_id
+from recommender.text import encoder as encoder_module
+from recommender.text.encoder import EMBEDDING_DIM, TextEncoder, default_model_id
 
 
 def test_importing_the_search_stack_loads_no_model():
-    code = ("import sys, recommender.encoder, recommender.embeddings, recommender.search\n"
-            "recommender.encoder.TextEncoder()\n"
+    code = ("import sys, recommender.text.encoder, recommender.text.embeddings, recommender.ranking.ranker\n"
+            "recommender.text.encoder.TextEncoder()\n"
             "print([m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stderr
@@ -91,8 +91,8 @@ def test_progress_bar_when_asked(real_encoder, capsys):
 
 @pytest.mark.slow
 def test_from_paths_builds_then_reuses_the_cache_and_finds_shampoo(real_encoder, tmp_path):
-    from recommender.importer import import_catalog
-    from recommender.search import Filters, ProductSearch
+    from recommender.catalog.importer import import_catalog
+    from recommender.ranking.ranker import Filters, ProductSearch
 
     rows = [
         {"id": "a", "title": "Moisturizing Shampoo for Dry Hair", "brand": "Acme", "category": "Hair Care > Shampoos",

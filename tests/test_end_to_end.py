@@ -22,7 +22,7 @@ import yaml
 from bot import build
 from bot.servers import Assistant, post_message
 from recommender import config
-from recommender.search import format_price
+from recommender.ranking.ranker import format_price
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from recommender.evaluation import (auc, catalog_coverage, gini, hit_rate_at_k, mrr, ndcg_at_k,
+from recommender.cf.metrics import (auc, catalog_coverage, gini, hit_rate_at_k, mrr, ndcg_at_k,
                                     ranking_metrics_at_k, target_ranks, top_k)
-from recommender.sequences import from_histories, leave_one_out
+from recommender.cf.sequences import from_histories, leave_one_out
 
 
 def test_target_ranks_remove_history_and_count_ties_against():

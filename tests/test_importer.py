@@ -1,4 +1,4 @@
-"""recommender.importer: formats, cleaning, bad-row reports, atomic replacement, the shipped data."""
+"""recommender.catalog.importer: formats, cleaning, bad-row reports, atomic replacement, the shipped data."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-import recommender.importer as importer
+import recommender.catalog.importer as importer
 from recommender import config
-from recommender.catalog import Catalog
+from recommender.catalog.products import Catalog
 from recommender.errors import BadRow, CatalogImportError
-from recommender.formats import PRESETS, ColumnMapping, parse_categories
-from recommender.importer import import_catalog
+from recommender.catalog.formats import PRESETS, ColumnMapping, parse_categories
+from recommender.catalog.importer import import_catalog
 from tests.conftest import TINY_PRODUCTS_CSV, TINY_SEQUENCES
 
 HEADER = "id,title,brand,category,price\n"

@@ -16,7 +16,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.minilm_featurizer import MiniLMFeaturizer, token_vectors
-from recommender.encoder import EMBEDDING_DIM, Pieces, TextEncoder
+from recommender.text.encoder import EMBEDDING_DIM, Pieces, TextEncoder
 
 
 def test_a_token_gets_the_mean_of_the_pieces_it_overlaps():

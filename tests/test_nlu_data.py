@@ -17,8 +17,8 @@ from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 from actions.vocabulary import Vocabulary
 from bot import nlu_lookups
 from recommender import config
-from recommender.catalog import Catalog
-from recommender.importer import import_catalog
+from recommender.catalog.products import Catalog
+from recommender.catalog.importer import import_catalog
 
 ROOT = config.REPO_ROOT
 NLU_DIR = ROOT / "data" / "nlu"

@@ -13,7 +13,7 @@ from rasa.core.agent import Agent
 
 from actions.vocabulary import Vocabulary
 from recommender import config
-from recommender.catalog import Catalog
+from recommender.catalog.products import Catalog
 
 pytestmark = pytest.mark.slow
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.catalog import Catalog
+from recommender.catalog.products import Catalog
 from recommender.errors import ProductNotFound
-from recommender.embeddings import ProductEmbeddings, product_text
-from recommender.importer import import_catalog
-from recommender.search import STOPWORDS, Filters, ProductSearch, SearchConfig, SearchOutcome
+from recommender.text.embeddings import ProductEmbeddings, product_text
+from recommender.catalog.importer import import_catalog
+from recommender.ranking.ranker import STOPWORDS, Filters, ProductSearch, SearchConfig, SearchOutcome
 
 P = "Beauty > "
 PRODUCTS = [
@@ -351,9 +351,9 @@ def test_diversity_pushes_near_duplicates_down(engine):
 def personal(engine):
     """The ranker with a small sequence model: shoppers who bought the acne wash s05 then bought the
     shampoo that plain search ranks last, and shoppers who bought s02 then bought s01."""
-    from recommender.cf_model import CFConfig
-    from recommender.cf_recommender import CFRecommender
-    from recommender.cf_train import TrainConfig
+    from recommender.cf.model import CFConfig
+    from recommender.cf.recommender import CFRecommender
+    from recommender.cf.train import TrainConfig
 
     last = ids(engine.search("shampoo", Filters(category="Shampoos"), n=10))[-1]
     histories = [(f"a{u}", ["s05", last]) for u in range(40)] + [(f"b{u}", ["s02", "s01"]) for u in range(40)]
@@ -392,7 +392,7 @@ def test_a_known_shopper_is_personalised_from_their_history(personal):
 
 
 def test_a_saved_model_is_loaded_only_for_its_own_catalog(engine, personal, tmp_path, caplog):
-    from recommender.search import _load_recommender
+    from recommender.ranking.ranker import _load_recommender
 
     _, ranker = personal
     ranker.recommender.fingerprint = engine.catalog.fingerprint()

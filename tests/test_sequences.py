@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recommender.errors import InteractionsFormatError
-from recommender.sequences import from_histories, leave_one_out, load_histories, read_interactions_tsv
+from recommender.cf.sequences import from_histories, leave_one_out, load_histories, read_interactions_tsv
 
 HISTORIES = [("alice", ["p1", "p2", "p3", "p4"]), ("bob", ["p2", "p5"]), ("carol", ["p3"]),
              ("dave", ["p5", "p1", "p2"])]

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from recommender import config
-from recommender.catalog import Catalog
+from recommender.catalog.products import Catalog
 from recommender.errors import CheckoutRefused, EmptyCart, InvalidStoreValue, NotInCart, StoreError
 from recommender.store import MetricsRow, ShopStore, price_cart
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.embeddings import ProductEmbeddings
-from recommender.search import Filters, ProductSearch, SearchConfig
-from recommender.vector_index import VectorIndex, default_nlist
+from recommender.text.embeddings import ProductEmbeddings
+from recommender.ranking.ranker import Filters, ProductSearch, SearchConfig
+from recommender.text.vector_index import VectorIndex, default_nlist
 from tests import test_search as shop
 from tests.test_search import FILTER_CASES, ids, sql_passes
 
@@ -119,14 +119,14 @@ def test_the_cached_index_is_reused_and_a_stale_one_is_rebuilt(vectors, queries,
     # a truncated file is rebuilt, with a warning
     [path] = tmp_path.glob("ivf-*.faiss")
     path.write_bytes(path.read_bytes()[:100])
-    with caplog.at_level(logging.WARNING, logger="recommender.vector_index"):
+    with caplog.at_level(logging.WARNING, logger="recommender.text.vector_index"):
         repaired = VectorIndex.load_or_build(embeddings_of(other, fingerprint="catalog-2"), tmp_path)
     assert "unreadable vector index" in caplog.text and len(repaired) == len(other)
     assert path.stat().st_size > 100
 
 
 def test_faiss_is_imported_only_when_an_index_is_used():
-    code = "import sys, recommender.search, recommender.vector_index; print('faiss' in sys.modules)"
+    code = "import sys, recommender.ranking.ranker, recommender.text.vector_index; print('faiss' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert run.stdout.strip() == "False"
@@ -193,7 +193,7 @@ def test_the_collaborative_models_likeliest_products_are_scored(engine, personal
 
 
 def test_from_paths_builds_the_index_only_for_large_catalogs(db_path, tmp_path, monkeypatch):
-    import recommender.search as search_module
+    import recommender.ranking.ranker as search_module
 
     monkeypatch.setattr(search_module, "TextEncoder", shop.ConceptEncoder)
     small = ProductSearch.from_paths(db_path, tmp_path, progress=False, model_path=tmp_path / "none.pt")

@@ -29,8 +29,8 @@ import numpy as np
 from recommender.files import replaced_whole
 
 if TYPE_CHECKING:
-    from recommender.catalog import Catalog, Product
-    from recommender.encoder import Encoder
+    from recommender.catalog.products import Catalog, Product
+    from recommender.text.encoder import Encoder
 
 logger = logging.getLogger(__name__)
 

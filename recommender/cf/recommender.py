@@ -24,10 +24,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recommender.cf_model import CFConfig, MatrixFactorization, SASRec, build_model
-from recommender.cf_train import TrainConfig, TrainLog, fit_model, mf_fold_in, score_histories
+from recommender.cf.model import CFConfig, MatrixFactorization, SASRec, build_model
+from recommender.cf.train import TrainConfig, TrainLog, fit_model, mf_fold_in, score_histories
 from recommender.errors import CatalogMismatch, ModelNotFitted
-from recommender.sequences import Interactions, Split, from_histories
+from recommender.cf.sequences import Interactions, Split, from_histories
 
 logger = logging.getLogger(__name__)
 

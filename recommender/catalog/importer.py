@@ -18,9 +18,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from recommender.catalog import CatalogWriter
+from recommender.catalog.products import CatalogWriter
 from recommender.errors import BadRow, CatalogImportError
-from recommender.formats import (
+from recommender.catalog.formats import (
     INTERACTION_FORMATS,
     INTERACTION_PRESETS,
     PRESETS,

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from recommender.catalog import Product
-    from recommender.search import Filters
+    from recommender.catalog.products import Product
+    from recommender.ranking.ranker import Filters
 
 __all__ = ["filter_reasons", "matched_phrases", "format_price", "shorten", "join_quoted"]
 

@@ -76,15 +76,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recommender.catalog import Catalog, Product
-from recommender.embeddings import ProductEmbeddings, cache_path, product_text
-from recommender.encoder import Encoder, TextEncoder
+from recommender.catalog.products import Catalog, Product
+from recommender.text.embeddings import ProductEmbeddings, cache_path, product_text
+from recommender.text.encoder import Encoder, TextEncoder
 from recommender.errors import CatalogMismatch, ProductNotFound
-from recommender.reasons import filter_reasons, format_price, join_quoted, matched_phrases, shorten
+from recommender.ranking.reasons import filter_reasons, format_price, join_quoted, matched_phrases, shorten
 
 if TYPE_CHECKING:
-    from recommender.cf_recommender import CFRecommender
-    from recommender.vector_index import VectorIndex
+    from recommender.cf.recommender import CFRecommender
+    from recommender.text.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class ProductSearch:
         embeddings = ProductEmbeddings.load_or_build(catalog, encoder, cache_dir, progress=progress)
         index = None
         if len(embeddings) >= config.index_min_products:
-            from recommender.vector_index import VectorIndex
+            from recommender.text.vector_index import VectorIndex
 
             index = VectorIndex.load_or_build(embeddings, cache_path(cache_dir, encoder.model_id).parent)
         recommender = _load_recommender(catalog, Path(model_path or settings.cf_model_path()))
@@ -575,7 +575,7 @@ def _load_recommender(catalog: Catalog, path: Path) -> CFRecommender | None:
     if not path.exists():
         logger.info("no collaborative model at %s: rankings are not personal (run 'shopbot setup')", path)
         return None
-    from recommender.cf_recommender import CFRecommender
+    from recommender.cf.recommender import CFRecommender
 
     try:
         recommender = CFRecommender.load(path, fingerprint=catalog.fingerprint())

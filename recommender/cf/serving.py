@@ -17,14 +17,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from recommender.catalog import Catalog
-from recommender.cf_baselines import Popularity
-from recommender.cf_model import CFConfig
-from recommender.cf_recommender import CFRecommender
-from recommender.cf_train import TrainConfig
-from recommender.embeddings import ProductEmbeddings
-from recommender.evaluation import ranking_metrics_at_k
-from recommender.sequences import from_histories, leave_one_out
+from recommender.catalog.products import Catalog
+from recommender.cf.baselines import Popularity
+from recommender.cf.model import CFConfig
+from recommender.cf.recommender import CFRecommender
+from recommender.cf.train import TrainConfig
+from recommender.text.embeddings import ProductEmbeddings
+from recommender.cf.metrics import ranking_metrics_at_k
+from recommender.cf.sequences import from_histories, leave_one_out
 
 logger = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from recommender.cf_baselines import FactorScorer, ItemKNN, Popularity, interaction_matrix
+from recommender.cf.baselines import FactorScorer, ItemKNN, Popularity, interaction_matrix
 from recommender.config import REPO_ROOT, SHIPPED_SEQUENCES, cache_dir, catalog_path
 from recommender.errors import CatalogNotFound, ShopbotError
-from recommender.evaluation import Scorer, ranking_metrics_at_k
+from recommender.cf.metrics import Scorer, ranking_metrics_at_k
 from recommender.errors import InteractionsFormatError
-from recommender.sequences import Split, from_histories, leave_one_out, load_histories
+from recommender.cf.sequences import Split, from_histories, leave_one_out, load_histories
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +133,8 @@ def parse_overrides(pairs: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any
     """``["dropout=0.2", "lr=0.002"]`` -> (CFConfig overrides, TrainConfig overrides), values typed."""
     if not pairs:
         return {}, {}
-    from recommender.cf_model import CFConfig
-    from recommender.cf_train import TrainConfig
+    from recommender.cf.model import CFConfig
+    from recommender.cf.train import TrainConfig
 
     out: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
     known = {f.name: (n, cls) for n, cls in enumerate((CFConfig, TrainConfig)) for f in fields(cls)}
@@ -251,9 +251,9 @@ def fit_implicit(kind: str, split: Split, *, seed: int = 0, threads: int = 2, gr
 
 def load_text_features():
     """The catalog's cached product text embeddings (built on first use, as the search does)."""
-    from recommender.catalog import Catalog
-    from recommender.embeddings import ProductEmbeddings
-    from recommender.encoder import TextEncoder
+    from recommender.catalog.products import Catalog
+    from recommender.text.embeddings import ProductEmbeddings
+    from recommender.text.encoder import TextEncoder
 
     path = catalog_path()
     if not path.exists():
@@ -264,9 +264,9 @@ def load_text_features():
 
 
 def _fit_own(name: str, split: Split, text, cfg: BenchmarkConfig) -> Fitted:
-    from recommender.cf_model import CFConfig
-    from recommender.cf_recommender import CFRecommender
-    from recommender.cf_train import TrainConfig
+    from recommender.cf.model import CFConfig
+    from recommender.cf.recommender import CFRecommender
+    from recommender.cf.train import TrainConfig
 
     preset = OWN_MODELS[name]
     budget = min(cfg.max_minutes, preset.train.get("max_minutes", cfg.max_minutes))

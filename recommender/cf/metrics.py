@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from recommender.sequences import Split
+from recommender.cf.sequences import Split
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import numpy as np
 from recommender.files import replaced_whole
 
 if TYPE_CHECKING:
-    from recommender.embeddings import ProductEmbeddings
+    from recommender.text.embeddings import ProductEmbeddings
 
 logger = logging.getLogger(__name__)
 

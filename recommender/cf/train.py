@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from recommender.cf_model import CFConfig, MatrixFactorization, SASRec, build_model
-from recommender.evaluation import ndcg_at_k, target_ranks
+from recommender.cf.model import CFConfig, MatrixFactorization, SASRec, build_model
+from recommender.cf.metrics import ndcg_at_k, target_ranks
 
 logger = logging.getLogger(__name__)
 

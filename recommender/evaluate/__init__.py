@@ -1,0 +1,1 @@
+"""Offline evaluation: the benchmark runner, its Markdown report and plots."""

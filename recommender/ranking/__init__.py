@@ -1,0 +1,1 @@
+"""Ranking: the hybrid ranker, query parsing, filters, the bridge to the collaborative model and reasons."""

@@ -1,0 +1,1 @@
+"""Text: the sentence encoder, the products' embedding cache and the vector index."""
