@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, EventType, Restarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from actions import services
+from actions import services, slots
 from actions.cards import button_choices, custom_payload
-from actions.listing import FOCUS_SLOT, LISTING_SLOT, REASONS_SLOT, SEEN_SLOT, SHOWN_SLOT
-from actions.search import FILTER_SLOTS, QUERY_SLOT, UNCLEAR_SLOT
-from recommender.catalog.products import forget_shopper
+from actions.failures import ApologisingAction
 
 logger = logging.getLogger(__name__)
 
-LISTING_SLOTS = (*FILTER_SLOTS, QUERY_SLOT, LISTING_SLOT, SHOWN_SLOT, SEEN_SLOT, REASONS_SLOT, FOCUS_SLOT)
+LISTING_SLOTS = (*slots.FILTERS, slots.QUERY, slots.LISTING, slots.SHOWN, slots.SEEN, slots.REASONS, slots.FOCUS)
 # What a clarifying button offers for each intent the NLU hesitated between.
 CHOICES = {
     "search_products": "Search for it", "refine_search": "Narrow the current search",
@@ -30,78 +27,71 @@ CHOICES = {
 MAX_CHOICES = 3
 
 
-class ActionStartOver(Action):
+class ActionStartOver(ApologisingAction):
     """start_over: clear the constraints and listing; the cart and likes stay."""
 
     def name(self) -> str:
         return "action_start_over"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         dispatcher.utter_message(response="utter_started_over")
         return [SlotSet(name, None) for name in LISTING_SLOTS]
 
 
-class ActionForgetMe(Action):
+class ActionForgetMe(ApologisingAction):
     """forget_me (after the shopper confirmed): delete everything kept about this sender and say what.
 
     The reply carries ``{"forgotten": true}`` (REST: ``custom``; the widget: the event's data), so a
     client can drop what it keeps itself: the widget clears its stored chat and sign-in."""
 
+    what = "forget_me"
+
     def name(self) -> str:
         return "action_forget_me"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        shopper = tracker.sender_id
-        try:
-            deleted = services.store().forget(shopper)
-            search = services.product_search()
-            purchases = forget_shopper(search.catalog.path, shopper)
-            if search.recommender is not None:
-                search.recommender.update_histories([(shopper, [])])
-        except Exception:
-            logger.exception("forget_me failed")
-            dispatcher.utter_message(response="utter_action_failed")
-            return []
-        dispatcher.utter_message(response="utter_forgotten", deleted=describe_deleted(deleted, purchases),
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        forgotten = services.forget(tracker.sender_id)
+        dispatcher.utter_message(response="utter_forgotten", deleted=describe_deleted(forgotten),
                                  json_message=custom_payload(tracker, {"forgotten": True}))
         return [Restarted()]
 
 
-def describe_deleted(deleted: dict[str, int], purchases: int) -> str:
+def describe_deleted(forgotten: services.Forgotten) -> str:
     """ "your cart (2 products), 1 order (3 lines), 4 likes and dislikes, 25 activity records, 12 past
     purchases and this conversation" """
     def count(n: int, one: str, many: str) -> str:
         return f"{n} {one if n == 1 else many}"
 
+    deleted = forgotten.rows
     parts = [f"your cart ({count(deleted.get('cart', 0), 'product', 'products')})",
              f"{count(deleted.get('orders', 0), 'order', 'orders')} "
              f"({count(deleted.get('order_items', 0), 'line', 'lines')})",
              count(deleted.get("feedback", 0), "like or dislike", "likes and dislikes"),
              count(deleted.get("events", 0), "activity record", "activity records"),
-             count(purchases, "past purchase", "past purchases"),
+             count(forgotten.purchases, "past purchase", "past purchases"),
              "this conversation"]
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-class ActionHumanHandoff(Action):
+class ActionHumanHandoff(ApologisingAction):
     """human_handoff: tell the shopper a person takes over, and pause the bot for this conversation."""
 
     def name(self) -> str:
         return "action_human_handoff"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         dispatcher.utter_message(response="utter_handoff")
         logger.info("conversation paused for a person to take over")
         return [ConversationPaused()]
 
 
-class ActionClarify(Action):
+class ActionClarify(ApologisingAction):
     """nlu_fallback: ask which of the likeliest meanings was meant, as buttons (never a dead end)."""
 
     def name(self) -> str:
         return "action_clarify"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         ranking = tracker.latest_message.get("intent_ranking") or []
         intents = [r.get("name") for r in ranking if r.get("name") in CHOICES][:MAX_CHOICES]
         if "search_products" not in intents:
@@ -110,4 +100,4 @@ class ActionClarify(Action):
             intents.append("help")
         buttons = [{"title": CHOICES[name], "payload": f"/{name}"} for name in intents]
         dispatcher.utter_message(response="utter_clarify", **button_choices(tracker, buttons))
-        return [SlotSet(UNCLEAR_SLOT, tracker.latest_message.get("text") or "")]
+        return [SlotSet(slots.UNCLEAR, tracker.latest_message.get("text") or "")]

@@ -3,25 +3,21 @@ shopper store (SQLite, per sender id), so it survives restarts of both servers."
 
 from __future__ import annotations
 
-import logging
-from abc import ABC, abstractmethod
 from decimal import Decimal
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from actions import services
+from actions import services, slots
 from actions.cards import custom_payload
-from actions.listing import FOCUS_SLOT, NAME_CHARS, card, entity_values, listing_kind, referenced, short_title
+from actions.failures import ApologisingAction
+from actions.listing import NAME_CHARS, card, entity_values, listing_kind, referenced, short_title
 from recommender import CartSummary, CheckoutRefused, EmptyCart, NotInCart, format_price, price_cart
-
-logger = logging.getLogger(__name__)
 
 
 def _names(ids: list[str]) -> str:
-    products = services.product_search().catalog.get_products(ids)
+    products = services.catalog().get_products(ids)
     names = [short_title(p, NAME_CHARS) for p in products] or ["that product"]  # gone from the catalog
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -40,7 +36,7 @@ def _summary(cart: CartSummary) -> str:
 
 
 def _cart(tracker: Tracker) -> CartSummary:
-    return price_cart(services.store().cart_lines(tracker.sender_id), services.product_search().catalog)
+    return price_cart(services.store().cart_lines(tracker.sender_id), services.catalog())
 
 
 def _cart_payload(tracker: Tracker, cart: CartSummary) -> dict | None:
@@ -51,27 +47,7 @@ def _cart_payload(tracker: Tracker, cart: CartSummary) -> dict | None:
                                              "total": float(cart.total)}})
 
 
-class _CartAction(Action, ABC):
-    """Shared failure handling: the store or catalog failing gives an apology, never a traceback."""
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        try:
-            return self.act(dispatcher, tracker)
-        except Exception:
-            logger.exception("%s failed", self.name())
-            dispatcher.utter_message(response="utter_action_failed")
-            return []
-
-    @abstractmethod
-    def name(self) -> str:
-        """The action name in domain.yml."""
-
-    @abstractmethod
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-        """The action itself; exceptions become an apology."""
-
-
-class ActionAddToCart(_CartAction):
+class ActionAddToCart(ApologisingAction):
     def name(self) -> str:
         return "action_add_to_cart"
 
@@ -79,16 +55,16 @@ class ActionAddToCart(_CartAction):
         ids = referenced(dispatcher, tracker)
         if ids is None:
             return []
-        known = [p.id for p in services.product_search().catalog.get_products(ids)]
+        known = [p.id for p in services.catalog().get_products(ids)]
         for pid in known:
             services.store().add_to_cart(tracker.sender_id, pid, source=listing_kind(tracker))
         cart = _cart(tracker)
         dispatcher.utter_message(response="utter_added_to_cart", titles=_names(known), cart_summary=_summary(cart),
                                  json_message=_cart_payload(tracker, cart))
-        return [SlotSet(FOCUS_SLOT, known[-1])] if known else []
+        return [SlotSet(slots.FOCUS, known[-1])] if known else []
 
 
-class ActionRemoveFromCart(_CartAction):
+class ActionRemoveFromCart(ApologisingAction):
     """Positions count in the cart as listed ("remove the second item"); a button names the product."""
 
     def name(self) -> str:
@@ -103,7 +79,7 @@ class ActionRemoveFromCart(_CartAction):
         if entity_values(tracker, "ordinal") or entity_values(tracker, "product_id"):
             ids = referenced(dispatcher, tracker, listed=in_cart)
         else:
-            focus = tracker.get_slot(FOCUS_SLOT)
+            focus = tracker.get_slot(slots.FOCUS)
             ids = [focus] if focus else referenced(dispatcher, tracker, listed=in_cart)
         if ids is None:
             return []
@@ -122,7 +98,7 @@ class ActionRemoveFromCart(_CartAction):
         return []
 
 
-class ActionViewCart(_CartAction):
+class ActionViewCart(ApologisingAction):
     def name(self) -> str:
         return "action_view_cart"
 
@@ -142,13 +118,13 @@ class ActionViewCart(_CartAction):
         return []
 
 
-class ActionCheckout(_CartAction):
+class ActionCheckout(ApologisingAction):
     def name(self) -> str:
         return "action_checkout"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         try:
-            order = services.store().checkout(tracker.sender_id, services.product_search().catalog)
+            order = services.store().checkout(tracker.sender_id, services.catalog())
         except EmptyCart:
             dispatcher.utter_message(response="utter_cart_empty")
             return []
@@ -165,7 +141,7 @@ class ActionCheckout(_CartAction):
         return []
 
 
-class _OpinionAction(_CartAction, ABC):
+class _OpinionAction(ApologisingAction):
     """like_product / dislike_product: remember the opinion on the products referred to."""
 
     liked: bool
@@ -178,7 +154,7 @@ class _OpinionAction(_CartAction, ABC):
         for pid in ids:
             (store.like if self.liked else store.dislike)(tracker.sender_id, pid)
         dispatcher.utter_message(response="utter_liked" if self.liked else "utter_disliked", titles=_names(ids))
-        return [SlotSet(FOCUS_SLOT, ids[-1] if self.liked else None)]
+        return [SlotSet(slots.FOCUS, ids[-1] if self.liked else None)]
 
 
 class ActionLikeProduct(_OpinionAction):

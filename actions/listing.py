@@ -17,18 +17,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services
+from actions import services, slots
 from actions.cards import TITLE_CHARS, clip, custom_payload, reasons_text
 from actions.references import resolve
 from recommender import Product, ScoredProduct, format_price
 
 logger = logging.getLogger(__name__)
 
-SHOWN_SLOT = "shown_product_ids"
-SEEN_SLOT = "seen_product_ids"
-REASONS_SLOT = "shown_reasons"
-LISTING_SLOT = "listing"
-FOCUS_SLOT = "focus_product_id"
 PAGE_SIZE = 5
 NAME_CHARS = 60  # a product named inside a sentence (cart, comparison, reasons)
 
@@ -78,15 +73,15 @@ def log_events(tracker: Tracker, kind: str, product_ids: Sequence[str], source: 
 
 def listing_kind(tracker: Tracker) -> str:
     """What the products last shown came from (search, recommend, similar), for event sources."""
-    return (tracker.get_slot(LISTING_SLOT) or {}).get("kind") or "search"
+    return (tracker.get_slot(slots.LISTING) or {}).get("kind") or "search"
 
 
 def show_listing(dispatcher: CollectingDispatcher, tracker: Tracker, results: Sequence[ScoredProduct], *,
                  response: str, kind: str, more: bool = False, product_id: str | None = None,
                  **fields: Any) -> list[EventType]:
     """Send a page of results and remember it; ``more`` continues the listing last shown."""
-    seen = list(tracker.get_slot(SEEN_SLOT) or []) if more else []
-    reasons = dict(tracker.get_slot(REASONS_SLOT) or {}) if more else {}
+    seen = list(tracker.get_slot(slots.SEEN) or []) if more else []
+    reasons = dict(tracker.get_slot(slots.REASONS) or {}) if more else {}
     start = len(seen) + 1
     ids = [r.product.id for r in results]
     payload = {"listing": kind, "products": [card(r.product, r.reasons, start + i) for i, r in enumerate(results)]}
@@ -94,9 +89,9 @@ def show_listing(dispatcher: CollectingDispatcher, tracker: Tracker, results: Se
                              json_message=custom_payload(tracker, payload), **fields)
     log_events(tracker, "shown", ids, kind)
     reasons.update({r.product.id: list(r.reasons) for r in results})
-    return [SlotSet(SHOWN_SLOT, ids), SlotSet(SEEN_SLOT, seen + ids), SlotSet(REASONS_SLOT, reasons),
-            SlotSet(LISTING_SLOT, {"kind": kind, "product_id": product_id}),
-            SlotSet(FOCUS_SLOT, ids[0] if len(ids) == 1 else None)]
+    return [SlotSet(slots.SHOWN, ids), SlotSet(slots.SEEN, seen + ids), SlotSet(slots.REASONS, reasons),
+            SlotSet(slots.LISTING, {"kind": kind, "product_id": product_id}),
+            SlotSet(slots.FOCUS, ids[0] if len(ids) == 1 else None)]
 
 
 def entity_values(tracker: Tracker, name: str) -> list[str]:
@@ -113,10 +108,10 @@ def referenced(dispatcher: CollectingDispatcher, tracker: Tracker, listed: Seque
     ``listed`` (default: the page last shown). Without a position: the product in focus, the only
     product listed, or (``default_all``) every product listed; else the shopper is asked which.
     """
-    listed = list(tracker.get_slot(SHOWN_SLOT) or []) if listed is None else list(listed)
+    listed = list(tracker.get_slot(slots.SHOWN) or []) if listed is None else list(listed)
     named = entity_values(tracker, "product_id")
     if named:  # a button's id, or anything a client typed as one: only products the shop has (or listed)
-        known = {p.id for p in services.product_search().catalog.get_products(named)} | set(listed)
+        known = {p.id for p in services.catalog().get_products(named)} | set(listed)
         ids = [pid for pid in named if pid in known]
         if not ids:
             dispatcher.utter_message(response="utter_unknown_product")
@@ -133,7 +128,7 @@ def referenced(dispatcher: CollectingDispatcher, tracker: Tracker, listed: Seque
                                      positions=" or ".join(str(p) for p in found.missing))
             return None
         return found.product_ids
-    focus = tracker.get_slot(FOCUS_SLOT)
+    focus = tracker.get_slot(slots.FOCUS)
     if focus:
         return [focus]
     if len(listed) == 1 or (default_all and listed):

@@ -1,18 +1,19 @@
-"""Prices as shoppers type them: "$20", "20 bucks", "20.50", "1,200", "twenty", "twenty-five dollars"."""
+"""Prices as shoppers type them: "$20", "20 bucks", "20.50", "1,200", "twenty", "twenty-five dollars".
+
+The currency and number words are the recommender's price vocabulary (recommender/ranking/prices.py),
+which the NLU regexes and the ranker's query clean-up share.
+"""
 
 from __future__ import annotations
 
 import re
 
-_UNITS = {word: n for n, word in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen".split())}
-_TENS = {word: 10 * n for n, word in enumerate(
-    "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
-_SCALES = {"hundred": 100, "thousand": 1000}
+from recommender import CURRENCY, NUMBER_WORDS
+
 _FILLER = {"a", "an", "and"}
-# Currency marks and words around the number; "ish"/"~" make it approximate, which is fine for a filter.
-_NOISE = re.compile(r"[$€£~]|\b(?:usd|dollars?|bucks?|euros?|quid)\b|(?<=\d)\s*ish\b")
+# Currency marks and words around the number (the shared price vocabulary); "ish"/"~" make it
+# approximate, which is fine for a filter.
+_NOISE = re.compile(rf"{CURRENCY}|~|(?<=\d)\s*ish\b")
 _NUMBER = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?$")
 
 
@@ -40,13 +41,16 @@ def _number_words(words: list[str]) -> float | None:
     for word in words:
         if word in _FILLER:
             continue
-        if word in _UNITS and last not in ("unit", "teen"):
-            kind, current = ("unit" if _UNITS[word] < 10 else "teen"), current + _UNITS[word]
-        elif word in _TENS and last not in ("unit", "teen", "tens"):
-            kind, current = "tens", current + _TENS[word]
-        elif word in _SCALES and last != "scale":
-            kind, current = "scale", max(current, 1) * _SCALES[word]
-            if _SCALES[word] == 1000:
+        value = NUMBER_WORDS.get(word)
+        kind = None if value is None else "unit" if value < 10 else "teen" if value < 20 else \
+            "tens" if value < 100 else "scale"
+        if kind in ("unit", "teen") and last not in ("unit", "teen"):
+            current += value
+        elif kind == "tens" and last not in ("unit", "teen", "tens"):
+            current += value
+        elif kind == "scale" and last != "scale":
+            current = max(current, 1) * value
+            if value == 1000:
                 total, current = total + current, 0
         else:
             return None  # not a number word, or "one fifty", "twenty thirty"

@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
-import logging
-
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from actions import services
+from actions import services, slots
 from actions.cards import custom_payload
-from actions.listing import (FOCUS_SLOT, NAME_CHARS, PAGE_SIZE, REASONS_SLOT, SHOWN_SLOT, card, listing_kind,
-                             log_events, price_text, referenced, short_title, show_listing)
+from actions.failures import ApologisingAction
+from actions.listing import (NAME_CHARS, PAGE_SIZE, card, listing_kind, log_events, price_text, referenced,
+                             short_title, show_listing)
 from actions.search import Personal
 from recommender import Product, format_price
 
-logger = logging.getLogger(__name__)
-
 
 def _products(ids: list[str]) -> list[Product]:
-    return services.product_search().catalog.get_products(ids)
+    return services.catalog().get_products(ids)
 
 
 def _shoppers(product: Product) -> int:
     return services.product_search().popularity().get(product.id, 0)
 
 
-class ActionProductDetails(Action):
+class ActionProductDetails(ApologisingAction):
     """product_details: everything the catalog knows about one product, and why it was shown."""
 
     def name(self) -> str:
         return "action_product_details"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         ids = referenced(dispatcher, tracker)
         if ids is None:
             return []
@@ -42,7 +38,7 @@ class ActionProductDetails(Action):
             dispatcher.utter_message(response="utter_nothing_listed")
             return []
         p = products[0]
-        reasons = (tracker.get_slot(REASONS_SLOT) or {}).get(p.id, [])
+        reasons = (tracker.get_slot(slots.REASONS) or {}).get(p.id, [])
         lines = [p.display_title, " · ".join(x for x in (p.brand, " > ".join(p.category_path + (p.category,))
                                                             if p.category else None, price_text(p)) if x)]
         shoppers = _shoppers(p)
@@ -53,28 +49,25 @@ class ActionProductDetails(Action):
         dispatcher.utter_message(response="utter_product_details", details="\n".join(lines),
                                  json_message=custom_payload(tracker, {"product": card(p, reasons)}))
         log_events(tracker, "clicked", [p.id], listing_kind(tracker))
-        return [SlotSet(FOCUS_SLOT, p.id)]
+        return [SlotSet(slots.FOCUS, p.id)]
 
 
-class ActionSimilarProducts(Action):
+class ActionSimilarProducts(ApologisingAction):
     """similar_products: products described and bought like the one referred to."""
+
+    apology = "utter_search_unavailable"
+    what = "similar products"
 
     def name(self) -> str:
         return "action_similar_products"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         ids = referenced(dispatcher, tracker)
         if ids is None:
             return []
         source_kind = listing_kind(tracker)
-        try:
-            products = _products(ids[:1])
-            outcome = services.product_search().similar(ids[0], n=PAGE_SIZE,
-                                                        exclude=Personal(tracker).disliked)
-        except Exception:
-            logger.exception("similar products failed")
-            dispatcher.utter_message(response="utter_search_unavailable")
-            return []
+        products = _products(ids[:1])
+        outcome = services.product_search().similar(ids[0], n=PAGE_SIZE, exclude=Personal(tracker).disliked)
         if not outcome.results or not products:
             dispatcher.utter_message(response="utter_no_more_results", summary="")
             return []
@@ -83,14 +76,14 @@ class ActionSimilarProducts(Action):
                             product_id=ids[0], title=short_title(products[0], NAME_CHARS), summary="")
 
 
-class ActionCompareProducts(Action):
+class ActionCompareProducts(ApologisingAction):
     """compare_products: price, brand, category and reasons side by side, and a verdict from those facts."""
 
     def name(self) -> str:
         return "action_compare_products"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        shown = list(tracker.get_slot(SHOWN_SLOT) or [])
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        shown = list(tracker.get_slot(slots.SHOWN) or [])
         if not tracker.latest_message.get("entities") and len(shown) >= 2:
             ids = shown[:2]                                           # "compare them": the first two
         else:
@@ -101,7 +94,7 @@ class ActionCompareProducts(Action):
         if len(products) < 2:
             dispatcher.utter_message(response="utter_compare_needs_two")
             return []
-        reasons = tracker.get_slot(REASONS_SLOT) or {}
+        reasons = tracker.get_slot(slots.REASONS) or {}
         position = {pid: shown.index(pid) + 1 for pid in ids if pid in shown}
         rows = []
         for p in products:
@@ -141,21 +134,21 @@ def compare_verdict(products: list[Product], shoppers: list[int]) -> str:
     return "Verdict: " + "; ".join(parts) + "."
 
 
-class ActionExplain(Action):
+class ActionExplain(ApologisingAction):
     """explain: the ranker's own reasons for each product shown (or the ones referred to)."""
 
     def name(self) -> str:
         return "action_explain"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        shown = list(tracker.get_slot(SHOWN_SLOT) or [])
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        shown = list(tracker.get_slot(slots.SHOWN) or [])
         ids = referenced(dispatcher, tracker, default_all=True) if tracker.latest_message.get("entities") else shown
         if ids is None:
             return []
         if not ids:
             dispatcher.utter_message(response="utter_nothing_listed")
             return []
-        reasons = tracker.get_slot(REASONS_SLOT) or {}
+        reasons = tracker.get_slot(slots.REASONS) or {}
         lines = []
         for p in _products(ids):
             label = f"{shown.index(p.id) + 1}. " if p.id in shown else "- "

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 
 from actions.vocabulary import Vocabulary
-from recommender import ProductSearch, ShopStore, config
+from recommender import Catalog, ProductSearch, ShopStore, config, forget_shopper
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +32,18 @@ def product_search() -> ProductSearch:
         return _search
 
 
+def catalog() -> Catalog:
+    """The product catalog the ranker searches."""
+    return product_search().catalog
+
+
 def vocabulary() -> Vocabulary:
     """The catalog's brand and category names, read once."""
     global _vocabulary
-    search = product_search()
+    shop = catalog()
     with _lock:
         if _vocabulary is None:
-            _vocabulary = Vocabulary.from_catalog(search.catalog)
+            _vocabulary = Vocabulary.from_catalog(shop)
         return _vocabulary
 
 
@@ -48,6 +54,25 @@ def store() -> ShopStore:
         if _store is None:
             _store = ShopStore.open(config.store_path())
         return _store
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What forgetting a shopper deleted: shopper-store rows per table, and past purchases in the catalog."""
+
+    rows: dict[str, int]  # cart, orders, order_items, feedback, events
+    purchases: int
+
+
+def forget(shopper_id: str) -> Forgotten:
+    """Delete the shopper from the shopper store, the catalog's purchase history and the collaborative
+    model's in-memory histories. The conversation itself is the tracker store's (the action restarts it)."""
+    rows = store().forget(shopper_id)
+    search = product_search()
+    purchases = forget_shopper(search.catalog.path, shopper_id)
+    if search.recommender is not None:
+        search.recommender.update_histories([(shopper_id, [])])
+    return Forgotten(rows, purchases)
 
 
 def use(search: ProductSearch | None = None, shop_store: ShopStore | None = None) -> None:

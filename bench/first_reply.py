@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from _common import p95  # bench/_common.py, next to this file
 from bot import build
 from bot.servers import Assistant
 
@@ -41,8 +42,7 @@ def timed(bot: Assistant, sender: str, text: str) -> float:
 
 
 def summary(name: str, samples: list[float]) -> str:
-    p95 = sorted(samples)[max(0, round(0.95 * len(samples)) - 1)]
-    return f"{name:<24} median {statistics.median(samples):7.1f} ms   p95 {p95:7.1f} ms   n={len(samples)}"
+    return f"{name:<24} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms   n={len(samples)}"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -17,7 +17,6 @@ Usage: .venv/bin/python bench/keyword_search.py [--sizes 0,1000000] [--queries 2
 
 from __future__ import annotations
 
-import os
 import random
 import sqlite3
 import statistics
@@ -27,8 +26,9 @@ from pathlib import Path
 
 import click
 
-from scale import p95, timed_searches as timed, write_catalog_csv  # bench/scale.py, next to this file
-from recommender.catalog import products as catalog_module
+from _common import load_average, machine_header, p95  # bench/_common.py and bench/scale.py, next to this file
+from scale import timed_searches as timed, write_catalog_csv
+from recommender.catalog import keyword_index
 from recommender import config
 from recommender.catalog.products import Catalog, Product, query_terms
 from recommender.catalog.importer import import_catalog
@@ -72,7 +72,7 @@ def main(sizes: str, queries: int) -> None:
         products = list(shipped.iter_products())
     rng = random.Random(7)
     phrases = [" ".join(p.display_title.split()[:4]) for p in rng.sample(products, queries)]
-    click.echo(f"load average {os.getloadavg()[0]:.2f} (2 cores: other jobs slow every figure)")
+    click.echo(f"{machine_header('keyword_search against FTS5 bm25')}\nLoad average at start: {load_average()}.")
     for size in (int(s) for s in sizes.split(",")):
         path = config.catalog_path() if size == 0 else synthetic_catalog(products, size, click.echo)
         click.echo(f"{path} ({size or len(products):,} products), {queries} queries, top {LIMIT}")
@@ -82,12 +82,12 @@ def main(sizes: str, queries: int) -> None:
         click.echo(line("FTS5 bm25 OR query (baseline)", baseline))
         with Catalog.open(path) as catalog:
             catalog.keyword_search("warm up")  # reads the columns and the index's row lengths once
-            kept = catalog_module.KEPT_POSTINGS_BYTES
-            catalog_module.KEPT_POSTINGS_BYTES = 0
+            kept = keyword_index.KEPT_POSTINGS_BYTES
+            keyword_index.KEPT_POSTINGS_BYTES = 0
             try:
                 cold, found = timed(lambda q: catalog.keyword_search(q, LIMIT), phrases)
             finally:
-                catalog_module.KEPT_POSTINGS_BYTES = kept
+                keyword_index.KEPT_POSTINGS_BYTES = kept
             click.echo(line("keyword_search, every term seen first", cold))
             timed(lambda q: catalog.keyword_search(q, LIMIT), phrases)
             warm, _ = timed(lambda q: catalog.keyword_search(q, LIMIT), phrases)
@@ -95,7 +95,7 @@ def main(sizes: str, queries: int) -> None:
         same = sum([(pid, score) for pid, score, _ in f] == [(pid, max(s, 1e-9)) for pid, s in r]
                    for f, r in zip(found, reference))
         click.echo(f"  same ids and scores as the baseline: {same}/{queries} queries")
-    click.echo(f"load average {os.getloadavg()[0]:.2f}")
+    click.echo(f"Load average at the end: {load_average()}.")
 
 
 if __name__ == "__main__":

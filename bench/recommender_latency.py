@@ -29,18 +29,16 @@ Usage: .venv/bin/python bench/recommender_latency.py [--repeats 200] [--out benc
 from __future__ import annotations
 
 import itertools
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import click
 import torch
 
-from recommender.ranking.ranker import Filters, ProductSearch, SearchConfig
+from _common import load_average, machine_header, p95  # bench/_common.py, next to this file
+from recommender import Filters, ProductSearch, SearchConfig
 
 TARGET_P95_MS = 20.0
 BASELINE = "encode query (baseline)"
@@ -51,10 +49,6 @@ PHRASES = ("shampoo for dry hair", "long lasting red lipstick", "vegan face mois
            "a nice perfume for my mom", "nail polish that doesn't chip", "anti aging eye cream",
            "dry shampoo", "maybelline mascara", "hair mask for curly hair", "sunscreen for the face",
            "cheap foundation", "a gift set under $30", "lip balm")
-
-
-def p95(samples: list[float]) -> float:
-    return sorted(samples)[max(0, round(0.95 * len(samples)) - 1)]
 
 
 def timed(calls: list[Callable[[], object]], repeats: int) -> list[float]:
@@ -109,13 +103,13 @@ def main(repeats: int, out: Path | None) -> None:
 
         .venv/bin/python bench/recommender_latency.py --repeats 200 --out bench/results/recommender_latency.md
     """
-    load_before = os.getloadavg()[0]
+    load_before = load_average()
     start = time.perf_counter()
     search = ProductSearch.from_paths(progress=False, config=SearchConfig(query_cache_size=0))
     load = time.perf_counter() - start
     seen = ProductSearch(search.catalog, search.encoder, search.embeddings, SearchConfig(), search.recommender)
     results = {name: timed(calls, repeats) for name, calls in workloads(search, seen).items()}
-    load_after = os.getloadavg()[0]
+    load_after = load_average()
     base = statistics.median(results[BASELINE])
     new = [ms for name, samples in results.items()
            if name not in (BASELINE, EAGER) and not name.startswith(SEEN) for ms in samples]
@@ -127,11 +121,11 @@ def main(repeats: int, out: Path | None) -> None:
         return f"p95 **{p95(samples):.1f} ms** over {len(samples)} calls (target <= {TARGET_P95_MS:.0f} ms: " + \
             ("met)" if p95(samples) <= TARGET_P95_MS else "NOT met)")
     lines = [
-        f"# Recommender latency ({date.today()}, {platform.machine()}, {search.catalog.count_products():,} products)",
+        machine_header("Recommender latency", f"{search.catalog.count_products():,} products"),
         "",
         f"`bench/recommender_latency.py --repeats {repeats}`: milliseconds per call, in one process,",
         f"after loading the ranker ({load:.1f} s). Ratio = median / median of encoding the query alone.",
-        f"Machine: {os.cpu_count()} cores, 1-minute load average {load_before:.1f} before and {load_after:.1f} after.",
+        f"Load average before: {load_before}; after: {load_after}.",
         "",
         "| call | median ms | p95 ms | max ms | vs encode |",
         "|---|---|---|---|---|",

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import random
 import shlex
 import statistics
@@ -40,10 +39,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import click
+
+from _common import load_average, machine_header, p95  # bench/_common.py, next to this file
 
 TARGET_P95_MS = 250.0
 TARGET_CONCURRENCY = 8
@@ -87,10 +87,6 @@ class Sample:
     kind: str
     ms: float
     ok: bool
-
-
-def p95(samples: list[float]) -> float:
-    return sorted(samples)[max(0, round(0.95 * len(samples)) - 1)]
 
 
 def is_failure(replies: list[dict]) -> bool:
@@ -272,7 +268,7 @@ def bench_profile(levels: list[int], conversations: int, think_ms: float, log_di
     """Servers with a timing proxy: split each concurrency's turn time into NLU and action server."""
     from bot import build
     from bot.servers import endpoints_for, free_port, start_action_server, start_rasa_server, stop
-    from recommender import config
+    from bot.settings import secret
 
     log_dir.mkdir(parents=True, exist_ok=True)
     action_port, rasa_port = free_port(), free_port()
@@ -283,7 +279,7 @@ def bench_profile(levels: list[int], conversations: int, think_ms: float, log_di
         processes.append(start_rasa_server(build.model_path(), rasa_port, endpoints, log_dir / "rasa.log",
                                            enable_api=True))
         url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
-        parse_url = f"http://127.0.0.1:{rasa_port}/model/parse?token={config.secret('SHOPBOT_API_TOKEN')}"
+        parse_url = f"http://127.0.0.1:{rasa_port}/model/parse?token={secret('SHOPBOT_API_TOKEN')}"
         warm_up(url, conversations)
         texts = [text for n in range(24) for kind, text in dialogue(n)]
         rows_ = []
@@ -335,15 +331,15 @@ def main(concurrency: str, conversations: int, think_ms: float, profile_at: str,
     """
     levels = [int(c) for c in concurrency.split(",") if c.strip()]
     profile = [int(c) for c in profile_at.split(",") if c.strip()]
-    load = os.getloadavg()
+    load = load_average()
     started = time.perf_counter()
     pauses = (f"a pause of 0.5-1.5 x {think_ms:.0f} ms (uniform) between a reply and the next message, the "
               "conversations starting at random within one pause" if think_ms
               else "no pause between a reply and the next message")
-    lines = [f"# REST latency ({date.today()}, {platform.machine()}, {os.cpu_count()} cores)", "",
+    lines = [machine_header("REST latency"), "",
              f"`{shlex.join(['bench/rest_latency.py', *sys.argv[1:]])}`: milliseconds per REST turn "
              f"(client send to last reply), {pauses}. "
-             f"Load average at start: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min).", ""]
+             f"Load average at start: {load}.", ""]
     with state_apart() as folder:
         if url:
             warm_up(url, conversations)
@@ -360,7 +356,7 @@ def main(concurrency: str, conversations: int, think_ms: float, profile_at: str,
             lines += ["", "## Where the time goes (`--profile-at`)", ""]
             lines += bench_profile(profile, conversations, think_ms, folder / "profile")
     lines += ["", f"Whole command: {time.perf_counter() - started:.0f} s. "
-                  f"Load average at the end: {os.getloadavg()[0]:.2f}."]
+                  f"Load average at the end: {load_average()}."]
     click.echo("\n".join(lines))
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,24 +33,23 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
-import platform
 import random
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import click
 import numpy as np
 
+from _common import machine_header, p95  # bench/_common.py, next to this file
 from recommender import config
 from recommender.catalog.products import Catalog, Product
 from recommender.text.embeddings import ProductEmbeddings, product_text
 from recommender.text.encoder import TextEncoder
 from recommender.catalog.importer import import_catalog
-from recommender.ranking.ranker import Filters, ProductSearch, SearchConfig
+from recommender import Filters, ProductSearch, SearchConfig
 from recommender.text.vector_index import VectorIndex
 
 TARGET_P95_MS = 50.0
@@ -118,10 +117,6 @@ def synthetic_vectors(base: np.ndarray, size: int, scale: float) -> np.ndarray:
         block /= np.linalg.norm(block, axis=1, keepdims=True)
         out[rows] = block
     return out
-
-
-def p95(samples: list[float]) -> float:
-    return sorted(samples)[max(0, round(0.95 * len(samples)) - 1)]
 
 
 def memory_mb(field: str = "VmHWM") -> float:
@@ -271,8 +266,8 @@ def bench_size(size: int, products: list[Product], base: np.ndarray, scale: floa
 
 
 def markdown(results: list[dict[str, object]], cosine: float, scale: float, queries: int) -> str:
-    lines = [f"# Scale: synthetic catalogs ({date.today().isoformat()})", "",
-             f"`.venv/bin/python bench/scale.py`, {platform.processor() or platform.machine()}. {queries} "
+    lines = [machine_header("Scale: synthetic catalogs"), "",
+             f"`.venv/bin/python bench/scale.py`. {queries} "
              "queries, each searched alone on one thread (as the action server asks; the other core serves "
              "Rasa). The first table is the vector search only (top 10 of all products); the second the "
              "whole ranker (`ProductSearch.search`, top 10 with reasons: vectors, keyword search, popularity, "

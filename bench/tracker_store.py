@@ -15,11 +15,9 @@ Usage: .venv/bin/python bench/tracker_store.py [--turns 800] [--senders 40] [--r
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import click
@@ -28,12 +26,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from _common import load_average, machine_header, p95  # bench/_common.py, next to this file
 from bot.tracker_store import ForgettingSQLTrackerStore
 from recommender.config import REPO_ROOT
-
-
-def p95(samples: list[float]) -> float:
-    return sorted(samples)[max(0, round(0.95 * len(samples)) - 1)]
 
 
 async def timed_turns(store: SQLTrackerStore, domain: Domain, turns: range, senders: int,
@@ -88,9 +83,10 @@ def main(turns: int, senders: int, rounds: int, out: Path | None) -> None:
             for name, times in results.items() for call, ms in times.items()]
     ratios = {call: statistics.median(base[call]) / statistics.median(ours[call]) for call in base}
     lines = [
-        f"# SQLite tracker store ({date.today()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})",
+        machine_header("SQLite tracker store"),
         "",
-        f"`bench/tracker_store.py --turns {turns} --senders {senders} --rounds {rounds}`: milliseconds per call.",
+        f"`bench/tracker_store.py --turns {turns} --senders {senders} --rounds {rounds}`: milliseconds per call. "
+        f"Load average at the end: {load_average()}.",
         "",
         "| store | call | median ms | p95 ms |",
         "|---|---|---|---|",

@@ -60,14 +60,14 @@ def ensure_embeddings(progress: bool = True) -> str:
 
 def ensure_cf_model() -> str:
     """Train the collaborative model on the catalog's histories unless it is current (fast settings)."""
-    from recommender.cf import serving as cf_catalog  # imports torch: only when this step runs
+    from recommender.cf import serving  # imports torch: only when this step runs
 
     path = config.cf_model_path()
     with Catalog.open(config.catalog_path()) as catalog:
         embeddings = ProductEmbeddings.load_or_build(catalog, TextEncoder(), config.cache_dir(), progress=False)
-        if cf_catalog.is_current(path, cf_catalog.data_key(catalog, embeddings)):
+        if serving.is_current(path, serving.data_key(catalog, embeddings)):
             return f"kept {path}"
-        trained = cf_catalog.train_for_catalog(catalog, embeddings, path, threads=os.cpu_count() or 1)
+        trained = serving.train_for_catalog(catalog, embeddings, path, threads=os.cpu_count() or 1)
     ours, base = trained.valid["ndcg@10"], trained.popularity_valid["ndcg@10"]
     return (f"validation NDCG@10 {ours:.4f} against popularity's {base:.4f} "
             f"({ours / base if base else float('inf'):.1f}x), HR@10 {trained.valid['hr@10']:.4f}, "

@@ -21,6 +21,7 @@ sender from the subject of the signed token the widget connects with, and sends 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 import time
@@ -38,8 +39,7 @@ from rasa.core.channels.telegram import TelegramInput
 from sanic import response
 from sanic.request import Request
 
-from actions.cards import slack_escape
-from bot import identity, rasa_patches  # noqa: F401 (rasa_patches: applied on import)
+from bot import identity, rasa_patches
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +139,13 @@ GUARD = Guard()  # one per Rasa process: a sender's messages count together on e
 
 
 class GuardedChannel(InputChannel):
-    """Mix-in: the channel's blueprint receives Rasa's on_new_message behind `GUARD`."""
+    """Mix-in: the channel's blueprint receives Rasa's on_new_message behind `GUARD`.
+
+    Rasa asks each channel for its blueprint once, as the server starts: our Rasa patches are applied then.
+    """
 
     def blueprint(self, on_new_message: Handler) -> Any:
+        rasa_patches.apply()
         return super().blueprint(guarded(on_new_message, GUARD))
 
 
@@ -228,7 +232,8 @@ class SlackOutput(SlackBot):
     like ``<https://evil.example|Refund> <!channel>`` shows as typed, not as a link and a mention."""
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await super().send_text_message(recipient_id, slack_escape(text), **kwargs)
+        # Slack's three control characters: & < > (quotes stay as typed)
+        await super().send_text_message(recipient_id, html.escape(text, quote=False), **kwargs)
 
 
 class Slack(GuardedChannel, SlackInput):

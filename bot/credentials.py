@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from recommender.config import REPO_ROOT, SECRETS
+from bot.settings import SECRETS
+from recommender.config import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 

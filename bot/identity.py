@@ -14,7 +14,7 @@ import uuid
 
 import jwt
 
-from recommender import config
+from bot import settings
 
 ALGORITHM = "HS256"
 TOKEN_DAYS = 30  # a returning visitor keeps their conversation and cart this long
@@ -22,7 +22,7 @@ TOKEN_DAYS = 30  # a returning visitor keeps their conversation and cart this lo
 
 def environment() -> dict[str, str]:
     """The identity secrets as environment variables for the Rasa server (`${VAR}` in credentials.yml)."""
-    return {name: config.secret(name) for name in config.SECRETS}
+    return {name: settings.secret(name) for name in settings.SECRETS}
 
 
 def bearer_matches(authorization: str | None, token: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""Adjustments to Rasa 3.6, applied when the Rasa server imports our channels (`bot.channels`).
+"""Adjustments to Rasa 3.6, applied by `apply()` when the Rasa server starts our channels (`bot.channels`).
 
 Our loggers log at Rasa's level: Rasa sets the level of its own `rasa` logger only, so without this
 the guard's INFO lines (a refused message, an apology) never reached the server's log.
@@ -42,5 +42,7 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     return True
 
 
-RemoteAction._validate_action_result = _validate_action_result
-logging.getLogger("bot").setLevel(logging.getLogger("rasa").getEffectiveLevel())
+def apply() -> None:
+    """Put the adjustments in place in this process (calling it again changes nothing)."""
+    RemoteAction._validate_action_result = _validate_action_result
+    logging.getLogger("bot").setLevel(logging.getLogger("rasa").getEffectiveLevel())

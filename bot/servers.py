@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from bot import identity
+from bot import identity, settings
 from bot.credentials import write_active
 from recommender import ShopbotError, config
 
@@ -66,13 +66,13 @@ def free_port() -> int:
 def endpoints_for(action_port: int, directory: Path, tracker_db: Path | None = None,
                   lock_store: dict | None = None) -> Path:
     """Write a copy of endpoints.yml whose action endpoint is the action server on `action_port`, whose
-    SQLite tracker store is the file `tracker_db` (default: `config.tracker_path()`) and, given
+    SQLite tracker store is the file `tracker_db` (default: `settings.tracker_path()`) and, given
     `lock_store` (e.g. ``{"type": "redis", "url": "127.0.0.1", "port": 6379}``), that lock store."""
     endpoints = yaml.safe_load((config.REPO_ROOT / "endpoints.yml").read_text()) or {}
     endpoints["action_endpoint"] = {"url": f"http://{HOST}:{action_port}/webhook"}
     store = endpoints.get("tracker_store") or {}
     if store.get("dialect") == "sqlite":
-        tracker_db = Path(tracker_db or config.tracker_path()).resolve()
+        tracker_db = Path(tracker_db or settings.tracker_path()).resolve()
         tracker_db.parent.mkdir(parents=True, exist_ok=True)
         store["db"] = str(tracker_db)
     if lock_store:
@@ -174,7 +174,7 @@ class Assistant(AbstractContextManager):
     action_port: int = 0
     log_dir: Path | None = None
     cors: tuple[str, ...] = ()  # browser origins allowed to call the Rasa server (the widget's page)
-    tracker_db: Path | None = None  # the conversations' SQLite file; default config.tracker_path()
+    tracker_db: Path | None = None  # the conversations' SQLite file; default settings.tracker_path()
     enable_api: bool = False  # Rasa's HTTP API, behind $SHOPBOT_API_TOKEN
     debug: bool = False  # both servers log at DEBUG, message texts and senders included
     processes: list[subprocess.Popen] = field(default_factory=list)
@@ -224,6 +224,6 @@ def post_message(url: str, sender: str, text: str, token: str | None = None, tim
     request = urllib.request.Request(
         url, data=json.dumps({"sender": sender, "message": text}).encode(),
         headers={"Content-Type": "application/json",
-                 "Authorization": f"Bearer {token or config.secret('SHOPBOT_REST_TOKEN')}"})
+                 "Authorization": f"Bearer {token or settings.secret('SHOPBOT_REST_TOKEN')}"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())

@@ -32,7 +32,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, Event, Restarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from recommender.store import empty_write_ahead_log
+from recommender.wal import empty_write_ahead_log
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

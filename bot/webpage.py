@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot import identity
-from recommender import config
+from bot import identity, settings
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +107,7 @@ class PageServer(AbstractContextManager):
     host: str = HOST
     port: int = 0  # 0: any free port
     # signs the visitors' tokens: the Rasa server's socket.io channel checks them with the same key
-    jwt_key: str = field(default_factory=lambda: config.secret("SHOPBOT_JWT_KEY"), repr=False)
+    jwt_key: str = field(default_factory=lambda: settings.secret("SHOPBOT_JWT_KEY"), repr=False)
     _httpd: ThreadingHTTPServer | None = field(default=None, repr=False)
 
     def __enter__(self) -> PageServer:

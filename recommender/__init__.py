@@ -6,7 +6,7 @@ Each name loads its module on first use, so ``import recommender`` stays cheap: 
 only ``recommender.config`` (the Rasa server) never loads the ranker, sqlite-utils or torch.
 
 Sub-packages, one job each: ``catalog`` (SQLite catalog, keyword index, formats, importer),
-``text`` (encoder, embeddings, vector index), ``ranking`` (ranker, query, filters, reasons),
+``text`` (encoder, embeddings, vector index), ``ranking`` (ranker, query, prices, filters, CF bridge, top-k, reasons),
 ``cf`` (collaborative model), ``evaluate`` (offline benchmark); ``store`` keeps shoppers' carts,
 orders, likes and events.
 """
@@ -21,11 +21,12 @@ _EXPORTS = {
     # catalog
     "Catalog": "recommender.catalog.products",
     "Product": "recommender.catalog.products",
+    "forget_shopper": "recommender.catalog.writer",
     "import_catalog": "recommender.catalog.importer",
     "ImportReport": "recommender.catalog.importer",
     "plural": "recommender.catalog.importer",
     "FORMATS": "recommender.catalog.formats",
-    "INTERACTION_FORMATS": "recommender.catalog.formats",
+    "INTERACTION_FORMATS": "recommender.catalog.histories",
     "PRESETS": "recommender.catalog.formats",
     # text
     "TextEncoder": "recommender.text.encoder",
@@ -35,18 +36,20 @@ _EXPORTS = {
     "SearchConfig": "recommender.ranking.ranker",
     "SearchOutcome": "recommender.ranking.ranker",
     "ScoredProduct": "recommender.ranking.ranker",
-    "Filters": "recommender.ranking.ranker",
-    "RELAX_ORDER": "recommender.ranking.ranker",
-    "format_price": "recommender.ranking.reasons",
+    "Filters": "recommender.ranking.filters",
+    "RELAX_ORDER": "recommender.ranking.filters",
+    "format_price": "recommender.ranking.prices",
+    "CURRENCY": "recommender.ranking.prices",
+    "NUMBER_WORDS": "recommender.ranking.prices",
     # collaborative model
     "CFRecommender": "recommender.cf.recommender",
     "Recommendation": "recommender.cf.recommender",
     "CFConfig": "recommender.cf.model",
     "TrainConfig": "recommender.cf.train",
     # shopper store
-    "ShopStore": "recommender.store",
-    "CartSummary": "recommender.store",
-    "price_cart": "recommender.store",
+    "ShopStore": "recommender.store.shop",
+    "CartSummary": "recommender.store.pricing",
+    "price_cart": "recommender.store.pricing",
     # errors
     "ShopbotError": "recommender.errors",
     "BadRow": "recommender.errors",
@@ -78,17 +81,20 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
-    from recommender.catalog.formats import FORMATS, INTERACTION_FORMATS, PRESETS
+    from recommender.catalog.formats import FORMATS, PRESETS
+    from recommender.catalog.histories import INTERACTION_FORMATS
     from recommender.catalog.importer import ImportReport, import_catalog, plural
     from recommender.catalog.products import Catalog, Product
+    from recommender.catalog.writer import forget_shopper
     from recommender.cf.model import CFConfig
     from recommender.cf.recommender import CFRecommender, Recommendation
     from recommender.cf.train import TrainConfig
     from recommender.errors import (BadRow, CatalogImportError, CatalogNotFound, CheckoutRefused, EmptyCart,
                                     NotInCart, ProductNotFound, ShopbotError, StoreError)
-    from recommender.ranking.ranker import (RELAX_ORDER, Filters, ProductSearch, ScoredProduct, SearchConfig,
-                                            SearchOutcome)
-    from recommender.ranking.reasons import format_price
-    from recommender.store import CartSummary, ShopStore, price_cart
+    from recommender.ranking.filters import RELAX_ORDER, Filters
+    from recommender.ranking.prices import CURRENCY, NUMBER_WORDS, format_price
+    from recommender.ranking.ranker import ProductSearch, ScoredProduct, SearchConfig, SearchOutcome
+    from recommender.store.pricing import CartSummary, price_cart
+    from recommender.store.shop import ShopStore
     from recommender.text.embeddings import ProductEmbeddings
     from recommender.text.encoder import TextEncoder

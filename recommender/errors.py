@@ -9,7 +9,7 @@ class ShopbotError(Exception):
     """Base class of every error this project raises on purpose."""
 
 
-# --- catalog (recommender/catalog.py, recommender/importer.py) ---------------------------------
+# --- catalog (recommender/catalog/products.py, recommender/catalog/importer.py) -------------------
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class CatalogImportError(ShopbotError):
         self.bad_rows: list[BadRow] = list(bad_rows or [])
 
 
-# --- shopper-state store (recommender/store.py) ---------------------------------------------------
+# --- shopper-state store (recommender/store/) -----------------------------------------------------
 
 
 class StoreError(ShopbotError):
@@ -69,6 +69,9 @@ class CheckoutRefused(ShopbotError):
     """Checkout refused: a cart product has no known price or is no longer in the catalog."""
 
 
+# --- shopper histories, collaborative model, offline evaluation (recommender/cf/, evaluate/) ------
+
+
 class InteractionsFormatError(ShopbotError):
     """An interactions file is not in one of the documented formats."""
 
@@ -79,3 +82,11 @@ class CatalogMismatch(ShopbotError):
 
 class ModelNotFitted(ShopbotError):
     """The recommender was used before fit() or load()."""
+
+
+class UnknownModel(ShopbotError):
+    """A model name the benchmark does not know."""
+
+
+class BadOverride(ShopbotError):
+    """A ``FIELD=VALUE`` override that names no config field or has a value of the wrong type."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot import build
+from bot import build, settings
 from bot.servers import HOST, Assistant, free_port, stop
 from recommender import config
 from recommender.catalog.products import Catalog
@@ -45,7 +45,7 @@ def _conversations_apart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     use secrets of their own, not var/secrets/."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SHOPBOT_TRACKER", str(tmp_path_factory.mktemp("conversations") / "conversations.db"))
-        for name in config.SECRETS:
+        for name in settings.SECRETS:
             env.setenv(name, secrets.token_urlsafe(32))
         yield
 

@@ -25,6 +25,8 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 import actions
 from actions import services
 from actions import search as search_action
+from actions import slots as slot_names
+from actions.failures import ApologisingAction
 from actions.prices import parse_price
 from actions.cards import reasons_text
 from actions.listing import format_results
@@ -33,7 +35,7 @@ from recommender import config
 from recommender.catalog.products import Catalog, Product
 from recommender.text.embeddings import ProductEmbeddings
 from recommender.catalog.importer import import_catalog
-from recommender.ranking.ranker import RELAX_ORDER, Filters, ProductSearch, ScoredProduct, format_price
+from recommender import RELAX_ORDER, Filters, ProductSearch, ScoredProduct, format_price
 from recommender.store import ShopStore
 
 DOMAIN = yaml.safe_load((config.REPO_ROOT / "domain.yml").read_text())
@@ -147,7 +149,7 @@ def slot_events(category=None, brand=None, price_min=None, price_max=None, shown
 
 def test_lists_products_with_title_brand_price_and_a_reason(search):
     text = "maybelline mascara under $10"
-    # The reasons' wording belongs to recommender.ranking.ranker; the action shows the strongest, then the
+    # The reasons' wording belongs to recommender.ranking.reasons; the action shows the strongest, then the
     # next ones while they are short (cards.reasons_text, tested in test_channels.py).
     why = [r.reasons for r in search.search(text, Filters("Mascara", "Maybelline", None, 10.0)).results]
 
@@ -301,6 +303,7 @@ def test_the_search_is_built_once_per_process(monkeypatch, shop):
     try:
         assert services.product_search() is services.product_search() is shop
         assert services.vocabulary() is services.vocabulary()
+        assert services.catalog() is shop.catalog
         assert built == [1]
     finally:
         services.use(None)
@@ -355,6 +358,12 @@ def test_every_action_is_in_the_domain():
     assert set(executor.actions) == set(DOMAIN["actions"])
 
 
+def test_the_slot_names_are_the_domains_slots():
+    names = {value for key, value in vars(slot_names).items() if key.isupper() and isinstance(value, str)}
+    assert names == set(DOMAIN["slots"])
+    assert all(hasattr(Filters(), name) for name in slot_names.FILTERS)  # filter_events reads them off Filters
+
+
 def utter_calls() -> list[tuple[str, set[str]]]:
     """(response name, variables given) of every utter_message / show_listing call in actions/."""
     calls = []
@@ -391,3 +400,50 @@ def test_no_action_uses_the_old_template_argument():
     for path in Path(actions.__file__).parent.glob("*.py"):
         assert "template=" not in path.read_text(), path
 
+
+
+# ---- failures: one wrapper for every action ------------------------------------------------------
+
+
+def served_actions() -> dict[str, object]:
+    """Action name -> the action object `rasa run actions` serves."""
+    executor = ActionExecutor()
+    executor.register_package(actions)
+    return {name: run.__self__ for name, run in executor.actions.items()}
+
+
+def test_every_action_runs_through_the_one_failure_wrapper():
+    for name, action in served_actions().items():
+        assert isinstance(action, ApologisingAction), name
+        assert type(action).run is ApologisingAction.run, name                 # none catches on its own
+        assert action.apology in DOMAIN["responses"], name
+
+
+class Broken:
+    """A product search or shopper store whose every attribute fails, as a lost file would."""
+
+    def __getattr__(self, name: str):
+        raise RuntimeError("the file is gone")
+
+
+@pytest.mark.parametrize("action, slots, apology, logger, what", [
+    ("action_view_cart", {}, "utter_action_failed", "actions.cart", "action_view_cart failed"),
+    ("action_show_more", {"listing": {"kind": "search"}}, "utter_search_unavailable", "actions.search",
+     "show more failed"),
+    ("action_product_details", {"focus_product_id": "m1"}, "utter_action_failed", "actions.products",
+     "action_product_details failed"),
+    ("action_forget_me", {}, "utter_action_failed", "actions.account", "forget_me failed"),
+])
+def test_a_failing_action_apologises_and_logs_the_traceback_on_its_modules_logger(caplog, action, slots, apology,
+                                                                                    logger, what):
+    services.use(Broken(), Broken())
+    dispatcher = CollectingDispatcher()
+    try:
+        events = served_actions()[action].run(dispatcher, tracker("my secret words", slots=slots), DOMAIN)
+    finally:
+        services.use(None)
+
+    assert [m["response"] for m in dispatcher.messages] == [apology] and events == []
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert (record.name, record.getMessage()) == (logger, what)
+    assert record.exc_info is not None and "secret" not in caplog.text

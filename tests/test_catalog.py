@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender.catalog import products as catalog_module
+from recommender.catalog import keyword_index
 from recommender.catalog.products import Catalog, Product, query_terms
 from recommender.errors import CatalogNotFound, ProductNotFound
 from recommender.catalog.importer import import_catalog
@@ -164,7 +164,7 @@ def test_keyword_search_is_fts5_bm25_of_the_or_query(tiny_catalog: Catalog, tiny
 
 def test_keyword_search_computes_each_terms_bm25_once_within_the_cap(tiny_catalog_path: Path, monkeypatch) -> None:
     # shampoo, for, dry, hair: 2 (product, part) pairs each, 12 bytes a pair: room for two terms
-    monkeypatch.setattr(catalog_module, "KEPT_POSTINGS_BYTES", 4 * 12)
+    monkeypatch.setattr(keyword_index, "KEPT_POSTINGS_BYTES", 4 * 12)
     queries = ["shampoo for dry hair", "dry hair", "shampoo for dry hair", "dry hair", "hair"]
     with Catalog.open(tiny_catalog_path) as cat:
         statements: list[str] = []
@@ -245,7 +245,7 @@ def test_keyword_search_part_of_every_token_is_fts5_bm25(tricky_catalog_path: Pa
     tokens = [t for (t,) in conn.execute("SELECT term FROM temp.v")]
     with Catalog.open(tricky_catalog_path) as cat:
         ids = cat.product_ids()
-        for token, (pos, part) in zip(tokens, cat._term_postings(tokens)):
+        for token, (pos, part) in zip(tokens, cat._keyword_index().postings(tokens)):
             fts5 = conn.execute("SELECT p.id, -bm25(products_fts) FROM products_fts JOIN products p ON p.rowid ="
                                 " products_fts.rowid WHERE products_fts MATCH ? ORDER BY p.id", [f'"{token}"'])
             assert sorted(zip([ids[p] for p in pos.tolist()], part.tolist())) == fts5.fetchall(), token
@@ -262,8 +262,8 @@ def test_varints_decode_sqlite_varints(values: list[int]) -> None:
             groups.append(v & 0x7F | 0x80)
         return bytes(reversed(groups))
 
-    assert catalog_module._varints(b"".join(encode(v) for v in values)).tolist() == values
-    assert catalog_module._varints(b"").tolist() == []
+    assert keyword_index._varints(b"".join(encode(v) for v in values)).tolist() == values
+    assert keyword_index._varints(b"").tolist() == []
 
 
 # -- filters, checked against independent SQL ------------------------------------------------------

@@ -109,7 +109,7 @@ def test_popular_in_category_is_true():
             if reason.startswith("popular in"):
                 i = rec.item_ids.index(r.product_id)
                 same = [j for j, c in enumerate(rec.categories) if c == rec.categories[i]]
-                assert rec._popularity[i] >= np.quantile(rec._popularity[same], 0.9)
+                assert rec._stats.popularity[i] >= np.quantile(rec._stats.popularity[same], 0.9)
 
 
 def test_candidates_and_exclusions(model):
@@ -141,6 +141,21 @@ def test_training_is_repeatable_on_cpu():
 def test_similar_items_stay_in_parity():
     rec = _fit("sasrec")
     assert {r.product_id for r in rec.similar_items("p0", n=4, candidates=EVEN + ODD)} == {"p2", "p4", "p6", "p8"}
+
+
+def test_together_reason_counts_shoppers_who_bought_one_right_after_the_other(tmp_path):
+    rec = _fit("sasrec")
+    pair = {rec.index_of("p0"), rec.index_of("p2")}
+    n = sum(any({int(a), int(b)} == pair for a, b in zip(h, h[1:])) for h in rec.histories)
+    assert n >= 2 and rec.bought_together("p0", "p2") == n
+    assert rec.together_reason("p0", "p2") == f"often bought together with <p0> ({n} shoppers)"
+    assert rec.together_reason("p0", "p1") is None                 # never bought one after the other
+    assert rec.together_reason("p0", "p10") is None                # known to the model, never bought
+    assert rec.together_reason("p0", "nope") is None and rec.together_reason("nope", "p0") is None
+    for r in rec.similar_items("p0", n=4, candidates=EVEN + ODD):
+        assert r.reasons == (rec.together_reason("p0", r.product_id),) and r.because == ("p0",)
+    renamed = CFRecommender.load(rec.save(tmp_path / "cf.pt"), describe=str.upper)
+    assert renamed.together_reason("p0", "p2") == f"often bought together with P0 ({n} shoppers)"
 
 
 def test_fit_on_plain_histories_and_popularity_for_strangers():

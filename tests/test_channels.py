@@ -53,7 +53,7 @@ from actions import cards, services
 from bot.channels import GuardedChannel
 from bot.credentials import write_active
 from recommender import config
-from recommender.ranking.ranker import ProductSearch, format_price
+from recommender import ProductSearch, format_price
 from recommender.store import ShopStore
 from tests.test_actions import DOMAIN, EMPTY_SLOTS, open_shop
 from tests.test_dialogue_actions import EXECUTOR

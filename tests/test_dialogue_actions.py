@@ -247,7 +247,11 @@ def test_forget_me_deletes_the_shopper_everywhere(shop, tmp_path):
     folder.mkdir()
     shutil.copy(shop.catalog.path, folder / "catalog.db")
     catalog = Catalog.open(folder / "catalog.db")
-    copy = ProductSearch(catalog, shop.encoder, shop.embeddings)
+    rec = CFRecommender(CFConfig(n_embd=8, max_len=4, dropout=0.0, id_dropout=0.0, n_negatives=0),
+                        TrainConfig(epochs=1, batch_size=16, lr=1e-2, seed=0, threads=1))
+    rec.fit([("u1", ["m1", "o1", "n1"]), ("u2", ["m1", "o1"])], item_ids=shop.embeddings.ids)
+    copy = ProductSearch(catalog, shop.encoder, shop.embeddings, recommender=rec)
+    assert copy.knows("u1")
     store = ShopStore.open(tmp_path / "shop.db")
     services.use(copy, store)
     try:
@@ -267,6 +271,9 @@ def test_forget_me_deletes_the_shopper_everywhere(shop, tmp_path):
         with sqlite3.connect(folder / "catalog.db") as conn:
             assert conn.execute("SELECT count(*) FROM interactions WHERE shopper_id = 'u1'").fetchone()[0] == 0
             assert conn.execute("SELECT count(*) FROM interactions WHERE shopper_id = 'u2'").fetchone()[0] == 2
+        assert not copy.knows("u1") and copy.knows("u2")              # the served model's history too
+        again = services.forget("u1")                                 # nothing is left to delete
+        assert again == services.Forgotten(dict.fromkeys(again.rows, 0), 0) and len(again.rows) == 5
     finally:
         services.use(None)
         store.close()

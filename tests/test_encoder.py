@@ -92,7 +92,7 @@ def test_progress_bar_when_asked(real_encoder, capsys):
 @pytest.mark.slow
 def test_from_paths_builds_then_reuses_the_cache_and_finds_shampoo(real_encoder, tmp_path):
     from recommender.catalog.importer import import_catalog
-    from recommender.ranking.ranker import Filters, ProductSearch
+    from recommender import Filters, ProductSearch
 
     rows = [
         {"id": "a", "title": "Moisturizing Shampoo for Dry Hair", "brand": "Acme", "category": "Hair Care > Shampoos",

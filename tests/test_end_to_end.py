@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import build
+from bot import build, settings
 from bot.servers import Assistant, post_message
 from recommender import config
-from recommender.ranking.ranker import format_price
+from recommender import format_price
 
 pytestmark = pytest.mark.slow
 
@@ -132,8 +132,8 @@ def test_a_multi_turn_shopping_conversation(assistant: Assistant, catalog_db: sq
     assert [line["id"] for line in cart["lines"]] == [shown[0]["id"]]
     assert cart["total"] == pytest.approx(expected) and f"Total: {format_price(expected)}" in reply_text(replies)
 
-    files = (store_path, config.tracker_path(), config.catalog_path())
-    assert rows_naming(store_path, sender) and rows_naming(config.tracker_path(), sender)
+    files = (store_path, settings.tracker_path(), config.catalog_path())
+    assert rows_naming(store_path, sender) and rows_naming(settings.tracker_path(), sender)
     assert "Delete it all?" in reply_text(assistant.send(sender, "delete all my data"))
     assert reply_text(assistant.send(sender, "yes")).startswith("Done. I deleted your cart (1 product)")
     assert {str(path): rows_naming(path, sender) for path in files} == {str(path): {} for path in files}
@@ -181,7 +181,7 @@ CARD_FIELDS = {"id", "position", "title", "brand", "category", "price", "reasons
 
 def test_the_readme_curl_example_answers_with_the_documented_schema(assistant: Assistant,
                                                                     catalog_db: sqlite3.Connection) -> None:
-    readme = (config.REPO_ROOT / "README.md").read_text()
+    readme = (config.REPO_ROOT / "docs" / "http-api.md").read_text()
     section = readme.split("## REST API for integrators", 1)[1]
     command = re.search(r"```bash\n(curl .*?)```", section, re.S).group(1)
     command = command.replace("http://127.0.0.1:5005", assistant.url)
@@ -217,6 +217,6 @@ def test_the_http_api_when_on_answers_only_its_token(tmp_path: Path, store_path:
                 urllib.request.urlopen(url)
             assert refused.value.code == 401
         bot.send("e2e-api", "hello")
-        with urllib.request.urlopen(f"{tracker}?token={config.secret('SHOPBOT_API_TOKEN')}") as answer:
+        with urllib.request.urlopen(f"{tracker}?token={settings.secret('SHOPBOT_API_TOKEN')}") as answer:
             events = json.loads(answer.read())["events"]
         assert [e["text"] for e in events if e["event"] == "user"] == ["hello"]

@@ -28,11 +28,10 @@ from rasa.core.channels.channel import UserMessage, register
 from rasa.core.run import create_http_input_channels
 from sanic import Sanic
 
-from bot import identity
+from bot import identity, settings
 from bot.channels import Rest, SocketIO
 from bot.credentials import write_active
 from bot.webpage import PageServer
-from recommender import config
 
 KEY = "a-test-signing-key-of-at-least-thirty-two-bytes"
 TOKEN = "a-test-integrator-token"
@@ -98,12 +97,12 @@ def test_new_visitors_get_different_anonymous_shoppers() -> None:
 def test_a_generated_secret_is_kept_owner_only_and_the_environment_wins(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SHOPBOT_CACHE", str(tmp_path))
     monkeypatch.delenv("SHOPBOT_JWT_KEY")
-    generated = config.secret("SHOPBOT_JWT_KEY")
+    generated = settings.secret("SHOPBOT_JWT_KEY")
     path = tmp_path / "secrets" / "SHOPBOT_JWT_KEY"
     assert len(generated) >= 40 and path.read_text() == generated and path.stat().st_mode & 0o777 == 0o600
-    assert config.secret("SHOPBOT_JWT_KEY") == generated                                  # kept, not remade
+    assert settings.secret("SHOPBOT_JWT_KEY") == generated                                  # kept, not remade
     monkeypatch.setenv("SHOPBOT_JWT_KEY", "from-the-environment")
-    assert config.secret("SHOPBOT_JWT_KEY") == "from-the-environment"
+    assert settings.secret("SHOPBOT_JWT_KEY") == "from-the-environment"
 
 
 def test_the_bearer_header_must_match_exactly() -> None:

@@ -254,7 +254,7 @@ def test_sequence_file_errors(write_file) -> None:
     report = _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("h.txt", sequences))
     assert _errors(report) == [
         "line 2: unknown product 'zz' (shopper 's2')",
-        "line 4: duplicate shopper 's1' (first on line 1)",
+        "line 4: shopper 's1' is already on line 1; give each shopper one line",
         "line 5: shopper 's3' has no products",
     ]
     with Catalog.open(report.db_path) as cat:
@@ -281,7 +281,7 @@ def test_interaction_table_sorted_by_timestamp(write_file) -> None:
     )
     report = _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("orders.csv", table))
     assert _errors(report) == [
-        "line 5: timestamp 'yesterday' is neither a number nor an ISO date",
+        "line 5: timestamp 'yesterday' is neither a number nor an ISO 8601 date",
         "line 6: missing product id",
         "line 7: unknown product 'p9' (shopper 's2')",
         "line 8: missing timestamp",
@@ -350,5 +350,23 @@ def test_examples_in_docs_import_cleanly(write_file) -> None:
 
 
 def test_interaction_table_without_product_column(write_file) -> None:
-    with pytest.raises(CatalogImportError, match=r"has no product column 'product_id' \(columns: shopper_id, sku\)"):
+    with pytest.raises(CatalogImportError, match=r"has no product column \(columns: shopper_id, sku\); expected one of "
+                                                 r"product_id, item_id, product, item"):
         _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("o.csv", "shopper_id,sku\ns1,p1\n"))
+
+
+def test_interaction_table_columns_by_any_accepted_name(write_file) -> None:
+    # The evaluation's names work too: any case, a RecBole type suffix, "order" before "position".
+    table = "\ufeffUser_ID:token\tITEM_ID\tposition\torder\ns1\tp1\t1\t2\ns1\tp2\t2\t1\n"
+    report = _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("o.tsv", table))
+    assert report.errors == []
+    with Catalog.open(report.db_path) as cat:
+        assert cat.shopper_history("s1") == ["p2", "p1"]
+
+
+def test_interactions_not_utf8_names_the_fix(write_file, tmp_path: Path) -> None:
+    path = tmp_path / "h.txt"
+    path.write_bytes(b"s1 p1\ns2 p\xe9\n")
+    with pytest.raises(CatalogImportError, match=r"h.txt is not UTF-8 text \(invalid continuation byte: b'\\xe9\\n'\); "
+                                                 "save it as UTF-8 and import again.$"):
+        _import(write_file, TINY_PRODUCTS_CSV, interactions=path)

@@ -30,7 +30,7 @@ from bot.channels import Slack
 from recommender import config
 from recommender.catalog.products import Catalog
 from recommender.catalog.importer import import_catalog
-from recommender.ranking.ranker import Filters, ProductSearch
+from recommender import Filters, ProductSearch
 from recommender.store import ShopStore
 from tests.test_actions import DOMAIN, HISTORIES, PRODUCTS, open_shop
 from tests.test_channels import RASA_DOMAIN, Chat, deliver

@@ -19,6 +19,7 @@ from bot import nlu_lookups
 from recommender import config
 from recommender.catalog.products import Catalog
 from recommender.catalog.importer import import_catalog
+from recommender.ranking.prices import nlu_regexes
 
 ROOT = config.REPO_ROOT
 NLU_DIR = ROOT / "data" / "nlu"
@@ -256,6 +257,19 @@ def test_lookups_file_is_valid_rasa_nlu(small_lookups, tmp_path):
     data = RasaYAMLReader().read(path)
     assert {t["name"] for t in data.lookup_tables} == {"brand", "category"}
     assert data.entity_synonyms["loreal"] == "L'Oreal Paris"
+
+
+# ---- prices.yml ----------------------------------------------------------------------------------
+
+
+def test_price_regexes_are_those_of_the_price_vocabulary():
+    """data/nlu/prices.yml is written from recommender/ranking/prices.py (tests/test_price_vocabulary.py
+    checks that the NLU, the actions and the ranker agree on a table of price phrases)."""
+    actual = (NLU_DIR / "prices.yml").read_text(encoding="utf-8")
+    assert actual == nlu_lookups.prices(), "data/nlu/prices.yml is stale: run `python -m bot.nlu_lookups`, then retrain"
+    read = RasaYAMLReader().read(NLU_DIR / "prices.yml").regex_features  # as `rasa train` reads them
+    assert sorted((r["name"], r["pattern"]) for r in read) == sorted(
+        (name, pattern) for name, patterns in nlu_regexes().items() for pattern in patterns)
 
 
 # ---- rasa data validate --------------------------------------------------------------------------

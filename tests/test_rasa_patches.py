@@ -1,13 +1,79 @@
-"""Our speed-up of Rasa's action-response check (bot/rasa_patches.py) decides exactly as Rasa's own."""
+"""The Rasa server process: what of ours it loads, and our patches to Rasa (bot/rasa_patches.py),
+applied as it starts our channels; the speed-up of its action-response check decides exactly as Rasa's own."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
 
-import bot.channels  # noqa: F401 (what the Rasa server imports; it applies the patch)
 from bot import rasa_patches
+
+# What a `rasa run` of our model and the *.yml files imports of ours, then does as it starts: its
+# log level, then create_http_input_channels and register, as rasa.core.run.serve_application does.
+RASA_SERVER = """
+import importlib, json, logging, sys, tempfile
+from pathlib import Path
+
+import yaml
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import register
+from rasa.core.run import create_http_input_channels
+from sanic import Sanic
+
+from bot import rasa_patches
+from bot.credentials import write_active
+from recommender.config import REPO_ROOT
+
+read = lambda name: yaml.safe_load((REPO_ROOT / name).read_text())
+ours = [c["name"] for c in read("config.yml")["pipeline"] if "." in c["name"]]
+ours += [read("endpoints.yml")["tracker_store"]["type"], "bot.lock_store.AtomicRedisLockStore", *read("credentials.yml")]
+for name in ours:
+    module, _, cls = name.rpartition(".")
+    getattr(importlib.import_module(module), cls)
+facts = {"ours": ours, "loaded": [m for m in ("actions", "sqlite_utils", "recommender.ranking.ranker") if m in sys.modules],
+         "patched_at_import": RemoteAction._validate_action_result is rasa_patches._validate_action_result}
+logging.getLogger("rasa").setLevel(logging.INFO)
+channels = create_http_input_channels(None, str(write_active(Path(tempfile.mkdtemp()))))
+register(channels, Sanic("rasa_server"), route="/webhooks/")
+facts["patched_at_start"] = RemoteAction._validate_action_result is rasa_patches._validate_action_result
+facts["bot_log_level"] = logging.getLevelName(logging.getLogger("bot").level)
+print(json.dumps(facts))
+"""
+
+
+@pytest.fixture(scope="module")
+def rasa_server() -> dict:
+    """What the Rasa server's start, in a fresh process, loaded and patched."""
+    out = subprocess.run([sys.executable, "-c", RASA_SERVER], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_the_rasa_server_loads_neither_the_actions_nor_the_ranker_nor_sqlite_utils(rasa_server: dict) -> None:
+    assert {"bot.channels.Rest", "bot.tracker_store.ForgettingSQLTrackerStore",
+            "bot.minilm_featurizer.MiniLMFeaturizer"} <= set(rasa_server["ours"])
+    assert rasa_server["loaded"] == []
+
+
+def test_the_patches_are_applied_when_the_server_starts_our_channels_not_on_import(rasa_server: dict) -> None:
+    assert not rasa_server["patched_at_import"]
+    assert rasa_server["patched_at_start"] and rasa_server["bot_log_level"] == "INFO"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _applied() -> None:
+    rasa_patches.apply()
+
+
+def test_applying_twice_changes_nothing() -> None:
+    rasa_patches.apply()
+    assert RemoteAction._validate_action_result is rasa_patches._validate_action_result
+
 
 VALID = [
     {"events": [], "responses": []},
@@ -29,10 +95,6 @@ def rasa_own_error(result: dict) -> str | None:
     except jsonschema.ValidationError as error:
         return error.message
     return None
-
-
-def test_rasa_uses_the_patched_check() -> None:
-    assert RemoteAction._validate_action_result is rasa_patches._validate_action_result
 
 
 @pytest.mark.parametrize("result", VALID)

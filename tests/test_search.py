@@ -20,7 +20,9 @@ from recommender.catalog.products import Catalog
 from recommender.errors import ProductNotFound
 from recommender.text.embeddings import ProductEmbeddings, product_text
 from recommender.catalog.importer import import_catalog
-from recommender.ranking.ranker import STOPWORDS, Filters, ProductSearch, SearchConfig, SearchOutcome
+from recommender.ranking.filters import Filters
+from recommender.ranking.query import STOPWORDS
+from recommender.ranking.ranker import ProductSearch, SearchConfig, SearchOutcome
 
 P = "Beauty > "
 PRODUCTS = [
@@ -392,18 +394,18 @@ def test_a_known_shopper_is_personalised_from_their_history(personal):
 
 
 def test_a_saved_model_is_loaded_only_for_its_own_catalog(engine, personal, tmp_path, caplog):
-    from recommender.ranking.ranker import _load_recommender
+    from recommender.ranking.cf_bridge import load_recommender
 
     _, ranker = personal
     ranker.recommender.fingerprint = engine.catalog.fingerprint()
     path = ranker.recommender.save(tmp_path / "cf.pt")
-    loaded = _load_recommender(engine.catalog, path)
+    loaded = load_recommender(engine.catalog, path)
     assert loaded is not None and loaded.describe("s05") == "Oil-Free Acne Wash"
     ranker.recommender.fingerprint = "another catalog"
     ranker.recommender.save(path)
-    assert _load_recommender(engine.catalog, path) is None
+    assert load_recommender(engine.catalog, path) is None
     assert "retrain it on the current catalog" in caplog.text
-    assert _load_recommender(engine.catalog, tmp_path / "missing.pt") is None
+    assert load_recommender(engine.catalog, tmp_path / "missing.pt") is None
 
 
 # ---- similar products -------------------------------------------------------------------------
@@ -419,7 +421,7 @@ def test_similar_products_are_described_or_bought_alike_with_true_reasons(engine
     last, ranker = personal                                           # shoppers bought s05 then `last`
     top = ranker.similar("s05", n=1, filters=Filters(category="Shampoos")).results[0]
     assert top.product.id == last
-    assert "often bought together with Oil-Free Acne Wash (40 shoppers)" in top.reasons
+    assert "often bought together with <s05> (40 shoppers)" in top.reasons  # the model names it (describe)
     with pytest.raises(ProductNotFound):
         engine.similar("nope")
 

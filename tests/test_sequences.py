@@ -1,12 +1,15 @@
-"""Loading histories and the leave-one-out split (issue 3)."""
+"""Loading histories (the catalog's one reader of history files) and the leave-one-out split (issue 3)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from recommender.catalog.importer import import_catalog
+from recommender.catalog.products import Catalog
+from recommender.cf.sequences import from_histories, leave_one_out, load_histories
 from recommender.errors import InteractionsFormatError
-from recommender.cf.sequences import from_histories, leave_one_out, load_histories, read_interactions_tsv
+from tests.conftest import TINY_PRODUCTS_CSV
 
 HISTORIES = [("alice", ["p1", "p2", "p3", "p4"]), ("bob", ["p2", "p5"]), ("carol", ["p3"]),
              ("dave", ["p5", "p1", "p2"])]
@@ -29,17 +32,17 @@ def test_tsv_sorted_by_order_ties_keep_file_order(tmp_path):
 def test_tsv_accepts_recbole_header(tmp_path):
     path = tmp_path / "x.inter"
     path.write_text("user_id:token\titem_id:token\trating:float\ttimestamp:float\nu\tb\t5\t20\nu\ta\t4\t10\n")
-    assert read_interactions_tsv(path) == [("u", ["a", "b"])]
+    assert load_histories(path) == [("u", ["a", "b"])]
 
 
 def test_tsv_errors_name_the_problem(tmp_path):
     path = tmp_path / "bad.tsv"
     path.write_text("shopper_id\titem_id\torder\nalice\tp1\tyesterday\n")
-    with pytest.raises(InteractionsFormatError, match="line 2: order/timestamp 'yesterday'"):
+    with pytest.raises(InteractionsFormatError, match="line 2: order 'yesterday' is neither a number nor an ISO 8601"):
         load_histories(path)
     path.write_text("shopper_id\titem_id\twhen\nalice\tp1\t1\n")
-    with pytest.raises(InteractionsFormatError, match="no order/timestamp column"):
-        read_interactions_tsv(path)
+    with pytest.raises(InteractionsFormatError, match="has no order column .*; expected one of order, position"):
+        load_histories(path)
 
 
 def test_from_histories_maps_ids_and_drops_empty():
@@ -89,3 +92,35 @@ def test_a_shopper_on_two_lines_is_reported_with_both_line_numbers(tmp_path):
     path.write_text("alice p1 p2\nbob p3\n\nalice p4\n")
     with pytest.raises(InteractionsFormatError, match=r"line 4: shopper 'alice' is already on line 1"):
         load_histories(path)
+
+
+@pytest.mark.parametrize("row, reason", [
+    ("alice\t\t1", "line 3: missing product id"),
+    ("\tp2\t1", "line 3: missing shopper id"),
+    ("alice\tp2\t", "line 3: missing order"),
+    ("alice\tp2\t1\textra", "line 3: expected 3 columns, found 4"),
+])
+def test_tsv_rows_the_importer_rejects_stop_the_evaluation(tmp_path, row, reason):
+    path = tmp_path / "bad.tsv"
+    path.write_text(f"shopper_id\titem_id\torder\nalice\tp1\t1\n{row}\n")
+    with pytest.raises(InteractionsFormatError, match=f"^{path}, {reason}$"):
+        load_histories(path)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_id(tmp_path):
+    path = tmp_path / "seq.txt"
+    path.write_text("\ufeffalice p1 p2\n", encoding="utf-8")
+    assert load_histories(path) == [("alice", ["p1", "p2"])]
+    path.write_text("\ufeffuser_id\titem_id\ttime\nu\tb\t2\nu\ta\t1\n", encoding="utf-8")
+    assert load_histories(path) == [("u", ["a", "b"])]
+
+
+def test_the_evaluation_and_the_importer_read_a_table_alike(tmp_path):
+    path = tmp_path / "inter.tsv"
+    path.write_text("shopper_id\titem_id\ttimestamp\ns2\tp5\t2024-03-02\ns1\tp3\t20\ns1\tp1\t10\ns2\tp2\t1709251200\n")
+    products = tmp_path / "p.csv"
+    products.write_text(TINY_PRODUCTS_CSV)
+    report = import_catalog(products, tmp_path / "c.db", interactions=path, progress=False)
+    with Catalog.open(report.db_path) as cat:
+        assert sorted(load_histories(path)) == list(cat.iter_histories()) == [("s1", ["p1", "p3"]),
+                                                                           ("s2", ["p2", "p5"])]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from recommender.text.embeddings import ProductEmbeddings
-from recommender.ranking.ranker import Filters, ProductSearch, SearchConfig
+from recommender import Filters, ProductSearch, SearchConfig
 from recommender.text.vector_index import VectorIndex, default_nlist
 from tests import test_search as shop
 from tests.test_search import FILTER_CASES, ids, sql_passes

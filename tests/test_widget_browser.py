@@ -24,7 +24,7 @@ from bot.servers import HOST, Assistant, free_port
 from bot.webpage import WEB_DIR, PageServer
 from recommender import config
 from recommender.catalog.importer import import_catalog
-from recommender.ranking.ranker import format_price
+from recommender import format_price
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Headless and quiet: without the background-networking flags chromium keeps dialling Google.

@@ -1,1 +1,2 @@
-"""The product catalog: the SQLite file, its keyword index, import formats and the importer."""
+"""The product catalog: the SQLite file (products, writer), its keyword index, product formats, the importer
+and the one reader of shopper-history files."""

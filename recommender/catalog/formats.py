@@ -1,6 +1,7 @@
-"""Reading and cleaning import files: column mappings, format detection, one product row to a dict.
+"""Reading and cleaning product files: column mappings, format detection, records, one product row to a dict.
 
-Pure parsing, no database: the importer feeds what these functions yield to the catalog writer.
+Pure parsing, no database: the importer feeds what these functions yield to the catalog writer;
+histories.py reads shopper histories with the same records reader.
 Row-level problems are ``ValueError`` with the exact reason (the importer adds the line number);
 file-level problems are ``CatalogImportError``.
 """
@@ -15,16 +16,14 @@ import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from recommender.errors import BadRow, CatalogImportError
+from recommender.errors import CatalogImportError
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("csv", "tsv", "jsonl")  # product files
-INTERACTION_FORMATS = ("sequences", "csv", "tsv", "jsonl")  # sequences: "shopper item1 item2 ..." per line
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".item": "tsv", ".inter": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
                ".ndjson": "jsonl", ".txt": "sequences"}
 _NULLS = {"", "none", "null", "nan", "n/a", "na"}  # price/sales_rank text meaning "unknown"
@@ -42,7 +41,7 @@ class ColumnMapping:
     categories: str | None = "category"  # " > " path, a JSON list, or a quoted list 'A', 'B'
     price: str | None = "price"
     sales_rank: str | None = None  # optional; used by the recbole preset
-    interactions: str = "default"  # the InteractionMapping preset that goes with this one
+    interactions: str = "default"  # the histories.InteractionMapping preset that goes with this one
 
     def with_columns(self, **columns: str) -> ColumnMapping:
         """A copy with some fields mapped to other source columns, e.g. ``with_columns(id="sku")``."""
@@ -58,16 +57,6 @@ class ColumnMapping:
                 if getattr(self, f)}
 
 
-@dataclass(frozen=True)
-class InteractionMapping:
-    """Columns of a shopper/product/order interactions table."""
-
-    name: str = "custom"
-    shopper: str = "shopper_id"
-    product: str = "product_id"
-    order: tuple[str, ...] = ("position", "timestamp")  # the first of these present orders a history
-
-
 PRESETS: dict[str, ColumnMapping] = {
     "default": ColumnMapping(name="default"),
     "recbole": ColumnMapping(
@@ -75,11 +64,6 @@ PRESETS: dict[str, ColumnMapping] = {
         categories="categories:token_seq", price="price:float", sales_rank="sales_rank:float",
         interactions="recbole",
     ),
-}
-INTERACTION_PRESETS: dict[str, InteractionMapping] = {
-    "default": InteractionMapping(name="default"),
-    "recbole": InteractionMapping(name="recbole", shopper="user_id:token", product="item_id:token",
-                                  order=("timestamp:float",)),
 }
 
 
@@ -97,7 +81,8 @@ def detect_format(path: Path, allowed: tuple[str, ...] = FORMATS) -> str:
     return fmt
 
 
-def _open(path: Path):  # noqa: ANN202 - a text file object
+def open_text(path: Path):  # noqa: ANN202 - a text file object
+    """Open an import file as UTF-8 text (a byte-order mark is dropped; newlines as written)."""
     return open(path, encoding="utf-8-sig", newline="")
 
 
@@ -111,28 +96,21 @@ def read_records(
         required: fields whose column must be in a CSV/TSV header.
 
     Raises:
-        CatalogImportError: the header lacks a required column, or the file is not UTF-8.
+        CatalogImportError: the header lacks a required column.
+        UnicodeDecodeError: the file is not UTF-8.
     """
-    try:
-        if fmt == "jsonl":
-            yield from _jsonl_records(path, columns)
-        elif fmt in ("csv", "tsv"):
-            yield from _table_records(path, "," if fmt == "csv" else "\t", columns, warnings, required)
-        else:
-            raise CatalogImportError(f"Unknown format {fmt!r}; expected one of {list(FORMATS)}")
-    except UnicodeDecodeError as e:
-        raise _not_utf8(path, e) from e
-
-
-def _not_utf8(path: Path, e: UnicodeDecodeError) -> CatalogImportError:
-    bad = e.object[e.start : e.start + 4]
-    return CatalogImportError(f"{path} is not UTF-8 text ({e.reason}: {bad!r}); save it as UTF-8 and import again.")
+    if fmt == "jsonl":
+        yield from _jsonl_records(path, columns)
+    elif fmt in ("csv", "tsv"):
+        yield from _table_records(path, "," if fmt == "csv" else "\t", columns, warnings, required)
+    else:
+        raise CatalogImportError(f"Unknown format {fmt!r}; expected one of {list(FORMATS)}")
 
 
 def _table_records(  # noqa: ANN202
     path: Path, delimiter: str, columns: dict[str, str], warnings: list[str], required: tuple[str, ...]
 ):
-    with _open(path) as f:
+    with open_text(path) as f:
         reader = csv.reader(f, delimiter=delimiter)
         header = next(reader, None)
         if header is None:
@@ -167,7 +145,7 @@ def _header_index(
 
 
 def _jsonl_records(path: Path, columns: dict[str, str]):  # noqa: ANN202
-    with _open(path) as f:
+    with open_text(path) as f:
         for line, text in enumerate(f, start=1):
             if not text.strip():
                 continue
@@ -258,100 +236,3 @@ def parse_product(record: dict[str, Any] | BadRecord, mapping: ColumnMapping) ->
         "price": parse_number(record.get("price"), "price"),
         "sales_rank": parse_number(record.get("sales_rank"), "sales_rank"),
     }
-
-
-# -- interactions --------------------------------------------------------------------------------
-
-
-def read_interactions(
-    path: Path, fmt: str | None, mapping: InteractionMapping, bad: list[BadRow]
-) -> Iterator[tuple[str, list[tuple[int, str]]]]:
-    """Yield ``(shopper_id, [(line, product_id), ...] in order)``; rejected rows go to ``bad``."""
-    fmt = fmt or detect_format(path, INTERACTION_FORMATS)
-    try:
-        if fmt == "sequences":
-            yield from _sequences(path, bad)
-        elif fmt in ("csv", "tsv", "jsonl"):
-            yield from _interaction_table(path, fmt, mapping, bad)
-        else:
-            raise CatalogImportError(f"Unknown interactions format {fmt!r}; expected sequences, csv, tsv or jsonl")
-    except UnicodeDecodeError as e:
-        raise _not_utf8(path, e) from e
-
-
-def _sequences(path: Path, bad: list[BadRow]) -> Iterator[tuple[str, list[tuple[int, str]]]]:
-    first: dict[str, int] = {}
-    with _open(path) as f:
-        for line, text in enumerate(f, start=1):
-            parts = text.split()
-            if not parts:
-                continue
-            shopper, items = parts[0], parts[1:]
-            if shopper in first:
-                bad.append(BadRow(str(path), line, f"duplicate shopper {shopper!r} (first on line {first[shopper]})"))
-                continue
-            first[shopper] = line
-            if not items:
-                bad.append(BadRow(str(path), line, f"shopper {shopper!r} has no products"))
-                continue
-            yield shopper, [(line, item) for item in items]
-
-
-def _order_value(value: Any, column: str) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise ValueError(f"{column} {text!r} is neither a number nor an ISO date") from None
-
-
-def _interaction_table(
-    path: Path, fmt: str, mapping: InteractionMapping, bad: list[BadRow]
-) -> Iterator[tuple[str, list[tuple[int, str]]]]:
-    columns = {"shopper": mapping.shopper, "product": mapping.product}
-    order_col = _order_column(path, fmt, mapping)
-    if order_col:
-        columns["order"] = order_col
-    histories: dict[str, list[tuple[float, int, str]]] = {}
-    for line, record in read_records(path, fmt, columns, [], required=("shopper", "product")):
-        try:
-            if isinstance(record, BadRecord):
-                raise ValueError(str(record))
-            shopper, product = clean_id(record.get("shopper")), clean_id(record.get("product"))
-            if not shopper:
-                raise ValueError("missing shopper id")
-            if not product:
-                raise ValueError("missing product id")
-            order = float(line)
-            if order_col:
-                raw_order = record.get("order")
-                if raw_order is None or str(raw_order).strip() == "":
-                    raise ValueError(f"missing {order_col}")
-                order = _order_value(raw_order, order_col)
-        except ValueError as e:
-            bad.append(BadRow(str(path), line, str(e)))
-            continue
-        histories.setdefault(shopper, []).append((order, line, product))
-    for shopper, rows in histories.items():
-        rows.sort()
-        yield shopper, [(line, product) for _, line, product in rows]
-
-
-def _order_column(path: Path, fmt: str, mapping: InteractionMapping) -> str | None:
-    """The first of ``mapping.order`` present in the header (or the first JSON object)."""
-    with _open(path) as f:
-        if fmt == "jsonl":
-            first = next((text for text in f if text.strip()), "{}")
-            try:
-                present = list(json.loads(first))
-            except (json.JSONDecodeError, TypeError):
-                present = []
-        else:
-            present = [h.strip() for h in next(csv.reader(f, delimiter="," if fmt == "csv" else "\t"), [])]
-    return next((c for c in mapping.order if c in present), None)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,19 +20,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from recommender.catalog.products import CatalogWriter
-from recommender.errors import BadRow, CatalogImportError
-from recommender.catalog.formats import (
-    INTERACTION_FORMATS,
-    INTERACTION_PRESETS,
-    PRESETS,
-    ColumnMapping,
-    InteractionMapping,
-    detect_format,
-    parse_product,
-    read_interactions,
-    read_records,
-)
+from recommender.catalog.formats import PRESETS, ColumnMapping, detect_format, parse_product, read_records
+from recommender.catalog.histories import INTERACTION_FORMATS, INTERACTION_PRESETS, InteractionMapping, read_histories
+from recommender.catalog.writer import CatalogWriter
+from recommender.errors import BadRow, CatalogImportError, InteractionsFormatError
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +72,17 @@ def _count_rows(path: Path) -> int:
 def plural(n: int, noun: str) -> str:
     """``plural(1, "bad row")`` -> "1 bad row"; ``plural(3, "bad row")`` -> "3 bad rows"."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+@contextmanager
+def _utf8(path: Path) -> Iterator[None]:
+    """Reading ``path``: bytes that are not UTF-8 become a CatalogImportError naming the fix."""
+    try:
+        yield
+    except UnicodeDecodeError as e:
+        bad = e.object[e.start : e.start + 4]
+        raise CatalogImportError(
+            f"{path} is not UTF-8 text ({e.reason}: {bad!r}); save it as UTF-8 and import again.") from e
 
 
 def _fail_if_bad(bad: list[BadRow], valid: int, path: Path, what: str, strict: bool) -> None:
@@ -130,8 +134,14 @@ def _import_interactions(
 ) -> None:
     bad: list[BadRow] = []
     total = _count_rows(path) if fmt == "sequences" else None  # tables are grouped before the first yield
-    histories = read_interactions(path, fmt, mapping, bad)
-    for shopper, items in tqdm(histories, total=total, desc="shoppers", unit=" shoppers", disable=not progress):
+    try:
+        histories = read_histories(path, fmt, mapping, bad)
+    except InteractionsFormatError as e:
+        raise CatalogImportError(str(e)) from e
+    for shopper, first, items in tqdm(histories, total=total, desc="shoppers", unit=" shoppers",
+                                      disable=not progress):
+        if not items:
+            bad.append(BadRow(str(path), first, f"shopper {shopper!r} has no products"))
         kept = []
         for line, product_id in items:
             if product_id in known:
@@ -199,9 +209,11 @@ def import_catalog(
     writer: CatalogWriter | None = None
     try:
         writer = CatalogWriter(tmp)
-        known = _import_products(writer, products, fmt, col_map, report, strict, progress)
+        with _utf8(products):
+            known = _import_products(writer, products, fmt, col_map, report, strict, progress)
         if inter_path is not None:
-            _import_interactions(writer, inter_path, inter_fmt, inter_map, known, report, strict, progress)
+            with _utf8(inter_path):
+                _import_interactions(writer, inter_path, inter_fmt, inter_map, known, report, strict, progress)
         meta = {
             "source": str(products),
             "format": fmt,

@@ -1,1 +1,2 @@
-"""The collaborative model: torch model, training, the recommender contract, sequences, metrics, baselines, serving."""
+"""The collaborative model: torch model, training, the recommender contract and its reasons, sequences,
+metrics, baselines, serving."""

@@ -1,15 +1,7 @@
 """The collaborative recommender contract (in the spirit of implicit): fit, recommend, similar_items,
-explain, save, load. Results are product ids with scores and reasons drawn from real contributions:
-
-- "because you liked <p>": ``p`` is the history item whose removal lowers the recommendation's score
-  the most (occlusion, sequence model only), stated only when that drop is positive;
-- "often bought after <p> (N shoppers)": N >= 2 training shoppers bought the product right after ``p``,
-  and ``p`` is in this shopper's history or session;
-- "popular in <category> (N shoppers)": the product is in the top 10 % of its category by shoppers;
-- "popular: N shoppers bought it": for a shopper with no history, who gets the most bought products.
-
-Every product a reason names is listed in ``Recommendation.because`` and comes from the shopper's
-history or session.
+explain, save, load. Results are product ids with scores and reasons drawn from real contributions
+(recommender/cf/explain.py lists them). Every product a reason names is listed in
+``Recommendation.because`` and comes from the shopper's history or session.
 """
 
 from __future__ import annotations
@@ -21,22 +13,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
+from recommender.cf.explain import PurchaseStats, because_liked, occlusion_drops
 from recommender.cf.model import CFConfig, MatrixFactorization, SASRec, build_model
+from recommender.cf.sequences import Interactions, Split, from_histories
 from recommender.cf.train import TrainConfig, TrainLog, fit_model, mf_fold_in, score_histories
 from recommender.errors import CatalogMismatch, ModelNotFitted
-from recommender.cf.sequences import Interactions, Split, from_histories
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["CFRecommender", "Recommendation"]
 
 CHECKPOINT_FORMAT = 1
-MIN_CO_BOUGHT = 2          # "often bought after" needs at least this many shoppers
-POPULAR_SHARE = 0.10       # "popular in <category>": top share of the category by shoppers
-MIN_POPULAR = 5            # ... and at least this many shoppers
 
 
 @dataclass(frozen=True)
@@ -140,24 +129,10 @@ class CFRecommender:
         return count
 
     def _build_stats(self, train: Sequence[np.ndarray]) -> None:
-        n = len(self.item_ids)
+        """The id lookups and the purchase statistics the reasons draw on."""
         self._index = {pid: i for i, pid in enumerate(self.item_ids)}
         self._shopper_index = {sid: i for i, sid in enumerate(self.shopper_ids)}
-        pairs = [np.unique(np.stack([s[:-1], s[1:]], 1), axis=0) for s in train if len(s) >= 2]
-        pairs = np.vstack(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
-        self._after = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-        self._popularity = np.zeros(n, dtype=np.int64)
-        for s in train:
-            self._popularity[np.unique(s)] += 1
-        self._popular_in_category = np.zeros(n, dtype=bool)
-        by_cat: dict[str, list[int]] = {}
-        for i, c in enumerate(self.categories):
-            if c:
-                by_cat.setdefault(c, []).append(i)
-        for items in by_cat.values():
-            counts = self._popularity[items]
-            cut = np.quantile(counts, 1 - POPULAR_SHARE)
-            self._popular_in_category[np.asarray(items)[(counts >= cut) & (counts >= MIN_POPULAR)]] = True
+        self._stats = PurchaseStats(self.item_ids, self.categories, train)
 
     # ---- scoring ------------------------------------------------------------------------------
 
@@ -189,7 +164,7 @@ class CFRecommender:
 
     def _scores(self, history: np.ndarray, row: int | None) -> np.ndarray:
         if not len(history):
-            return self._popularity.astype(np.float64)
+            return self._stats.popularity.astype(np.float64)
         model = self._require_model()
         if isinstance(model, MatrixFactorization):
             return (score_histories(model, [history], np.array([row])) if row is not None
@@ -255,7 +230,7 @@ class CFRecommender:
         """History products and how much each raises ``product_id``'s score (occlusion), largest first."""
         history, _ = self._history(shopper_id, session_items)
         item = self._index[product_id]
-        drops = self._occlusion_drops(history, np.array([item]))
+        drops = occlusion_drops(self.model, history, np.array([item]))
         if drops is None:
             return []
         order = np.argsort(-drops[:, 0], kind="stable")
@@ -270,8 +245,13 @@ class CFRecommender:
 
     def bought_together(self, product_id: str, other_id: str) -> int:
         """Training shoppers who bought one of the two products right after the other."""
-        a, b = self._index[product_id], self._index[other_id]
-        return int(self._after[a, b] + self._after[b, a])
+        return self._stats.bought_together(self._index[product_id], self._index[other_id])
+
+    def together_reason(self, product_id: str, other_id: str) -> str | None:
+        """"often bought together with <product_id> (N shoppers)" when N = ``bought_together`` reaches
+        MIN_CO_BOUGHT; None when fewer shoppers did or the model does not know either product."""
+        a, b = self.index_of(product_id), self.index_of(other_id)
+        return None if a is None or b is None else self._stats.together_reason(a, b, self.describe)
 
     def similar_items(self, product_id: str, n: int = 10,
                       candidates: Collection[str] | None = None) -> list[Recommendation]:
@@ -285,55 +265,17 @@ class CFRecommender:
         top = ids[np.lexsort((ids, -scores[ids]))][:n]
         out = []
         for i in top:
-            together = self.bought_together(product_id, self.item_ids[i])
-            reasons = (f"often bought together with {self.describe(product_id)} ({together} shoppers)",) \
-                if together >= MIN_CO_BOUGHT else ()
+            reason = self._stats.together_reason(item, int(i), self.describe)
+            reasons = (reason,) if reason else ()
             out.append(Recommendation(self.item_ids[i], float(scores[i]), reasons, (product_id,) if reasons else (),
                                       reasons))
         return out
 
-    # ---- reasons ------------------------------------------------------------------------------
-
-    def _occlusion_drops(self, history: np.ndarray, items: np.ndarray) -> np.ndarray | None:
-        """(len(history), len(items)): score of each item minus its score with one history item removed."""
-        model = self.model
-        if not isinstance(model, SASRec) or not len(history) or not len(items):
-            return None
-        history = history[-model.cfg.max_len:]
-        variants = [history] + [np.delete(history, j) for j in range(len(history))]
-        scores = score_histories(model, variants)[:, items]
-        return scores[0][None, :] - scores[1:]
-
     def _explained(self, items: np.ndarray, scores: np.ndarray, history: np.ndarray) -> list[Recommendation]:
-        because_liked = self._occlusion(history, items)
-        return [self._with_reasons(int(i), float(scores[i]), history, because_liked.get(int(i))) for i in items]
-
-    def _occlusion(self, history: np.ndarray, items: np.ndarray) -> dict[int, int]:
-        """item -> the history item whose removal lowers its score most, when that drop is positive."""
-        drops = self._occlusion_drops(history, items)
-        if drops is None:
-            return {}
-        tail = history[-self.model.cfg.max_len:]
-        best = drops.argmax(axis=0)
-        return {int(i): int(tail[best[k]]) for k, i in enumerate(items) if drops[best[k], k] > 0}
-
-    def _with_reasons(self, item: int, score: float, history: np.ndarray, liked: int | None) -> Recommendation:
-        reasons, because = [], []
-        if liked is not None:
-            reasons.append(f"because you liked {self.describe(self.item_ids[liked])}")
-            because.append(self.item_ids[liked])
-        if len(history):
-            after = np.asarray(self._after[np.unique(history), item].todense()).ravel()
-            if after.max(initial=0) >= MIN_CO_BOUGHT:
-                src = np.unique(history)[int(after.argmax())]
-                reasons.append(f"often bought after {self.describe(self.item_ids[src])} ({int(after.max())} shoppers)")
-                because.append(self.item_ids[src])
-        personal = tuple(reasons)
-        if self._popular_in_category[item]:
-            reasons.append(f"popular in {self.categories[item]} ({int(self._popularity[item])} shoppers)")
-        elif not len(history):                                        # ranked by popularity alone
-            reasons.append(f"popular: {int(self._popularity[item])} shoppers bought it")
-        return Recommendation(self.item_ids[item], score, tuple(reasons), tuple(dict.fromkeys(because)), personal)
+        liked = because_liked(self.model, history, items)
+        return [Recommendation(self.item_ids[i], float(scores[i]),
+                               *self._stats.reasons(int(i), history, liked.get(int(i)), self.describe))
+                for i in items]
 
     # ---- persistence --------------------------------------------------------------------------
 
@@ -354,7 +296,10 @@ class CFRecommender:
     @classmethod
     def load(cls, path: str | Path, fingerprint: str | None = None,
              describe: Callable[[str], str] | None = None) -> CFRecommender:
-        """Read a checkpoint; raise CatalogMismatch when ``fingerprint`` differs from the saved one."""
+        """Read a checkpoint; raise CatalogMismatch when ``fingerprint`` differs from the saved one.
+
+        ``describe``: product id -> the name reasons use (default: the id itself).
+        """
         ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
         if fingerprint is not None and ckpt["fingerprint"] != fingerprint:
             raise CatalogMismatch(f"Model {path} was trained on catalog {ckpt['fingerprint'][:12]}, but the "

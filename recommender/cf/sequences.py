@@ -1,41 +1,25 @@
-"""Shopper histories: reading them, mapping ids to indices, and the leave-one-out split.
+"""Shopper histories as integer indices, and the leave-one-out split.
 
-Two file formats are accepted (``load_histories`` tells them apart by the first line):
-
-- **sequence file** (the shipped ``user_sequence.txt``): one line per shopper,
-  ``<shopper id> <item id> <item id> ...`` separated by spaces or tabs, items oldest first;
-- **interactions TSV**: a header line, then one interaction per line, tab-separated, with columns
-  ``shopper_id``, ``item_id`` and either ``order`` (any number: position, unix time) or
-  ``timestamp`` (a number or an ISO 8601 date). RecBole headers such as ``user_id:token`` are
-  accepted too (``user_id`` means shopper id; the ``:type`` suffix is ignored). Each shopper's items
-  are sorted by that column; ties keep file order. Extra columns are ignored.
-
-Everything else takes plain ``(shopper_id, [item_id, ...])`` pairs, so a catalog's
-``iter_histories()`` feeds ``from_histories`` directly.
+``load_histories`` reads a histories file with the catalog's reader (recommender/catalog/histories.py;
+formats in docs/interactions-format.md). Everything else takes plain ``(shopper_id, [item_id, ...])``
+pairs, so a catalog's ``iter_histories()`` feeds ``from_histories`` directly.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from recommender.errors import InteractionsFormatError
+from recommender.catalog.histories import INTERACTION_PRESETS, read_histories, sniff_format
+from recommender.errors import BadRow, InteractionsFormatError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Interactions", "Split", "read_sequence_file", "read_interactions_tsv",
-           "load_histories", "from_histories", "leave_one_out"]
-
-_SHOPPER_COLUMNS = ("shopper_id", "user_id", "shopper", "user")
-_ITEM_COLUMNS = ("item_id", "product_id", "item", "product")
-_ORDER_COLUMNS = ("order", "position", "timestamp", "time")
+__all__ = ["Interactions", "Split", "load_histories", "from_histories", "leave_one_out"]
 
 
 @dataclass(frozen=True)
@@ -45,14 +29,6 @@ class Interactions:
     shopper_ids: list[str]        # shopper index -> shopper id
     item_ids: list[str]           # item index -> product id
     sequences: list[np.ndarray]   # per shopper: item indices (int64), oldest first
-
-    @cached_property
-    def item_index(self) -> dict[str, int]:
-        return {pid: i for i, pid in enumerate(self.item_ids)}
-
-    @cached_property
-    def shopper_index(self) -> dict[str, int]:
-        return {sid: i for i, sid in enumerate(self.shopper_ids)}
 
     @property
     def n_items(self) -> int:
@@ -104,73 +80,21 @@ class Split:
         return shoppers, histories, targets[shoppers]
 
 
-def read_sequence_file(path: str | Path) -> Iterator[tuple[str, list[str]]]:
-    """Yield ``(shopper_id, items)`` from a one-line-per-shopper file; blank lines are skipped.
-    A shopper on two lines raises InteractionsFormatError naming both lines."""
-    first_line: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if parts[0] in first_line:
-                raise InteractionsFormatError(f"{path}, line {number}: shopper {parts[0]!r} is already on line "
-                                              f"{first_line[parts[0]]}; give each shopper one line")
-            first_line[parts[0]] = number
-            yield parts[0], parts[1:]
-
-
-def _order_key(value: str, line: int, path: str | Path) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(value.strip()).timestamp()
-    except ValueError:
-        raise InteractionsFormatError(
-            f"{path}, line {line}: order/timestamp {value!r} is neither a number nor an ISO 8601 date") from None
-
-
-def _find_column(header: list[str], names: Sequence[str], what: str, path: str | Path) -> int:
-    plain = [h.split(":")[0].strip().lower() for h in header]
-    for name in names:
-        if name in plain:
-            return plain.index(name)
-    raise InteractionsFormatError(
-        f"{path}: no {what} column in header {header!r}; expected one of {list(names)} "
-        "(tab-separated shopper_id, item_id, order)")
-
-
-def read_interactions_tsv(path: str | Path) -> list[tuple[str, list[str]]]:
-    """Read a shopper/item/order TSV with a header line; histories in order of first appearance."""
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = csv.reader(f, delimiter="\t")
-        header = next(rows, None)
-        if not header:
-            raise InteractionsFormatError(f"{path} is empty; expected a header line 'shopper_id<TAB>item_id<TAB>order'")
-        cols = [_find_column(header, names, what, path) for names, what in
-                ((_SHOPPER_COLUMNS, "shopper"), (_ITEM_COLUMNS, "item"), (_ORDER_COLUMNS, "order/timestamp"))]
-        events: dict[str, list[tuple[float, int, str]]] = {}
-        for line, row in enumerate(rows, start=2):
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            if len(row) <= max(cols):
-                raise InteractionsFormatError(f"{path}, line {line}: expected {len(header)} tab-separated "
-                                              f"columns, got {len(row)}: {row!r}")
-            shopper, item, order = (row[c].strip() for c in cols)
-            events.setdefault(shopper, []).append((_order_key(order, line, path), line, item))
-    return [(shopper, [item for _, _, item in sorted(evs)]) for shopper, evs in events.items()]
-
-
 def load_histories(path: str | Path) -> list[tuple[str, list[str]]]:
-    """Read either documented format (see the module docstring); a header naming an item column means TSV."""
-    with open(path, encoding="utf-8") as f:
-        first = f.readline()
-    header = [h.split(":")[0].strip().lower() for h in first.rstrip("\n").split("\t")]
-    if "\t" in first and any(name in header for name in _ITEM_COLUMNS):
-        return read_interactions_tsv(path)
-    return list(read_sequence_file(path))
+    """``(shopper_id, item ids in order)`` from a sequence file or, when the first line is a
+    tab-separated header naming an item column, a TSV table with an order column.
+
+    Raises:
+        InteractionsFormatError: the file's first bad row, with its line number, or a missing column.
+        UnicodeDecodeError: the file is not UTF-8.
+    """
+    path = Path(path)
+    bad: list[BadRow] = []
+    histories = read_histories(path, sniff_format(path), INTERACTION_PRESETS["default"], bad, order_required=True)
+    pairs = [(shopper, [item for _, item in items]) for shopper, _, items in histories]
+    if bad:
+        raise InteractionsFormatError(f"{path}, {bad[0]}")  # rows are read in line order
+    return pairs
 
 
 def from_histories(histories: Iterable[tuple[str, Sequence[str]]],

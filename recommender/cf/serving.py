@@ -19,12 +19,12 @@ from pathlib import Path
 
 from recommender.catalog.products import Catalog
 from recommender.cf.baselines import Popularity
+from recommender.cf.metrics import ranking_metrics_at_k
 from recommender.cf.model import CFConfig
 from recommender.cf.recommender import CFRecommender
+from recommender.cf.sequences import from_histories, leave_one_out
 from recommender.cf.train import TrainConfig
 from recommender.text.embeddings import ProductEmbeddings
-from recommender.cf.metrics import ranking_metrics_at_k
-from recommender.cf.sequences import from_histories, leave_one_out
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Training and scoring loops for the models of ``cf_model``: seeded, CPU-friendly, early-stopped."""
+"""Training and scoring loops for the models of ``recommender.cf.model``: seeded, CPU-friendly, early-stopped."""
 
 from __future__ import annotations
 

@@ -5,13 +5,12 @@ every item ranked, the shopper's input history removed from the ranking. Our mod
 and implicit's ALS/BPR their hyperparameters on validation NDCG@10; the report keeps both stages.
 
     report = run_benchmark(BenchmarkConfig(interactions=path, name="mine", text=False))
-    paths = write_report(report, out_dir)       # <name>.json, <name>.md, <name>_*.png
+    paths = write_report(report, out_dir)       # recommender.evaluate.report: <name>.json, .md, _*.png
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import platform
 import resource
@@ -26,17 +25,15 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from recommender.cf.baselines import FactorScorer, ItemKNN, Popularity, interaction_matrix
-from recommender.config import REPO_ROOT, SHIPPED_SEQUENCES, cache_dir, catalog_path
-from recommender.errors import CatalogNotFound, ShopbotError
 from recommender.cf.metrics import Scorer, ranking_metrics_at_k
-from recommender.errors import InteractionsFormatError
 from recommender.cf.sequences import Split, from_histories, leave_one_out, load_histories
+from recommender.config import REPO_ROOT, SHIPPED_SEQUENCES, cache_dir, catalog_path
+from recommender.errors import BadOverride, CatalogNotFound, InteractionsFormatError, UnknownModel
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BenchmarkConfig", "Fitted", "UnknownModel", "BadOverride", "KS", "MODELS", "BASELINES", "OWN_MODELS",
-           "DEFAULT_OUT_DIR", "parse_models", "parse_overrides", "load_split", "fit_implicit", "run_benchmark",
-           "write_report", "write_markdown", "write_plots"]
+__all__ = ["BenchmarkConfig", "Fitted", "KS", "MODELS", "BASELINES", "OWN_MODELS", "DEFAULT_OUT_DIR",
+           "parse_models", "parse_overrides", "load_split", "fit_implicit", "run_benchmark"]
 
 KS = (5, 10, 20)
 DEFAULT_OUT_DIR = REPO_ROOT / "bench" / "results"
@@ -84,14 +81,6 @@ PUBLISHED = {  # data/products/amazon-beauty/PROVENANCE.md: same data and protoc
 }
 PROTOCOL = ("Leave-one-out; all items ranked; the input history removed; ties count against the model; "
             "hyperparameters and epochs chosen on validation NDCG@10.")
-
-
-class UnknownModel(ShopbotError):
-    """A model name the benchmark does not know."""
-
-
-class BadOverride(ShopbotError):
-    """A ``FIELD=VALUE`` override that names no config field or has a value of the wrong type."""
 
 
 @dataclass
@@ -176,11 +165,7 @@ def load_split(path: Path) -> Split:
     except UnicodeDecodeError:
         raise InteractionsFormatError(f"{path}, line {_undecodable_line(path)}: not UTF-8 text; "
                                       f"expected a text file as described in {FORMAT_DOC}") from None
-    try:
-        interactions = from_histories(histories)
-    except InteractionsFormatError as e:       # a repeated shopper: the message names it, not the file
-        raise InteractionsFormatError(f"{path}: {e}") from None
-    split = leave_one_out(interactions)
+    split = leave_one_out(from_histories(histories))  # the reader has refused repeated shoppers
     if not (split.test >= 0).any():
         raise InteractionsFormatError(
             f"{path}: no shopper has two or more items, so nothing can be held out for testing; expected "
@@ -326,88 +311,3 @@ def _run(cfg: BenchmarkConfig, models: list[str]) -> dict[str, Any]:
                     info["test"]["hr@10"], info["test"]["ndcg@10"], info["valid"]["ndcg@10"], info["fit_seconds"])
     report["peak_rss_mb"] = _peak_mb()
     return report
-
-
-# ---- outputs -------------------------------------------------------------------------------------
-
-
-def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write ``<name>.json``, ``<name>.md`` and the plots into ``out_dir``; returns the paths written."""
-    name = report["dataset"]["name"]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    write_markdown(out_dir / f"{name}.md", report)
-    return [out_dir / f"{name}.json", out_dir / f"{name}.md", *write_plots(out_dir, report)]
-
-
-def _chosen(name: str, r: dict[str, Any]) -> str:
-    if "params" in r:
-        return f"{name}: " + ", ".join(f"{k} {v:g}" for k, v in r["params"].items())
-    if "log" in r:
-        return f"{name}: epoch {r['log']['best_epoch']} of {len(r['log']['epochs'])} ({r['log']['stopped']})"
-    return ""
-
-
-def write_markdown(path: Path, report: dict[str, Any]) -> None:
-    """The test-stage table of every model (and, on Beauty, the published results)."""
-    data = report["dataset"]
-    cols = [f"{m}@{k}" for k in KS for m in ("hr", "ndcg")] + ["mrr", "auc", "coverage@10", "gini@10"]
-    lines = [f"# Offline evaluation: {data['name']}", "",
-             f"`{Path(data['file']).name}`: {data['shoppers']} shoppers, {data['items']} items, "
-             f"{data['interactions']} interactions. {report['protocol']} Test stage:", "",
-             "| model | " + " | ".join(c.upper() for c in cols) + " | fit (s) |",
-             "|---" * (len(cols) + 2) + "|"]
-    for name, r in report["models"].items():
-        vals = " | ".join(f"{r['test'][c]:.4f}" for c in cols)
-        lines.append(f"| {name} | {vals} | {r.get('fit_seconds', 0):.0f} |")
-    chosen = [c for c in (_chosen(n, r) for n, r in report["models"].items()) if c]
-    if chosen:
-        lines += ["", "Chosen on validation NDCG@10: " + "; ".join(chosen) + "."]
-    if report.get("published"):
-        lines += ["", "Published on the same data and protocol (PROVENANCE.md):", "",
-                  "| model | HR@5 | NDCG@5 | HR@10 | NDCG@10 | HR@20 | NDCG@20 |", "|---|---|---|---|---|---|---|"]
-        for name, r in report["published"].items():
-            lines.append(f"| {name} | " + " | ".join(f"{r[c]:.4f}" if c in r else "" for c in cols[:6]) + " |")
-    path.write_text("\n".join(lines) + "\n")
-
-
-Panel = tuple[str, dict[str, tuple[Sequence[float], Sequence[float]]]]   # y label, {legend: (xs, ys)}
-
-
-def _save_panels(path: Path, panels: Sequence[Panel], *, xlabel: str, marker: str, legend_on: int,
-                 xticks: Sequence[float] | None = None) -> Path:
-    """One row of line charts sharing an x axis, saved as a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
-    for ax, (ylabel, lines) in zip(axes[0], panels):
-        for label, (xs, ys) in lines.items():
-            ax.plot(xs, ys, marker=marker, label=label)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if xticks is not None:
-            ax.set_xticks(xticks)
-        ax.grid(alpha=0.3)
-    axes[0][legend_on].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def write_plots(out_dir: Path, report: dict[str, Any]) -> list[Path]:
-    """``<name>_metrics_at_k.png`` (test HR/NDCG at each K) and, when a model trained by epochs,
-    ``<name>_training.png`` (training loss and validation NDCG@10 per epoch)."""
-    name, models = report["dataset"]["name"], report["models"]
-    at_k: list[Panel] = [(f"{m.upper()}@K (test)", {model: (KS, [r["test"][f"{m}@{k}"] for k in KS])
-                                                     for model, r in models.items()}) for m in ("hr", "ndcg")]
-    paths = [_save_panels(out_dir / f"{name}_metrics_at_k.png", at_k, xlabel="K", marker="o", legend_on=0,
-                          xticks=KS)]
-    logs = {model: r["log"] for model, r in models.items() if "log" in r}
-    if logs:
-        curves: list[Panel] = [(ylabel, {model: (log["epochs"], log[key]) for model, log in logs.items()})
-                               for ylabel, key in (("training loss", "loss"), ("validation NDCG@10", "valid_ndcg10"))]
-        paths.append(_save_panels(out_dir / f"{name}_training.png", curves, xlabel="epoch", marker=".", legend_on=1))
-    return paths

@@ -1,1 +1,2 @@
-"""Ranking: the hybrid ranker, query parsing, filters, the bridge to the collaborative model and reasons."""
+"""Ranking: the hybrid ranker, query parsing, the price vocabulary, filters, the bridge to the collaborative
+model, top-k and diversity, and reasons."""

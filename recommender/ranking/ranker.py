@@ -36,26 +36,9 @@ Query vectors: the vectors of the last ``query_cache_size`` distinct query texts
 me more", a new filter on the same words, or a query many shoppers type costs no encoding (the
 encoder is most of a new query's time).
 
-The query is user text: it is normalised, cut to ``max_query_chars``, and price phrases ("under
-$10") are dropped (prices belong to the filters), and so are the stop words it starts and ends with
-("show me shampoo please" -> "shampoo": what the encoder compares and the reasons quote); stop words
-are left out of the keyword query. A query without content words (empty, punctuation only, "show me
-something") has no semantic or keyword part, so the products are ranked by the personal score and
-popularity within the filters.
-
-Reasons are true statements about what really scored, ordered by contribution, then the filters:
-
-- ``matches 'dry skin'``: query words the keyword search matched and that occur in the product's
-  title, brand or categories (a phrase only when the phrase itself occurs there);
-- ``close in meaning to '<query>'``: only when cos >= ``SearchConfig.semantic_reason_min``;
-- ``because you liked <p>`` / ``often bought after <p> (N shoppers)``: the collaborative model's
-  reasons (``CFRecommender``: occlusion and co-purchase counts, ``p`` always from the shopper's
-  history or session), given when the personal part is at least ``personal_reason_min``;
-- ``popular: N shoppers bought it``: only when N >= ``SearchConfig.popular_reason_min``; with no
-  query words, popularity is the ranking, so any N > 0 is given (``2 shoppers bought it``);
-- ``Neutrogena, as asked`` / ``in Shampoos, as asked`` / ``under your $15 budget`` /
-  ``between $10 and $30`` / ``over $20 as asked``: only for filters that were given (every result
-  satisfies them: they are hard filters).
+The query is parsed by ``query.parse_query`` (price phrases and filler dropped); the reasons are
+worded by ``reasons`` (its docstring lists them), the collaborative model is reached through
+``cf_bridge.CFBridge``, and top-k and diversity are the array functions of ``topk``.
 
 When no product passes the filters, ``SearchOutcome.relax`` names the single filter whose removal
 gives results, trying ``RELAX_ORDER`` in turn (price first, the product type last).
@@ -65,22 +48,23 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recommender.catalog.products import Catalog, Product
+from recommender.ranking import reasons
+from recommender.ranking.cf_bridge import CFBridge, Scored, load_recommender, positions
+from recommender.ranking.filters import RELAX_ORDER, Filters
+from recommender.ranking.query import Query, parse_query
+from recommender.ranking.topk import diversify, top_k
 from recommender.text.embeddings import ProductEmbeddings, cache_path, product_text
 from recommender.text.encoder import Encoder, TextEncoder
-from recommender.errors import CatalogMismatch, ProductNotFound
-from recommender.ranking.reasons import filter_reasons, format_price, join_quoted, matched_phrases, shorten
 
 if TYPE_CHECKING:
     from recommender.cf.recommender import CFRecommender
@@ -88,23 +72,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Filters", "ProductSearch", "ScoredProduct", "SearchConfig", "SearchOutcome", "format_price"]
+__all__ = ["ProductSearch", "ScoredProduct", "SearchConfig", "SearchOutcome"]
 
-RELAX_ORDER = ("price_max", "price_min", "brand", "category")
-_WORD = re.compile(r"\w+", re.UNICODE)
-_AMOUNT = r"(?:[$€£]\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*(?:\$|dollars?|bucks|usd)(?!\w))"
-# A price phrase ("under $10", "between 5 and 10 dollars"): the filters carry prices, not the text.
-_MONEY = re.compile(r"(?:\b(?:under|below|over|above|less than|more than|up to|around|about|max|between|for)\s+)?"
-                    rf"(?:{_AMOUNT}|\d+(?:[.,]\d+)?(?=\s*(?:-|to|and)\s*{_AMOUNT}))"
-                    rf"(?:\s*(?:-|to|and)\s*{_AMOUNT})?", re.I)
 _BLOCK = 16_384  # rows per block when cosines are taken over some rows only (25 MB at 384 dimensions)
-# Words that carry no product meaning: kept out of the keyword query and of "matches" reasons.
-STOPWORDS = frozenset("""
-a about above all also am an and any anything are as at be below best buy by can cheap cheaper could do
-does dollar dollars find for from get give good great have i im in is it its less like looking me more
-most my need nice of on one or over please price recommend show some something than that the this to
-under up us want was we what which with would you your
-""".split())
 
 
 @dataclass(frozen=True)
@@ -132,54 +102,6 @@ class SearchConfig:
 
 
 @dataclass(frozen=True)
-class Filters:
-    """Hard filters: every result satisfies every filter that is set (None = not set)."""
-
-    category: str | None = None
-    brand: str | None = None
-    price_min: float | None = None
-    price_max: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("category", "brand"):
-            value = getattr(self, name)
-            object.__setattr__(self, name, value.strip() or None if isinstance(value, str) else value)
-        for name in ("price_min", "price_max"):
-            value = getattr(self, name)
-            if value is not None:
-                value = float(value)
-                object.__setattr__(self, name, None if math.isnan(value) else value)
-
-    def is_empty(self) -> bool:
-        """True when no filter is set."""
-        return all(getattr(self, f.name) is None for f in fields(self))
-
-    def describe(self) -> list[str]:
-        """Phrases for the filters that are set, e.g. ["in Shampoos", "from Neutrogena", "under $15"]."""
-        out = []
-        if self.category:
-            out.append(f"in {self.category}")
-        if self.brand:
-            out.append(f"from {self.brand}")
-        lo, hi = self.price_min, self.price_max
-        if lo is not None and hi is not None:
-            out.append(f"between {format_price(lo)} and {format_price(hi)}")
-        elif hi is not None:
-            out.append(f"under {format_price(hi)}")
-        elif lo is not None:
-            out.append(f"over {format_price(lo)}")
-        return out
-
-    def as_kwargs(self) -> dict[str, str | float | None]:
-        """The filters as keyword arguments of ``Catalog.filter_mask`` (and ``filter_ids``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def without(self, name: str) -> Filters:
-        """A copy with one filter removed."""
-        return replace(self, **{name: None})
-
-
-@dataclass(frozen=True)
 class ScoredProduct:
     """A search result: the product, its score and why it was chosen."""
 
@@ -196,14 +118,6 @@ class SearchOutcome:
     relax: str | None = None
 
 
-@dataclass(frozen=True)
-class _Query:
-    text: str  # cleaned and truncated user text ("" when it has no words)
-    terms: tuple[str, ...]  # lowercased content words, query order, distinct
-    positions: dict[str, int]  # term -> word position in the query (for phrases)
-    spelled: dict[str, str]  # term -> the word as the user typed it ("opi" -> "OPI")
-
-
 class ProductSearch:
     """The hybrid ranker over one catalog, its embeddings and (optionally) a collaborative model."""
 
@@ -215,12 +129,10 @@ class ProductSearch:
         self.encoder = encoder
         self.embeddings = embeddings
         self.config = config or SearchConfig()
-        self.recommender = recommender
+        self.cf = CFBridge(recommender, embeddings.ids)
         self.index = index
         self._popularity: dict[str, int] | None = None
         self._pop_norm: np.ndarray | None = None
-        self._cf_rows: np.ndarray | None = None
-        self._cf_item_rows: np.ndarray | None = None
         # Read-only while serving, so computed once: the embedding row of each catalog product (-1: no
         # vector), every row, and each row's rank by product id (the deterministic tie-break).
         self._catalog_rows = embeddings.row_numbers(catalog.product_ids())
@@ -254,8 +166,17 @@ class ProductSearch:
             from recommender.text.vector_index import VectorIndex
 
             index = VectorIndex.load_or_build(embeddings, cache_path(cache_dir, encoder.model_id).parent)
-        recommender = _load_recommender(catalog, Path(model_path or settings.cf_model_path()))
+        recommender = load_recommender(catalog, Path(model_path or settings.cf_model_path()))
         return cls(catalog, encoder, embeddings, config, recommender=recommender, index=index)
+
+    @property
+    def recommender(self) -> CFRecommender | None:
+        """The collaborative model, None when rankings are not personal."""
+        return self.cf.recommender
+
+    def knows(self, shopper_id: str | None, session_items: Sequence[str] = ()) -> bool:
+        """True when the collaborative model has a history to personalise with (known shopper or session)."""
+        return self.cf.knows(shopper_id, session_items)
 
     def close(self) -> None:
         """Close the catalog."""
@@ -272,7 +193,7 @@ class ProductSearch:
             session_items: products this conversation showed interest in (liked, added to the cart).
         """
         filters = filters or Filters()
-        q = self._parse(query)
+        q = parse_query(query, self.config.max_query_chars)
         rows, outcome = self._candidates(filters, exclude)
         if outcome is not None:
             logger.debug("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
@@ -284,17 +205,17 @@ class ProductSearch:
         rows = self._shortlist(rows, vector, hits[0], scored)
         sem = self._cosines(vector, rows)
         kw, matched = self._keyword(hits, rows)
-        personal = self._personal(rows, scored)
+        personal = self.cf.personal(rows, scored)
         pop = self._popularity_norm()[rows]
         scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_personal * personal + cfg.w_pop * pop
         top = self._ranked(scores, rows, n)
-        personal_reasons = self._personal_reasons([p.id for i, p in top if personal[i] >= cfg.personal_reason_min],
-                                                  scored)
+        personal_reasons = self.cf.history_reasons([p.id for i, p in top if personal[i] >= cfg.personal_reason_min],
+                                                   scored)
         results = []
         for i, product in top:
-            reasons = self._reasons(product, q, filters, sem[i], kw[i], matched.get(i, ()),
-                                    (cfg.w_personal * personal[i], personal_reasons.get(product.id, ())))
-            results.append(ScoredProduct(product, round(float(scores[i]), 6), reasons))
+            why = self._reasons(product, q, filters, sem[i], kw[i], matched.get(i, ()),
+                                (cfg.w_personal * personal[i], personal_reasons.get(product.id, ())), float(pop[i]))
+            results.append(ScoredProduct(product, round(float(scores[i]), 6), why))
         return SearchOutcome(results, None)
 
     def similar(self, product_id: str, n: int = 5, filters: Filters = Filters(),
@@ -316,31 +237,25 @@ class ProductSearch:
         after = self._cf_scores(None, [product_id])                   # what shoppers go on to buy after it
         rows = self._shortlist(rows, vector, np.empty(0, dtype=np.int64), after)
         text = self._cosines(vector, rows)
-        bought = self._personal(rows, after)
-        cf = self.recommender
+        bought = self.cf.personal(rows, after)
         scores = cfg.w_sem * text + cfg.w_personal * bought + cfg.w_pop * self._popularity_norm()[rows]
-        name = shorten(source.display_title, 60)
         results = []
         for i, product in self._ranked(scores, rows, n):
             scored: list[tuple[float, str]] = []
             if text[i] >= cfg.semantic_reason_min:
-                scored.append((cfg.w_sem * text[i], f"described like {name}"))
-            together = cf.bought_together(product_id, product.id) if cf is not None and \
-                cf.index_of(product_id) is not None and cf.index_of(product.id) is not None else 0
-            if together >= 2:
-                scored.append((cfg.w_personal * bought[i], f"often bought together with {name} ({together} shoppers)"))
-            scored.sort(key=lambda item: -item[0])
-            facts = [f"also from {product.brand}"] if product.brand and product.brand == source.brand else []
-            if product.category and product.category == source.category:
-                facts.append(f"also in {product.category}")
-            reasons = tuple(t for _, t in scored) + tuple(facts) + tuple(filter_reasons(product, filters))
-            results.append(ScoredProduct(product, round(float(scores[i]), 6), reasons))
+                scored.append((cfg.w_sem * text[i], reasons.described_like(source)))
+            if together := self.cf.together_reason(product_id, product.id):
+                scored.append((cfg.w_personal * bought[i], together))
+            why = reasons.by_contribution(scored) + reasons.also_like(product, source) + \
+                reasons.filter_reasons(product, filters)
+            results.append(ScoredProduct(product, round(float(scores[i]), 6), why))
         return SearchOutcome(results, None)
 
     def _ranked(self, scores: np.ndarray, rows: np.ndarray, n: int) -> list[tuple[int, Product]]:
         """The ``n`` best candidates after the diversity step, as (candidate index, product), best first."""
-        pool = self._top_k(scores, rows, max(n, self.config.diversity_pool) if n > 0 else 0)
-        top = self._diversify(pool, scores, rows, n)
+        cfg = self.config
+        pool = top_k(scores, rows, self._id_rank, max(n, cfg.diversity_pool) if n > 0 else 0)
+        top = diversify(pool, scores, self.embeddings.matrix[rows[pool]], n, cfg.diversity, cfg.similarity_floor)
         products = {p.id: p for p in self.catalog.get_products([self.embeddings.ids[rows[i]] for i in top])}
         # a product missing here left the catalog after its vector was made
         return [(i, products[pid]) for i in top if (pid := self.embeddings.ids[rows[i]]) in products]
@@ -362,17 +277,6 @@ class ProductSearch:
             rows = self._catalog_rows[self.catalog.filter_mask(**filters.as_kwargs())]
             rows = np.sort(rows[rows >= 0])
         return rows[~np.isin(rows, excluded)] if len(excluded) else rows
-
-    def _parse(self, query: str | None) -> _Query:
-        text = _trim_filler(" ".join(_MONEY.sub(" ", _clean(query or "", self.config.max_query_chars)).split()))
-        words = _WORD.findall(text)
-        positions: dict[str, int] = {}
-        spelled: dict[str, str] = {}
-        for pos, word in enumerate(words):
-            term = word.lower()
-            if term not in STOPWORDS and (len(term) > 1 or term.isdigit()) and term not in positions:
-                positions[term], spelled[term] = pos, word
-        return _Query(text, tuple(positions), positions, spelled)
 
     def _query_vector(self, text: str) -> np.ndarray:
         """The query's unit vector: kept from a recent query with this text, or encoded (and kept)."""
@@ -401,9 +305,9 @@ class ProductSearch:
         k = math.ceil(cfg.index_candidates * n / len(rows))
         picked = [self.index.search(vector, k, cfg.index_nprobe)[0], keyword_rows]
         if scored is not None:
-            picked.append(self._cf_top_rows(scored[0], k))
+            picked.append(self.cf.top_rows(scored[0], k))
         wanted = np.unique(np.concatenate(picked))
-        kept = wanted[_positions(rows, wanted) >= 0]
+        kept = wanted[positions(rows, wanted) >= 0]
         return kept if len(kept) else rows
 
     def _cosines(self, vector: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
@@ -419,7 +323,7 @@ class ProductSearch:
             sims = (matrix @ vector)[rows]
         return np.clip(sims, 0.0, 1.0)
 
-    def _keyword_hits(self, q: _Query, filtered: bool) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
+    def _keyword_hits(self, q: Query, filtered: bool) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
         """The keyword search's matches: their rows (-1: no vector), bm25 scores and matched terms."""
         hits = self.catalog.keyword_search(" ".join(q.terms), limit=self.config.keyword_limit_filtered if filtered
                                            else self.config.keyword_limit) if q.terms else []
@@ -433,93 +337,14 @@ class ProductSearch:
         hit_rows, score, terms = hits
         if not len(hit_rows):
             return kw, {}
-        found = _positions(rows, hit_rows)
+        found = positions(rows, hit_rows)
         kept = np.flatnonzero(found >= 0)
         kw[found[kept]] = score[kept] / score.max()
         return kw, {int(found[j]): terms[j] for j in kept.tolist()}
 
-    def knows(self, shopper_id: str | None, session_items: Sequence[str] = ()) -> bool:
-        """True when the collaborative model has a history to personalise with (known shopper or session)."""
-        if self.recommender is None:
-            return False
-        return self.recommender.history_length(shopper_id, session_items) > 0
-
-    def _cf_scores(self, shopper_id: str | None,
-                   session_items: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
-        """The collaborative model's (scores, history) for this shopper and session; None without a
-        model or a history (no personal part)."""
-        if self.recommender is None or self.config.w_personal == 0 or (shopper_id is None and not session_items):
-            return None
-        scores, history = self.recommender.scores(shopper_id, session_items)
-        return (scores, history) if len(history) else None
-
-    def _personal(self, rows: np.ndarray, scored: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-        """exp(cf - max cf) over the candidates (embedding ``rows``) from the model's ``scored``; zeros without."""
-        personal = np.zeros(len(rows), dtype=np.float64)
-        if scored is None:
-            return personal
-        cf_rows = self._cf_index()[rows]
-        known = cf_rows >= 0
-        if known.any():
-            raw = scored[0][cf_rows[known]]
-            personal[known] = np.exp(raw - raw.max())
-        return personal
-
-    def _cf_top_rows(self, scores: np.ndarray, k: int) -> np.ndarray:
-        """Embedding rows of the collaborative model's ``k`` likeliest products (those with a vector)."""
-        if self._cf_item_rows is None:
-            cf = self._cf_index()
-            item_rows = np.full(len(scores), -1, dtype=np.int64)
-            item_rows[cf[cf >= 0]] = np.flatnonzero(cf >= 0)
-            self._cf_item_rows = item_rows
-        top = np.argpartition(-scores, k)[:k] if len(scores) > k else np.arange(len(scores))
-        rows = self._cf_item_rows[top]
-        return rows[rows >= 0]
-
-    def _cf_index(self) -> np.ndarray:
-        """Embedding row -> the collaborative model's item index (-1 for products it does not know)."""
-        if self._cf_rows is None:
-            index = self.recommender.index_of if self.recommender is not None else (lambda pid: None)
-            self._cf_rows = np.array([-1 if (i := index(pid)) is None else i for pid in self.embeddings.ids],
-                                     dtype=np.int64)
-        return self._cf_rows
-
-    def _personal_reasons(self, ids: Sequence[str],
-                          scored: tuple[np.ndarray, np.ndarray] | None) -> dict[str, tuple[str, ...]]:
-        """product id -> the collaborative model's reasons that name a product of the history or session."""
-        if not ids or self.recommender is None or scored is None:
-            return {}
-        recs = self.recommender.reasons_for(ids, scored=scored)
-        return {pid: rec.history_reasons for pid, rec in recs.items() if rec.history_reasons}
-
-    def _top_k(self, scores: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
-        """Candidate indexes of the k best scores, best first; ties broken by product id (deterministic)."""
-        if k <= 0 or len(scores) == 0:
-            return []
-        if len(scores) > 4 * k:
-            # Keep every candidate tied with the k-th score, so the id tie-break stays exact.
-            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-            pool = np.flatnonzero(scores >= kth)
-        else:
-            pool = np.arange(len(scores))
-        return pool[np.lexsort((self._id_rank[rows[pool]], -scores[pool]))][:k].tolist()
-
-    def _diversify(self, pool: list[int], scores: np.ndarray, rows: np.ndarray, n: int) -> list[int]:
-        """Greedy re-ranking of ``pool`` (best first) that pushes near-duplicates down (module docstring)."""
-        cfg = self.config
-        if cfg.diversity <= 0 or n <= 1 or len(pool) <= 1:
-            return pool[:n]
-        vectors = self.embeddings.matrix[rows[pool]]
-        gain = scores[pool].astype(np.float64)
-        redundancy = np.zeros(len(pool))
-        picked = [0]
-        while len(picked) < min(n, len(pool)):
-            cos = vectors @ vectors[picked[-1]]
-            redundancy = np.maximum(redundancy, np.clip((cos - cfg.similarity_floor) / (1 - cfg.similarity_floor), 0, 1))
-            adjusted = gain - cfg.diversity * redundancy
-            adjusted[picked] = -np.inf
-            picked.append(int(np.argmax(adjusted)))                   # first of equals: pool order breaks ties
-        return [pool[k] for k in picked]
+    def _cf_scores(self, shopper_id: str | None, session_items: Sequence[str]) -> Scored | None:
+        """The collaborative model's (scores, history); None without a personal part (module docstring)."""
+        return self.cf.scores(shopper_id, session_items) if self.config.w_personal != 0 else None
 
     def _popularity_norm(self) -> np.ndarray:
         if self._pop_norm is None:
@@ -541,74 +366,18 @@ class ProductSearch:
                 return name
         return None
 
-    # ---- reasons -------------------------------------------------------------------------------
-
-    def _reasons(self, p: Product, q: _Query, filters: Filters, sem: float, kw: float,
-                 matched: Sequence[str], personal: tuple[float, Sequence[str]]) -> tuple[str, ...]:
+    def _reasons(self, p: Product, q: Query, filters: Filters, sem: float, kw: float, matched: Sequence[str],
+                 personal: tuple[float, Sequence[str]], pop: float) -> tuple[str, ...]:
+        """The reasons of one search result (``reasons`` module docstring); ``pop``: its popularity part, 0..1."""
         cfg = self.config
         scored: list[tuple[float, str]] = []
-        phrases = matched_phrases(q.positions, q.spelled, matched, product_text(p)) if kw > 0 else []
+        phrases = reasons.matched_phrases(q.positions, q.spelled, matched, product_text(p)) if kw > 0 else []
         if phrases:
-            scored.append((cfg.w_kw * kw, "matches " + join_quoted(phrases)))
+            scored.append((cfg.w_kw * kw, reasons.matches(phrases)))
         if q.text and sem >= cfg.semantic_reason_min:
-            scored.append((cfg.w_sem * sem, f"close in meaning to '{shorten(q.text, 60)}'"))
+            scored.append((cfg.w_sem * sem, reasons.close_in_meaning(q.text)))
         scored += [(personal[0], text) for text in personal[1]]
         shoppers = self.popularity().get(p.id, 0)
         if shoppers >= cfg.popular_reason_min or (not q.text and shoppers > 0):
-            pop = float(self._popularity_norm()[self.embeddings.index_of(p.id)])
-            bought = f"{shoppers} shopper{'s' if shoppers != 1 else ''} bought it"
-            scored.append((cfg.w_pop * pop, f"popular: {bought}" if shoppers >= cfg.popular_reason_min else bought))
-        scored.sort(key=lambda item: -item[0])  # stable: equal contributions keep this order
-        return tuple(text for _, text in scored) + tuple(filter_reasons(p, filters))
-
-
-def _positions(rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The index in ``rows`` (ascending) of each of ``wanted`` (rows, -1 allowed), -1 where absent."""
-    pos = np.searchsorted(rows, wanted)
-    found = pos < len(rows)
-    found[found] = rows[pos[found]] == wanted[found]
-    return np.where(found, pos, -1)
-
-
-def _load_recommender(catalog: Catalog, path: Path) -> CFRecommender | None:
-    """The collaborative model at ``path`` if it exists and was trained on this catalog, else None."""
-    if not path.exists():
-        logger.info("no collaborative model at %s: rankings are not personal (run 'shopbot setup')", path)
-        return None
-    from recommender.cf.recommender import CFRecommender
-
-    try:
-        recommender = CFRecommender.load(path, fingerprint=catalog.fingerprint())
-    except CatalogMismatch as exc:
-        logger.warning("%s; rankings are not personal until then", exc)
-        return None
-    recommender.describe = lambda pid: _product_name(catalog, pid)
-    return recommender
-
-
-def _product_name(catalog: Catalog, product_id: str) -> str:
-    """How reasons name a product: its title, shortened."""
-    try:
-        return shorten(catalog.get_product(product_id).display_title, 60)
-    except ProductNotFound:
-        return product_id
-
-
-def _trim_filler(text: str) -> str:
-    """The text from its first to its last content word: "show me shampoo please" -> "shampoo";
-    "" when every word is a stop word or there is no word."""
-    content = [m for m in _WORD.finditer(text) if m.group().lower() not in STOPWORDS]
-    return text[content[0].start():content[-1].end()] if content else ""
-
-
-def _clean(text: str, max_chars: int) -> str:
-    """User text made safe to embed: NFKC, no control characters, one-line, cut at a word boundary."""
-    text = unicodedata.normalize("NFKC", str(text))
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    text = " ".join(text.split())
-    if len(text) > max_chars:
-        cut = text[:max_chars]
-        text = cut.rsplit(" ", 1)[0] if " " in cut else cut
-    return text
-
-
+            scored.append((cfg.w_pop * pop, reasons.bought_it(shoppers, popular=shoppers >= cfg.popular_reason_min)))
+        return reasons.by_contribution(scored) + reasons.filter_reasons(p, filters)

@@ -1,24 +1,72 @@
-"""Reason texts of the query side of the ranker: true statements about what matched.
+"""Reason texts: true statements about why a product was chosen.
 
-``filter_reasons`` names the product's own values for the filters that were given; ``matched_phrases``
-quotes query words the keyword search matched, only in forms that really occur in the product text.
+The ranker's reasons, ordered by contribution (``by_contribution``), then the filters:
+
+- ``matches 'dry skin'``: query words the keyword search matched and that occur in the product's
+  title, brand or categories (a phrase only when the phrase itself occurs there: ``matched_phrases``);
+- ``close in meaning to '<query>'``: only when cos >= ``SearchConfig.semantic_reason_min``;
+- ``because you liked <p>`` / ``often bought after <p> (N shoppers)``: the collaborative model's
+  reasons (``CFRecommender``: occlusion and co-purchase counts, ``p`` always from the shopper's
+  history or session), given when the personal part is at least ``personal_reason_min``;
+- ``popular: N shoppers bought it``: only when N >= ``SearchConfig.popular_reason_min``; with no
+  query words, popularity is the ranking, so any N > 0 is given (``2 shoppers bought it``);
+- ``Neutrogena, as asked`` / ``in Shampoos, as asked`` / ``under your $15 budget`` /
+  ``between $10 and $30`` / ``over $20 as asked``: only for filters that were given (every result
+  satisfies them: they are hard filters).
+
+Similar products: ``described like <p>`` (cos >= ``semantic_reason_min``), the model's ``often
+bought together with <p> (N shoppers)``, then ``also from <brand>`` / ``also in <category>``.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
+
+from recommender.ranking.prices import format_price
 
 if TYPE_CHECKING:
     from recommender.catalog.products import Product
-    from recommender.ranking.ranker import Filters
+    from recommender.ranking.filters import Filters
 
-__all__ = ["filter_reasons", "matched_phrases", "format_price", "shorten", "join_quoted"]
+__all__ = ["also_like", "bought_it", "by_contribution", "close_in_meaning", "described_like", "filter_reasons",
+           "join_quoted", "matched_phrases", "matches", "shorten"]
 
 
-def filter_reasons(p: Product, filters: Filters) -> list[str]:
+def by_contribution(scored: Iterable[tuple[float, str]]) -> tuple[str, ...]:
+    """The reason texts, the largest contribution to the score first (equal ones keep their order)."""
+    return tuple(text for _, text in sorted(scored, key=lambda item: -item[0]))
+
+
+def matches(phrases: Sequence[str]) -> str:
+    return "matches " + join_quoted(phrases)
+
+
+def close_in_meaning(query_text: str) -> str:
+    return f"close in meaning to '{shorten(query_text, 60)}'"
+
+
+def bought_it(shoppers: int, popular: bool) -> str:
+    """ "popular: 40 shoppers bought it" when ``popular``, else "1 shopper bought it"."""
+    bought = f"{shoppers} shopper{'s' if shoppers != 1 else ''} bought it"
+    return f"popular: {bought}" if popular else bought
+
+
+def described_like(source: Product) -> str:
+    return f"described like {shorten(source.display_title, 60)}"
+
+
+def also_like(p: Product, source: Product) -> tuple[str, ...]:
+    """What ``p`` shares with the product it is similar to: its brand, its category."""
+    facts = [f"also from {p.brand}"] if p.brand and p.brand == source.brand else []
+    if p.category and p.category == source.category:
+        facts.append(f"also in {p.category}")
+    return tuple(facts)
+
+
+def filter_reasons(p: Product, filters: Filters) -> tuple[str, ...]:
     """One reason per filter that was given, naming the product's own field values."""
     out = []
     if filters.brand and p.brand:
@@ -36,7 +84,7 @@ def filter_reasons(p: Product, filters: Filters) -> list[str]:
             out.append(f"under your {format_price(hi)} budget" if price < hi else f"within your {format_price(hi)} budget")
         elif lo is not None and hi is None and price >= lo:
             out.append(f"over {format_price(lo)} as asked")
-    return out
+    return tuple(out)
 
 
 def matched_phrases(positions: Mapping[str, int], spelled: Mapping[str, str], matched: Sequence[str],
@@ -47,14 +95,14 @@ def matched_phrases(positions: Mapping[str, int], spelled: Mapping[str, str], ma
     typed it; a stemmed match ("shampoos" for "shampoo") is quoted in the product's own word form.
     Adjacent query terms become one phrase only when the phrase itself occurs in the text.
     """
-    folded = _fold(text)
+    folded = _fold_accents(text)
     found: dict[str, str] = {}  # term -> its form in the (folded) product text
     for term in matched:
-        form = _occurs(_fold(term), folded)
+        form = _occurs(_fold_accents(term), folded)
         if form:
             found[term] = form
     ordered = sorted(found, key=lambda t: positions.get(t, len(positions) + 1))
-    shown = {t: spelled.get(t, t) if found[t] == _fold(t) else found[t] for t in ordered}
+    shown = {t: spelled.get(t, t) if found[t] == _fold_accents(t) else found[t] for t in ordered}
     out: list[str] = []
     run: list[str] = []
     for term in ordered + [""]:
@@ -89,15 +137,10 @@ def _occurs(term: str, folded_text: str) -> str | None:
     return m.group(0) if m else None
 
 
-def _fold(text: str) -> str:
+def _fold_accents(text: str) -> str:
     """Lowercase without accents ("Crème" -> "creme"), as the FTS tokenizer sees it."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def format_price(value: float) -> str:
-    """Dollars as shown to shoppers: "$20", "$20.50", "$1,200"."""
-    return f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
 
 
 def shorten(text: str, limit: int) -> str:

@@ -1,0 +1,18 @@
+"""The name of every slot the actions read or set (declared in domain.yml under ``slots``)."""
+
+from __future__ import annotations
+
+# constraints on the listing; Filters has a field of the same name for each
+CATEGORY = "category"
+BRAND = "brand"
+PRICE_MIN = "price_min"
+PRICE_MAX = "price_max"
+FILTERS = (CATEGORY, BRAND, PRICE_MIN, PRICE_MAX)
+
+QUERY = "query"  # the words of the current search
+UNCLEAR = "unclear_text"  # a message the NLU was unsure of, until a clarifying button says what it meant
+LISTING = "listing"  # what the products last shown came from: {"kind": ..., "product_id": ...}
+SHOWN = "shown_product_ids"  # the page last shown, in order
+SEEN = "seen_product_ids"  # every product of the listing shown so far
+REASONS = "shown_reasons"  # product id -> the reasons it was shown with
+FOCUS = "focus_product_id"  # the product the conversation is about ("add it")

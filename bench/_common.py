@@ -1,0 +1,35 @@
+"""What the bench scripts share: the p95 they report and the header naming the machine a result came from.
+
+The scripts run as ``python bench/<script>.py``, which puts this folder on ``sys.path``: they import
+``from _common import ...``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Sequence
+from datetime import date
+
+__all__ = ["p95", "machine_header", "load_average"]
+
+
+def p95(samples: Sequence[float]) -> float:
+    """The 95th percentile as every bench result reports it: the sample of rank round(0.95 n), at least 1.
+
+    Not ``numpy.percentile(samples, 95, method="inverted_cdf")`` (rank ceil(0.95 n)): that gives another
+    sample for 950 of the sizes 1..2000 (n = 11..19, 30, ...), so results would stop matching the committed ones.
+    """
+    return sorted(samples)[max(0, round(0.95 * len(samples)) - 1)]
+
+
+def machine_header(title: str, *details: str) -> str:
+    """``# <title> (<date>, <machine>, <N> cores[, <details>])``: the first line of a result."""
+    facts = [date.today().isoformat(), platform.machine(), f"{os.cpu_count()} cores", *details]
+    return f"# {title} ({', '.join(facts)})"
+
+
+def load_average() -> str:
+    """``1.52 / 1.20 / 0.98 (1 / 5 / 15 min)``: on a shared machine other jobs slow every figure."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"

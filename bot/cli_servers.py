@@ -1,0 +1,132 @@
+"""``shopbot chat``, ``serve`` and ``web``: the commands that start the assistant's servers."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+
+from recommender import config
+
+
+def _trained_model() -> Path:
+    from bot import build
+
+    model = build.model_path()
+    if not model.exists():
+        raise click.ClickException(f"No trained model at {model}. Run 'shopbot setup' first.")
+    return model
+
+
+@click.command("chat")
+@click.option("--sender", default=None, metavar="ID",
+              help="Shopper (sender) id: your cart, likes and orders are kept under it; a shipped shopper id "
+                   "(data/products/amazon-beauty/user_sequence.txt) personalises from their history. "
+                   "Default: a new random one.")
+def chat(sender: str | None) -> None:
+    """Chat with the assistant in this terminal; starts and stops the action server.
+
+    Type /stop to end the chat.
+
+    Examples:
+
+        shopbot chat
+
+        shopbot chat --sender A1YJEY40YUW4SE     # act as a shipped shopper with a purchase history
+    """
+    import tempfile
+    import uuid
+
+    from bot import servers
+    from bot.credentials import write_active
+
+    model = _trained_model()
+    log_dir = Path(tempfile.mkdtemp(prefix="shopbot-chat-"))
+    action_port = servers.free_port()
+    click.echo(f"Starting the action server (log: {log_dir / 'actions.log'}) ...", err=True)
+    actions = servers.start_action_server(action_port, log_dir / "actions.log")
+    try:
+        endpoints = servers.endpoints_for(action_port, log_dir)
+        args = [servers.RASA, "shell", "--model", str(model), "--endpoints", str(endpoints),
+                "--credentials", str(write_active(log_dir)),
+                "--interface", servers.HOST, "--port", str(servers.free_port()),
+                "--conversation-id", sender or uuid.uuid4().hex, "--quiet"]
+        subprocess.run(args, env=servers.rasa_env(), cwd=config.REPO_ROOT)
+    finally:
+        servers.stop(actions)
+        click.echo("Action server stopped.", err=True)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface of the Rasa server. Only change it behind a proxy you trust.")
+@click.option("--port", type=int, default=5005, show_default=True, help="Rasa server port.")
+@click.option("--action-port", type=int, default=5055, show_default=True,
+              help="Action server port (always on 127.0.0.1).")
+@click.option("--enable-api", is_flag=True,
+              help="Also turn on Rasa's HTTP API (conversations, events), every call needing "
+                   "?token=$SHOPBOT_API_TOKEN.")
+@click.option("--debug", is_flag=True,
+              help="Log at DEBUG level. The logs then hold what shoppers write and their ids: "
+                   "for finding a bug, not for serving shoppers.")
+def serve(host: str, port: int, action_port: int, enable_api: bool, debug: bool) -> None:
+    """Run the assistant as an HTTP server: Rasa's REST channel plus the action server.
+
+    Every REST call needs the header `Authorization: Bearer $SHOPBOT_REST_TOKEN` (unset, a token is
+    generated once into var/secrets/SHOPBOT_REST_TOKEN). Stop it with Ctrl-C; both processes are stopped.
+
+    Example:
+
+        shopbot serve --port 5005
+
+        curl -s localhost:5005/webhooks/rest/webhook -H "Authorization: Bearer $(cat var/secrets/SHOPBOT_REST_TOKEN)" \
+          -d '{"sender": "me", "message": "shampoo under $10"}'
+    """
+    from bot.servers import Assistant
+
+    with Assistant(_trained_model(), host=host, rasa_port=port, action_port=action_port,
+                   log_dir=config.cache_dir() / "logs", enable_api=enable_api, debug=debug) as bot:
+        click.echo(f"REST channel: POST {bot.rest_url} with the bearer token $SHOPBOT_REST_TOKEN (unset: "
+                   f"{config.cache_dir() / 'secrets' / 'SHOPBOT_REST_TOKEN'})"
+                   f"{'; HTTP API on' if enable_api else ''}{'; DEBUG logs' if debug else ''}"
+                   f"  (logs in {bot.log_dir}; Ctrl-C stops)")
+        _run_until_stopped(bot)
+
+
+def _run_until_stopped(bot: Any) -> None:
+    """Wait for Ctrl-C while every server of ``bot`` (a bot.servers.Assistant) runs."""
+    import time
+
+    try:
+        while all(p.poll() is None for p in bot.processes):
+            time.sleep(1)
+        raise click.ClickException(f"A server stopped; see the logs in {bot.log_dir}")
+    except KeyboardInterrupt:
+        click.echo("Stopping.", err=True)
+
+
+@click.command("web")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port of the demo shop page.")
+@click.option("--rasa-port", type=int, default=5005, show_default=True,
+              help="Rasa server port (its socket.io channel serves the widget).")
+@click.option("--action-port", type=int, default=5055, show_default=True, help="Action server port.")
+def web(port: int, rasa_port: int, action_port: int) -> None:
+    """Serve a demo shop page with the chat widget, plus the assistant it talks to.
+
+    Starts the action server, the Rasa server (its CORS allowing the page's origin) and the page
+    server, all on 127.0.0.1, and prints the page's URL. Ctrl-C stops all three.
+
+    Example:
+
+        shopbot web --port 8000        # then open http://127.0.0.1:8000/
+    """
+    from bot.servers import HOST, Assistant
+    from bot.webpage import PageServer
+
+    with PageServer(rasa_url=f"http://{HOST}:{rasa_port}", port=port) as page, \
+            Assistant(_trained_model(), rasa_port=rasa_port, action_port=action_port, cors=(page.origin,),
+                      log_dir=config.cache_dir() / "logs") as bot:
+        click.echo(f"Demo shop with the chat widget: {page.url}  (logs in {bot.log_dir}; Ctrl-C stops)")
+        _run_until_stopped(bot)

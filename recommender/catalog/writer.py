@@ -1,0 +1,85 @@
+"""Writing catalog files: a fresh one for the importer, and one shopper's history forgotten in place."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from recommender.catalog.products import PATH_SEP, compute_fingerprint
+
+SCHEMA_VERSION = "1"
+
+
+class CatalogWriter:
+    """Writes a fresh catalog file (the importer builds it in a temp file, then swaps it in)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.db = sqlite_utils.Database(path)
+        # A temp file that is thrown away on failure needs no journal.
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db["products"].create(
+            {"id": str, "title": str, "brand": str, "category": str, "category_path": str,
+             "price": float, "sales_rank": float},
+            pk="id",
+        )
+        self.db["shoppers"].create({"id": str, "n_interactions": int}, pk="id")
+        self.db["interactions"].create(
+            {"shopper_id": str, "product_id": str, "position": int}, pk=("shopper_id", "position")
+        )
+        self.db["meta"].create({"key": str, "value": str}, pk="key")
+
+    def add_products(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Insert product dicts (id, title, brand, category_path as a tuple, price, sales_rank)."""
+        sql = ("INSERT INTO products (id, title, brand, category, category_path, price, sales_rank)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?)")
+        params = (
+            (r["id"], r.get("title"), r.get("brand"), (r.get("category_path") or (None,))[-1],
+             PATH_SEP.join(r.get("category_path") or ()) or None, r.get("price"), r.get("sales_rank"))
+            for r in rows
+        )
+        self.db.conn.executemany(sql, params)
+
+    def add_history(self, shopper_id: str, product_ids: Sequence[str]) -> None:
+        """Insert one shopper and their products in order (positions 0, 1, ...)."""
+        self.db.conn.execute("INSERT INTO shoppers (id, n_interactions) VALUES (?, ?)", [shopper_id, len(product_ids)])
+        self.db.conn.executemany(
+            "INSERT INTO interactions (shopper_id, product_id, position) VALUES (?, ?, ?)",
+            ((shopper_id, pid, i) for i, pid in enumerate(product_ids)),
+        )
+
+    def finish(self, meta: dict[str, str]) -> str:
+        """Index, fingerprint and store ``meta``; returns the fingerprint."""
+        self.db["interactions"].create_index(["product_id"])
+        self.db["products"].create_index(["brand"])
+        self.db["products"].create_index(["category"])
+        self.db["products"].enable_fts(["title", "brand", "category_path"], tokenize="porter", create_triggers=False)
+        fingerprint = compute_fingerprint(self.db)
+        rows = {**meta, "fingerprint": fingerprint, "schema_version": SCHEMA_VERSION}
+        self.db["meta"].insert_all(({"key": k, "value": str(v)} for k, v in rows.items()), replace=True)
+        self.db.conn.commit()
+        return fingerprint
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        try:
+            self.db.conn.close()
+        except sqlite3.Error:  # pragma: no cover - closing twice is harmless
+            pass
+
+
+def forget_shopper(path: str | Path, shopper_id: str) -> int:
+    """Delete one shopper's history from the catalog file (in one transaction); returns the
+    interactions deleted. Products are untouched, so the catalog fingerprint stays the same."""
+    conn = sqlite3.connect(Path(path), timeout=10)
+    try:
+        with conn:
+            deleted = conn.execute("DELETE FROM interactions WHERE shopper_id = ?", [shopper_id]).rowcount
+            conn.execute("DELETE FROM shoppers WHERE id = ?", [shopper_id])
+        return deleted
+    finally:
+        conn.close()

@@ -1,0 +1,28 @@
+"""Per-shopper state in its own SQLite file: cart, orders, likes and dislikes, recommendation events.
+
+The store lives apart from the catalog on purpose: a catalog re-import swaps the catalog file
+atomically and must not lose carts. With ``recommender.catalog``, the only package with SQL; values
+are always bound parameters. Tables and the metric definitions are described in docs/store.md.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction and the file is in WAL mode, so the action server
+and the CLI may use the same file at once. Times are stored as ISO 8601 UTC text.
+
+Modules: ``connection`` (schema, opening, transactions), ``values`` (checks on ids, sources,
+quantities), ``carts``, ``pricing`` (a cart at today's catalog prices), ``orders`` (checkout),
+``likes``, ``events`` (events and metrics), ``shop`` (``ShopStore``, and forget).
+"""
+
+from recommender.store.carts import CartLine
+from recommender.store.connection import SCHEMA_VERSION, Clock, utc_now
+from recommender.store.events import EVENT_KINDS, MetricsRow
+from recommender.store.likes import Feedback
+from recommender.store.orders import Order, OrderLine
+from recommender.store.pricing import CartSummary, PricedLine, price_cart, to_money
+from recommender.store.shop import ShopStore
+from recommender.store.values import MAX_ID_CHARS, MAX_QUANTITY
+
+__all__ = [
+    "EVENT_KINDS", "MAX_ID_CHARS", "MAX_QUANTITY", "SCHEMA_VERSION", "CartLine", "CartSummary", "Clock",
+    "Feedback", "MetricsRow", "Order", "OrderLine", "PricedLine", "ShopStore", "price_cart", "to_money",
+    "utc_now",
+]

@@ -1,0 +1,76 @@
+"""Shoppers' carts: add, remove, list and clear cart lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from recommender.errors import InvalidStoreValue, NotInCart
+from recommender.store.connection import StoreFile
+from recommender.store.values import MAX_QUANTITY, check_id, check_quantity, check_source
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """One product in a cart."""
+
+    product_id: str
+    quantity: int
+    added_at: datetime  # first added; adding more keeps the line's place
+    source: str  # the list it was first added from: search, recommend, similar, ...
+
+
+class Carts(StoreFile):
+    """The ``cart`` table: one line per shopper and product."""
+
+    def add_to_cart(self, shopper_id: str, product_id: str, quantity: int = 1, *, source: str = "cart") -> int:
+        """Add ``quantity`` of a product and log an ``added`` event from ``source``; returns the new quantity.
+
+        Args:
+            source: the list the shopper added it from (search, recommend, similar, ...); the line
+                keeps the source of its first add, and checkout credits its ``ordered`` event to it.
+        """
+        check_id(shopper_id, "Shopper id")
+        check_id(product_id, "Product id")
+        check_quantity(quantity)
+        check_source(source)
+        now = self._now()
+        with self._write():
+            (new,) = self._rows(
+                "INSERT INTO cart (shopper_id, product_id, quantity, source, added_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (shopper_id, product_id) DO UPDATE SET quantity = quantity + excluded.quantity"
+                " RETURNING quantity",
+                [shopper_id, product_id, quantity, source, now],
+            )[0]
+            if new > MAX_QUANTITY:
+                raise InvalidStoreValue(f"At most {MAX_QUANTITY} of product {product_id!r} fit in a cart")
+            self._insert_events([(now, shopper_id, "added", source, product_id)])
+        return new
+
+    def remove_from_cart(self, shopper_id: str, product_id: str, quantity: int | None = None) -> int:
+        """Remove ``quantity`` (None: the whole line); returns what is left. Raises NotInCart."""
+        if quantity is not None:
+            check_quantity(quantity)
+        with self._write():
+            rows = self._rows("SELECT quantity FROM cart WHERE shopper_id = ? AND product_id = ?",
+                              [shopper_id, product_id])
+            if not rows:
+                raise NotInCart(f"Product {product_id!r} is not in the cart of shopper {shopper_id!r}")
+            left = 0 if quantity is None else max(rows[0][0] - quantity, 0)
+            if left:
+                self.db.execute("UPDATE cart SET quantity = ? WHERE shopper_id = ? AND product_id = ?",
+                                [left, shopper_id, product_id])
+            else:
+                self.db.execute("DELETE FROM cart WHERE shopper_id = ? AND product_id = ?", [shopper_id, product_id])
+        return left
+
+    def cart_lines(self, shopper_id: str) -> list[CartLine]:
+        """The shopper's cart in the order the products were first added; [] when empty."""
+        rows = self._rows("SELECT product_id, quantity, added_at, source FROM cart WHERE shopper_id = ?"
+                          " ORDER BY added_at, rowid", [shopper_id])
+        return [CartLine(pid, qty, datetime.fromisoformat(at), source) for pid, qty, at, source in rows]
+
+    def clear_cart(self, shopper_id: str) -> int:
+        """Empty the cart; returns the number of lines removed."""
+        with self._write():
+            return self.db.execute("DELETE FROM cart WHERE shopper_id = ?", [shopper_id]).rowcount
