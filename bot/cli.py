@@ -181,15 +181,15 @@ def nlu_lookups_command() -> None:
 
 
 def _benchmark_option(parse_name: str) -> Any:
-    """A click callback running ``recommender.evaluate.runner.<parse_name>`` on the value; errors are usage errors."""
+    """A click callback running ``recommender.<parse_name>`` on the value; errors are usage errors."""
 
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        from recommender.evaluate import runner as benchmark
+        import recommender
 
         if value is None:
             return None
         try:
-            return getattr(benchmark, parse_name)(value)
+            return getattr(recommender, parse_name)(value)
         except ShopbotError as e:
             raise click.BadParameter(str(e), ctx=ctx, param=param) from e
 
@@ -242,19 +242,19 @@ def evaluate(interactions: Path, name: str, out_dir: Path | None, models: list[s
         shopbot evaluate --interactions ml-100k.inter --name ml-100k --no-text
         shopbot evaluate --models sasrec-text --set dropout=0.2 --max-minutes 5
     """
-    from recommender.evaluate import runner as benchmark
-    from recommender.evaluate.report import write_report
+    from recommender import BenchmarkConfig, run_benchmark, write_report
 
     logging.getLogger("recommender").setLevel(logging.INFO)
-    cfg = benchmark.BenchmarkConfig(
-        interactions=interactions, name=name, models=models or benchmark.MODELS, model_overrides=overrides[0],
-        train_overrides=overrides[1], max_minutes=max_minutes, text=text, grid=grid, seed=seed, threads=threads,
+    cfg = BenchmarkConfig(
+        interactions=interactions, name=name, models=models or BenchmarkConfig.models,
+        model_overrides=overrides[0], train_overrides=overrides[1], max_minutes=max_minutes, text=text,
+        grid=grid, seed=seed, threads=threads,
         save_dir=config.cache_dir() / "cf" / name if save_models else None)
-    report = benchmark.run_benchmark(cfg)
+    report = run_benchmark(cfg)
     for model, r in report["models"].items():
         click.echo(f"{model:<12} test HR@10 {r['test']['hr@10']:.4f}  NDCG@10 {r['test']['ndcg@10']:.4f}  "
                    f"fit {r['fit_seconds']:.0f} s")
-    for path in write_report(report, out_dir or benchmark.DEFAULT_OUT_DIR):
+    for path in write_report(report, out_dir):
         click.echo(f"wrote {path}")
 
 

@@ -46,6 +46,12 @@ _EXPORTS = {
     "Recommendation": "recommender.cf.recommender",
     "CFConfig": "recommender.cf.model",
     "TrainConfig": "recommender.cf.train",
+    # offline evaluation (shopbot evaluate)
+    "BenchmarkConfig": "recommender.evaluate.runner",
+    "parse_models": "recommender.evaluate.runner",
+    "parse_overrides": "recommender.evaluate.runner",
+    "run_benchmark": "recommender.evaluate.runner",
+    "write_report": "recommender.evaluate.report",
     # shopper store
     "ShopStore": "recommender.store.shop",
     "CartSummary": "recommender.store.pricing",
@@ -89,6 +95,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from recommender.cf.model import CFConfig
     from recommender.cf.recommender import CFRecommender, Recommendation
     from recommender.cf.train import TrainConfig
+    from recommender.evaluate.report import write_report
+    from recommender.evaluate.runner import BenchmarkConfig, parse_models, parse_overrides, run_benchmark
     from recommender.errors import (BadRow, CatalogImportError, CatalogNotFound, CheckoutRefused, EmptyCart,
                                     NotInCart, ProductNotFound, ShopbotError, StoreError)
     from recommender.ranking.filters import RELAX_ORDER, Filters

@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from recommender.evaluate.plots import write_plots
-from recommender.evaluate.runner import KS
+from recommender.evaluate.runner import DEFAULT_OUT_DIR, KS
 
 __all__ = ["write_report", "write_markdown"]
 
 
-def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write ``<name>.json``, ``<name>.md`` and the plots into ``out_dir``; returns the paths written."""
+def write_report(report: dict[str, Any], out_dir: Path | None = None) -> list[Path]:
+    """Write ``<name>.json``, ``<name>.md`` and the plots into ``out_dir`` (default: bench/results/);
+    returns the paths written."""
+    out_dir = out_dir or DEFAULT_OUT_DIR
     name = report["dataset"]["name"]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
