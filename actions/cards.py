@@ -2,9 +2,8 @@
 
 The actions build one generic payload (``{"listing": kind, "products": [card, ...]}``, ``{"cart": ...}``,
 ``{"product": card}``, ``{"comparison": [card, ...], "verdict": ...}``, ``{"order": ...}``,
-``{"forgotten": true}``; a card is
-``listing.card``) and send it through ``custom_payload``, which draws it for the channel the shopper
-wrote from (``tracker.get_latest_input_channel()``), as Rasa's output channel sends custom JSON on:
+``{"forgotten": true}``) and send it through ``custom_payload``, which draws it for the channel the
+shopper wrote from (``tracker.get_latest_input_channel()``), as Rasa's output channel sends custom JSON on:
 
 - REST and unknown channels: the generic payload unchanged (the contract integrators rely on);
 - the shell (``cmdline``): nothing, ``rasa shell`` would print JSON raw; its text has the list;
@@ -13,20 +12,29 @@ wrote from (``tracker.get_latest_input_channel()``), as Rasa's output channel se
 - Telegram: one text message with an inline keyboard (Bot API ``sendMessage``; there is no carousel);
 - Slack: Block Kit blocks with a plain-text fallback (``chat.postMessage``).
 
+A card (``listing.card``) has these keys, every one always present:
+
+- ``id``, ``position`` (its number in the listing, or null), ``title``, ``brand``, ``category`` (leaf);
+- ``price`` (a number, null when unknown), ``currency`` (the catalog's ISO 4217 code, "INR"),
+  ``price_text`` (the price as shown: "₹1,299", or "price unknown");
+- ``facets``: ``[{"name": "colour", "value": "black"}, ...]`` (normalised lowercase; [] when none);
+- ``image_url`` (null when unknown), ``rating`` (a number, null when unknown);
+- ``reasons`` (strings), ``buttons`` (``{"title", "payload"}``);
+- a cart line adds ``quantity`` and ``line_total``.
+
 On Messenger, Telegram and Slack the response's text is a heading (``channel:`` variants in
-domain.yml) and the cards carry the products; an order has no card there: its text says it all.
+domain.yml) and the cards carry the products, with their facets' values in brief; an order has no
+card there: its text says it all.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rasa_sdk import Tracker
-
-from recommender import format_price
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +49,7 @@ TELEGRAM_CARDS = 20  # entries in one message, well within its 4096 characters a
 SLACK_CARDS = 24  # two blocks per card, at most 50 blocks a message
 SLACK_BUTTONS, SLACK_BUTTON_TEXT, SLACK_VALUE, SLACK_SECTION = 5, 75, 2000, 3000
 TITLE_CHARS = 90  # a product title in a list or on a card: catalog titles run to 200+ characters
+FACET_VALUES = 3  # facet values shown in brief beside a product's price and brand
 
 
 def clip(text: str, limit: int) -> str:
@@ -59,6 +68,11 @@ def reasons_text(reasons: Sequence[str], limit: int = REASON_CHARS) -> str:
             break
         shown.append(reason)
     return "; ".join(shown)
+
+
+def facet_values(values: Iterable[str], limit: int = FACET_VALUES) -> str:
+    """A product's facet values in brief: "black, women, cotton" (the first ``limit``)."""
+    return ", ".join(list(values)[:limit])
 
 
 def custom_payload(tracker: Tracker, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -101,11 +115,12 @@ def _label(card: dict[str, Any], index: int, count: int) -> str:
 
 
 def _facts(card: dict[str, Any]) -> str:
-    """ "$4.99 · Maybelline", or "2 x $4.99 · Maybelline" for a cart line."""
-    price = "price unknown" if card.get("price") is None else format_price(card["price"])
+    """ "$4.99 · Maybelline", "₹1,299 · Puma · black, women", or "2 x $4.99 · Maybelline" for a cart line."""
+    price = card["price_text"]
     if card.get("quantity"):
         price = f"{card['quantity']} x {price}"
-    return " · ".join(x for x in (price, card.get("brand")) if x)
+    facets = facet_values(f["value"] for f in card.get("facets") or ())
+    return " · ".join(x for x in (price, card.get("brand"), facets) if x)
 
 
 def _numbered(payload: dict[str, Any], limit: int, channel: str) -> list[tuple[str, dict[str, Any]]]:

@@ -12,8 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services, slots
 from actions.cards import custom_payload
 from actions.failures import ApologisingAction
-from actions.listing import NAME_CHARS, card, entity_values, listing_kind, referenced, short_title
-from recommender import CartSummary, CheckoutRefused, EmptyCart, NotInCart, format_price, price_cart
+from actions.listing import NAME_CHARS, card, entity_values, listing_kind, money, referenced, short_title
+from recommender import CartSummary, CheckoutRefused, EmptyCart, NotInCart, price_cart
 
 
 def _names(ids: list[str]) -> str:
@@ -23,7 +23,7 @@ def _names(ids: list[str]) -> str:
 
 
 def _money(amount: Decimal) -> str:
-    return format_price(float(amount))
+    return money(float(amount))
 
 
 def _summary(cart: CartSummary) -> str:

@@ -3,7 +3,8 @@
 A listing is sent as a readable numbered text plus a payload of product cards with buttons, drawn
 for the shopper's channel by ``cards.custom_payload`` (the shell gets the text only). Showing a
 listing logs one ``shown`` event per product (no message text) and records in slots what was shown,
-so "the second one", "show more" and "why?" refer to it.
+so "the second one", "show more" and "why?" refer to it. Every price is shown in the catalog's
+currency (``money``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services, slots
-from actions.cards import TITLE_CHARS, clip, custom_payload, reasons_text
+from actions.cards import TITLE_CHARS, clip, custom_payload, facet_values, reasons_text
 from actions.references import resolve
 from recommender import Product, ScoredProduct, format_price
 
@@ -33,17 +34,35 @@ def short_title(product: Product, limit: int = TITLE_CHARS) -> str:
     return clip(product.display_title, limit)
 
 
-def price_text(product: Product) -> str:
-    return format_price(product.price) if product.price is not None else "price unknown"
+def currency() -> str:
+    """The catalog's currency (ISO 4217 code): every price shown is in it."""
+    return services.catalog().currency()
 
 
-def format_results(results: Sequence[ScoredProduct], start: int = 1) -> str:
-    """One numbered line per product: title, brand, price, and its reasons (the strongest, then
-    the next ones while they are short)."""
+def money(value: float, code: str | None = None) -> str:
+    """An amount as shown to shoppers, in ``code`` (default: the catalog's currency): "$20", "₹1,299"."""
+    return format_price(value, code or currency())
+
+
+def price_text(product: Product, code: str) -> str:
+    """The product's price in currency ``code``, or "price unknown"."""
+    return format_price(product.price, code) if product.price is not None else "price unknown"
+
+
+def join_words(words: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c" ("" for none)."""
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def format_results(results: Sequence[ScoredProduct], code: str, start: int = 1) -> str:
+    """One numbered line per product: title, brand, price (currency ``code``), facet values in brief,
+    and its reasons (the strongest, then the next ones while they are short)."""
     lines = []
     for i, result in enumerate(results, start=start):
         p = result.product
-        details = ", ".join(x for x in (p.brand, price_text(p)) if x)
+        details = ", ".join(x for x in (p.brand, price_text(p, code), facet_values(v for _, v in p.facets)) if x)
         reason = f" ({reasons_text(result.reasons)})" if result.reasons else ""
         lines.append(f"{i}. {short_title(p)} - {details}{reason}")
     return "\n".join(lines)
@@ -54,10 +73,16 @@ def button(title: str, intent: str, product_id: str) -> dict[str, str]:
     return {"title": title, "payload": f"/{intent}{json.dumps({'product_id': product_id})}"}
 
 
-def card(product: Product, reasons: Sequence[str], position: int | None = None) -> dict[str, Any]:
-    """The structured product card every listing payload carries."""
+def card(product: Product, reasons: Sequence[str], position: int | None = None,
+         code: str | None = None) -> dict[str, Any]:
+    """The structured product card every payload carries (its keys: the docstring of actions/cards.py);
+    prices in currency ``code`` (default: the catalog's)."""
+    code = code or currency()
     return {"id": product.id, "position": position, "title": product.display_title, "brand": product.brand,
-            "category": product.category, "price": product.price, "reasons": list(reasons),
+            "category": product.category, "price": product.price, "currency": code,
+            "price_text": price_text(product, code),
+            "facets": [{"name": name, "value": value} for name, value in product.facets],
+            "image_url": product.image_url, "rating": product.rating, "reasons": list(reasons),
             "buttons": [button("Add to cart", "add_to_cart", product.id),
                         button("Similar", "similar_products", product.id),
                         button("Details", "product_details", product.id)]}
@@ -84,8 +109,10 @@ def show_listing(dispatcher: CollectingDispatcher, tracker: Tracker, results: Se
     reasons = dict(tracker.get_slot(slots.REASONS) or {}) if more else {}
     start = len(seen) + 1
     ids = [r.product.id for r in results]
-    payload = {"listing": kind, "products": [card(r.product, r.reasons, start + i) for i, r in enumerate(results)]}
-    dispatcher.utter_message(response=response, products=format_results(results, start),
+    code = currency()
+    payload = {"listing": kind,
+               "products": [card(r.product, r.reasons, start + i, code) for i, r in enumerate(results)]}
+    dispatcher.utter_message(response=response, products=format_results(results, code, start),
                              json_message=custom_payload(tracker, payload), **fields)
     log_events(tracker, "shown", ids, kind)
     reasons.update({r.product.id: list(r.reasons) for r in results})

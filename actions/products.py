@@ -7,12 +7,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services, slots
-from actions.cards import custom_payload
+from actions.cards import custom_payload, facet_values
 from actions.failures import ApologisingAction
-from actions.listing import (NAME_CHARS, PAGE_SIZE, card, listing_kind, log_events, price_text, referenced,
+from actions.listing import (NAME_CHARS, PAGE_SIZE, card, listing_kind, log_events, money, price_text, referenced,
                              short_title, show_listing)
 from actions.search import Personal
-from recommender import Product, format_price
+from recommender import Product
 
 
 def _products(ids: list[str]) -> list[Product]:
@@ -38,16 +38,19 @@ class ActionProductDetails(ApologisingAction):
             dispatcher.utter_message(response="utter_nothing_listed")
             return []
         p = products[0]
+        code = services.catalog().currency()
         reasons = (tracker.get_slot(slots.REASONS) or {}).get(p.id, [])
         lines = [p.display_title, " · ".join(x for x in (p.brand, " > ".join(p.category_path + (p.category,))
-                                                            if p.category else None, price_text(p)) if x)]
+                                                            if p.category else None, price_text(p, code)) if x)]
+        if p.facets:
+            lines.append(" · ".join(f"{name.capitalize()}: {value}" for name, value in p.facets))
         shoppers = _shoppers(p)
         if shoppers:
             lines.append(f"Bought by {shoppers} shopper{'s' if shoppers != 1 else ''} in our data.")
         if reasons:
             lines.append("Why I showed it: " + "; ".join(reasons) + ".")
         dispatcher.utter_message(response="utter_product_details", details="\n".join(lines),
-                                 json_message=custom_payload(tracker, {"product": card(p, reasons)}))
+                                 json_message=custom_payload(tracker, {"product": card(p, reasons, code=code)}))
         log_events(tracker, "clicked", [p.id], listing_kind(tracker))
         return [SlotSet(slots.FOCUS, p.id)]
 
@@ -94,18 +97,20 @@ class ActionCompareProducts(ApologisingAction):
         if len(products) < 2:
             dispatcher.utter_message(response="utter_compare_needs_two")
             return []
+        code = services.catalog().currency()
         reasons = tracker.get_slot(slots.REASONS) or {}
         position = {pid: shown.index(pid) + 1 for pid in ids if pid in shown}
         rows = []
         for p in products:
             label = f"{position[p.id]}. " if p.id in position else "- "
-            facts = [price_text(p), p.brand or "no brand", p.category or "no category",
+            facts = [price_text(p, code), p.brand or "no brand", p.category or "no category",
+                     *([facet_values(v for _, v in p.facets)] if p.facets else []),
                      f"bought by {_shoppers(p)} shoppers"]
             why = reasons.get(p.id)
             rows.append(label + short_title(p, NAME_CHARS) + ": " + ", ".join(facts)
                         + (f"; picked because {why[0]}" if why else ""))
-        verdict = compare_verdict(products, [_shoppers(p) for p in products])
-        payload = {"comparison": [card(p, reasons.get(p.id, []), position.get(p.id)) for p in products],
+        verdict = compare_verdict(products, [_shoppers(p) for p in products], code)
+        payload = {"comparison": [card(p, reasons.get(p.id, []), position.get(p.id), code) for p in products],
                    "verdict": verdict}
         dispatcher.utter_message(response="utter_comparison", comparison="\n".join(rows), verdict=verdict,
                                  json_message=custom_payload(tracker, payload))
@@ -113,14 +118,15 @@ class ActionCompareProducts(ApologisingAction):
         return []
 
 
-def compare_verdict(products: list[Product], shoppers: list[int]) -> str:
-    """One line from the facts only: which is cheapest and by how much, which most shoppers bought."""
+def compare_verdict(products: list[Product], shoppers: list[int], code: str) -> str:
+    """One line from the facts only: which is cheapest and by how much (currency ``code``), which most
+    shoppers bought."""
     name = {p.id: short_title(p, 40) for p in products}
     parts = []
     priced = sorted((p for p in products if p.price is not None), key=lambda p: p.price)
     if len(priced) >= 2 and priced[0].price < priced[1].price:
-        parts.append(f"{name[priced[0].id]} is the cheapest, {format_price(round(priced[1].price - priced[0].price, 2))} "
-                     f"less than the next")
+        saving = money(round(priced[1].price - priced[0].price, 2), code)
+        parts.append(f"{name[priced[0].id]} is the cheapest, {saving} less than the next")
     elif len(priced) >= 2:
         parts.append("the cheapest two cost the same")
     ranked = sorted(zip(shoppers, products), key=lambda t: -t[0])

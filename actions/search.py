@@ -1,17 +1,23 @@
 """Listing actions: search and refine, show more, recommend. Thin: the ranker does the work.
 
-Constraints live in slots. A new search (``search_products``) takes only its own entities and its
-own words; a refinement (``refine_search``) keeps the current words and constraints and changes
-what the message names: a filter, "cheaper" / "pricier" (under / over the median price of the
-products shown), or a lifted constraint ("no price limit"). Every listing personalises with the
-shopper's history (the sender id, when it is a known shopper) and this shopper's likes, cart and
-orders, and leaves out what they disliked.
+Constraints live in slots. A new search (``search_products``) takes only its own entities, the facet
+values its words name ("black jeans for women": colour and gender, ``ProductSearch.facets_in``) and,
+on a catalog whose product types were derived from the titles, the type its words name; a
+refinement (``refine_search``) keeps the current words and constraints and changes what the message
+names: a filter (a catalog brand named in whole words counts even when the NLU tagged none), more
+facets, "cheaper" / "pricier" (under / over the median price of the products shown), or a lifted
+constraint ("no price limit", "any colour"). Amounts are in the catalog's currency; an amount the
+shopper gives in another currency sets no price and the reply says which currency the shop uses. A
+search whose words match nothing the shop carries says so, names what it does carry and clears the
+listing. Every listing personalises with the shopper's history (the sender id, when it is a known
+shopper) and this shopper's likes, cart and orders, and leaves out what they disliked.
 """
 
 from __future__ import annotations
 
 import logging
 import statistics
+from collections.abc import Mapping
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -19,19 +25,24 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services, slots
+from actions.account import LISTING_SLOTS
+from actions.cards import clip
 from actions.failures import ApologisingAction
-from actions.listing import PAGE_SIZE, entity_values, show_listing
-from actions.prices import parse_price
+from actions.listing import PAGE_SIZE, entity_values, join_words, show_listing
+from actions.prices import currency_words, other_currency, parse_price
+from actions.shop import words_of
 from actions.vocabulary import Vocabulary
-from recommender import Filters, SearchOutcome
+from recommender import Catalog, Filters, SearchOutcome, parse_query
 
 logger = logging.getLogger(__name__)
 
 CENT = 0.01
+ASKED_CHARS = 60  # what the shopper asked for, quoted when the shop does not carry it
 # Every response this action sends (utter_relax_<filter> for each filter search can ask to relax).
 RESPONSES = ("utter_search_results", "utter_no_results", "utter_search_unavailable", "utter_no_price_to_compare",
-             *(f"utter_relax_{name}" for name in slots.FILTERS))
+             "utter_not_carried", "utter_other_currency", *(f"utter_relax_{name}" for name in slots.FILTERS))
 _DROP = {"price": (slots.PRICE_MIN, slots.PRICE_MAX), "brand": (slots.BRAND,), "category": (slots.CATEGORY,)}
+_PRICES = (slots.PRICE_MIN, slots.PRICE_MAX)
 
 
 class Personal:
@@ -62,31 +73,37 @@ class ActionSearchProducts(ApologisingAction):
         return "action_search_products"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        search, vocabulary = services.product_search(), services.vocabulary()
+        code = search.catalog.currency()
         refine = _intent(tracker) == "refine_search"
-        query = (tracker.get_slot(slots.QUERY) or "") if refine else _message_text(tracker)
-        values = requested_filters(tracker)
+        text = _message_text(tracker)
+        query = (tracker.get_slot(slots.QUERY) or "") if refine else text
+        foreign = foreign_currency(tracker, code)
+        values = requested_filters(tracker, vocabulary, search.facets_in(text), prices=foreign is None)
         direction = _relative_price(tracker) if refine else None
-        if direction:
-            shown = _shown_prices(tracker)
-            if not shown:
-                dispatcher.utter_message(response="utter_no_price_to_compare", direction=
-                                         "cheaper" if direction == "lower" else "pricier")
-                return []
-            middle = statistics.median(shown)                        # cheaper than most of what was shown
-            if direction == "lower":
-                values[slots.PRICE_MAX], values[slots.PRICE_MIN] = round(middle - CENT, 2), None
-            else:
-                values[slots.PRICE_MIN], values[slots.PRICE_MAX] = round(middle + CENT, 2), None
-        filters = build_filters(values, services.vocabulary())
+        if direction and not _move_price(values, direction, _shown_prices(tracker)):
+            example = words_of(search.catalog).price                # a round price of the shop's, "€500"
+            dispatcher.utter_message(response="utter_no_price_to_compare", direction=
+                                     "cheaper" if direction == "lower" else "pricier", budget_hint=
+                                     f' Try a budget instead, like "under {example}".' if example else "")
+            return []
+        filters = build_filters(values, vocabulary)
         outcome = Personal(tracker).search(query, filters)
-        summary = describe(filters)
-        events = filter_events(filters) + [SlotSet(slots.QUERY, query), SlotSet(slots.UNCLEAR, None)]
-        if outcome.results:
-            return events + show_listing(dispatcher, tracker, outcome.results, response="utter_search_results",
-                                         kind="search", summary=summary)
-        dispatcher.utter_message(response=f"utter_relax_{outcome.relax}" if outcome.relax else "utter_no_results",
-                                 summary=summary)
-        return events + [SlotSet(slots.SHOWN, []), SlotSet(slots.SEEN, [])]
+        if outcome.no_match:
+            say_not_carried(dispatcher, query, search.catalog, search.config.max_query_chars)
+            events = [SlotSet(name, None) for name in (*LISTING_SLOTS, slots.UNCLEAR)]
+        else:
+            summary = describe(filters, code)
+            events = filter_events(filters) + [SlotSet(slots.QUERY, query), SlotSet(slots.UNCLEAR, None)]
+            if outcome.results:
+                events += show_listing(dispatcher, tracker, outcome.results, response="utter_search_results",
+                                       kind="search", summary=summary)
+            else:
+                say_no_results(dispatcher, outcome, filters, summary)
+                events += [SlotSet(slots.SHOWN, []), SlotSet(slots.SEEN, [])]
+        if foreign:
+            say_currency(dispatcher, code)
+        return events
 
 
 class ActionShowMore(ApologisingAction):
@@ -105,6 +122,7 @@ class ActionShowMore(ApologisingAction):
             return []
         seen = set(tracker.get_slot(slots.SEEN) or [])
         filters = build_filters({name: tracker.get_slot(name) for name in slots.FILTERS}, services.vocabulary())
+        summary = describe(filters, services.catalog().currency())
         personal = Personal(tracker)
         if listing.get("kind") == "similar" and listing.get("product_id"):
             outcome = services.product_search().similar(listing["product_id"], n=PAGE_SIZE, filters=filters,
@@ -114,11 +132,11 @@ class ActionShowMore(ApologisingAction):
         else:
             outcome = personal.search(tracker.get_slot(slots.QUERY) or "", filters, exclude=seen)
         if not outcome.results:
-            dispatcher.utter_message(response="utter_no_more_results", summary=describe(filters))
+            dispatcher.utter_message(response="utter_no_more_results", summary=summary)
             return []
         return show_listing(dispatcher, tracker, outcome.results, response="utter_more_results",
                             kind=listing.get("kind", "search"), more=True, product_id=listing.get("product_id"),
-                            summary=describe(filters))
+                            summary=summary)
 
 
 class ActionRecommend(ApologisingAction):
@@ -132,22 +150,48 @@ class ActionRecommend(ApologisingAction):
         return "action_recommend"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-        mentioned = _mentioned_filters(tracker)
+        search, vocabulary = services.product_search(), services.vocabulary()
+        code = search.catalog.currency()
+        foreign = foreign_currency(tracker, code)
+        mentioned = _mentioned_filters(tracker, vocabulary, search.facets_in(_message_text(tracker)),
+                                       prices=foreign is None)
         values = mentioned if any(v is not None for v in mentioned.values()) else \
             {name: tracker.get_slot(name) for name in slots.FILTERS}
         personal = Personal(tracker)
-        filters = build_filters(values, services.vocabulary())
+        filters = build_filters(values, vocabulary)
         exclude = set(personal.session_items)                         # recommend what they don't have yet
         outcome = personal.search("", filters, exclude=exclude)
-        known = services.product_search().knows(personal.shopper_id, personal.session_items)
-        summary = describe(filters)
+        known = search.knows(personal.shopper_id, personal.session_items)
+        summary = describe(filters, code)
         events = filter_events(filters) + [SlotSet(slots.QUERY, "")]
-        if not outcome.results:
-            dispatcher.utter_message(response=f"utter_relax_{outcome.relax}" if outcome.relax else "utter_no_results",
-                                     summary=summary)
-            return events
-        return events + show_listing(dispatcher, tracker, outcome.results, kind="recommend", summary=summary,
-                                     response="utter_recommendations" if known else "utter_popular_for_new")
+        if outcome.results:
+            events += show_listing(dispatcher, tracker, outcome.results, kind="recommend", summary=summary,
+                                   response="utter_recommendations" if known else "utter_popular_for_new")
+        else:
+            say_no_results(dispatcher, outcome, filters, summary)
+        if foreign:
+            say_currency(dispatcher, code)
+        return events
+
+
+def say_no_results(dispatcher: CollectingDispatcher, outcome: SearchOutcome, filters: Filters, summary: str) -> None:
+    """Nothing passed the filters: name the filter to relax when dropping one would give results."""
+    dispatcher.utter_message(response=f"utter_relax_{outcome.relax}" if outcome.relax else "utter_no_results",
+                             summary=summary, facet=" or ".join(name for name, _ in filters.facets))
+
+
+def say_not_carried(dispatcher: CollectingDispatcher, query: str, catalog: Catalog, max_chars: int) -> None:
+    """Nothing relevant to the words asked: the shop does not carry it; say what it carries."""
+    asked = clip(parse_query(query, max_chars).text or " ".join(query.split()), ASKED_CHARS)
+    carried = join_words(catalog.main_categories())
+    dispatcher.utter_message(response="utter_not_carried", asked=asked,
+                             carried=f" It has {carried}." if carried else "")
+
+
+def say_currency(dispatcher: CollectingDispatcher, code: str) -> None:
+    """The shopper gave an amount in another currency: say which one the shop's prices are in."""
+    name, symbol = currency_words(code)
+    dispatcher.utter_message(response="utter_other_currency", currency_name=name, currency_symbol=symbol)
 
 
 def _intent(tracker: Tracker) -> str | None:
@@ -166,32 +210,67 @@ def _relative_price(tracker: Tracker) -> str | None:
     return values[0] if values and values[0] in ("lower", "higher") else None
 
 
+def _move_price(values: dict[str, Any], direction: str, shown: list[float]) -> bool:
+    """Set the price range "cheaper" ("lower") or "pricier" asks for: under / over the median price
+    shown. False, and nothing set, when nothing shown had a price."""
+    if not shown:
+        return False
+    middle = statistics.median(shown)                                # cheaper than most of what was shown
+    if direction == "lower":
+        values[slots.PRICE_MAX], values[slots.PRICE_MIN] = round(middle - CENT, 2), None
+    else:
+        values[slots.PRICE_MIN], values[slots.PRICE_MAX] = round(middle + CENT, 2), None
+    return True
+
+
 def _shown_prices(tracker: Tracker) -> list[float]:
     ids = tracker.get_slot(slots.SHOWN) or []
     products = services.catalog().get_products(ids)
     return [p.price for p in products if p.price is not None]
 
 
-def _mentioned_filters(tracker: Tracker) -> dict[str, Any]:
+def foreign_currency(tracker: Tracker, currency: str) -> str | None:
+    """The other currency than ``currency`` (the catalog's) the latest message gives its amounts in:
+    named in a price entity, else in the message; None when it names the catalog's or none."""
+    amounts = [value for name in _PRICES for value in entity_values(tracker, name)]
+    if not amounts:
+        return None
+    return other_currency([*amounts, tracker.latest_message.get("text") or ""], currency)
+
+
+def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping[str, str], *,
+                       prices: bool = True) -> dict[str, Any]:
     """Filter values in the latest message. The first mention of each entity wins; two or more
     different amounts are a range, whatever roles NLU gave them ("between 10 and 30" tagged
-    price_max twice is $10 to $30)."""
+    price_max twice is $10 to $30); ``prices=False`` leaves the amounts out (another currency).
+    ``facets``: the facet values the message names. Without an entity the catalog knows, a
+    refinement's brand and a new search's derived product type are looked up in the words
+    (Vocabulary.brand_in, category_in)."""
     mentions: dict[str, list[Any]] = {}
     for entity in tracker.latest_message.get("entities") or []:
-        if entity.get("entity") in slots.FILTERS:
-            mentions.setdefault(entity["entity"], []).append(entity.get("value"))
+        name = entity.get("entity")
+        if name in slots.ENTITY_FILTERS and (prices or name not in _PRICES):
+            mentions.setdefault(name, []).append(entity.get("value"))
     found = {name: values[0] for name, values in mentions.items()}
-    amounts = sorted({a for name in (slots.PRICE_MIN, slots.PRICE_MAX)
-                      for a in map(parse_price, mentions.get(name, [])) if a is not None})
+    amounts = sorted({a for name in _PRICES for a in map(parse_price, mentions.get(name, [])) if a is not None})
     if len(amounts) >= 2:
         found[slots.PRICE_MIN], found[slots.PRICE_MAX] = amounts[0], amounts[-1]
+    intent, text = _intent(tracker), _message_text(tracker)
+    if intent == "refine_search" and vocabulary.brand(found.get(slots.BRAND)) is None:
+        found[slots.BRAND] = vocabulary.brand_in(text) or found.get(slots.BRAND)
+    if intent == "search_products" and vocabulary.category(found.get(slots.CATEGORY)) is None:
+        found[slots.CATEGORY] = vocabulary.category_in(text) or found.get(slots.CATEGORY)
+    found[slots.FACETS] = dict(facets) or None
     return {name: found.get(name) for name in slots.FILTERS}
 
 
-def requested_filters(tracker: Tracker) -> dict[str, Any]:
-    """Filter values asked for: a new search_products takes only its own entities (a fresh search);
-    any other intent keeps the slots, lets its entities override them and lifts what drop_filter names."""
-    found = _mentioned_filters(tracker)
+def requested_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping[str, str], *,
+                      prices: bool = True) -> dict[str, Any]:
+    """Filter values asked for: a new search_products takes only what its message names (a fresh
+    search); any other intent keeps the slots, lets what the message names override them (facets are
+    added by name) and lifts what drop_filter names: price, brand, category, or facets by their name
+    ("any colour")."""
+    found = _mentioned_filters(tracker, vocabulary, facets, prices=prices)
     if _intent(tracker) == "search_products":
         return found
     values = {name: found[name] if found[name] is not None else tracker.get_slot(name) for name in slots.FILTERS}
@@ -199,9 +278,14 @@ def requested_filters(tracker: Tracker) -> dict[str, Any]:
         values[slots.PRICE_MAX] = None
     if found[slots.PRICE_MAX] is not None and found[slots.PRICE_MIN] is None:
         values[slots.PRICE_MIN] = None
+    kept = {**_facet_dict(tracker.get_slot(slots.FACETS)), **(found[slots.FACETS] or {})}
     for dropped in entity_values(tracker, "drop_filter"):
         for name in _DROP.get(dropped, ()):
             values[name] = None
+        if dropped not in _DROP:
+            for name in vocabulary.facets_named(dropped):
+                kept.pop(name, None)
+    values[slots.FACETS] = kept or None
     return values
 
 
@@ -212,14 +296,24 @@ def build_filters(values: dict[str, Any], vocabulary: Vocabulary) -> Filters:
     if lo is not None and hi is not None and lo > hi:
         lo, hi = hi, lo
     return Filters(category=vocabulary.category(values.get(slots.CATEGORY)),
-                   brand=vocabulary.brand(values.get(slots.BRAND)), price_min=lo, price_max=hi)
+                   brand=vocabulary.brand(values.get(slots.BRAND)), price_min=lo, price_max=hi,
+                   facets=_facet_dict(values.get(slots.FACETS)))
 
 
-def describe(filters: Filters) -> str:
-    """The filters as the end of a sentence: " in Mascara from Maybelline under $10" ("" when none)."""
-    return "".join(" " + phrase for phrase in filters.describe())
+def describe(filters: Filters, currency: str) -> str:
+    """The filters as the end of a sentence, prices in ``currency``: " black in Jeans from Levi's under
+    ₹1,500" ("" when none)."""
+    return "".join(" " + phrase for phrase in filters.describe(currency=currency))
 
 
 def filter_events(filters: Filters) -> list[EventType]:
     """The filters actually used, written back to their slots (None clears a stale one)."""
-    return [SlotSet(name, getattr(filters, name)) for name in slots.FILTERS]
+    return [SlotSet(name, (dict(filters.facets) or None) if name == slots.FACETS else getattr(filters, name))
+            for name in slots.FILTERS]
+
+
+def _facet_dict(value: Any) -> dict[str, str]:
+    """A facets slot's {name: value} (anything else is no facet)."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and v.strip()}

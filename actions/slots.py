@@ -7,7 +7,9 @@ CATEGORY = "category"
 BRAND = "brand"
 PRICE_MIN = "price_min"
 PRICE_MAX = "price_max"
-FILTERS = (CATEGORY, BRAND, PRICE_MIN, PRICE_MAX)
+FACETS = "facets"  # {facet name: value}, e.g. {"colour": "black"}; None when there are none
+FILTERS = (CATEGORY, BRAND, PRICE_MIN, PRICE_MAX, FACETS)
+ENTITY_FILTERS = (CATEGORY, BRAND, PRICE_MIN, PRICE_MAX)  # the filters NLU tags as entities of the same name
 
 QUERY = "query"  # the words of the current search
 UNCLEAR = "unclear_text"  # a message the NLU was unsure of, until a clarifying button says what it meant

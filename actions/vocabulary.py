@@ -1,32 +1,78 @@
-"""The catalog's brand and category names, to turn an entity value into a filter the catalog knows."""
+"""The catalog's own names, to turn what a shopper said into filters the catalog knows.
+
+Entity values resolve to the catalog's spelling (``brand``, ``category``: exact, then close). When
+the NLU tagged nothing, a message can still name a brand or a product type: ``brand_in`` and
+``category_in`` find the longest catalog name said in whole words (the last one on a tie: the head
+of "short dress" is "dress"), case-insensitively and, for types, singular or plural alike (by the
+singular keys the derived types are grouped by). Only brands of ``MIN_BRAND_PRODUCTS`` products or
+more are looked up so, and only product types derived from the titles (a catalog imported without
+categories: meta ``category_source`` = "derived"); a name made of refinement words only ("only",
+"new", ...) never is. ``facets_named`` reads which facets a lifting phrase names ("any colour",
+"any size", "for anyone"). Built once per process (actions/services.py).
+"""
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from recommender import AUDIENCE_FACETS, singular_key
 
 FUZZY_CUTOFF = 0.85  # difflib ratio: "maybeline" -> "Maybelline", "mascaras" -> "Mascara"
+MIN_BRAND_PRODUCTS = 3  # a brand looked up in a message's words has at least this many products
+_WORD = re.compile(r"\w+")
+# Words refinements are made of: a catalog name made of these only is not looked up in a message
+# ("only", a fashion brand, is not a brand in "only Puma").
+_FILLER = frozenset("""
+a all an and any anything are as at best but by cheap cheaper do for from get give good i in is it just like
+look looking me more my new no not of on one only or other please show some something than that the these
+this those to too want what with you
+""".split())
+_ANYONE = frozenset({"anyone", "anybody", "everyone", "everybody", "unisex"})
+
+Phrases = dict[tuple[str, ...], str]
 
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Lowercase name -> the catalog's spelling, for brands and for every category path level."""
+    """The catalog's names: lowercase name -> its spelling for brands and every category path level;
+    the word sequences a message may name brands and derived types by; the words of facet names."""
 
     brands: dict[str, str]
     categories: dict[str, str]
+    brand_phrases: Phrases = field(default_factory=dict)  # lowercase words -> brand of >= MIN_BRAND_PRODUCTS
+    type_phrases: Phrases = field(default_factory=dict)  # singular lowercase words -> derived category
+    facet_words: dict[str, frozenset[str]] = field(default_factory=dict)  # word key -> facet names it names
 
     @classmethod
     def from_catalog(cls, catalog) -> Vocabulary:
-        """Read every brand and category level of a ``recommender.catalog.products.Catalog``."""
+        """Read the names of a ``recommender.catalog.products.Catalog`` (one pass over its products)."""
         brands: dict[str, str] = {}
-        for brand, _ in catalog.brands():  # most products first: "TIGI" wins over "Tigi"
+        brand_phrases: Phrases = {}
+        for brand, count in catalog.brands():  # most products first: "TIGI" wins over "Tigi"
             brands.setdefault(brand.lower(), brand)
+            if count >= MIN_BRAND_PRODUCTS:
+                _add_phrase(brand_phrases, brand, _words(brand))
         categories: dict[str, str] = {}
+        type_phrases: Phrases = {}
+        derived = catalog.meta().get("category_source") == "derived"  # ("shoes", "running shoes"): both levels
         for product in catalog.iter_products():
             for level in (*product.category_path, product.category or ""):
-                if level:
-                    categories.setdefault(level.lower(), level)
-        return cls(brands, categories)
+                if level and level.lower() not in categories:
+                    categories[level.lower()] = level
+                    if derived:
+                        _add_phrase(type_phrases, level, _words(level, singular_key))
+        facet_words: dict[str, set[str]] = {}
+        for name in catalog.facets():
+            keys = {_facet_key(w) for w in _words(name)} - _FILLER
+            if name in AUDIENCE_FACETS:
+                keys |= _ANYONE
+            for key in keys:
+                facet_words.setdefault(key, set()).add(name)
+        return cls(brands, categories, brand_phrases, type_phrases,
+                   {key: frozenset(names) for key, names in facet_words.items()})
 
     def brand(self, value: str | None) -> str | None:
         """The catalog brand this value names, or None when it names none."""
@@ -35,6 +81,45 @@ class Vocabulary:
     def category(self, value: str | None) -> str | None:
         """The catalog category (any path level) this value names, or None."""
         return _resolve(value, self.categories)
+
+    def brand_in(self, text: str) -> str | None:
+        """The catalog brand (of MIN_BRAND_PRODUCTS products or more) a message names in whole words."""
+        return _named_in(_words(text), self.brand_phrases)
+
+    def category_in(self, text: str) -> str | None:
+        """The derived product type a message names in whole words, singular or plural (None on a
+        catalog whose categories were imported)."""
+        return _named_in(_words(text, singular_key), self.type_phrases) if self.type_phrases else None
+
+    def facets_named(self, phrase: str) -> frozenset[str]:
+        """The catalog facet names a lifting phrase names: "any color" -> {"colour"}, "for anyone" -> {"gender"}."""
+        return frozenset().union(*(self.facet_words.get(_facet_key(w), ()) for w in _words(phrase)))
+
+
+def _words(text: str, key: Callable[[str], str] = str) -> tuple[str, ...]:
+    return tuple(key(w) for w in _WORD.findall(text.casefold()))
+
+
+def _add_phrase(phrases: Phrases, name: str, words: tuple[str, ...]) -> None:
+    """Add a name's words, unless they are refinement words only or a single letter."""
+    if words and not set(words) <= _FILLER and len("".join(words)) > 1:
+        phrases.setdefault(words, name)
+
+
+def _named_in(words: tuple[str, ...], phrases: Phrases) -> str | None:
+    """The name of the longest phrase found in ``words`` (the last one on a tie), or None."""
+    longest = max(map(len, phrases), default=0)
+    for n in range(min(longest, len(words)), 0, -1):
+        for start in range(len(words) - n, -1, -1):
+            name = phrases.get(words[start:start + n])
+            if name:
+                return name
+    return None
+
+
+def _facet_key(word: str) -> str:
+    """One key for a facet name's spellings: "Colors", "colour" -> "colour"."""
+    return singular_key(word.casefold().replace("color", "colour"))
 
 
 def _resolve(value: str | None, names: dict[str, str]) -> str | None:

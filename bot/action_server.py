@@ -26,6 +26,7 @@ def load() -> None:
     try:
         search = services.product_search()
         search.encoder.encode(["warm up"])  # load the text model now (and bound torch's threads) too
+        search.reference_cosine()  # the relevance floor's measure of this catalog (~0.6 s), not on a first search
         services.vocabulary()
         services.store()
     except ShopbotError:

@@ -44,7 +44,7 @@ def ensure_catalog(progress: bool = True) -> str:
     if path.exists():
         return f"kept {path}"
     report = import_catalog(config.SHIPPED_PRODUCTS, path, interactions=config.SHIPPED_SEQUENCES,
-                            mapping="recbole", progress=progress)
+                            mapping="recbole", currency="USD", progress=progress)
     return f"built {path}: {report.products:,} products, {report.shoppers:,} shoppers"
 
 
@@ -59,11 +59,14 @@ def ensure_embeddings(progress: bool = True) -> str:
 
 
 def ensure_cf_model() -> str:
-    """Train the collaborative model on the catalog's histories unless it is current (fast settings)."""
+    """Train the collaborative model on the catalog's histories unless it is current (fast settings);
+    skipped, in one line, when the catalog has too few histories (ranking then needs no model)."""
     from recommender.cf import serving  # imports torch: only when this step runs
 
     path = config.cf_model_path()
     with Catalog.open(config.catalog_path()) as catalog:
+        if reason := serving.too_few_histories(catalog):
+            return f"skipped: {reason}; products are ranked by relevance and popularity"
         embeddings = ProductEmbeddings.load_or_build(catalog, TextEncoder(), config.cache_dir(), progress=False)
         if serving.is_current(path, serving.data_key(catalog, embeddings)):
             return f"kept {path}"

@@ -61,10 +61,10 @@ for _command in (cli_servers.chat, cli_servers.serve, cli_servers.web):
 
 @cli.command("search")
 @click.argument("query", default="")
-@click.option("--category", help="Only this category (leaf or any level, e.g. Shampoos, Hair Care).")
-@click.option("--brand", help="Only this brand, e.g. Neutrogena.")
-@click.option("--price-min", type=float, help="Lowest price in USD.")
-@click.option("--price-max", type=float, help="Highest price in USD.")
+@click.option("--category", help="Only this category (the leaf or any level of the category path).")
+@click.option("--brand", help="Only this brand.")
+@click.option("--price-min", type=float, help="Lowest price, in the catalog's currency.")
+@click.option("--price-max", type=float, help="Highest price, in the catalog's currency.")
 @click.option("-n", "--limit", type=click.IntRange(1, 50), default=5, show_default=True,
               help="Number of results.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON lines.")
@@ -75,15 +75,15 @@ def search(query: str, category: str | None, brand: str | None, price_min: float
            price_max: float | None, limit: int, as_json: bool, shopper: str | None, liked: tuple[str, ...]) -> None:
     """Search the catalog by meaning and keywords, with hard filters, and say why each result.
 
-    Examples:
+    Examples (on the shipped demo catalog):
 
         shopbot search "shampoo for dry hair" --price-max 10
 
         shopbot search mascara --brand Maybelline
 
-        shopbot search "" --category Nail --shopper A1YJEY40YUW4SE
+        shopbot search "" --category Nails --shopper A1YJEY40YUW4SE
     """
-    from recommender import Filters, ProductSearch
+    from recommender import Filters, ProductSearch, format_price
 
     filters = Filters(category=category, brand=brand, price_min=price_min, price_max=price_max)
     finder = ProductSearch.from_paths(progress=sys.stderr.isatty())
@@ -97,7 +97,7 @@ def search(query: str, category: str | None, brand: str | None, price_min: float
             click.echo(json.dumps({"id": p.id, "score": round(hit.score, 4), "title": p.display_title,
                                    "brand": p.brand, "price": p.price, "reasons": list(hit.reasons)}))
             continue
-        price = f"${p.price:,.2f}" if p.price is not None else "price unknown"
+        price = format_price(p.price, finder.catalog.currency()) if p.price is not None else "price unknown"
         click.echo(f"{rank}. {p.display_title} ({p.brand or 'no brand'}, {price})  score {hit.score:.3f}")
         click.echo(f"   {'; '.join(hit.reasons)}")
 
@@ -204,7 +204,7 @@ Interactions files (the first line tells which; docs/interactions-format.md):
                                        RecBole user_id:token headers work too
 """)
 @click.option("--interactions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=config.SHIPPED_SEQUENCES, show_default="the shipped Beauty histories",
+              default=config.SHIPPED_SEQUENCES, show_default="the shipped demo histories",
               help="Shopper histories to evaluate on.")
 @click.option("--name", default="beauty", show_default=True, help="Base name of the result files.")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -237,7 +237,7 @@ def evaluate(interactions: Path, name: str, out_dir: Path | None, models: list[s
     Examples:
 
     \b
-        shopbot evaluate                          # Beauty, every model
+        shopbot evaluate                          # the shipped demo histories, every model
         shopbot evaluate --models popularity,itemknn,als,bpr --threads 1
         shopbot evaluate --interactions ml-100k.inter --name ml-100k --no-text
         shopbot evaluate --models sasrec-text --set dropout=0.2 --max-minutes 5

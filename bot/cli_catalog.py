@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from recommender import (
-    FORMATS, INTERACTION_FORMATS, PRESETS, BadRow, Catalog, CatalogImportError, ImportReport, config, import_catalog,
-    plural,
+    FORMATS, INTERACTION_FORMATS, PRESETS, BadRow, Catalog, CatalogImportError, ImportReport, config, format_price,
+    import_catalog, plural,
 )
 
 MAX_SHOWN = 20  # bad rows / warnings listed before "... and N more"
@@ -36,13 +36,15 @@ def _list_to_stderr(title: str, items: list[BadRow] | list[str]) -> None:
         click.echo(f"  ... and {len(items) - MAX_SHOWN:,} more", err=True)
 
 
-def _parse_columns(columns: tuple[str, ...]) -> dict[str, str]:
+def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str, str]:
+    """``("id=sku", ...)`` -> ``{"id": "sku"}``; a bad item is a usage error naming the option."""
     parsed = {}
-    for item in columns:
-        field, sep, column = item.partition("=")
-        if not sep or not field.strip() or not column.strip():
-            raise click.BadParameter(f"{item!r} is not FIELD=COLUMN, e.g. id=sku", param_hint="--column")
-        parsed[field.strip()] = column.strip()
+    for item in items:
+        key, sep, column = item.partition("=")
+        if not sep or not key.strip() or not column.strip():
+            what = "FIELD=COLUMN" if option == "--column" else "NAME=COLUMN"
+            raise click.BadParameter(f"{item!r} is not {what}, e.g. {example}", param_hint=option)
+        parsed[key.strip()] = column.strip()
     return parsed
 
 
@@ -59,12 +61,22 @@ def _parse_columns(columns: tuple[str, ...]) -> dict[str, str]:
               help="Column mapping preset. Default: recbole for .item files, else default "
                    "(columns id,title,brand,category,price).")
 @click.option("--column", "columns", multiple=True, metavar="FIELD=COLUMN",
-              help="Map one product field to your column, e.g. --column id=sku (repeatable).")
+              help="Map one product field to your column, e.g. --column id=sku (repeatable). Fields: id, title, "
+                   "brand, category, price, description, rating, review_count, image_url, stock, sales_rank.")
+@click.option("--facet", "facets", multiple=True, metavar="NAME=COLUMN",
+              help="Read a shop attribute shoppers filter by, e.g. --facet colour=PrimaryColour (repeatable).")
+@click.option("--currency", default=None, metavar="CODE",
+              help="ISO 4217 code of the prices, e.g. EUR. Default: the one the price text names (\"₹1,299\"), "
+                   "else USD.")
+@click.option("--shop-name", default=None, help="The shop's name, used when the assistant greets shoppers.")
+@click.option("--sells", default=None, metavar="TEXT",
+              help="What the shop sells, in a few words, e.g. \"clothes and shoes\".")
 @db_option
 @click.option("--strict", is_flag=True, help="Fail on any bad row instead of skipping it; the old catalog stays.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no warnings (bad rows are still listed).")
 def build(products: Path | None, interactions: Path | None, interactions_format: str | None, fmt: str | None,
-          mapping: str | None, columns: tuple[str, ...], db_path: Path | None, strict: bool, quiet: bool) -> None:
+          mapping: str | None, columns: tuple[str, ...], facets: tuple[str, ...], currency: str | None,
+          shop_name: str | None, sells: str | None, db_path: Path | None, strict: bool, quiet: bool) -> None:
     """Import PRODUCTS (and shopper histories) into a new catalog file.
 
     Without PRODUCTS, builds the shipped Amazon Beauty catalog. The old catalog is replaced only
@@ -77,17 +89,25 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
         shopbot catalog build shop.csv --interactions orders.csv --db var/shop.db
 
         shopbot catalog build items.tsv --column id=sku --column category=department --strict
+
+        shopbot catalog build fashion.csv --column title=ProductName --facet colour=PrimaryColour
+        --facet gender=Gender --currency INR --shop-name "Urban Threads" --sells "clothes and shoes"
     """
     if products is None:
         products = config.SHIPPED_PRODUCTS
         interactions = interactions or config.SHIPPED_SEQUENCES
+        currency = currency or "USD"
     mapping = mapping or ("recbole" if products.suffix.lower() == ".item" else "default")
-    col_map = PRESETS[mapping].with_columns(**_parse_columns(columns)) if columns else PRESETS[mapping]
+    col_map = PRESETS[mapping]
+    if columns:
+        col_map = col_map.with_columns(**_parse_pairs(columns, "--column", "id=sku"))
+    if facets:
+        col_map = col_map.with_facets(_parse_pairs(facets, "--facet", "colour=PrimaryColour"))
     db_path = db_path or config.catalog_path()
     try:
         report = import_catalog(products, db_path, interactions=interactions, format=fmt, mapping=col_map,
-                                interactions_format=interactions_format,
-                                strict=strict, progress=not quiet and sys.stderr.isatty())
+                                interactions_format=interactions_format, currency=currency, shop_name=shop_name,
+                                sells=sells, strict=strict, progress=not quiet and sys.stderr.isatty())
     except CatalogImportError as e:
         _list_to_stderr(f"{plural(len(e.bad_rows), 'bad row')}:", e.bad_rows)
         raise
@@ -100,7 +120,8 @@ def _print_report(report: ImportReport, quiet: bool) -> None:
         _list_to_stderr(f"{plural(len(report.warnings), 'warning')}:", report.warnings)
     click.echo(
         f"Imported {plural(report.products, 'product')}, {plural(report.shoppers, 'shopper')} and "
-        f"{plural(report.interactions, 'interaction')} into {report.db_path} in {report.duration:.1f} s."
+        f"{plural(report.interactions, 'interaction')} into {report.db_path} in {report.duration:.1f} s "
+        f"(prices in {report.currency})."
     )
 
 
@@ -108,7 +129,8 @@ def _print_report(report: ImportReport, quiet: bool) -> None:
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
 def stats(db_path: Path | None, as_json: bool) -> None:
-    """Print counts of products, shoppers, interactions, brands and categories.
+    """Print counts of products, shoppers, interactions, brands and categories, the currency, the
+    facets (with how many products have each) and the shop settings.
 
     Example:
 
@@ -121,6 +143,8 @@ def stats(db_path: Path | None, as_json: bool) -> None:
         return
     width = max(len(k) for k in numbers)
     for key, value in numbers.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{name} ({n:,})" for name, n in value.items())
         shown = f"{value:,}" if isinstance(value, int) else (value or "-")
         click.echo(f"{key:<{width}}  {shown}")
 
@@ -141,6 +165,7 @@ def keyword_search(query: str, limit: int, db_path: Path | None, as_json: bool) 
     with Catalog.open(db_path or config.catalog_path()) as cat:
         hits = cat.keyword_search(query, limit=limit)
         products = {p.id: p for p in cat.get_products([h[0] for h in hits])}
+        currency = cat.currency()
     if not hits:
         click.echo(f"No products match {query!r}.", err=True)
         return
@@ -148,8 +173,9 @@ def keyword_search(query: str, limit: int, db_path: Path | None, as_json: bool) 
         p = products[product_id]
         if as_json:
             click.echo(json.dumps({"id": p.id, "score": round(score, 4), "matched": list(terms),
-                                   "title": p.display_title, "brand": p.brand, "price": p.price}))
+                                   "title": p.display_title, "brand": p.brand, "price": p.price,
+                                   "currency": currency}))
             continue
-        price = f"${p.price:,.2f}" if p.price is not None else "price unknown"
+        price = format_price(p.price, currency) if p.price is not None else "price unknown"
         brand = f"{p.brand}, " if p.brand else ""
         click.echo(f"{p.id}  {score:6.2f}  {p.display_title} ({brand}{price})  [{', '.join(terms)}]")

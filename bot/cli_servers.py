@@ -77,7 +77,7 @@ def serve(host: str, port: int, action_port: int, enable_api: bool, debug: bool)
     Every REST call needs the header `Authorization: Bearer $SHOPBOT_REST_TOKEN` (unset, a token is
     generated once into var/secrets/SHOPBOT_REST_TOKEN). Stop it with Ctrl-C; both processes are stopped.
 
-    Example:
+    Example (the message is a search on the shipped demo catalog):
 
         shopbot serve --port 5005
 

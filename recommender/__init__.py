@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     # catalog
     "Catalog": "recommender.catalog.products",
+    "ShopProfile": "recommender.catalog.products",
     "Product": "recommender.catalog.products",
     "forget_shopper": "recommender.catalog.writer",
     "import_catalog": "recommender.catalog.importer",
@@ -38,9 +39,13 @@ _EXPORTS = {
     "ScoredProduct": "recommender.ranking.ranker",
     "Filters": "recommender.ranking.filters",
     "RELAX_ORDER": "recommender.ranking.filters",
+    "AUDIENCE_FACETS": "recommender.ranking.filters",
     "format_price": "recommender.ranking.prices",
     "CURRENCY": "recommender.ranking.prices",
     "NUMBER_WORDS": "recommender.ranking.prices",
+    "currency_in": "recommender.ranking.prices",
+    "parse_query": "recommender.ranking.query",
+    "singular_key": "recommender.catalog.types",
     # collaborative model
     "CFRecommender": "recommender.cf.recommender",
     "Recommendation": "recommender.cf.recommender",
@@ -90,7 +95,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from recommender.catalog.formats import FORMATS, PRESETS
     from recommender.catalog.histories import INTERACTION_FORMATS
     from recommender.catalog.importer import ImportReport, import_catalog, plural
-    from recommender.catalog.products import Catalog, Product
+    from recommender.catalog.products import Catalog, ShopProfile, Product
     from recommender.catalog.writer import forget_shopper
     from recommender.cf.model import CFConfig
     from recommender.cf.recommender import CFRecommender, Recommendation
@@ -99,8 +104,10 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from recommender.evaluate.runner import BenchmarkConfig, parse_models, parse_overrides, run_benchmark
     from recommender.errors import (BadRow, CatalogImportError, CatalogNotFound, CheckoutRefused, EmptyCart,
                                     NotInCart, ProductNotFound, ShopbotError, StoreError)
-    from recommender.ranking.filters import RELAX_ORDER, Filters
-    from recommender.ranking.prices import CURRENCY, NUMBER_WORDS, format_price
+    from recommender.ranking.filters import AUDIENCE_FACETS, RELAX_ORDER, Filters
+    from recommender.ranking.prices import CURRENCY, NUMBER_WORDS, currency_in, format_price
+    from recommender.catalog.types import singular_key
+    from recommender.ranking.query import parse_query
     from recommender.ranking.ranker import ProductSearch, ScoredProduct, SearchConfig, SearchOutcome
     from recommender.store.pricing import CartSummary, price_cart
     from recommender.store.shop import ShopStore

@@ -10,9 +10,11 @@ import ast
 import hashlib
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -27,18 +29,21 @@ from actions import services
 from actions import search as search_action
 from actions import slots as slot_names
 from actions.failures import ApologisingAction
-from actions.prices import parse_price
+from actions import cards
+from actions.prices import currency_words, other_currency, parse_price
 from actions.cards import reasons_text
-from actions.listing import format_results
+from actions.listing import card, format_results
 from actions.search import ActionSearchProducts, build_filters, describe, requested_filters
+from actions.vocabulary import Vocabulary
 from recommender import config
 from recommender.catalog.products import Catalog, Product
 from recommender.text.embeddings import ProductEmbeddings
 from recommender.catalog.importer import import_catalog
-from recommender import RELAX_ORDER, Filters, ProductSearch, ScoredProduct, format_price
+from recommender import PRESETS, RELAX_ORDER, Filters, ProductSearch, ScoredProduct, SearchConfig, format_price
 from recommender.store import ShopStore
 
 DOMAIN = yaml.safe_load((config.REPO_ROOT / "domain.yml").read_text())
+FIXTURES = config.REPO_ROOT / "tests" / "fixtures" / "catalogs"  # other shops' product files (their README)
 LONG_TITLE = ("Hydrating Day Cream with Hyaluronic Acid, Vitamin E and Green Tea Extract for Dry and "
               "Sensitive Skin, Fragrance Free, 1.7 Ounce")
 P = "Beauty > "
@@ -63,7 +68,10 @@ PRODUCTS = [
      "category": P + "Skin Care > Face > Creams & Moisturizers", "price": None},
 ]
 HISTORIES = {"u1": ["m1", "o1", "n1"], "u2": ["m1", "o1"], "u3": ["m1", "m2"]}
-EMPTY_SLOTS = {name: None for name in ("category", "brand", "price_min", "price_max", "query", "listing",
+
+
+NO_NAMES = Vocabulary({}, {})  # a catalog's names, for tests that need none
+EMPTY_SLOTS = {name: None for name in ("category", "brand", "price_min", "price_max", "facets", "query", "listing",
                                        "shown_product_ids", "seen_product_ids", "shown_reasons",
                                        "focus_product_id", "unclear_text")}
 
@@ -73,6 +81,9 @@ class WordHashEncoder:
 
     model_id = "fake/word-hash@1"
     dim = 64
+    # Its cosines run lower than the sentence model's: a product sharing one word with a short query
+    # has about 0.4, one sharing none about 0.2. The ranker's relevance floor for it sits between.
+    relevance_floor = 0.3
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         out = np.full((len(texts), self.dim), 0.05, dtype=np.float32)
@@ -88,10 +99,16 @@ def open_shop(folder: Path, products: list[dict], histories: dict[str, list[str]
     (folder / "history.txt").write_text("".join(f"{u} {' '.join(ids)}\n" for u, ids in histories.items()))
     import_catalog(folder / "products.jsonl", folder / "catalog.db", interactions=folder / "history.txt",
                    progress=False)
+    return searched(folder)
+
+
+def searched(folder: Path) -> ProductSearch:
+    """The catalog file ``folder``/catalog.db, searched with WordHashEncoder."""
     catalog = Catalog.open(folder / "catalog.db")
     encoder = WordHashEncoder()
     return ProductSearch(catalog, encoder, ProductEmbeddings.load_or_build(catalog, encoder, folder / "cache",
-                                                                           progress=False))
+                                                                           progress=False),
+                         SearchConfig(relevance_floor=WordHashEncoder.relevance_floor))
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +118,58 @@ def shop(tmp_path_factory) -> ProductSearch:
     search.catalog.close()
 
 
+@pytest.fixture(scope="module")
+def fashion_shop(tmp_path_factory) -> ProductSearch:
+    """tests/fixtures/catalogs/fashion_inr.csv imported as its README says: rupees, facets gender and
+    colour, no category column (so product types derived from the titles), no shopper histories."""
+    folder = tmp_path_factory.mktemp("fashion")
+    import_catalog(FIXTURES / "fashion_inr.csv", folder / "catalog.db", progress=False,
+                   mapping=PRESETS["default"].with_columns(
+                       id="ProductID", title="ProductName", brand="ProductBrand", price="Price",
+                       description="Description").with_facets({"gender": "Gender", "colour": "PrimaryColor"}))
+    search = searched(folder)
+    yield search
+    search.catalog.close()
+
+
+def injected(search: ProductSearch, folder: Path):
+    """``search`` as the actions' product search, with a fresh shopper store in ``folder``."""
+    store = ShopStore.open(folder / "shop.db")
+    services.use(search, store)
+    yield search
+    services.use(None)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def electronics_shop(tmp_path_factory) -> ProductSearch:
+    """tests/fixtures/catalogs/electronics_eur.csv imported as its README says: euros, category paths,
+    facets colour and screen size."""
+    folder = tmp_path_factory.mktemp("electronics")
+    import_catalog(FIXTURES / "electronics_eur.csv", folder / "catalog.db", progress=False,
+                   mapping=PRESETS["default"].with_columns(id="sku").with_facets(
+                       {"colour": "colour", "screen size": "screen_size"}))
+    search = searched(folder)
+    yield search
+    search.catalog.close()
+
+
 @pytest.fixture
 def search(shop, tmp_path):
     """The shop, injected as the actions' product search for one test, with a fresh shopper store."""
-    store = ShopStore.open(tmp_path / "shop.db")
-    services.use(shop, store)
-    yield shop
-    services.use(None)
-    store.close()
+    yield from injected(shop, tmp_path)
+
+
+@pytest.fixture
+def fashion(fashion_shop, tmp_path):
+    """The fashion shop, injected like ``search``."""
+    yield from injected(fashion_shop, tmp_path)
+
+
+@pytest.fixture
+def electronics(electronics_shop, tmp_path):
+    """The electronics shop, injected like ``search``."""
+    yield from injected(electronics_shop, tmp_path)
 
 
 def tracker(text: str, entities: dict[str, str] | None = None, intent: str = "search_products",
@@ -133,10 +194,11 @@ def sent(response: str, **variables) -> dict:
 
 
 def slot_events(category=None, brand=None, price_min=None, price_max=None, shown=(), query="",
-                reasons=None) -> list[dict]:
+                reasons=None, facets=None) -> list[dict]:
     """The events of a search: the filters used, the words, and what was shown (nothing: lists cleared)."""
     events = [SlotSet("category", category), SlotSet("brand", brand), SlotSet("price_min", price_min),
-              SlotSet("price_max", price_max), SlotSet("query", query), SlotSet("unclear_text", None)]
+              SlotSet("price_max", price_max), SlotSet("facets", facets), SlotSet("query", query),
+              SlotSet("unclear_text", None)]
     if not shown:
         return events + [SlotSet("shown_product_ids", []), SlotSet("seen_product_ids", [])]
     return events + [SlotSet("shown_product_ids", list(shown)), SlotSet("seen_product_ids", list(shown)),
@@ -160,11 +222,14 @@ def test_lists_products_with_title_brand_price_and_a_reason(search):
                 {"title": "Similar", "payload": f'/similar_products{{"product_id": "{pid}"}}'},
                 {"title": "Details", "payload": f'/product_details{{"product_id": "{pid}"}}'}]
 
+    unknown = {"facets": [], "image_url": None, "rating": None}  # the shop's file has none of these
     cards = {"listing": "search", "products": [
         {"id": "m1", "position": 1, "title": "Great Lash Mascara, Blackest Black", "brand": "Maybelline",
-         "category": "Mascara", "price": 4.99, "reasons": list(why[0]), "buttons": buttons("m1")},
+         "category": "Mascara", "price": 4.99, "currency": "USD", "price_text": "$4.99", **unknown,
+         "reasons": list(why[0]), "buttons": buttons("m1")},
         {"id": "m2", "position": 2, "title": "Lash Sensational Waterproof Mascara", "brand": "Maybelline",
-         "category": "Mascara", "price": 8.49, "reasons": list(why[1]), "buttons": buttons("m2")},
+         "category": "Mascara", "price": 8.49, "currency": "USD", "price_text": "$8.49", **unknown,
+         "reasons": list(why[1]), "buttons": buttons("m2")},
     ]}
     assert messages == [{**sent("utter_search_results", summary=" in Mascara from Maybelline under $10", products=(
         f"1. Great Lash Mascara, Blackest Black - Maybelline, $4.99 ({reasons_text(why[0])})\n"
@@ -190,7 +255,7 @@ def test_shows_at_most_five_products_and_remembers_them(search):
     lines = messages[0]["products"].splitlines()
     assert messages[0]["response"] == "utter_search_results" and messages[0]["summary"] == ""
     assert [line.split(".")[0] for line in lines] == ["1", "2", "3", "4", "5"]
-    assert events[:4] == slot_events()[:4]
+    assert events[:5] == slot_events()[:5]
     shown = next(e["value"] for e in events if e["name"] == "shown_product_ids")
     assert len(shown) == 5 and next(e["value"] for e in events if e["name"] == "seen_product_ids") == shown
 
@@ -209,7 +274,7 @@ def test_shows_at_most_five_products_and_remembers_them(search):
 def test_no_match_says_which_filter_to_relax(search, text, entities, response, summary, slots):
     messages, events = run(tracker(text, entities))
 
-    assert messages == [sent(response, summary=summary)]
+    assert messages == [sent(response, summary=summary, facet="")]
     assert events == slot_events(*slots, shown=[], query=text)
 
 
@@ -228,14 +293,15 @@ def test_relax_responses_read_well():
     ({"price_max": "about as much as you like"}, Filters()),  # no amount in it
 ])
 def test_entities_become_filters_the_catalog_knows(search, entities, expected):
-    assert build_filters(requested_filters(tracker("...", entities)), services.vocabulary()) == expected
+    vocabulary = services.vocabulary()
+    assert build_filters(requested_filters(tracker("...", entities), vocabulary, {}), vocabulary) == expected
 
 
 def test_a_new_search_ignores_the_previous_searchs_filters(search):
     old = {"brand": "OPI", "category": "Nail Polish", "price_max": 20.0}
     _, events = run(tracker("shampoo", {"category": "shampoo"}, slots=old))
 
-    assert events[:4] == slot_events("Shampoos")[:4]
+    assert events[:5] == slot_events("Shampoos")[:5]
     assert set(next(e["value"] for e in events if e["name"] == "shown_product_ids")) == {"n1", "s1"}
 
 
@@ -243,7 +309,8 @@ def test_other_intents_keep_the_slots_and_override_them_with_new_entities():
     old = {"brand": "OPI", "category": "Nail Polish", "price_max": 20.0}
     t = tracker("cheaper please", {"price_max": "$12"}, intent="refine_search", slots=old)
 
-    assert requested_filters(t) == {"category": "Nail Polish", "brand": "OPI", "price_min": None, "price_max": "$12"}
+    assert requested_filters(t, NO_NAMES, {}) == {"category": "Nail Polish", "brand": "OPI", "price_min": None,
+                                                  "price_max": "$12", "facets": None}
 
 
 def message_with(*entities: tuple[str, str]) -> Tracker:
@@ -253,7 +320,7 @@ def message_with(*entities: tuple[str, str]) -> Tracker:
 
 
 def test_first_mention_of_a_brand_wins():
-    assert requested_filters(message_with(("brand", "OPI"), ("brand", "Essie")))["brand"] == "OPI"
+    assert requested_filters(message_with(("brand", "OPI"), ("brand", "Essie")), NO_NAMES, {})["brand"] == "OPI"
 
 
 @pytest.mark.parametrize("entities", [
@@ -262,12 +329,12 @@ def test_first_mention_of_a_brand_wins():
     [("price_min", "10"), ("price_max", "thirty")],
 ])
 def test_two_prices_make_a_range(entities):
-    found = requested_filters(message_with(*entities))
+    found = requested_filters(message_with(*entities), NO_NAMES, {})
     assert (found["price_min"], found["price_max"]) == (10.0, 30.0)
 
 
 def test_the_same_price_twice_is_one_price():
-    found = requested_filters(message_with(("price_max", "$2"), ("price_max", "2 bucks")))
+    found = requested_filters(message_with(("price_max", "$2"), ("price_max", "2 bucks")), NO_NAMES, {})
     assert (found["price_min"], found["price_max"]) == (None, "$2")
 
 
@@ -283,6 +350,207 @@ def test_search_failure_is_logged_and_answered_politely(monkeypatch, tmp_path, c
     assert "mascara" not in caplog.text  # nothing the shopper typed goes to the log
     assert "Traceback" in caplog.text  # logger.exception, for whoever reads the server log
     services.use(None)
+
+
+# ---- any shop's catalog: facets, its currency, names from the catalog, what it does not carry --------
+
+
+def with_facet(db_path: Path, name: str, value: str) -> set[str]:
+    """The ids of the products with this facet value, straight from the catalog file."""
+    with closing(sqlite3.connect(db_path)) as db:
+        return {r[0] for r in db.execute("SELECT product_id FROM product_facets WHERE name = ? AND value = ?",
+                                         (name, value))}
+
+
+def column(db_path: Path, name: str, ids: Sequence[str]) -> dict[str, object]:
+    """id -> one column of the products table (``name`` is a literal of the test), from the catalog file."""
+    with closing(sqlite3.connect(db_path)) as db:
+        return dict(db.execute(f"SELECT id, {name} FROM products WHERE id IN ({','.join('?' * len(ids))})", ids))
+
+
+def slot_values(events: list[dict]) -> dict[str, object]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def test_a_search_filters_by_the_type_and_facets_its_words_name_and_shows_the_shops_currency(fashion):
+    messages, events = run(tracker("black jeans for women under 1500", {"price_max": "1500"}))
+
+    values, db = slot_values(events), fashion.catalog.path
+    assert values["category"] == "jeans" and values["price_max"] == 1500.0
+    assert values["facets"] == {"colour": "black", "gender": "women"}
+    with closing(sqlite3.connect(db)) as conn:                      # the README's 4 black jeans for women
+        expected = {r[0] for r in conn.execute("SELECT id FROM products WHERE category = 'jeans' AND price <= 1500")}
+    expected &= with_facet(db, "colour", "black") & with_facet(db, "gender", "women")
+    assert len(expected) == 4 and set(values["shown_product_ids"]) == expected
+    [message] = messages
+    assert message["summary"] == describe(Filters("jeans", price_max=1500, facets=values["facets"]), "INR")
+    assert "under ₹1,500" in message["summary"]
+    assert "Roadster Women Black Skinny Fit Mid-Rise Stretchable Jeans - Roadster, ₹899, " in message["products"]
+    listed = next(c for c in message["custom"]["products"] if c["id"] == "10017400")
+    assert (listed["currency"], listed["price"], listed["price_text"]) == ("INR", 899, "₹899")
+    assert sorted(map(tuple, (f.values() for f in listed["facets"]))) == [("colour", "black"), ("gender", "women")]
+    assert listed["image_url"] is None and listed["rating"] is None  # the shop's file has neither
+
+
+def test_a_search_naming_a_product_type_derived_from_the_titles_filters_by_it(fashion):
+    _, events = run(tracker("show me running shoes"))
+
+    shown = slot_values(events)["shown_product_ids"]
+    assert slot_values(events)["category"] == "running shoes"
+    assert shown and set(column(fashion.catalog.path, "category", shown).values()) == {"running shoes"}
+
+
+def test_product_types_are_looked_up_in_the_words_only_when_derived_from_the_titles(fashion_shop, shop):
+    derived, imported = Vocabulary.from_catalog(fashion_shop.catalog), Vocabulary.from_catalog(shop.catalog)
+
+    assert derived.category_in("a black running shoe") == derived.category_in("Running Shoes") == "running shoes"
+    assert derived.category_in("dresses for a party") == "dress"
+    assert derived.category_in("mid-rise jeans") == "mid-rise jeans" and derived.category_in("jeans") == "jeans"
+    assert derived.category_in("a short dress with a jacket") == "jacket"  # the last of two on a tie
+    assert derived.category_in("something nice") is None
+    assert imported.category_in("mascara") is None                  # Beauty's categories: the NLU's entities
+
+
+@pytest.mark.parametrize("text, amount", [
+    ("jeans under 20 dollars", "20"), ("jeans under $20", "$20"), ("jeans under 20 euros", "20 euros"),
+])
+def test_an_amount_in_another_currency_sets_no_price_and_the_reply_names_the_shops(fashion, text, amount):
+    messages, events = run(tracker(text, {"price_max": amount}))
+
+    assert slot_values(events)["price_max"] is None and slot_values(events)["shown_product_ids"]
+    assert messages[0]["response"] == "utter_search_results" and "₹" not in messages[0]["summary"]
+    assert messages[-1] == sent("utter_other_currency", currency_name="Indian rupees", currency_symbol="₹")
+    reply = DOMAIN["responses"]["utter_other_currency"][0]["text"].format(**messages[-1])
+    assert reply == "Prices here are in Indian rupees (₹). What's your budget in Indian rupees?"
+
+
+@pytest.mark.parametrize("text, amount", [
+    ("jeans under 1500", "1500"), ("jeans under 1500 rupees", "1500 rupees"), ("jeans under ₹1,500", "₹1,500"),
+    ("jeans under Rs 1500", "Rs 1500"),
+])
+def test_a_bare_amount_or_one_in_the_shops_currency_is_a_price_filter(fashion, text, amount):
+    messages, events = run(tracker(text, {"price_max": amount}))
+
+    assert slot_values(events)["price_max"] == 1500.0
+    assert [m["response"] for m in messages] == ["utter_search_results"]
+
+
+def test_a_refinement_finds_the_catalog_brand_its_words_name(fashion):
+    _, events = run(tracker("only Puma", intent="refine_search", slots={"query": "running shoes"}))
+
+    values = slot_values(events)
+    assert values["brand"] == "Puma" and values["query"] == "running shoes"
+    assert set(column(fashion.catalog.path, "brand", values["shown_product_ids"]).values()) == {"Puma"}
+
+
+def test_brand_names_are_looked_up_in_whole_words_of_brands_with_a_few_products(fashion_shop):
+    names = Vocabulary.from_catalog(fashion_shop.catalog)
+
+    assert names.brand_in("only Puma") == names.brand_in("just PUMA please") == "Puma"
+    assert names.brand_in("only the cheap ones") is None            # ONLY is a brand, and a refinement word
+    assert names.brand_in("something from ASICS") is None           # one product: too few to look up
+    assert names.brand_in("pumas") is None and names.brand_in("levis or puma") == "Puma"  # the last on a tie
+    assert names.brand_in("HRX by Hrithik Roshan joggers") == "HRX by Hrithik Roshan"
+
+
+@pytest.mark.parametrize("phrase, kept", [
+    ("any colour", {"gender": "women"}), ("any color", {"gender": "women"}),
+    ("colours don't matter", {"gender": "women"}),
+    ("for anyone", {"colour": "black"}), ("any gender", {"colour": "black"}),
+    ("any size", {"colour": "black", "gender": "women"}),         # the shop has no size facet
+])
+def test_lifting_a_facet_by_its_name(fashion, phrase, kept):
+    t = tracker(phrase, {"drop_filter": phrase}, intent="refine_search",
+                slots={"facets": {"colour": "black", "gender": "women"}})
+
+    assert requested_filters(t, services.vocabulary(), {})["facets"] == kept
+
+
+def test_a_refinement_keeps_the_facets_and_changes_the_ones_it_names_a_new_search_starts_afresh(fashion):
+    old = {"facets": {"colour": "black", "gender": "women"}}
+    refine = tracker("in blue", intent="refine_search", slots=old)
+    fresh = tracker("a dress", slots=old)
+
+    assert requested_filters(refine, services.vocabulary(), {"colour": "blue"})["facets"] == {
+        "colour": "blue", "gender": "women"}
+    assert requested_filters(fresh, services.vocabulary(), {})["facets"] is None
+
+
+def test_when_only_the_facets_stop_every_product_the_reply_names_them(fashion):
+    messages, events = run(tracker("pink jeans for men"))
+
+    facets = slot_values(events)["facets"]
+    assert facets == {"colour": "pink", "gender": "men"} and slot_values(events)["shown_product_ids"] == []
+    filters = build_filters(slot_values(events), services.vocabulary())
+    assert messages == [sent("utter_relax_facets", summary=describe(filters, "INR"), facet="colour or gender")]
+    reply = DOMAIN["responses"]["utter_relax_facets"][0]["text"].format(**messages[0])
+    assert reply.endswith(". Try fewer details, like any colour or gender.")
+
+
+def test_a_55_inch_tv_under_400_euros_in_a_shop_selling_in_euros(electronics):
+    messages, events = run(tracker("a 55 inch tv under 400 euros", {"price_max": "400 euros"}))
+
+    values, db = slot_values(events), electronics.catalog.path
+    assert values["facets"] == {"screen size": "55 inch"} and values["price_max"] == 400.0
+    shown = values["shown_product_ids"]
+    assert shown and set(shown) <= with_facet(db, "screen size", "55 inch")
+    prices = column(db, "price", shown)
+    assert all(price <= 400 for price in prices.values())
+    [message] = messages
+    assert "under €400" in message["summary"] and "€349" in message["products"]   # a 55" TV at 349 EUR
+    listed = message["custom"]["products"]
+    assert {c["currency"] for c in listed} == {"EUR"} and all(c["price_text"].startswith("€") for c in listed)
+    assert all(c["image_url"].startswith("https://img.example.com/") and 1 <= c["rating"] <= 5 for c in listed)
+
+
+def test_a_budget_in_dollars_in_a_shop_selling_in_euros_is_asked_again_in_euros(electronics):
+    messages, events = run(tracker("a tv under 400 dollars", {"price_max": "400"}))
+
+    assert slot_values(events)["price_max"] is None
+    assert messages[-1] == sent("utter_other_currency", currency_name="euros", currency_symbol="€")
+
+
+@pytest.mark.parametrize("phrase, kept", [
+    ("any screen size", {"colour": "black"}), ("any size", {"colour": "black"}),
+    ("any colour", {"screen size": "55 inch"}), ("for anyone", {"colour": "black", "screen size": "55 inch"}),
+])
+def test_lifting_a_facet_whose_name_has_two_words(electronics, phrase, kept):
+    t = tracker(phrase, {"drop_filter": phrase}, intent="refine_search",
+                slots={"facets": {"colour": "black", "screen size": "55 inch"}})
+
+    assert requested_filters(t, services.vocabulary(), {})["facets"] == kept
+
+
+def test_words_the_shop_has_nothing_like_get_what_it_carries_and_no_product(search):
+    before = {"brand": "OPI", "query": "nail polish", "shown_product_ids": ["o1"], "seen_product_ids": ["o1"],
+              "facets": {"colour": "red"}, "listing": {"kind": "search", "product_id": None}}
+    messages, events = run(tracker("show me a garden hose under $20", {"price_max": "$20"}, slots=before))
+
+    carried = " It has Makeup, Hair Care and Skin Care."               # the main categories, largest first
+    assert messages == [sent("utter_not_carried", asked="garden hose", carried=carried)]
+    assert DOMAIN["responses"]["utter_not_carried"][0]["text"].format(**messages[0]) == (
+        'Sorry, this shop doesn\'t carry "garden hose". It has Makeup, Hair Care and Skin Care. '
+        "What else can I find for you?")
+    values = slot_values(events)
+    assert set(before) <= set(values) and all(value is None for value in values.values())
+
+
+def test_cards_carry_the_currency_and_facets_and_text_channels_show_them_in_brief(fashion_shop):
+    product = fashion_shop.catalog.get_product("10017400")        # Roadster black skinny jeans for women, ₹899
+    payload = {"listing": "search", "products": [card(product, ["popular"], 1, "INR")]}
+    facts = "₹899 · Roadster · " + ", ".join(value for _, value in product.facets)
+
+    assert {value for _, value in product.facets} == {"black", "women"}
+    assert cards.telegram(payload)["text"].splitlines()[1] == facts
+    assert facts in cards.slack(payload)["text"]
+    assert cards.facebook(payload)["attachment"]["payload"]["elements"][0]["subtitle"].startswith(facts)
+
+
+def test_the_shops_currency_by_name_and_other_currencies_named():
+    assert currency_words("INR") == ("Indian rupees", "₹") and currency_words("EUR") == ("euros", "€")
+    assert other_currency(["20", "jeans under 20 dollars"], "INR") == "USD"
+    assert other_currency(["1500", "under 1500"], "INR") is None    # a bare amount is the shop's currency
+    assert other_currency(["€30"], "EUR") is None and other_currency(["£30"], "EUR") == "GBP"
 
 
 # ---- services: lazy, once ------------------------------------------------------------------------
@@ -314,7 +582,7 @@ def test_the_search_is_built_once_per_process(monkeypatch, shop):
 
 def test_result_lines_shorten_long_titles_and_say_when_price_or_brand_is_unknown():
     product = Product("x1", LONG_TITLE, None, "Creams & Moisturizers", ("Beauty", "Skin Care"), None)
-    line = format_results([ScoredProduct(product, 0.5, ())])
+    line = format_results([ScoredProduct(product, 0.5, ())], "USD")
 
     assert line == ("1. Hydrating Day Cream with Hyaluronic Acid, Vitamin E and Green Tea Extract for Dry and…"
                     " - price unknown")
@@ -327,7 +595,7 @@ def test_result_lines_shorten_long_titles_and_say_when_price_or_brand_is_unknown
     (Filters(price_min=20.5), " over $20.50"),
 ])
 def test_describe(filters, text):
-    assert describe(filters) == text
+    assert describe(filters, "USD") == text
 
 
 # ---- prices --------------------------------------------------------------------------------------
@@ -336,7 +604,8 @@ def test_describe(filters, text):
 @pytest.mark.parametrize("value, amount", [
     ("$20", 20.0), ("20", 20.0), ("20 bucks", 20.0), ("20 dollars", 20.0), ("20.50", 20.5),
     ("$7.50", 7.5), ("$.99", 0.99), ("1,200", 1200.0), ("12,50", 12.5), ("$20ish", 20.0), ("~15", 15.0),
-    ("€30", 30.0), ("twenty", 20.0), ("Twenty-five", 25.0), ("twenty five dollars", 25.0),
+    ("€30", 30.0), ("₹1,299", 1299.0), ("1,00,000", 100000.0), ("Rs 1500", 1500.0),
+    ("twenty", 20.0), ("Twenty-five", 25.0), ("twenty five dollars", 25.0),
     ("a hundred and fifty", 150.0), ("fifteen", 15.0), (20, 20.0), (19.99, 19.99),
     ("10-30", None), ("one fifty", None), ("cheap", None), ("", None), (None, None), (-5, None), (True, None),
 ])
@@ -374,7 +643,7 @@ def utter_calls() -> list[tuple[str, set[str]]]:
                 continue
             kwargs = {k.arg: k.value for k in node.keywords if k.arg}
             response = kwargs.get("response")
-            if isinstance(response, ast.Name):                      # show_listing's own call: its callers count
+            if response is None or isinstance(response, ast.Name):  # text of its own; show_listing's own call
                 continue
             # A computed name (f"utter_relax_{...}" if ... else "utter_no_results"): every name it can make.
             parts = [str(v.value) for v in ast.walk(response) if isinstance(v, ast.Constant)]

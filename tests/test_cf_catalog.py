@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from recommender.catalog.products import Catalog
-from recommender.cf.serving import ServingSettings, data_key, is_current, train_for_catalog
+from recommender.cf.serving import MIN_SHOPPERS, ServingSettings, data_key, is_current, too_few_histories, train_for_catalog
 from recommender.cf.model import CFConfig
 from recommender.cf.recommender import CFRecommender
 from recommender.cf.train import TrainConfig
@@ -79,3 +79,18 @@ def test_is_current_until_the_histories_or_settings_change(trained, tmp_path):
         assert not is_current(path, data_key(other, embeddings, FAST))
     finally:
         other.close()
+
+
+def test_set_up_skips_the_model_in_one_line_when_histories_are_too_few(tmp_path, monkeypatch):
+    from bot.build import ensure_cf_model
+
+    few = build(tmp_path / "few", n_shoppers=MIN_SHOPPERS - 1)
+    monkeypatch.setenv("SHOPBOT_CATALOG", str(few))
+    monkeypatch.setenv("SHOPBOT_CACHE", str(tmp_path / "cache"))
+    with Catalog.open(few) as catalog:
+        assert f"{MIN_SHOPPERS - 1} shoppers with 3 or more items" in too_few_histories(catalog)
+    line = ensure_cf_model()
+    assert line.startswith("skipped: too few shopper histories") and "\n" not in line
+    assert not (tmp_path / "cache" / "cf").exists()                 # nothing trained, nothing saved
+    with Catalog.open(build(tmp_path / "enough", n_shoppers=MIN_SHOPPERS)) as catalog:
+        assert too_few_histories(catalog) is None

@@ -341,6 +341,7 @@ def test_rest_keeps_the_numbered_text_and_the_generic_payload(shopper, api):
     assert text["text"].startswith("Here's what I found:\n1. ") and "custom" not in text
     assert [c["id"] for c in custom["custom"]["products"]] == chat.shown
     assert set(custom["custom"]["products"][0]) == {"id", "position", "title", "brand", "category", "price",
+                                                     "currency", "price_text", "facets", "image_url", "rating",
                                                      "reasons", "buttons"}
 
 

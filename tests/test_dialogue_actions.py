@@ -16,6 +16,7 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 import actions
 from actions import services
+from actions.shop import words_of
 from recommender import config
 from recommender.catalog.products import Catalog
 from recommender.cf.model import CFConfig
@@ -23,7 +24,7 @@ from recommender.cf.recommender import CFRecommender
 from recommender.cf.train import TrainConfig
 from recommender.ranking.ranker import ProductSearch
 from recommender.store import ShopStore
-from tests.test_actions import DOMAIN, EMPTY_SLOTS, WordHashEncoder, shop  # noqa: F401  (shop is a fixture)
+from tests.test_actions import DOMAIN, EMPTY_SLOTS, WordHashEncoder, fashion_shop, shop  # noqa: F401  (fixtures)
 
 # intent -> the action its rule runs (data/rules/*.yml: "intent X, then action Y")
 ACTION_OF = {rule["steps"][0]["intent"]: rule["steps"][1]["action"]
@@ -77,6 +78,26 @@ def db(shop):
     conn.close()
 
 
+@pytest.fixture
+def fashion_for(fashion_shop, tmp_path):
+    store = ShopStore.open(tmp_path / "shop.db")
+    services.use(fashion_shop, store)
+    conn = sqlite3.connect(fashion_shop.catalog.path)
+    yield conn
+    conn.close()
+    services.use(None)
+    store.close()
+
+
+def facets_of(db, ids) -> dict[str, dict[str, str]]:
+    """id -> {facet name: value}, straight from the catalog file."""
+    found: dict[str, dict[str, str]] = {pid: {} for pid in ids}
+    for pid, name, value in db.execute(f"SELECT product_id, name, value FROM product_facets WHERE product_id IN "
+                                       f"({','.join('?' * len(ids))})", ids):
+        found[pid][name] = value
+    return found
+
+
 def rows(db, ids):
     """id -> (brand, category, category_path, price) straight from the catalog file."""
     return {r[0]: r[1:] for r in db.execute(
@@ -124,7 +145,10 @@ def test_cheaper_and_pricier_move_the_price_range(services_for, db):
     assert all(r[3] > statistics.median(shown) for r in rows(db, chat.shown).values())
     while chat.shown:                                                # cheaper, cheaper, ... until nothing is left
         chat.say("refine_search", "cheaper", relative_price="lower")
-    assert chat.say("refine_search", "cheaper", relative_price="lower")[0]["response"] == "utter_no_price_to_compare"
+    reply = chat.say("refine_search", "cheaper", relative_price="lower")[0]
+    assert reply["response"] == "utter_no_price_to_compare"
+    assert reply["budget_hint"] == f' Try a budget instead, like "under {words_of(services.catalog()).price}".'
+    assert words_of(services.catalog()).price.startswith("$")        # the shop's example price, in its currency
 
 
 def test_references_pick_the_right_product_or_say_what_was_not_shown(services_for):
@@ -303,3 +327,45 @@ def test_an_unclear_message_gets_buttons_and_the_search_button_searches_its_word
     chat.slots["unclear_text"] = events[0]["value"]
     messages = chat.say("search_products", "/search_products")
     assert messages[0]["response"] == "utter_search_results" and chat.slots["query"] == tracker_text
+
+
+def test_facets_are_constraints_across_turns_and_prices_are_in_the_shops_currency(fashion_for):
+    db = fashion_for
+
+    def passes(ids, price_max=None, **facets):
+        """Every product listed has these facet values, is jeans and costs at most price_max."""
+        found = rows(db, ids)
+        return bool(ids) and all(facets.items() <= values.items() for values in facets_of(db, ids).values()) \
+            and all(r[1].endswith("jeans") and (price_max is None or r[3] <= price_max) for r in found.values())
+
+    chat = Conversation()
+    chat.say("search_products", "black jeans for women")
+    assert chat.slots["facets"] == {"colour": "black", "gender": "women"} and chat.slots["category"] == "jeans"
+    assert passes(chat.shown, colour="black", gender="women")
+
+    chat.say("refine_search", "in blue")
+    assert chat.slots["facets"] == {"colour": "blue", "gender": "women"}
+    assert passes(chat.shown, colour="blue", gender="women")
+
+    chat.say("refine_search", "any colour is fine", drop_filter="any colour")
+    assert chat.slots["facets"] == {"gender": "women"} and passes(chat.shown, gender="women")
+    first_page = chat.shown
+    chat.say("show_more", "more")
+    assert passes(chat.shown, gender="women") and not set(first_page) & set(chat.shown)
+    assert {f["colour"] for f in facets_of(db, first_page + chat.shown).values()} == {"black", "blue"}
+
+    listed = chat.say("refine_search", "under 1500", price_max="1500")[0]
+    assert chat.slots["facets"] == {"gender": "women"} and chat.slots["price_max"] == 1500.0
+    assert passes(chat.shown, 1500, gender="women") and "under ₹1,500" in listed["summary"]
+
+    compared = chat.say("compare_products", "compare the first two", ordinal="first two")[0]
+    assert "₹" in compared["comparison"] and "$" not in compared["comparison"] + compared["verdict"]
+    details = chat.say("product_details", "tell me about the first one", ordinal="first")[0]
+    assert "₹" in details["details"] and "Gender: women" in details["details"]
+    assert details["custom"]["product"]["currency"] == "INR"
+
+    chat.say("start_over", "start over")
+    assert chat.slots["facets"] is None
+    chat.say("recommend", "what do you recommend for men?")
+    assert chat.slots["facets"] == {"gender": "men"}
+    assert all(f["gender"] == "men" for f in facets_of(db, chat.shown).values()) and chat.shown

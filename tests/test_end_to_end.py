@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from actions.shop import ShopWords
 from bot import build, settings
 from bot.servers import Assistant, post_message
-from recommender import config
+from recommender import Catalog, config
 from recommender import format_price
 
 pytestmark = pytest.mark.slow
@@ -59,10 +60,13 @@ def domain_texts(*responses: str) -> set[str]:
     return {variant["text"] for name in responses for variant in domain["responses"][name]}
 
 
-def test_greeting_and_off_topic_request_get_the_domain_replies(assistant: Assistant) -> None:
-    assert reply_text(assistant.send("e2e-chat", "hello there")) in domain_texts("utter_greet")
+def test_greeting_and_off_topic_request_get_the_shops_replies(assistant: Assistant) -> None:
+    with Catalog.open(config.catalog_path()) as catalog:
+        words = ShopWords.of(catalog)
+    assert reply_text(assistant.send("e2e-chat", "hello there")) == words.greeting()
+    assert shown_products(assistant.send("e2e-example", words.request()))   # the greeting's example finds products
     off_topic = reply_text(assistant.send("e2e-chat", "can you book me a flight to Paris?"))
-    assert off_topic in domain_texts("utter_out_of_scope", "utter_clarify")
+    assert off_topic in {words.out_of_scope(), *domain_texts("utter_clarify")}
 
 
 def test_a_shipped_shopper_gets_results_personalised_from_their_own_history(
@@ -176,7 +180,8 @@ def test_a_conversation_and_its_cart_survive_a_restart_of_both_servers(
         assert [line["id"] for line in cart["lines"]] == [shown[0]["id"]]
 
 
-CARD_FIELDS = {"id", "position", "title", "brand", "category", "price", "reasons", "buttons"}
+CARD_FIELDS = {"id", "position", "title", "brand", "category", "price", "currency", "price_text", "facets", "image_url",
+               "rating", "reasons", "buttons"}
 
 
 def test_the_readme_curl_example_answers_with_the_documented_schema(assistant: Assistant,

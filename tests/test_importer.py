@@ -32,7 +32,12 @@ def test_good_rows_import(write_file, tmp_path: Path) -> None:
     report = _import(write_file, TINY_PRODUCTS_CSV, interactions=write_file("h.txt", TINY_SEQUENCES))
     assert (report.products, report.shoppers, report.interactions) == (6, 3, 7)
     assert report.errors == []
-    assert report.warnings == ["line 5: product 'p4' has no title; kept, shown by brand and category"]
+    assert report.warnings == [
+        "line 5: product 'p4' has no title; kept, shown by brand and category",
+        "No currency in the prices and none given: prices are taken as USD. If they are not, import again with "
+        "--currency CODE (e.g. --currency EUR).",
+    ]
+    assert report.currency == "USD"
     assert report.duration > 0
     assert report.db_path == tmp_path / "catalog.db"
     with Catalog.open(report.db_path) as cat:
@@ -142,15 +147,16 @@ def test_header_without_id_column(write_file) -> None:
 def test_column_mapping_for_a_shop_file(write_file) -> None:
     rows = "sku,name,department,cost\nA1,Soap,Bath > Soap,2\nA2,Brush,Tools,\n"
     mapping = ColumnMapping(id="sku", title="name", brand=None, categories="department", price="cost")
-    report = _import(write_file, rows, mapping=mapping)
+    report = _import(write_file, rows, mapping=mapping, currency="USD")
     assert report.warnings == []
     with Catalog.open(report.db_path) as cat:
         assert cat.get_product("A1").category_path == ("Bath", "Soap")
-    report = _import(write_file, rows, mapping=PRESETS["default"].with_columns(id="sku", title="name"))
+    report = _import(write_file, rows, mapping=PRESETS["default"].with_columns(id="sku", title="name"), currency="usd")
     assert report.products == 2
     assert report.warnings == ["shop.csv: no 'brand' column; brand left empty",
-                               "shop.csv: no 'category' column; categories left empty",
-                               "shop.csv: no 'price' column; price left empty"]
+                               "shop.csv: no 'price' column; price left empty",
+                               "No category column: product types read from the titles for 0 of 2 products "
+                               "(see docs/catalog-format.md, product types)."]
 
 
 def test_recbole_preset_and_quoted_category_lists(write_file) -> None:
@@ -305,11 +311,15 @@ def test_interaction_table_by_position_and_file_order(write_file) -> None:
 
 
 def test_shipped_beauty_catalog(tmp_path: Path) -> None:
-    report = import_catalog(config.SHIPPED_PRODUCTS, tmp_path / "beauty.db",
+    # As `shopbot catalog build` imports it: its prices are in US dollars.
+    report = import_catalog(config.SHIPPED_PRODUCTS, tmp_path / "beauty.db", currency="USD",
                             interactions=config.SHIPPED_SEQUENCES, mapping="recbole", progress=False)
     assert (report.products, report.shoppers, report.interactions) == (12_101, 22_363, 198_502)
     assert report.errors == []
     assert len(report.warnings) == 7  # the 7 products without a title
+    # The fingerprint from before descriptions, facets and currencies: cached embeddings and the
+    # trained collaborative model of the shipped catalog stay valid.
+    assert report.fingerprint == "0ea2ead433c569e6e14c6ecaab3f7b57c49bd62b6433bcbfc8ca148bbc21abd4"
     conn = sqlite3.connect(report.db_path)
     one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
     assert one("SELECT count(*) FROM products WHERE brand IS NULL") == 2_098
@@ -370,3 +380,106 @@ def test_interactions_not_utf8_names_the_fix(write_file, tmp_path: Path) -> None
     with pytest.raises(CatalogImportError, match=r"h.txt is not UTF-8 text \(invalid continuation byte: b'\\xe9\\n'\); "
                                                  "save it as UTF-8 and import again.$"):
         _import(write_file, TINY_PRODUCTS_CSV, interactions=path)
+
+
+# -- prices as shops write them, and the catalog's currency ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "currency"),
+    [
+        ("₹1,299", 1299.0, "INR"),
+        ("€12,99", 12.99, "EUR"),
+        ("1.299,00 €", 1299.0, "EUR"),
+        ("$1,050.00", 1050.0, "USD"),
+        ("£3.50", 3.5, "GBP"),
+        ("Dhs 1,050", 1050.0, "AED"),
+        ("AED 1,050", 1050.0, "AED"),
+        ("Rs. 4,599", 4599.0, "INR"),
+        ("₹1,29,999", 129999.0, "INR"),  # Indian grouping
+        ("1 299,00 €", 1299.0, "EUR"),
+        ("CHF 1'299.50", 1299.5, "CHF"),
+        ("12,99 EUR", 12.99, "EUR"),
+        ("1,299", 1299.0, "USD"),  # a comma before three digits groups thousands
+        ("12,99", 12.99, "USD"),
+        ("12,-", 12.0, "USD"),
+        ("0.125", 0.125, "USD"),
+    ],
+)
+def test_price_text_as_shops_write_it(write_file, text: str, amount: float, currency: str) -> None:
+    report = _import(write_file, HEADER + f'p1,Soap,Acme,Beauty,"{text}"\n')
+    assert (report.errors, report.currency) == ([], currency)
+    conn = sqlite3.connect(report.db_path)
+    assert conn.execute("SELECT price FROM products").fetchone() == (amount,)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'currency'").fetchone() == (currency,)
+    conn.close()
+    no_currency = [w for w in report.warnings if w.startswith("No currency")]
+    assert len(no_currency) == (set(text) <= set("0123456789.,-"))  # a bare number leaves it to the default
+
+
+@pytest.mark.parametrize("text", ["1,2,3", "about 5", "5 - 10", "€", "12.5.3", "$$5"])
+def test_unreadable_price_text_is_a_bad_row(write_file, text: str) -> None:
+    report = _import(write_file, HEADER + "p1,Soap,Acme,Beauty,1\n" + f'p2,Soap,Acme,Beauty,"{text}"\n',
+                     currency="USD")
+    assert _errors(report) == [f"line 3: price {text!r} is not a number"]
+
+
+def test_price_in_another_currency_is_a_bad_row(write_file) -> None:
+    rows = HEADER + ('p1,Soap,Acme,Beauty,"€5,00"\n'
+                     "p2,Soap,Acme,Beauty,$5\n"
+                     "p3,Soap,Acme,Beauty,6\n"
+                     "p4,Soap,Acme,Beauty,£2\n"
+                     "p5,Soap,Acme,Beauty,EUR 7\n")
+    report = _import(write_file, rows)
+    assert _errors(report) == [
+        "line 3: price '$5' is in USD, but this catalog's prices are in EUR (from line 2)",
+        "line 5: price '£2' is in GBP, but this catalog's prices are in EUR (from line 2)",
+    ]
+    assert (report.products, report.currency) == (3, "EUR")
+    report = _import(write_file, rows, currency="GBP")
+    assert [e.line for e in report.errors] == [2, 3, 6]
+    assert str(report.errors[0]) == (
+        "line 2: price '€5,00' is in EUR, but this catalog's prices are in GBP (set by --currency)")
+    # "$" is any dollar: a Canadian shop's "$5" is Canadian dollars
+    report = _import(write_file, HEADER + "p1,Soap,Acme,Beauty,$5\np2,Soap,Acme,Beauty,C$6\n", currency="cad")
+    assert (report.errors, report.currency) == ([], "CAD")
+
+
+def test_unknown_currency_code_fails_before_reading(write_file, old_catalog) -> None:
+    with pytest.raises(CatalogImportError, match=r"^Unknown currency: 'EURO' is not an ISO 4217 currency code"):
+        import_catalog(write_file("p.csv", TINY_PRODUCTS_CSV), old_catalog[0], currency="EURO", progress=False)
+    _assert_untouched(old_catalog)
+
+
+def test_category_is_the_singular_of_categories(write_file) -> None:
+    rows = "sku,name,department\nA1,Desk,Office > Desks\n"
+    mapping = PRESETS["default"].with_columns(id="sku", title="name", category="department", price=None)
+    report = _import(write_file, rows, mapping=mapping)
+    assert (report.warnings, report.category_source) == (["shop.csv: no 'brand' column; brand left empty"], "column")
+    with Catalog.open(report.db_path) as cat:
+        assert cat.get_product("A1").category_path == ("Office", "Desks")
+    with pytest.raises(CatalogImportError, match=r"Unknown product field\(s\) \['colour', 'size'\]; .*"
+                                                 r"map a facet: --facet colour=COLUMN\.$"):
+        PRESETS["default"].with_columns(colour="c", size="s")
+
+
+def test_catalog_without_categories_is_decided_in_one_place(write_file, monkeypatch) -> None:
+    seen = {}
+
+    def derived(titles):
+        seen.update(titles)
+        return {pid: ("Jeans",) for pid, title in titles.items() if "Jeans" in (title or "")}, "derived"
+
+    monkeypatch.setattr(importer, "categories_without_column", derived)
+    rows = "id,title,price\nj1,Black Skinny Jeans,\"₹1,299\"\nt1,Cotton T-shirt,₹499\nx1,,₹99\n"
+    report = _import(write_file, rows)
+    assert seen == {"j1": "Black Skinny Jeans", "t1": "Cotton T-shirt", "x1": None}
+    assert report.category_source == "derived"
+    conn = sqlite3.connect(report.db_path)
+    assert conn.execute("SELECT id, category, category_path FROM products ORDER BY id").fetchall() == [
+        ("j1", "Jeans", "Jeans"), ("t1", None, None), ("x1", None, None)]
+    assert conn.execute("SELECT value FROM meta WHERE key = 'category_source'").fetchone() == ("derived",)
+    conn.close()
+    # a file with categories is not asked
+    seen.clear()
+    assert _import(write_file, TINY_PRODUCTS_CSV).category_source == "column" and seen == {}

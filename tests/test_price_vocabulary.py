@@ -1,7 +1,8 @@
 """One price vocabulary (issue 15): the NLU regex features, the actions' price parsing and the ranker's
 query clean-up agree on every price phrase of a table.
 
-For each phrase: the NLU's regexes (data/nlu/prices.yml, as Rasa's RegexFeaturizer applies them:
+For each phrase: the NLU's regexes (``nlu_regexes``, which data/nlu/prices.yml lists:
+tests/test_nlu_data.py checks that the file is up to date; applied as Rasa's RegexFeaturizer does:
 case-insensitive) mark each amount, with the cue of its side where the phrase names one;
 ``parse_price`` reads each amount as NLU would tag it; and the ranker drops the whole phrase from
 the query text ("shampoo under twenty dollars" -> "shampoo"), before or after the product words.
@@ -12,10 +13,9 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 
 from actions.prices import parse_price
-from recommender import config
+from recommender.ranking.prices import currency_in, format_price, nlu_regexes as price_regexes
 from recommender.ranking.query import parse_query
 
 # phrase -> the amounts in it: (side, the text NLU would tag, its value); side "any" = no cue says which
@@ -44,16 +44,26 @@ PHRASES = {
     "20€": [("any", "20€", 20)],
     "around 30 usd": [("any", "30 usd", 30)],
     "for 20 bucks": [("any", "20 bucks", 20)],
+    # other currencies: symbols, words and codes before or after the amount
+    "under 1500 rupees": [("max", "1500 rupees", 1500)],
+    "under ₹1500": [("max", "₹1500", 1500)],
+    "below Rs. 1,299": [("max", "Rs. 1,299", 1299)],
+    "rs 500 or less": [("max", "rs 500", 500)],
+    "under 400 euros": [("max", "400 euros", 400)],
+    "over AED 200": [("min", "AED 200", 200)],
+    "between 100 and 250 dirhams": [("min", "100", 100), ("max", "250 dirhams", 250)],
+    "under 20 pounds": [("max", "20 pounds", 20)],
+    "30 gbp or more": [("min", "30 gbp", 30)],
+    "for 20 pounds": [("any", "20", 20)],
 }
 # Numbers that are no price: no currency, no cue of a budget's side. The ranker keeps them.
-NOT_PRICES = ["spf 50 sunscreen", "2 pack shampoo", "24 hour lipstick", "sunscreen spf 30+", "no. 5 perfume"]
+NOT_PRICES = ["spf 50 sunscreen", "2 pack shampoo", "24 hour lipstick", "sunscreen spf 30+", "no. 5 perfume",
+              "10 pound dumbbells", "55 inch tv"]
 
 
 @pytest.fixture(scope="module")
 def nlu_regexes() -> dict[str, list[re.Pattern]]:
-    data = yaml.safe_load((config.REPO_ROOT / "data" / "nlu" / "prices.yml").read_text(encoding="utf-8"))
-    return {item["regex"]: [re.compile(line[2:], re.I) for line in item["examples"].splitlines()]
-            for item in data["nlu"]}
+    return {name: [re.compile(pattern, re.I) for pattern in patterns] for name, patterns in price_regexes().items()}
 
 
 SIDES = {"max": ["price_max_cue"], "min": ["price_min_cue"], "any": ["money", "number_word"]}
@@ -84,3 +94,35 @@ def test_the_ranker_drops_the_phrase_from_the_query_text(phrase):
 def test_the_ranker_keeps_numbers_that_are_no_price(query):
     q = parse_query(query, 300)
     assert q.text == query.rstrip("+") and re.search(r"\d+", query).group() in q.terms
+
+
+def test_a_price_in_another_currency_leaves_the_product_words():
+    q = parse_query("a 55 inch tv under 400 euros", 300)
+    assert q.text == "55 inch tv" and q.terms == ("55", "inch", "tv")
+    assert parse_query("black jeans for women under 1500 rupees", 300).text == "black jeans for women"
+    assert parse_query("jeans in rupees", 300).terms == ("jeans",)
+
+
+@pytest.mark.parametrize("text,code", [
+    ("under $20", "USD"), ("twenty bucks", "USD"), ("jeans in dollars", "USD"), ("20€", "EUR"),
+    ("a 55 inch tv under 400 euros", "EUR"), ("EUR 30", "EUR"), ("over £30", "GBP"), ("up to fifteen quid", "GBP"),
+    ("under 20 pounds", "GBP"), ("under 1500 rupees", "INR"), ("black jeans under ₹1500", "INR"),
+    ("Rs. 1,299", "INR"), ("\u20a8 500", "INR"), ("1500 INR max", "INR"), ("under 200 dhs", "AED"),
+    ("2 dirhams", "AED"), ("aed 50", "AED"), ("50 CHF or less", "CHF"), ("JPY 5000", "JPY"),
+    # the first currency of a price phrase wins over a mention elsewhere
+    ("dollar store mugs under £5", "GBP"),
+    # no currency: bare numbers, weights, words that are no currency code away from an amount
+    ("under 1500", None), ("10 pound dumbbells", None), ("top 10 lipsticks", None), ("show me rs shoes", None),
+    ("size 8 all black", None), ("", None),
+])
+def test_currency_in_names_the_currency_a_shopper_writes(text, code):
+    assert currency_in(text) == code
+
+
+@pytest.mark.parametrize("value,currency,text", [
+    (20, "USD", "$20"), (20.5, "USD", "$20.50"), (1200, "USD", "$1,200"), (1299, "INR", "₹1,299"),
+    (12.99, "EUR", "€12.99"), (3.5, "GBP", "£3.50"), (1050, "AED", "AED 1,050"), (1050.5, "aed", "AED 1,050.50"),
+    (1200, "JPY", "¥1,200"), (0.99, "USD", "$0.99"),
+])
+def test_format_price_in_the_catalog_currency(value, currency, text):
+    assert format_price(value, currency) == text

@@ -10,19 +10,23 @@ import json
 import re
 import sqlite3
 import unicodedata
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from recommender.catalog.formats import ColumnMapping
 from recommender.catalog.products import Catalog
 from recommender.errors import ProductNotFound
 from recommender.text.embeddings import ProductEmbeddings, product_text
 from recommender.catalog.importer import import_catalog
+from recommender.ranking.facets import FacetVocabulary
 from recommender.ranking.filters import Filters
 from recommender.ranking.query import STOPWORDS
 from recommender.ranking.ranker import ProductSearch, SearchConfig, SearchOutcome
+from recommender.ranking.spelling import Speller, edit_distance
 
 P = "Beauty > "
 PRODUCTS = [
@@ -83,10 +87,13 @@ def db_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def engine(db_path, tmp_path_factory):
+    """The ranker without the relevance floor (calibrated on MiniLM, not on the concept encoder): the
+    tests of filters, ranking and reasons look at the least relevant candidates too. The floor has
+    its own tests below."""
     catalog = Catalog.open(db_path)
     encoder = ConceptEncoder()
     emb = ProductEmbeddings.load_or_build(catalog, encoder, tmp_path_factory.mktemp("cache"), progress=False)
-    yield ProductSearch(catalog, encoder, emb, SearchConfig(popular_reason_min=3, diversity=0))
+    yield ProductSearch(catalog, encoder, emb, SearchConfig(popular_reason_min=3, diversity=0, relevance_floor=0))
     catalog.close()
 
 
@@ -441,7 +448,7 @@ class TextNoting(ConceptEncoder):
 def test_a_repeated_query_is_encoded_once_and_ranks_the_same(engine, db_path):
     encoder = TextNoting()
     cached = ProductSearch(Catalog.open(db_path), encoder, engine.embeddings,
-                           SearchConfig(popular_reason_min=3, diversity=0))
+                           SearchConfig(popular_reason_min=3, diversity=0, relevance_floor=0))
     first = cached.search("shampoo for dry hair")
     again = cached.search("shampoo for dry hair", Filters(price_max=10))   # a new filter on the same words
     more = cached.search("shampoo for dry hair", exclude=ids(first)[:2])  # "show me more"
@@ -458,8 +465,228 @@ def test_a_repeated_query_is_encoded_once_and_ranks_the_same(engine, db_path):
 ])
 def test_the_query_cache_keeps_the_most_recent_texts_and_can_be_off(engine, db_path, size, encoded):
     encoder = TextNoting()
-    search = ProductSearch(Catalog.open(db_path), encoder, engine.embeddings, SearchConfig(query_cache_size=size))
+    search = ProductSearch(Catalog.open(db_path), encoder, engine.embeddings,  # no floor: no category name encoded
+                           SearchConfig(query_cache_size=size, relevance_floor=0))
     for text in ("mascara", "shampoo", "mascara", "lipstick", "shampoo", "mascara"):
         search.search(text)
     search.close()
     assert encoder.texts == encoded
+
+
+# ---- relevance floor --------------------------------------------------------------------------
+# Under the concept encoder a query without a concept word is the bias axis alone: its best cosine
+# is 0.29 (a product with one concept); "shampoo" reaches 0.52 with s01 and 0.72 with s12. With the
+# reference cosine pinned to 1, the floor is a cosine of 0.5.
+
+
+@pytest.fixture(scope="module")
+def floored(engine):
+    return ProductSearch(engine.catalog, engine.encoder, engine.embeddings,
+                         SearchConfig(popular_reason_min=3, diversity=0, relevance_floor=0.5, relevance_reference=1.0))
+
+
+def test_the_reference_cosine_is_the_median_best_cosine_of_the_category_names(engine, sql):
+    search = ProductSearch(engine.catalog, engine.encoder, engine.embeddings)
+    best = []
+    for (name,) in sql.execute("SELECT DISTINCT category FROM products"):
+        ids_in = [pid for (pid,) in sql.execute("SELECT id FROM products WHERE category = ?", [name])]
+        vector = ConceptEncoder().encode([name])[0]
+        best.append(max(float(engine.embeddings.matrix[engine.embeddings.index_of(pid)] @ vector) for pid in ids_in))
+    assert search.reference_cosine() == pytest.approx(float(np.median(best)), abs=1e-6)
+    floor = search.config.relevance_floor * search.reference_cosine()
+    assert search.relevance("shampoo") == pytest.approx(0.722 / search.reference_cosine(), abs=1e-3)
+    assert (search.search("shampoo").results != []) == (0.722 >= floor)
+
+
+@pytest.mark.parametrize("query", ["running shoes", "show me running shoes under $50", "a 55 inch tv", "laptop"])
+def test_a_query_the_catalog_does_not_carry_lists_nothing(floored, query):
+    assert floored.search(query) == SearchOutcome([], None, no_match=True)
+    assert floored.relevance(query) < floored.config.relevance_floor
+
+
+def test_a_relevant_query_lists_as_before(floored, engine):
+    for query in ("shampoo", "mascara", "dry skin moisturizer", "red nail polish under $20"):
+        out = floored.search(query)
+        assert out == engine.search(query) and out.results and not out.no_match
+        assert floored.relevance(query) >= floored.config.relevance_floor
+
+
+def test_no_floor_without_words_beyond_the_filters_nor_for_similar(floored, engine):
+    for query, filters in [("", Filters(brand="OPI")), ("?!", Filters()), ("OPI", Filters(brand="OPI")),
+                           ("only opi please", Filters(brand="opi")), ("nail polish", Filters(category="Nail Polish"))]:
+        assert floored.relevance(query, filters) is None
+        out = floored.search(query, filters)
+        assert out.results and out == engine.search(query, filters)
+    assert floored.search("OPI") == SearchOutcome([], None, no_match=True)  # no filter: "OPI" names something
+    assert floored.similar("s06", n=3) == engine.similar("s06", n=3)
+
+
+def test_relevant_products_outside_the_filters_name_the_filter_to_drop(floored):
+    # OPI has no mascara, the shop has: drop the brand, do not say the shop does not carry it
+    assert floored.search("mascara", Filters(brand="OPI")) == SearchOutcome([], "brand")
+    assert floored.search("mascara", Filters(brand="OPI", price_max=5)) == SearchOutcome([], "brand")
+    assert floored.search("mascara", Filters(brand="Maybelline", price_max=1)) == SearchOutcome([], "price_max")
+    assert floored.search("mascara", Filters(brand="OPI", price_max=1)) == SearchOutcome([], None)  # two to drop
+    assert floored.search("running shoes", Filters(brand="Nobody")) == SearchOutcome([], None, no_match=True)
+    assert floored.search("mascara", Filters(brand="OPI", category="Nail Polish")) == SearchOutcome([], None)
+    # every mascara already shown ("show me more"): nothing more, and the shop still carries mascara
+    assert floored.search("mascara", exclude=["s06", "s07"]) == SearchOutcome([], None)
+
+
+@pytest.mark.parametrize("query", HOSTILE, ids=lambda q: repr(q[:20]))
+def test_hostile_queries_never_crash_with_the_floor(floored, query):
+    out = floored.search(query, n=3)
+    assert len(out.results) == 3 or (out.results == [] and out.no_match)
+
+
+@pytest.mark.slow  # loads the real sentence encoder
+def test_the_default_floor_on_the_real_encoder(db_path, tmp_path):
+    from recommender.text.encoder import TextEncoder
+
+    catalog = Catalog.open(db_path)
+    encoder = TextEncoder()
+    embeddings = ProductEmbeddings.load_or_build(catalog, encoder, tmp_path, progress=False)
+    search = ProductSearch(catalog, encoder, embeddings)
+    try:
+        for query in ("running shoes", "a 55 inch tv under 400 euros", "gaming laptop", "sofa"):
+            assert search.search(query) == SearchOutcome([], None, no_match=True), query
+        for query in ("shampoo for dry hair", "mascara", "red nail polish", "something for dry skin"):
+            assert search.search(query).results, query
+    finally:
+        catalog.close()
+
+
+# ---- spelling -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("word,fixed", [
+    ("shampo", "shampoo"), ("mascra", "mascara"), ("lipstik", "lipstick"), ("perfum", "parfum"),
+    ("conditoner", "conditioner"), ("CONDITONERS", "conditioners"), ("lotoins", "lotions"),  # a swap is one edit
+    ("shampoo", None), ("shampoos", None), ("sofa", None), ("couch", None), ("xampoo", None), ("shmpoooo", None),
+])
+def test_typos_of_what_the_shop_sells_are_corrected(engine, word, fixed):
+    assert Speller(engine.catalog.categories()).correct(word) == fixed
+
+
+def test_edit_distance_counts_swaps_and_stops_at_the_limit():
+    assert [edit_distance(a, b, 3) for a, b in [("ca", "ac"), ("kitten", "sitting"), ("same", "same"), ("", "abc")]] \
+        == [1, 3, 0, 3]
+    assert edit_distance("abcdef", "uvwxyz", 2) == 3 and edit_distance("a", "abcd", 1) == 2
+
+
+def test_a_misspelt_request_finds_what_the_spelling_finds(engine, floored):
+    for typo, word in [("shampo for dry hair", "shampoo for dry hair"), ("mascra", "mascara")]:
+        assert engine.search(typo) == engine.search(word) and floored.search(typo) == floored.search(word)
+        assert floored.search(typo).results
+    # a word the keyword index knows is never "corrected" ("lacquer" is no category word)
+    assert engine.search("lacquer").results[0].reasons[0] == "matches 'lacquer'"
+
+
+def test_facet_values_that_say_little_alone_need_their_facet_name():
+    vocabulary = FacetVocabulary({"size": [("9", 3), ("M", 2)], "waterproof": [("yes", 4)], "colour": [("Red", 1)]})
+    assert vocabulary.named_in("size 9 red shoes, waterproof yes") == {"size": "9", "colour": "red",
+                                                                       "waterproof": "yes"}
+    assert vocabulary.named_in("9 reds, m or yes") == {"colour": "red"}
+    assert vocabulary.named_in("SIZE  M please") == {"size": "m"}
+    assert FacetVocabulary({}).named_in("anything") == {}
+
+
+# ---- another shop: facets, rupees, no histories -------------------------------------------------
+
+FASHION = Path(__file__).parent / "fixtures" / "catalogs" / "fashion_inr.csv"
+
+
+class WordEncoder:
+    """Fake sentence encoder for any shop's words: one hashed axis per word, plus a bias axis."""
+
+    model_id = "fake/words@1"
+    dim = 257
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[i, zlib.crc32(word.encode()) % (self.dim - 1)] = 1.0
+            out[i, -1] = 0.3
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def fashion_path(tmp_path_factory) -> Path:
+    """The fashion fixture imported as its README says: no categories, prices in rupees, facets
+    gender and colour, and no shopper histories."""
+    mapping = ColumnMapping().with_columns(id="ProductID", title="ProductName", brand="ProductBrand", price="Price",
+                                           description="Description")
+    path = tmp_path_factory.mktemp("fashion") / "catalog.db"
+    import_catalog(FASHION, path, mapping=mapping.with_facets({"gender": "Gender", "colour": "PrimaryColor"}),
+                   progress=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fashion(fashion_path, tmp_path_factory):
+    catalog = Catalog.open(fashion_path)
+    encoder = WordEncoder()
+    emb = ProductEmbeddings.load_or_build(catalog, encoder, tmp_path_factory.mktemp("fashion-cache"), progress=False)
+    yield ProductSearch(catalog, encoder, emb, SearchConfig(diversity=0, relevance_floor=0))
+    catalog.close()
+
+
+def sql_with_facets(path: Path, pairs: dict[str, str], price_max: float) -> set[str]:
+    """Ids of the products with every (facet, value) pair and a price <= price_max, from the raw tables."""
+    conn = sqlite3.connect(path)
+    try:
+        ids_ = {pid for (pid,) in conn.execute("SELECT id FROM products WHERE price <= ?", [price_max])}
+        for name, value in pairs.items():
+            ids_ &= {pid for (pid,) in conn.execute(
+                "SELECT product_id FROM product_facets WHERE name = ? AND value = ?", [name, value])}
+        return ids_
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("text,facets", [
+    ("black jeans for women", {"colour": "black", "gender": "women"}),
+    ("Navy Blue shirt for a man", {"colour": "navy blue", "gender": "men"}),  # longest value, singular
+    ("a grey melange t-shirt", {"colour": "grey melange"}),
+    ("something for GIRLS", {"gender": "girls"}),
+    ("blackest jeans", {}), ("show me running shoes", {}), ("", {}),
+])
+def test_facets_in_finds_the_values_a_text_names(fashion, text, facets):
+    assert fashion.facets_in(text) == facets
+
+
+def test_black_jeans_for_women_under_1500_rupees(fashion, fashion_path):
+    text = "black jeans for women under 1500 rupees"
+    facets = fashion.facets_in(text)
+    out = fashion.search(text, Filters(facets=facets, price_max=1500), n=50)
+    assert set(ids(out)) == sql_with_facets(fashion_path, facets, 1500) and len(out.results) > 4
+    assert all("Jeans" in r.product.title for r in out.results[:4])  # the four black jeans for women first
+    for r in out.results:
+        assert r.reasons[-3:] == ("black, as asked", "for women, as asked", "under your ₹1,500 budget")
+        assert not any(r.startswith("matches") and ("black" in r or "women" in r) for r in r.reasons)
+    assert "matches 'jeans'" in out.results[0].reasons  # the words that became filters left the query
+
+
+def test_facet_filters_normalise_relax_and_describe(fashion):
+    f = Filters(brand="Puma", facets={" Colour ": " MUSTARD", "gender": "Women"})
+    assert f.facets == (("colour", "mustard"), ("gender", "women"))
+    assert fashion.search("", f) == SearchOutcome([], "facets")
+    assert f.describe("INR") == ["from Puma", "mustard", "for women"]
+    assert f.without_facet("colour") == Filters(brand="Puma", facets={"gender": "women"})
+    assert f.without("facets") == Filters(brand="Puma") and f.without("facets").is_empty() is False
+    assert Filters(facets={"colour": " "}).is_empty()
+    assert Filters(facets=[("gender", "unisex")], price_max=1299).describe("INR") == ["unisex", "under ₹1,299"]
+    assert f.as_kwargs()["facets"] == (("colour", "mustard"), ("gender", "women"))
+    assert Filters(price_min=10, price_max=12.5).describe("EUR") == ["between €10 and €12.50"]
+
+
+def test_a_catalog_without_histories_or_model_ranks_by_relevance_then_id(fashion):
+    assert fashion.recommender is None and fashion.popularity() == {}
+    browse = fashion.search("", Filters(brand="Puma"), n=20)
+    assert ids(browse) == sorted(ids(browse)) and len(browse.results) == 12     # no popularity: ties by id
+    assert all(r.reasons == ("Puma, as asked",) for r in browse.results)
+    shoes = fashion.search("running shoes", Filters(brand="Puma"), n=4)
+    assert all("Running Shoes" in r.product.title for r in shoes.results) and len(shoes.results) == 4
+    assert not any("bought" in reason for r in shoes.results for reason in r.reasons)
+    assert fashion.similar(ids(shoes)[0], n=3).results

@@ -136,8 +136,9 @@ def test_faiss_is_imported_only_when_an_index_is_used():
 
 
 def indexed(engine: ProductSearch, recommender=None, **config) -> ProductSearch:
-    """The test ranker (``engine``) with a vector index over its embeddings."""
-    cfg = SearchConfig(popular_reason_min=3, diversity=0, index_min_products=1, **config)
+    """The test ranker (``engine``) with a vector index over its embeddings (and its relevance floor: off)."""
+    cfg = SearchConfig(popular_reason_min=3, diversity=0, index_min_products=1,
+                       relevance_floor=engine.config.relevance_floor, **config)
     return ProductSearch(engine.catalog, engine.encoder, engine.embeddings, cfg, recommender=recommender,
                          index=VectorIndex.build(engine.embeddings.matrix))
 

@@ -1,13 +1,15 @@
 """The chat widget in a real browser: Debian's chromium, driven by playwright, on the demo shop page.
 
-Each browser test (slow) starts the real stack (action server, `rasa run` with the socket.io
+Each slow browser test starts the real stack (action server, `rasa run` with the socket.io
 channel, the page server of bot/webpage.py) on free local ports, then uses the page as a shopper
 would: keyboard, buttons, a reload. Cards are checked against the SQLite catalog. Screenshots
-(desktop and phone width) are saved in var/artifacts/. The page server alone is tested fast.
+(desktop and phone width) are saved in var/artifacts/. The page server alone is tested fast, and so
+is the widget's drawing of the actions' cards, with a stand-in for the socket.io client.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -20,9 +22,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from actions.listing import card
 from bot.servers import HOST, Assistant, free_port
 from bot.webpage import WEB_DIR, PageServer
-from recommender import config
+from recommender import PRESETS, Catalog, config
 from recommender.catalog.importer import import_catalog
 from recommender import format_price
 
@@ -33,6 +36,23 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 ARTIFACTS = config.REPO_ROOT / "var" / "artifacts"
 REPLY_MS = 120_000  # the first search loads the encoder and the embeddings
 PROBE_TITLE = "<img src=x onerror=alert(1)>"
+# Stands in for vendor/socket.io.min.js: connects at once, confirms a session, and answers each message
+# with the bot_uttered events REPLIES (defined before it) holds for that text.
+STUB_CLIENT = """
+window.io = function () {
+  const handlers = {};
+  const later = (event, data) => setTimeout(() => handlers[event](data));
+  later("connect");
+  return {
+    connected: true, active: true, connect() {},
+    on(event, handler) { handlers[event] = handler; },
+    emit(event, data) {
+      if (event === "session_request") later("session_confirm", { session_id: "web-stub" });
+      if (event === "user_uttered") (REPLIES[data.message] || []).forEach((reply) => later("bot_uttered", reply));
+    },
+  };
+};
+"""
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +108,49 @@ def test_the_page_server_serves_the_widget_files_only_under_a_content_security_p
             with pytest.raises(urllib.error.HTTPError) as error:
                 urllib.request.urlopen(site.url + path)
             assert error.value.code == 404, path
+
+
+def test_cards_show_the_catalogs_currency_and_facets_as_text(browser: Browser, tmp_path: Path) -> None:
+    products = tmp_path / "shop.csv"
+    products.write_text("id,title,brand,category,price,rating,colour\n"
+                        f'h1,Wireless Headphones,<b>Probe</b>,Audio > Headphones,349,4.46,"{PROBE_TITLE}"\n'
+                        "h2,Buds FE,Plainly,Audio > Headphones,79.90,,Black\n")
+    import_catalog(products, tmp_path / "catalog.db", mapping=PRESETS["default"].with_facets({"colour": "colour"}),
+                   currency="EUR", progress=False)
+    with Catalog.open(tmp_path / "catalog.db") as catalog:               # the cards the actions send
+        cards = [card(p, ["as asked"], i, catalog.currency()) for i, p in
+                 enumerate(catalog.get_products(["h1", "h2"]), start=1)]
+    line = {**cards[0], "quantity": 2, "line_total": 698.0}
+    replies = {"headphones": [{"text": "Here's what I found:"}, {"listing": "search", "products": cards}],
+               "my cart": [{"text": "Your cart:"}, {"cart": {"lines": [line], "count": 2, "total": 698.0}}]}
+    dialogs: list[str] = []
+    with PageServer(rasa_url=f"http://{HOST}:9") as site:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.route("**/vendor/socket.io.min.js", lambda route: route.fulfill(
+            content_type="text/javascript", body=f"const REPLIES = {json.dumps(replies)};{STUB_CLIENT}"))
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(site.url)
+        page.get_by_role("button", name=re.compile("Chat with our assistant")).click()
+        expect(page.locator(".shopbot-from-bot").first).to_have_text(
+            "Hi! Tell me what you\u2019re looking for: a kind of product, a brand, a budget, or all three.")
+        expect(page.get_by_label("Your message")).to_have_attribute("placeholder", "What are you looking for?")
+
+        say(page, "headphones")
+        shown = page.locator(".shopbot-card")
+        expect(shown).to_have_count(2)
+        assert [c["price_text"] for c in cards] == ["\u20ac349", "\u20ac79.90"]
+        for sent, drawn in zip(cards, shown.all()):
+            expect(drawn.locator(".shopbot-card-price")).to_have_text(sent["price_text"])
+            expect(drawn.locator(".shopbot-facet")).to_have_text([f["value"] for f in sent["facets"]])
+        expect(shown.first.locator(".shopbot-facet")).to_have_text([PROBE_TITLE])
+        expect(shown.first.locator(".shopbot-card-facts")).to_have_text(
+            "<b>Probe</b> \u00b7 Headphones \u00b7 \u2605 4.5")
+
+        say(page, "my cart")
+        expect(page.locator(".shopbot-cart-lines li")).to_have_text("2 \u00d7 Wireless Headphones \u2014 \u20ac698")
+        expect(page.locator(".shopbot-cart-total")).to_have_text("Total: \u20ac698")
+        assert page.locator("#shopbot img, #shopbot b").count() == 0     # no element was made from the text
+    assert dialogs == []
 
 
 @pytest.mark.slow

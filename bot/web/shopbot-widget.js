@@ -8,6 +8,8 @@
  * data-token-url is an endpoint of the shop's own site that answers a POST with {"token": ...}: a JWT
  * signed with the assistant's SHOPBOT_JWT_KEY whose subject is the shopper. The assistant takes the
  * shopper from that token only, so nobody can talk as someone else by naming their session.
+ * Optional: data-greeting (the first message shown) and data-placeholder (the input's hint), in the
+ * shop's own words; the defaults name no kind of product.
  *
  * Every piece of catalog or user text is put into the page with textContent, never parsed as HTML.
  * The token, the session id and the conversation are kept in localStorage, so a reload continues the
@@ -25,12 +27,18 @@
   const OPEN_KEY = "shopbot:open";
   const HISTORY_LIMIT = 200;       // messages kept per session
   const REPLY_TIMEOUT_MS = 90000;  // the typing indicator gives up after this long
-  const cents = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
-  const dollars = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 0 });
+  const greeting = script.dataset.greeting ||
+    "Hi! Tell me what you\u2019re looking for: a kind of product, a brand, a budget, or all three.";
+  const placeholder = script.dataset.placeholder || "What are you looking for?";
 
-  /** Dollars as the assistant writes them: "$20", "$20.50", "$1,200". */
-  function money(value) {
-    return (Number.isInteger(value) ? dollars : cents).format(value);
+  /** An amount as the assistant writes it, in the payload's currency (ISO code; USD in payloads from
+   * before currencies): "$20", "\u20ac12.99", "\u20b91,299"; null when there is no amount. */
+  function money(value, currency) {
+    if (typeof value !== "number") return null;
+    const code = typeof currency === "string" && /^[A-Z]{3}$/.test(currency) ? currency : "USD";
+    const digits = Number.isInteger(value) ? 0 : 2;
+    return new Intl.NumberFormat("en", { style: "currency", currency: code, minimumFractionDigits: digits,
+                                         maximumFractionDigits: digits }).format(value);
   }
 
   /** Create an element with a class and, optionally, text (as text, never HTML). */
@@ -102,7 +110,7 @@
   input.type = "text";
   input.autocomplete = "off";
   input.maxLength = 500;
-  input.placeholder = "Ask for a product, e.g. shampoo under $10";
+  input.placeholder = placeholder;
   const send = el("button", "shopbot-send", "Send");
   send.type = "submit";
   form.append(label, input, send);
@@ -129,10 +137,22 @@
     const item = el("li", "shopbot-card");
     item.dataset.productId = String(card.id);
     item.append(el("p", "shopbot-card-title", card.title));
-    const facts = [card.brand, card.category].filter(Boolean).join(" \u00b7 ");
+    const rating = typeof card.rating === "number" ? `\u2605 ${card.rating.toFixed(1)}` : null;
+    const facts = [card.brand, card.category, rating].filter(Boolean).join(" \u00b7 ");
     if (facts) item.append(el("p", "shopbot-card-facts", facts));
-    item.append(el("p", "shopbot-card-price",
-                   typeof card.price === "number" ? money(card.price) : "Price unknown"));
+    if (Array.isArray(card.facets) && card.facets.length) {
+      const labels = el("ul", "shopbot-card-facets");
+      labels.setAttribute("aria-label", "Details");
+      card.facets.filter((f) => f && f.value).forEach((f) => {
+        const label = el("li", "shopbot-facet", f.value);
+        if (f.name) label.title = String(f.name);
+        labels.append(label);
+      });
+      item.append(labels);
+    }
+    // The price as the assistant words it; a chat stored before cards had price_text has the number only.
+    const price = card.price_text || money(card.price, card.currency);
+    item.append(el("p", "shopbot-card-price", price || "price unknown"));
     if (Array.isArray(card.reasons) && card.reasons.length) {
       const reasons = el("ul", "shopbot-card-reasons");
       card.reasons.forEach((reason) => reasons.append(el("li", "", reason)));
@@ -156,10 +176,11 @@
     const box = el("div", "shopbot-cart-summary");
     const lines = el("ul", "shopbot-cart-lines");
     (cart.lines || []).forEach((line) => {
-      const total = typeof line.line_total === "number" ? money(line.line_total) : "price unknown";
+      const total = money(line.line_total, line.currency) || "price unknown";
       lines.append(el("li", "", `${line.quantity} \u00d7 ${line.title} \u2014 ${total}`));
     });
-    box.append(lines, el("p", "shopbot-cart-total", `Total: ${money(Number(cart.total) || 0)}`));
+    const total = money(Number(cart.total) || 0, ((cart.lines || [])[0] || {}).currency);
+    box.append(lines, el("p", "shopbot-cart-total", `Total: ${total}`));
     return box;
   }
 
@@ -337,7 +358,7 @@
 
   /** Show the widget once its stylesheet is in (no unstyled flash), then connect. */
   function show() {
-    render({ from: "bot", message: { text: "Hi! Tell me what you are looking for, e.g. \u201cshampoo under $10\u201d." } });
+    render({ from: "bot", message: { text: greeting } });
     history.forEach(render);  // before the log is on the page, so screen readers do not read it all again
     document.body.append(root);
     setOpen(storageGet(OPEN_KEY, false), false);

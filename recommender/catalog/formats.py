@@ -13,12 +13,14 @@ import csv
 import html
 import json
 import logging
-import math
-from collections.abc import Iterator
-from dataclasses import dataclass, fields, replace
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from recommender.catalog.money import read_amount, read_price
 from recommender.errors import CatalogImportError
 
 logger = logging.getLogger(__name__)
@@ -26,13 +28,20 @@ logger = logging.getLogger(__name__)
 FORMATS = ("csv", "tsv", "jsonl")  # product files
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".item": "tsv", ".inter": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
                ".ndjson": "jsonl", ".txt": "sequences"}
-_NULLS = {"", "none", "null", "nan", "n/a", "na"}  # price/sales_rank text meaning "unknown"
+_NULLS = {"", "none", "null", "nan", "n/a", "na"}  # number and facet text meaning "unknown"
+_TAG = re.compile(r"<[^<>]{0,500}>")
 csv.field_size_limit(16 * 1024 * 1024)
 
 
 @dataclass(frozen=True)
 class ColumnMapping:
-    """Which source column holds each product field (None: the source has no such column)."""
+    """Which source column holds each product field (None: the source has no such column).
+
+    ``facets`` are the shop's own named attributes: (facet name, source column) pairs, e.g.
+    ``(("colour", "PrimaryColour"), ("gender", "Gender"))``. The optional fields description,
+    rating, review_count, image_url and stock are read from columns of those names when the file
+    has them; a file without them gets no warning unless they were mapped to another column.
+    """
 
     name: str = "custom"
     id: str = "id"
@@ -41,21 +50,60 @@ class ColumnMapping:
     categories: str | None = "category"  # " > " path, a JSON list, or a quoted list 'A', 'B'
     price: str | None = "price"
     sales_rank: str | None = None  # optional; used by the recbole preset
+    description: str | None = "description"
+    rating: str | None = "rating"
+    review_count: str | None = "review_count"
+    image_url: str | None = "image_url"
+    stock: str | None = "stock"
+    facets: tuple[tuple[str, str], ...] = ()
     interactions: str = "default"  # the histories.InteractionMapping preset that goes with this one
 
-    def with_columns(self, **columns: str) -> ColumnMapping:
-        """A copy with some fields mapped to other source columns, e.g. ``with_columns(id="sku")``."""
-        allowed = {f.name for f in fields(self)} - {"name", "interactions"}
-        unknown = sorted(set(columns) - allowed)
+    def with_columns(self, **columns: str | None) -> ColumnMapping:
+        """A copy with some fields mapped to other source columns, e.g. ``with_columns(id="sku")``.
+
+        ``category`` is accepted for ``categories``. Raises CatalogImportError for an unknown field
+        (a shop attribute such as colour is a facet: ``with_facets``).
+        """
+        columns = {_FIELD_ALIASES.get(k, k): v for k, v in columns.items()}
+        unknown = sorted(set(columns) - set(FIELDS))
         if unknown:
-            raise CatalogImportError(f"Unknown product field(s) {unknown}; expected some of {sorted(allowed)}")
+            example = unknown[0]
+            raise CatalogImportError(
+                f"Unknown product field(s) {unknown}; expected some of {sorted(FIELDS)}. "
+                f"For a shop attribute such as colour or size, map a facet: --facet {example}=COLUMN."
+            )
         return replace(self, name=f"{self.name}+custom", **columns)
 
-    def source_columns(self) -> dict[str, str]:
-        """field -> source column, for the mapped fields."""
-        return {f: getattr(self, f) for f in ("id", "title", "brand", "categories", "price", "sales_rank")
-                if getattr(self, f)}
+    def with_facets(self, facets: dict[str, str] | Iterable[tuple[str, str]]) -> ColumnMapping:
+        """A copy that also reads these facets: facet name -> source column (names are normalised)."""
+        pairs = facets.items() if isinstance(facets, dict) else facets
+        added = []
+        for facet, column in pairs:
+            name = normalise_facet(facet)
+            if not name or not column.strip():
+                raise CatalogImportError(f"Facet {facet!r}={column!r} needs a name and a column, e.g. colour=Colour")
+            added.append((name, column.strip()))
+        names = [n for n, _ in (*self.facets, *added)]
+        if len(set(names)) != len(names):
+            raise CatalogImportError(f"Facet names must differ; got {names}")
+        return replace(self, name=f"{self.name}+custom", facets=(*self.facets, *added))
 
+    def source_columns(self) -> dict[str, str]:
+        """field -> source column, for the mapped fields; facets as ``facet:<name>``."""
+        mapped = {f: getattr(self, f) for f in FIELDS if getattr(self, f)}
+        return mapped | {f"{FACET_PREFIX}{facet}": column for facet, column in self.facets}
+
+    def optional_fields(self) -> set[str]:
+        """Fields whose column may be absent without a warning: the extras and the categories left at
+        their default column (a file without categories gets product types from its titles)."""
+        return {f for f in (*_EXTRAS, "categories") if getattr(self, f) == getattr(ColumnMapping, f)}
+
+
+FIELDS = ("id", "title", "brand", "categories", "price", "sales_rank", "description", "rating", "review_count",
+          "image_url", "stock")
+FACET_PREFIX = "facet:"  # source_columns() key of a facet column
+_EXTRAS = ("description", "rating", "review_count", "image_url", "stock")
+_FIELD_ALIASES = {"category": "categories"}
 
 PRESETS: dict[str, ColumnMapping] = {
     "default": ColumnMapping(name="default"),
@@ -87,13 +135,15 @@ def open_text(path: Path):  # noqa: ANN202 - a text file object
 
 
 def read_records(
-    path: Path, fmt: str, columns: dict[str, str], warnings: list[str], required: tuple[str, ...] = ("id",)
+    path: Path, fmt: str, columns: dict[str, str], warnings: list[str], required: tuple[str, ...] = ("id",),
+    optional: Iterable[str] = (),
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, record)``: a dict of field -> raw value, or a BadRecord reason.
 
     Args:
         columns: field -> source column (``ColumnMapping.source_columns()``).
         required: fields whose column must be in a CSV/TSV header.
+        optional: fields whose column may be missing from the header without a warning.
 
     Raises:
         CatalogImportError: the header lacks a required column.
@@ -102,13 +152,14 @@ def read_records(
     if fmt == "jsonl":
         yield from _jsonl_records(path, columns)
     elif fmt in ("csv", "tsv"):
-        yield from _table_records(path, "," if fmt == "csv" else "\t", columns, warnings, required)
+        yield from _table_records(path, "," if fmt == "csv" else "\t", columns, warnings, required, set(optional))
     else:
         raise CatalogImportError(f"Unknown format {fmt!r}; expected one of {list(FORMATS)}")
 
 
 def _table_records(  # noqa: ANN202
-    path: Path, delimiter: str, columns: dict[str, str], warnings: list[str], required: tuple[str, ...]
+    path: Path, delimiter: str, columns: dict[str, str], warnings: list[str], required: tuple[str, ...],
+    optional: set[str],
 ):
     with open_text(path) as f:
         reader = csv.reader(f, delimiter=delimiter)
@@ -116,7 +167,7 @@ def _table_records(  # noqa: ANN202
         if header is None:
             raise CatalogImportError(f"{path} is empty; expected a header line naming the columns.")
         header = [h.strip() for h in header]
-        index = _header_index(path, header, columns, warnings, required)
+        index = _header_index(path, header, columns, warnings, required, optional)
         line = reader.line_num + 1
         for row in reader:
             start, line = line, reader.line_num + 1
@@ -129,7 +180,8 @@ def _table_records(  # noqa: ANN202
 
 
 def _header_index(
-    path: Path, header: list[str], columns: dict[str, str], warnings: list[str], required: tuple[str, ...]
+    path: Path, header: list[str], columns: dict[str, str], warnings: list[str], required: tuple[str, ...],
+    optional: set[str] = frozenset(),
 ) -> dict[str, int]:
     index = {}
     for name, column in columns.items():
@@ -139,7 +191,9 @@ def _header_index(
             fix = "pass --column id=<your column> or another --mapping" if name == "id" else (
                 "rename it, or see docs/catalog-format.md")
             raise CatalogImportError(f"{path} has no {name} column {column!r} (columns: {', '.join(header)}); {fix}.")
-        else:
+        elif name.startswith(FACET_PREFIX):
+            warnings.append(f"{path.name}: no {column!r} column; facet {name[len(FACET_PREFIX):]!r} left empty")
+        elif name not in optional:
             warnings.append(f"{path.name}: no {column!r} column; {name} left empty")
     return index
 
@@ -181,21 +235,53 @@ def clean_id(value: Any) -> str | None:
 
 
 def parse_number(value: Any, field: str) -> float | None:
-    """A non-negative number, or None for empty/'None'; raises ValueError naming the bad value."""
+    """A non-negative number ("4.5", "4,5", "1,234"), or None for empty/'None'; raises ValueError naming it."""
     if value is None or (isinstance(value, str) and value.strip().lower() in _NULLS):
         return None
-    if isinstance(value, bool):
-        raise ValueError(f"{field} {value!r} is not a number")
-    text = str(value).strip()
-    try:
-        number = float(text.removeprefix("$"))
-    except ValueError:
-        raise ValueError(f"{field} {text!r} is not a number") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{field} {text!r} is not a number")
-    if number < 0:
-        raise ValueError(f"{field} {text!r} is negative")
-    return number
+    return read_amount(value, field)
+
+
+def parse_count(value: Any, field: str) -> int | None:
+    """A whole non-negative number ("1,204", "12.0"), or None for empty; raises ValueError."""
+    number = parse_number(value, field)
+    if number is None:
+        return None
+    if not number.is_integer():
+        raise ValueError(f"{field} {str(value).strip()!r} is not a whole number")
+    return int(number)
+
+
+def parse_price(value: Any) -> tuple[float | None, tuple[str, ...]]:
+    """A price cell as the shop wrote it -> (amount, currencies it names); (None, ()) when empty."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NULLS):
+        return None, ()
+    price = read_price(value)
+    return price.amount, price.currencies
+
+
+def normalise_facet(text: Any) -> str:
+    """A facet name or value as stored and compared: NFKC, whitespace collapsed, stripped, lowercased."""
+    return " ".join(unicodedata.normalize("NFKC", str(text)).split()).lower()
+
+
+def clean_description(value: Any) -> str | None:
+    """Description text: HTML tags dropped, entities unescaped, whitespace collapsed; empty -> None."""
+    if value is None:
+        return None
+    text = clean_text(_TAG.sub(" ", str(value)))
+    return " ".join(text.split()) if text else None
+
+
+def parse_facet_values(value: Any) -> list[str]:
+    """A facet cell's normalised values: one for text, each item of a JSON list; [] when empty."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    values = []
+    for item in items:
+        text = clean_text(item) if item is not None and not isinstance(item, (dict, list)) else None
+        norm = normalise_facet(text) if text else ""
+        if norm and norm not in _NULLS and norm not in values:
+            values.append(norm)
+    return values
 
 
 def parse_categories(value: Any) -> tuple[str, ...]:
@@ -222,17 +308,30 @@ def parse_categories(value: Any) -> tuple[str, ...]:
 
 
 def parse_product(record: dict[str, Any] | BadRecord, mapping: ColumnMapping) -> dict[str, Any]:
-    """Clean one raw record into product fields; raises ValueError with the reason."""
+    """Clean one raw record into product fields; raises ValueError with the reason.
+
+    ``price_currencies`` holds the currencies the price text names (the importer checks them
+    against the catalog's); ``facets`` is a tuple of normalised (name, value) pairs.
+    """
     if isinstance(record, BadRecord):
         raise ValueError(str(record))
     product_id = clean_id(record.get("id"))
     if not product_id:
         raise ValueError("missing id")
+    price, currencies = parse_price(record.get("price"))
     return {
         "id": product_id,
         "title": clean_text(record.get("title")),
         "brand": clean_text(record.get("brand")),
         "category_path": parse_categories(record.get("categories")),
-        "price": parse_number(record.get("price"), "price"),
+        "price": price,
+        "price_currencies": currencies,
         "sales_rank": parse_number(record.get("sales_rank"), "sales_rank"),
+        "description": clean_description(record.get("description")),
+        "facets": tuple((name, value) for name, _ in mapping.facets
+                        for value in parse_facet_values(record.get(f"{FACET_PREFIX}{name}"))),
+        "rating": parse_number(record.get("rating"), "rating"),
+        "review_count": parse_count(record.get("review_count"), "review_count"),
+        "image_url": clean_id(record.get("image_url")),
+        "stock": parse_count(record.get("stock"), "stock"),
     }

@@ -1,9 +1,12 @@
 """Import a product file (CSV, TSV or JSONL) and optional shopper histories into a catalog file.
 
 The format is documented in docs/catalog-format.md. Bad rows are skipped and reported as
-``line N: reason`` (``strict=True`` fails instead). The new catalog is built in a temp file in the
-target folder and moved over the old one with ``os.replace`` only when everything succeeded, so a
-failed or interrupted import leaves the previous catalog untouched.
+``line N: reason`` (``strict=True`` fails instead). The catalog's currency is the one given, else the
+one its price text names ("₹1,299"), else USD with a warning; a price in another currency is a bad
+row. A catalog whose products have no category gets them from ``categories_without_column``.
+The new catalog is built in a temp file in the target folder and moved over the old one with
+``os.replace`` only when everything succeeded, so a failed or interrupted import leaves the previous
+catalog untouched.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from tqdm import tqdm
 
 from recommender.catalog.formats import PRESETS, ColumnMapping, detect_format, parse_product, read_records
 from recommender.catalog.histories import INTERACTION_FORMATS, INTERACTION_PRESETS, InteractionMapping, read_histories
+from recommender.catalog.money import DEFAULT_CURRENCY, CatalogCurrency, currency_code
+from recommender.catalog.types import derive_type_paths
 from recommender.catalog.writer import CatalogWriter
 from recommender.errors import BadRow, CatalogImportError, InteractionsFormatError
 
@@ -42,6 +47,8 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     duration: float = 0.0
     fingerprint: str = ""
+    currency: str = DEFAULT_CURRENCY
+    category_source: str = "column"  # or, for a file without categories, what categories_without_column says
 
     @property
     def ok(self) -> bool:
@@ -95,24 +102,50 @@ def _fail_if_bad(bad: list[BadRow], valid: int, path: Path, what: str, strict: b
         )
 
 
+def categories_without_column(titles: dict[str, str | None]) -> tuple[dict[str, tuple[str, ...]], str]:
+    """The categories of a catalog none of whose products has one (its file has no category column).
+
+    Args:
+        titles: product id -> title, for every product.
+
+    Returns:
+        product id -> category path to store: the product type ``types.derive_type_paths`` reads
+        from the title, general word first (``("shoes", "running shoes")``, ``("jeans",)``), and the
+        meta "category_source" value ("derived", or "none" when no title shares a type with others).
+    """
+    ids = list(titles)
+    paths = {pid: path for pid, path in zip(ids, derive_type_paths([titles[pid] for pid in ids])) if path}
+    return paths, "derived" if paths else "none"
+
+
 def _import_products(
-    writer: CatalogWriter, path: Path, fmt: str, mapping: ColumnMapping, report: ImportReport, strict: bool,
-    progress: bool,
-) -> set[str]:
+    writer: CatalogWriter, path: Path, fmt: str, mapping: ColumnMapping, currency: CatalogCurrency,
+    report: ImportReport, strict: bool, progress: bool,
+) -> tuple[set[str], dict[str, str | None] | None, int]:
+    """Write the valid products; returns their ids, id -> title when no product has a category
+    (else None), and how many have a price."""
     seen: dict[str, int] = {}
     bad: list[BadRow] = []
     batch: list[dict[str, Any]] = []
+    titles: dict[str, str | None] | None = {}
+    priced = 0
     total = max(_count_rows(path) - (fmt != "jsonl"), 0)
-    records = read_records(path, fmt, mapping.source_columns(), report.warnings)
+    records = read_records(path, fmt, mapping.source_columns(), report.warnings, optional=mapping.optional_fields())
     for line, record in tqdm(records, total=total, desc="products", unit=" rows", disable=not progress):
         try:
             product = parse_product(record, mapping)
             if product["id"] in seen:
                 raise ValueError(f"duplicate id {product['id']!r} (first on line {seen[product['id']]})")
+            currency.check(product.pop("price_currencies"), record.get("price"), line)
         except ValueError as e:
             bad.append(BadRow(str(path), line, str(e)))
             continue
         seen[product["id"]] = line
+        priced += product["price"] is not None
+        if titles is not None and product["category_path"]:
+            titles = None
+        elif titles is not None:
+            titles[product["id"]] = product["title"]
         if product["title"] is None:
             report.warnings.append(
                 f"line {line}: product {product['id']!r} has no title; kept, shown by brand and category"
@@ -125,7 +158,7 @@ def _import_products(
     report.errors += bad
     _fail_if_bad(bad, len(seen), path, "products", strict)
     report.products = len(seen)
-    return set(seen)
+    return set(seen), titles, priced
 
 
 def _import_interactions(
@@ -166,6 +199,9 @@ def import_catalog(
     mapping: str | ColumnMapping = "default",
     interactions_format: str | None = None,
     interactions_mapping: str | InteractionMapping | None = None,
+    currency: str | None = None,
+    shop_name: str | None = None,
+    sells: str | None = None,
     strict: bool = False,
     progress: bool = True,
 ) -> ImportReport:
@@ -179,15 +215,23 @@ def import_catalog(
         mapping: a preset name ("default", "recbole") or a ColumnMapping.
         interactions_format: "sequences", "csv", "tsv" or "jsonl"; detected when None.
         interactions_mapping: a preset name or InteractionMapping; defaults to the products preset's.
+        currency: the ISO 4217 code of the prices; None: the one the price text names, else USD.
+        shop_name: the shop's name (meta "shop_name"), for greetings.
+        sells: what the shop sells, in a few words (meta "shop_sells").
         strict: fail on the first file with a bad row instead of skipping bad rows.
         progress: show tqdm progress bars.
 
     Raises:
-        CatalogImportError: nothing valid to import, a bad row in strict mode, or unreadable input.
+        CatalogImportError: nothing valid to import, a bad row in strict mode, unreadable input, or an
+            unknown currency code.
     """
     started = time.perf_counter()
     products, db_path = Path(products), Path(db_path)
     col_map = _resolve_mapping(mapping)
+    try:
+        catalog_currency = CatalogCurrency(currency_code(currency) if currency is not None else None)
+    except ValueError as e:
+        raise CatalogImportError(f"Unknown currency: {e}.") from None
     fmt = format or detect_format(products)
     _check_file(products, "Products")
     inter_path = Path(interactions) if interactions is not None else None
@@ -210,7 +254,17 @@ def import_catalog(
     try:
         writer = CatalogWriter(tmp)
         with _utf8(products):
-            known = _import_products(writer, products, fmt, col_map, report, strict, progress)
+            known, titles, priced = _import_products(writer, products, fmt, col_map, catalog_currency, report,
+                                                     strict, progress)
+        if titles is not None:
+            paths, report.category_source = categories_without_column(titles)
+            writer.set_categories(paths)
+            report.warnings.append(f"No category column: product types read from the titles for {len(paths):,} of "
+                                   f"{len(titles):,} products (see docs/catalog-format.md, product types).")
+        report.currency = catalog_currency.code or DEFAULT_CURRENCY
+        if catalog_currency.code is None and priced:
+            report.warnings.append(f"No currency in the prices and none given: prices are taken as {DEFAULT_CURRENCY}. "
+                                   "If they are not, import again with --currency CODE (e.g. --currency EUR).")
         if inter_path is not None:
             with _utf8(inter_path):
                 _import_interactions(writer, inter_path, inter_fmt, inter_map, known, report, strict, progress)
@@ -220,6 +274,10 @@ def import_catalog(
             "mapping": col_map.name,
             "interactions_source": str(inter_path) if inter_path else "",
             "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "currency": report.currency,
+            "category_source": report.category_source,
+            **{key: " ".join(value.split()) for key, value in (("shop_name", shop_name), ("shop_sells", sells))
+               if value and value.strip()},
         }
         report.fingerprint = writer.finish(meta)
         writer.close()

@@ -1,9 +1,11 @@
 """The product catalog: one SQLite file read with sqlite-utils (SQL lives in this sub-package and in the store).
 
-Tables: ``products`` (id, title, brand, category, category_path, price, sales_rank), ``products_fts``
-(FTS5 over title, brand, category_path), ``shoppers`` (id, n_interactions), ``interactions``
-(shopper_id, product_id, position; order kept) and ``meta`` (key, value). ``CatalogWriter``
-(writer.py) writes it; ``KeywordIndex`` (keyword_index.py) searches ``products_fts``.
+Tables: ``products`` (id, title, brand, category, category_path, price, sales_rank, description, rating,
+review_count, image_url, stock), ``product_facets`` (product_id, name, value), ``products_fts`` (FTS5
+over title, brand, category_path), ``shoppers`` (id, n_interactions), ``interactions`` (shopper_id,
+product_id, position; order kept) and ``meta`` (key, value: currency, shop settings, ...).
+``CatalogWriter`` (writer.py) writes it; ``KeywordIndex`` (keyword_index.py) searches ``products_fts``.
+Catalogs written before description, facets and currency existed (schema 1) read as having none, in USD.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +25,17 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
+from recommender.catalog.formats import normalise_facet
 from recommender.catalog.keyword_index import KeywordIndex
+from recommender.catalog.money import DEFAULT_CURRENCY
 from recommender.errors import CatalogNotFound, ProductNotFound
 
 logger = logging.getLogger(__name__)
 
 PATH_SEP = " > "  # joins category_path levels in the products table
 MAX_QUERY_TERMS = 32  # keyword_search ignores terms beyond this many
-_PRODUCT_COLUMNS = "id, title, brand, category, category_path, price"
+_PRODUCT_COLUMNS = ("id", "title", "brand", "category", "category_path", "price", "description", "rating",
+                    "review_count", "image_url", "stock")
 _TERM = re.compile(r"\w+", re.UNICODE)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -43,7 +49,13 @@ class Product:
     brand: str | None  # HTML entities already unescaped ("L'Oreal Paris")
     category: str | None  # leaf category, e.g. "Shampoos"
     category_path: tuple[str, ...]  # ("Beauty", "Hair Care", "Shampoos")
-    price: float | None  # USD; None when unknown
+    price: float | None  # in the catalog's currency (Catalog.currency()); None when unknown
+    description: str | None = None
+    facets: tuple[tuple[str, str], ...] = ()  # (name, value) pairs, normalised: ("colour", "black")
+    rating: float | None = None
+    review_count: int | None = None
+    image_url: str | None = None
+    stock: int | None = None  # None: not tracked
 
     @property
     def display_title(self) -> str:
@@ -54,9 +66,20 @@ class Product:
         return f"{' '.join(parts) or 'Product ' + self.id} (untitled)"
 
 
-def _product(row: Sequence[Any]) -> Product:
+@dataclass(frozen=True)
+class ShopProfile:
+    """The shop as its owner set it at import (``--shop-name``, ``--sells``) and its currency."""
+
+    name: str | None
+    sells: str | None  # what the shop sells, in a few words
+    currency: str  # ISO 4217
+
+
+def _product(row: Sequence[Any], facets: Iterable[tuple[str, str]] = ()) -> Product:
     path = tuple(row[4].split(PATH_SEP)) if row[4] else ()
-    return Product(id=row[0], title=row[1], brand=row[2], category=row[3], category_path=path, price=row[5])
+    return Product(id=row[0], title=row[1], brand=row[2], category=row[3], category_path=path, price=row[5],
+                   description=row[6], facets=tuple(facets), rating=row[7], review_count=row[8], image_url=row[9],
+                   stock=row[10])
 
 
 def query_terms(query: str) -> list[str]:
@@ -73,7 +96,9 @@ def _ascii_lower(text: str) -> str:
 class _Columns:
     """What search filters and ranks by, read once: a catalog is read-only while it is open.
 
-    Products are at positions 0..n-1 in id order; categories and brands are coded by distinct value.
+    Products are at positions 0..n-1 in id order; categories and brands are coded by distinct value;
+    facet (name, value) pairs are coded too, each with the positions of its products
+    (``facet_pos[facet_start[c]:facet_start[c + 1]]`` for code c).
     """
 
     ids: list[str]  # product ids, ordered
@@ -83,9 +108,12 @@ class _Columns:
     brands: dict[str, int]  # folded brand -> index
     place: np.ndarray  # (n,) index into places
     places: list[tuple[str | None, str | None]]  # distinct (folded leaf category, " > "-wrapped folded path)
+    facet_codes: dict[tuple[str, str], int]  # (name, value) -> code
+    facet_start: np.ndarray  # (len(facet_codes) + 1,) offsets into facet_pos
+    facet_pos: np.ndarray  # product positions grouped by facet code
 
     @classmethod
-    def read(cls, db: sqlite_utils.Database) -> _Columns:
+    def read(cls, db: sqlite_utils.Database, with_facets: bool) -> _Columns:
         rows = db.execute("SELECT rowid, id, brand, category, category_path, price FROM products ORDER BY id").fetchall()
         position = np.full(max((r[0] for r in rows), default=0) + 1, -1, dtype=np.int64)
         position[[r[0] for r in rows]] = np.arange(len(rows))
@@ -95,10 +123,26 @@ class _Columns:
         place = [places.setdefault((None if r[3] is None else _ascii_lower(r[3]),
                                     None if r[4] is None else f"{PATH_SEP}{_ascii_lower(r[4])}{PATH_SEP}"), len(places))
                  for r in rows]
+        facet_codes: dict[tuple[str, str], int] = {}
+        pairs = db.execute("SELECT p.rowid, f.name, f.value FROM product_facets f JOIN products p ON p.id ="
+                           " f.product_id").fetchall() if with_facets else []
+        code = np.array([facet_codes.setdefault((r[1], r[2]), len(facet_codes)) for r in pairs], dtype=np.int64)
+        order = np.argsort(code, kind="stable")
+        facet_pos = position[np.array([r[0] for r in pairs], dtype=np.int64)][order]
+        facet_start = np.searchsorted(code[order], np.arange(len(facet_codes) + 1))
         return cls(ids=[r[1] for r in rows], position=position,
                    price=np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=np.float64),
                    brand=np.array(brand, dtype=np.int64), brands=brands,
-                   place=np.array(place, dtype=np.int64), places=list(places))
+                   place=np.array(place, dtype=np.int64), places=list(places),
+                   facet_codes=facet_codes, facet_start=facet_start, facet_pos=facet_pos)
+
+    def having(self, name: str, value: str) -> np.ndarray:
+        """(n,) bool: the products that have this facet pair (normalised here)."""
+        mask = np.zeros(len(self.ids), dtype=bool)
+        code = self.facet_codes.get((normalise_facet(name), normalise_facet(value)))
+        if code is not None:
+            mask[self.facet_pos[self.facet_start[code]:self.facet_start[code + 1]]] = True
+        return mask
 
 
 class Catalog:
@@ -109,10 +153,13 @@ class Catalog:
         self.path = path
         self._cols: _Columns | None = None
         self._keywords: KeywordIndex | None = None
+        have = set(db["products"].columns_dict)  # a schema-1 catalog lacks the newer columns
+        self._select = ", ".join(c if c in have else f"NULL AS {c}" for c in _PRODUCT_COLUMNS)
+        self._has_facets = db["product_facets"].exists()
 
     def _columns(self) -> _Columns:
         if self._cols is None:
-            self._cols = _Columns.read(self.db)
+            self._cols = _Columns.read(self.db, self._has_facets)
         return self._cols
 
     @classmethod
@@ -154,10 +201,10 @@ class Catalog:
 
     def get_product(self, product_id: str) -> Product:
         """The product with this id; raises ProductNotFound."""
-        rows = self._rows(f"SELECT {_PRODUCT_COLUMNS} FROM products WHERE id = ?", [product_id])
-        if not rows:
+        products = self.get_products([product_id])
+        if not products:
             raise ProductNotFound(f"No product with id {product_id!r} in catalog {self.path}")
-        return _product(rows[0])
+        return products[0]
 
     def get_products(self, ids: Sequence[str]) -> list[Product]:
         """Products in the order of ``ids``; unknown ids are skipped."""
@@ -166,14 +213,27 @@ class Catalog:
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            for row in self._rows(f"SELECT {_PRODUCT_COLUMNS} FROM products WHERE id IN ({marks})", chunk):
-                found[row[0]] = _product(row)
+            facets: dict[str, list[tuple[str, str]]] = {}
+            if self._has_facets:
+                sql = f"SELECT product_id, name, value FROM product_facets WHERE product_id IN ({marks}) ORDER BY rowid"
+                for pid, name, value in self._rows(sql, chunk):
+                    facets.setdefault(pid, []).append((name, value))
+            for row in self._rows(f"SELECT {self._select} FROM products WHERE id IN ({marks})", chunk):
+                found[row[0]] = _product(row, facets.get(row[0], ()))
         return [found[i] for i in ids if i in found]
 
     def iter_products(self) -> Iterator[Product]:
         """Every product, ordered by id."""
-        for row in self.db.execute(f"SELECT {_PRODUCT_COLUMNS} FROM products ORDER BY id"):
-            yield _product(row)
+        pairs = iter(self.db.execute("SELECT product_id, name, value FROM product_facets ORDER BY product_id, rowid")
+                     if self._has_facets else ())
+        pending = next(pairs, None)
+        for row in self.db.execute(f"SELECT {self._select} FROM products ORDER BY id"):
+            facets = []
+            while pending is not None and pending[0] <= row[0]:  # both in id order: a merge
+                if pending[0] == row[0]:
+                    facets.append((pending[1], pending[2]))
+                pending = next(pairs, None)
+            yield _product(row, facets)
 
     def count_products(self) -> int:
         """Number of products."""
@@ -219,10 +279,12 @@ class Catalog:
         brand: str | None = None,
         price_min: float | None = None,
         price_max: float | None = None,
+        facets: Iterable[tuple[str, str]] = (),
     ) -> list[str]:
         """Ids of products passing every given filter, ordered by id (arguments of ``filter_mask``)."""
         ids = self._columns().ids
-        mask = self.filter_mask(category=category, brand=brand, price_min=price_min, price_max=price_max)
+        mask = self.filter_mask(category=category, brand=brand, price_min=price_min, price_max=price_max,
+                                facets=facets)
         return [ids[i] for i in np.flatnonzero(mask).tolist()]
 
     def filter_mask(
@@ -232,6 +294,7 @@ class Catalog:
         brand: str | None = None,
         price_min: float | None = None,
         price_max: float | None = None,
+        facets: Iterable[tuple[str, str]] = (),
     ) -> np.ndarray:
         """(n,) bool over ``product_ids()``: True for the products passing every given filter.
 
@@ -240,6 +303,8 @@ class Catalog:
                 Shampoos"), ASCII case-insensitive, like SQLite's ``lower()``.
             brand: the brand, ASCII case-insensitive (SQLite's ``NOCASE``).
             price_min, price_max: inclusive bounds; products with unknown price never pass them.
+            facets: (name, value) pairs, compared normalised (``normalise_facet``); a product passes
+                when it has every pair. A pair the catalog does not have passes no product.
         """
         cols = self._columns()
         mask = np.ones(len(cols.ids), dtype=bool)
@@ -254,6 +319,8 @@ class Catalog:
             mask &= cols.price >= float(price_min)
         if price_max is not None:
             mask &= cols.price <= float(price_max)
+        for name, value in facets:
+            mask &= cols.having(name, value)
         return mask
 
     def brands(self) -> list[tuple[str, int]]:
@@ -268,6 +335,36 @@ class Catalog:
             "SELECT category, count(*) AS n FROM products WHERE category IS NOT NULL"
             " GROUP BY category ORDER BY n DESC, category"
         )
+
+    def facets(self) -> dict[str, list[tuple[str, int]]]:
+        """Facet name -> (value, product count), most products first; names with most products first."""
+        if not self._has_facets:
+            return {}
+        rows = self._rows("SELECT name, value, count(DISTINCT product_id) AS n FROM product_facets"
+                          " GROUP BY name, value ORDER BY n DESC, value")
+        by_name: dict[str, list[tuple[str, int]]] = {}
+        for name, value, n in rows:
+            by_name.setdefault(name, []).append((value, n))
+        totals = dict(self._rows("SELECT name, count(DISTINCT product_id) FROM product_facets GROUP BY name"))
+        return {name: by_name[name] for name in sorted(by_name, key=lambda k: (-totals[k], k))}
+
+    def main_categories(self, n: int = 5) -> list[str]:
+        """What the shop carries, for replies: the ``n`` largest values of the first category-path level
+        that has more than one distinct value (the deepest level when none has); [] without categories.
+        """
+        paths = self._rows("SELECT category_path, count(*) FROM products WHERE category_path IS NOT NULL"
+                           " GROUP BY category_path")
+        levels = [(path.split(PATH_SEP), count) for path, count in paths]
+        depth = max((len(p) for p, _ in levels), default=0)
+        counts: Counter[str] = Counter()
+        for level in range(depth):
+            counts = Counter()
+            for path, count in levels:
+                if len(path) > level:
+                    counts[path[level]] += count
+            if len(counts) > 1:
+                break
+        return [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
     # -- shoppers -------------------------------------------------------------------------------
 
@@ -294,15 +391,28 @@ class Catalog:
         """Every key/value stored at import time."""
         return dict(self._rows("SELECT key, value FROM meta"))
 
+    def currency(self) -> str:
+        """The ISO 4217 code of the catalog's prices ("USD" for catalogs built before currencies)."""
+        return self.meta().get("currency") or DEFAULT_CURRENCY
+
+    def shop(self) -> ShopProfile:
+        """The shop settings stored at import, and the currency."""
+        meta = self.meta()
+        return ShopProfile(name=meta.get("shop_name") or None, sells=meta.get("shop_sells") or None,
+                           currency=meta.get("currency") or DEFAULT_CURRENCY)
+
     def fingerprint(self) -> str:
-        """sha256 over every product's (id, title, brand, category_path, price), stored at import."""
+        """sha256 over what each product is embedded and trained from (``compute_fingerprint``), stored at import."""
         stored = self.meta().get("fingerprint")
         return stored or compute_fingerprint(self.db)
 
     def stats(self) -> dict[str, Any]:
-        """Counts of products, shoppers, interactions, brands, categories, priced, plus source and imported_at."""
+        """Counts of products, shoppers, interactions, brands, categories, priced; the currency, facets
+        (name -> products having it), shop settings, source and imported_at."""
         one = lambda sql: self._rows(sql)[0][0]  # noqa: E731
         meta = self.meta()
+        facets = dict(self._rows("SELECT name, count(DISTINCT product_id) AS n FROM product_facets"
+                                 " GROUP BY name ORDER BY n DESC, name")) if self._has_facets else {}
         return {
             "products": self.count_products(),
             "shoppers": one("SELECT count(*) FROM shoppers"),
@@ -311,6 +421,11 @@ class Catalog:
             "categories": one("SELECT count(DISTINCT category) FROM products"),
             "priced": one("SELECT count(*) FROM products WHERE price IS NOT NULL"),
             "untitled": one("SELECT count(*) FROM products WHERE title IS NULL"),
+            "currency": self.currency(),
+            "facets": facets,
+            "shop_name": meta.get("shop_name"),
+            "shop_sells": meta.get("shop_sells"),
+            "category_source": meta.get("category_source"),
             "source": meta.get("source"),
             "interactions_source": meta.get("interactions_source"),
             "imported_at": meta.get("imported_at"),
@@ -319,8 +434,20 @@ class Catalog:
 
 
 def compute_fingerprint(db: sqlite_utils.Database) -> str:
-    """sha256 hex over the products' (id, title, brand, category_path, price), ordered by id."""
+    """sha256 hex over the products' (id, title, brand, category_path, price), ordered by id; a product
+    with a description or facets adds them (what its embedded text holds), so a catalog without them
+    keeps the fingerprint it had before they existed. Rating, reviews, image and stock do not count.
+    """
+    facets: dict[str, list[list[str]]] = {}
+    if db["product_facets"].exists():
+        for pid, name, value in db.execute("SELECT product_id, name, value FROM product_facets ORDER BY rowid"):
+            facets.setdefault(pid, []).append([name, value])
+    described = "description" if "description" in db["products"].columns_dict else "NULL"
     digest = hashlib.sha256()
-    for row in db.execute("SELECT id, title, brand, category_path, price FROM products ORDER BY id"):
-        digest.update(json.dumps(list(row), ensure_ascii=False).encode() + b"\n")
+    for *row, description in db.execute(
+            f"SELECT id, title, brand, category_path, price, {described} FROM products ORDER BY id"):
+        extra = facets.get(row[0])
+        if description is not None or extra:
+            row += [description, extra or []]
+        digest.update(json.dumps(row, ensure_ascii=False).encode() + b"\n")
     return digest.hexdigest()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,9 @@ import sqlite_utils
 
 from recommender.catalog.products import PATH_SEP, compute_fingerprint
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: description, rating, review_count, image_url, stock, product_facets, meta currency
+_FIELDS = ("id", "title", "brand", "category", "category_path", "price", "sales_rank", "description", "rating",
+           "review_count", "image_url", "stock")
 
 
 class CatalogWriter:
@@ -24,9 +26,11 @@ class CatalogWriter:
         self.db.execute("PRAGMA synchronous = OFF")
         self.db["products"].create(
             {"id": str, "title": str, "brand": str, "category": str, "category_path": str,
-             "price": float, "sales_rank": float},
+             "price": float, "sales_rank": float, "description": str, "rating": float, "review_count": int,
+             "image_url": str, "stock": int},
             pk="id",
         )
+        self.db["product_facets"].create({"product_id": str, "name": str, "value": str})
         self.db["shoppers"].create({"id": str, "n_interactions": int}, pk="id")
         self.db["interactions"].create(
             {"shopper_id": str, "product_id": str, "position": int}, pk=("shopper_id", "position")
@@ -34,15 +38,24 @@ class CatalogWriter:
         self.db["meta"].create({"key": str, "value": str}, pk="key")
 
     def add_products(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Insert product dicts (id, title, brand, category_path as a tuple, price, sales_rank)."""
-        sql = ("INSERT INTO products (id, title, brand, category, category_path, price, sales_rank)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?)")
-        params = (
-            (r["id"], r.get("title"), r.get("brand"), (r.get("category_path") or (None,))[-1],
-             PATH_SEP.join(r.get("category_path") or ()) or None, r.get("price"), r.get("sales_rank"))
-            for r in rows
+        """Insert product dicts (id, title, brand, category_path as a tuple, price, ..., facets as
+        (name, value) pairs; a missing key is NULL)."""
+        products, facets = [], []
+        for r in rows:
+            path = r.get("category_path") or ()
+            products.append((r["id"], r.get("title"), r.get("brand"), path[-1] if path else None,
+                             PATH_SEP.join(path) or None, *(r.get(f) for f in _FIELDS[5:])))
+            facets += ((r["id"], name, value) for name, value in r.get("facets", ()))
+        marks = ", ".join("?" * len(_FIELDS))
+        self.db.conn.executemany(f"INSERT INTO products ({', '.join(_FIELDS)}) VALUES ({marks})", products)
+        self.db.conn.executemany("INSERT INTO product_facets (product_id, name, value) VALUES (?, ?, ?)", facets)
+
+    def set_categories(self, paths: Mapping[str, Sequence[str]]) -> None:
+        """Give products a category path (product id -> levels, broad to narrow); others are left as they are."""
+        self.db.conn.executemany(
+            "UPDATE products SET category = ?, category_path = ? WHERE id = ?",
+            ((path[-1], PATH_SEP.join(path), pid) for pid, path in paths.items() if path),
         )
-        self.db.conn.executemany(sql, params)
 
     def add_history(self, shopper_id: str, product_ids: Sequence[str]) -> None:
         """Insert one shopper and their products in order (positions 0, 1, ...)."""
@@ -57,6 +70,8 @@ class CatalogWriter:
         self.db["interactions"].create_index(["product_id"])
         self.db["products"].create_index(["brand"])
         self.db["products"].create_index(["category"])
+        self.db["product_facets"].create_index(["product_id"])
+        self.db["product_facets"].create_index(["name", "value"])
         self.db["products"].enable_fts(["title", "brand", "category_path"], tokenize="porter", create_triggers=False)
         fingerprint = compute_fingerprint(self.db)
         rows = {**meta, "fingerprint": fingerprint, "schema_version": SCHEMA_VERSION}

@@ -28,7 +28,12 @@ from recommender.text.embeddings import ProductEmbeddings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ServingSettings", "TrainedModel", "SERVING", "train_for_catalog", "is_current", "data_key"]
+__all__ = ["ServingSettings", "TrainedModel", "SERVING", "MIN_SHOPPERS", "train_for_catalog", "too_few_histories",
+           "is_current", "data_key"]
+
+# Shoppers with at least 3 items (one to train on, one to validate, one to test) that training needs:
+# with fewer, validation measures nothing and the model would personalise nothing.
+MIN_SHOPPERS = 100
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,15 @@ def data_key(catalog: Catalog, embeddings: ProductEmbeddings, settings: ServingS
     for shopper, items in catalog.iter_histories():
         h.update(f"{shopper}\t{' '.join(items)}\n".encode())
     return h.hexdigest()
+
+
+def too_few_histories(catalog: Catalog) -> str | None:
+    """Why the catalog's shopper histories cannot train the model, in one line; None when they can."""
+    usable = sum(1 for _, items in catalog.iter_histories() if len(items) >= 3)
+    if usable >= MIN_SHOPPERS:
+        return None
+    return (f"too few shopper histories to train the collaborative model ({usable:,} shoppers with 3 or more "
+            f"items, {MIN_SHOPPERS} needed)")
 
 
 def _stamp(path: Path) -> Path:

@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 
+from recommender.catalog.formats import normalise_facet
 from recommender.ranking.prices import format_price
 
-__all__ = ["RELAX_ORDER", "Filters"]
+__all__ = ["AUDIENCE_FACETS", "RELAX_ORDER", "Filters", "facet_phrase"]
 
 # When no product passes the filters, the first of these whose removal gives results is named:
-# price first, the product type last.
-RELAX_ORDER = ("price_max", "price_min", "brand", "category")
+# price first, then the named facets (colour, size...), the product type last.
+RELAX_ORDER = ("price_max", "price_min", "facets", "brand", "category")
+# Facets that say who a product is for: described "for women", not "women".
+AUDIENCE_FACETS = frozenset({"gender", "sex", "audience", "age group", "department"})
+
+Facets = tuple[tuple[str, str], ...]
+
+
+def _facet_pairs(facets: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Facets:
+    """(name, value) pairs, normalised, without empty ones, sorted (one value per name: the last given)."""
+    items = facets.items() if isinstance(facets, Mapping) else facets or ()
+    pairs = {normalise_facet(name): normalise_facet(value) for name, value in items}
+    return tuple(sorted((name, value) for name, value in pairs.items() if name and value))
 
 
 @dataclass(frozen=True)
 class Filters:
-    """Hard filters: every result satisfies every filter that is set (None = not set)."""
+    """Hard filters: every result satisfies every filter that is set (None or no facets = not set).
+
+    ``facets``: (name, value) pairs, e.g. (("colour", "black"), ("gender", "women")); a dict is
+    accepted too. A product passes when it has every pair.
+    """
 
     category: str | None = None
     brand: str | None = None
     price_min: float | None = None
     price_max: float | None = None
+    facets: Facets = ()
 
     def __post_init__(self) -> None:
         for name in ("category", "brand"):
@@ -32,31 +50,54 @@ class Filters:
             if value is not None:
                 value = float(value)
                 object.__setattr__(self, name, None if math.isnan(value) else value)
+        object.__setattr__(self, "facets", _facet_pairs(self.facets))
 
     def is_empty(self) -> bool:
         """True when no filter is set."""
-        return all(getattr(self, f.name) is None for f in fields(self))
+        return not any(self.is_set(f.name) for f in fields(self))
 
-    def describe(self) -> list[str]:
-        """Phrases for the filters that are set, e.g. ["in Shampoos", "from Neutrogena", "under $15"]."""
+    def is_set(self, name: str) -> bool:
+        """True when the filter ``name`` (a field, "facets" for all of them) is set."""
+        return bool(self.facets) if name == "facets" else getattr(self, name) is not None
+
+    def words(self) -> frozenset[str]:
+        """The lowercased words of the brand, category and facet values that are set ("L'Oreal Paris" ->
+        l, oreal, paris): a query made only of these names nothing beyond the filters."""
+        names = [self.brand or "", self.category or "", *(value for _, value in self.facets)]
+        return frozenset("".join(ch if ch.isalnum() else " " for ch in " ".join(names).lower()).split())
+
+    def describe(self, currency: str = "USD") -> list[str]:
+        """Phrases for the filters that are set, prices in ``currency``, e.g. ["in Jeans", "from Puma",
+        "black", "for women", "under ₹1,500"]."""
         out = []
         if self.category:
             out.append(f"in {self.category}")
         if self.brand:
             out.append(f"from {self.brand}")
+        out += [facet_phrase(name, value) for name, value in self.facets]
         lo, hi = self.price_min, self.price_max
         if lo is not None and hi is not None:
-            out.append(f"between {format_price(lo)} and {format_price(hi)}")
+            out.append(f"between {format_price(lo, currency)} and {format_price(hi, currency)}")
         elif hi is not None:
-            out.append(f"under {format_price(hi)}")
+            out.append(f"under {format_price(hi, currency)}")
         elif lo is not None:
-            out.append(f"over {format_price(lo)}")
+            out.append(f"over {format_price(lo, currency)}")
         return out
 
-    def as_kwargs(self) -> dict[str, str | float | None]:
+    def as_kwargs(self) -> dict[str, str | float | Facets | None]:
         """The filters as keyword arguments of ``Catalog.filter_mask`` (and ``filter_ids``)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def without(self, name: str) -> Filters:
-        """A copy with one filter removed."""
-        return replace(self, **{name: None})
+        """A copy with one filter removed ("facets": all of them)."""
+        return replace(self, **{name: () if name == "facets" else None})
+
+    def without_facet(self, name: str) -> Filters:
+        """A copy without the facet ``name`` ("colour")."""
+        name = normalise_facet(name)
+        return replace(self, facets=tuple(pair for pair in self.facets if pair[0] != name))
+
+
+def facet_phrase(name: str, value: str) -> str:
+    """How a facet filter reads: "black"; "for women" for a facet that names who it is for."""
+    return f"for {value}" if name in AUDIENCE_FACETS and value != "unisex" else value

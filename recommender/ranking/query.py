@@ -1,7 +1,8 @@
 """Query parsing: the user's text made into what the encoder compares and the keyword search looks up.
 
 The query is user text: it is normalised, cut to ``max_chars``, and price phrases ("under $10",
-"under twenty dollars": ``prices.PRICE_PHRASE``) are dropped (prices belong to the filters), and so
+"under twenty dollars": ``prices.PRICE_PHRASE``) are dropped (prices belong to the filters), as are
+the phrases the caller names in ``drop`` (facet values that became filters: "black", "women"), and so
 are the stop words it starts and ends with ("show me shampoo please" -> "shampoo": what the encoder
 compares and the reasons quote); stop words are left out of the keyword query. A query without
 content words (empty, punctuation only, "show me something") has no semantic or keyword part, so
@@ -12,20 +13,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from recommender.ranking.prices import PRICE_PHRASE
+from recommender.ranking.prices import AMBIGUOUS_WORDS, CURRENCY_WORDS, PRICE_PHRASE
 
-__all__ = ["STOPWORDS", "Query", "parse_query"]
+__all__ = ["STOPWORDS", "Query", "parse_query", "phrase_pattern"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Words that carry no product meaning: kept out of the keyword query and of "matches" reasons.
+# Words that carry no product meaning: kept out of the keyword query and of "matches" reasons; the
+# currency words among them ("jeans in rupees"), except those that mean something else away from an
+# amount ("10 pound dumbbells", "rs").
 STOPWORDS = frozenset("""
 a about above all also am an and any anything are as at be below best buy by can cheap cheaper could do
-does dollar dollars find for from get give good great have i im in is it its less like looking me more
-most my need nice of on one or over please price recommend show some something than that the this to
-under up us want was we what which with would you your
-""".split())
+does find for from get give good great have i im in is it item items its just less like looking me more
+most my need nice of on one only or over please price product products recommend show some something stuff
+than that the thing things this to under up us want was we what which with would you your
+""".split()) | (set(CURRENCY_WORDS) - set(AMBIGUOUS_WORDS))
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,13 @@ class Query:
     spelled: dict[str, str]  # term -> the word as the user typed it ("opi" -> "OPI")
 
 
-def parse_query(query: str | None, max_chars: int) -> Query:
-    """The query's text without price phrases and filler, and its content words."""
-    text = _trim_filler(" ".join(PRICE_PHRASE.sub(" ", _clean(query or "", max_chars)).split()))
+def parse_query(query: str | None, max_chars: int, drop: Collection[str] = ()) -> Query:
+    """The query's text without price phrases, the phrases of ``drop`` (whole words, any case) and
+    filler, and its content words."""
+    text = PRICE_PHRASE.sub(" ", _clean(query or "", max_chars))
+    if pattern := phrase_pattern(drop):
+        text = pattern.sub(" ", text)
+    text = _trim_filler(" ".join(text.split()))
     words = _WORD.findall(text)
     positions: dict[str, int] = {}
     spelled: dict[str, str] = {}
@@ -49,6 +57,16 @@ def parse_query(query: str | None, max_chars: int) -> Query:
         if term not in STOPWORDS and (len(term) > 1 or term.isdigit()) and term not in positions:
             positions[term], spelled[term] = pos, word
     return Query(text, tuple(positions), positions, spelled)
+
+
+def phrase_pattern(phrases: Collection[str]) -> re.Pattern[str] | None:
+    """A case-insensitive pattern finding any of ``phrases`` as whole words, the longest first (a space
+    in a phrase matches any run of spaces); None when there is no phrase."""
+    unique = sorted({" ".join(p.split()) for p in phrases} - {""}, key=lambda p: (-len(p), p))
+    if not unique:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p).replace("\\ ", r"\s+") for p in unique) + r")(?!\w)",
+                      re.I)
 
 
 def _trim_filler(text: str) -> str:

@@ -11,7 +11,8 @@ filter is set, minus ``exclude``. Each candidate gets::
 with the weights of ``SearchConfig``. ``cf`` is the collaborative model's score after the shopper's
 known history and this session's items (``CFRecommender.scores``), so ``exp(cf - max cf)`` is the
 candidate's probability relative to the likeliest candidate; it is 0 without a model or without
-any history (a new shopper is ranked by relevance and popularity).
+any history (a new shopper is ranked by relevance and popularity). A catalog without any shopper
+histories has popularity 0 everywhere: it is ranked by relevance alone, ties by product id.
 
 Diversity: the best ``diversity_pool`` candidates are re-ranked greedily (maximal marginal
 relevance with a similarity floor): each next pick maximises ``score - diversity * redundancy``,
@@ -42,12 +43,35 @@ worded by ``reasons`` (its docstring lists them), the collaborative model is rea
 
 When no product passes the filters, ``SearchOutcome.relax`` names the single filter whose removal
 gives results, trying ``RELAX_ORDER`` in turn (price first, the product type last).
+
+Relevance floor: a query whose words name something (words left after the price phrases, the filler
+and the words of the filters themselves: "only OPI" with the brand filter OPI names nothing more) must
+find a candidate close enough in meaning. The measure (``relevance``) is the best candidate's cosine
+with the query text divided by the catalog's reference cosine (``reference_cosine``: the median, over
+its largest categories, of the best cosine between a category's name and a product in it). The
+reference makes one floor fit catalogs whose product texts differ: a product text with a
+description or facets is longer, and every query is less close to it (the shipped catalog's
+reference is 0.65; the fixtures' with descriptions 0.53-0.57). It is not the hybrid score: the
+keyword part is normalised by the best match, so the best hit always has 1. When no candidate
+reaches ``relevance_floor``, no product is listed: ``SearchOutcome.no_match`` when no product of the
+whole catalog reaches it (the shop does not carry it), else ``relax`` names the filter whose removal
+finds one ("Prada mascara": drop the brand). A search with no words (filters only) and ``similar``
+have no floor. The floor was measured on the shipped catalog and checked on two other shops'
+(bench/relevance_floor.py, results in bench/results/relevance_floor.md).
+
+Spelling: a query word the keyword index does not know that is one typo from a word of the
+catalog's category names or facet values is read as that word ("shampo" -> "shampoo"; ``spelling``).
+
+Facets: words of the query that are exactly a facet value given as a filter ("black", "women") are
+dropped from its text like price phrases; ``facets_in`` finds the facet values a text names
+(``facets.FacetVocabulary``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
@@ -60,8 +84,10 @@ import numpy as np
 from recommender.catalog.products import Catalog, Product
 from recommender.ranking import reasons
 from recommender.ranking.cf_bridge import CFBridge, Scored, load_recommender, positions
+from recommender.ranking.facets import FacetVocabulary
 from recommender.ranking.filters import RELAX_ORDER, Filters
 from recommender.ranking.query import Query, parse_query
+from recommender.ranking.spelling import Speller
 from recommender.ranking.topk import diversify, top_k
 from recommender.text.embeddings import ProductEmbeddings, cache_path, product_text
 from recommender.text.encoder import Encoder, TextEncoder
@@ -75,6 +101,11 @@ logger = logging.getLogger(__name__)
 __all__ = ["ProductSearch", "ScoredProduct", "SearchConfig", "SearchOutcome"]
 
 _BLOCK = 16_384  # rows per block when cosines are taken over some rows only (25 MB at 384 dimensions)
+_WORD = re.compile(r"\w+")
+_NO_ROWS = np.empty(0, dtype=np.int64)
+# The reference cosine of a catalog without categories: the shipped catalog's (bench/results/relevance_floor.md).
+DEFAULT_REFERENCE = 0.65
+Hits = tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]  # keyword matches: rows, bm25 scores, matched terms
 
 
 @dataclass(frozen=True)
@@ -99,6 +130,14 @@ class SearchConfig:
     index_candidates: int = 1000  # products taken from the index per query (that pass the filters)
     index_nprobe: int = 32  # lists the index scans: recall@10 0.955 in 5 ms at 1M products (bench/scale.py)
     index_min_share: float = 0.5  # the index is used when the candidates are at least this share of the catalog
+    # Relevance (best cosine / reference cosine) below which nothing is listed (0 = off). Measured by
+    # bench/relevance_floor.py: on the shipped catalog (reference 0.643, so a cosine of 0.45) no category
+    # name or request in real phrasing of 152 is refused (the lowest is at 0.72), 1 typo of 15, and 22% of
+    # 91 requests for what other shops sell are still listed (lexical look-alikes: "paper towels" ->
+    # salon towels); on the fixture shops 1 of 46 requests refused, none of 40 others listed.
+    relevance_floor: float = 0.70
+    relevance_reference: float | None = None  # the reference cosine; None: measured on the catalog's categories
+    reference_categories: int = 100  # largest categories whose names measure the reference
 
 
 @dataclass(frozen=True)
@@ -112,10 +151,13 @@ class ScoredProduct:
 
 @dataclass(frozen=True)
 class SearchOutcome:
-    """Ranked results; ``relax`` names the filter to drop when nothing passed the filters."""
+    """Ranked results; ``relax`` names the filter to drop when nothing passed the filters (or the
+    relevance floor); ``no_match``: the query named something and no product of the catalog is
+    relevant to it (then ``results == []``)."""
 
     results: list[ScoredProduct]
     relax: str | None = None
+    no_match: bool = False
 
 
 class ProductSearch:
@@ -146,6 +188,10 @@ class ProductSearch:
         self._by_dim = np.ascontiguousarray(embeddings.matrix.T) if small else None  # (dim, products)
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector, oldest first
         self._recent_lock = threading.Lock()
+        self.currency = catalog.currency()  # prices in the reasons
+        self._facets: FacetVocabulary | None = None
+        self._spelling: Speller | None = None
+        self._reference: float | None = None
 
     @classmethod
     def from_paths(cls, catalog_path: str | Path | None = None, cache_dir: str | Path | None = None,
@@ -186,24 +232,29 @@ class ProductSearch:
 
     def search(self, query: str, filters: Filters = Filters(), n: int = 5, exclude: Collection[str] = (),
                *, shopper_id: str | None = None, session_items: Sequence[str] = ()) -> SearchOutcome:
-        """The top ``n`` products for a free-text query within the filters, with reasons.
+        """The top ``n`` products for a free-text query within the filters, with reasons; nothing when
+        no candidate reaches the relevance floor (module docstring).
 
         Args:
             shopper_id: a shopper whose known history personalises the ranking (unknown ids are fine).
             session_items: products this conversation showed interest in (liked, added to the cart).
         """
         filters = filters or Filters()
-        q = parse_query(query, self.config.max_query_chars)
+        q, hits = self._understood(query, filters)
+        floored = self._floored(q, filters)
         rows, outcome = self._candidates(filters, exclude)
-        if outcome is not None:
+        if outcome is not None and not floored:
             logger.debug("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
             return outcome
         cfg = self.config
         vector = self._query_vector(q.text) if q.text else None
-        hits = self._keyword_hits(q, filtered=not filters.is_empty())
+        if floored and not len(rows):  # the filter to drop is one whose removal finds a relevant product
+            return self._irrelevant(vector, filters, exclude)
         scored = self._cf_scores(shopper_id, session_items)
         rows = self._shortlist(rows, vector, hits[0], scored)
         sem = self._cosines(vector, rows)
+        if floored and sem.max() < self._floor():
+            return self._irrelevant(vector, filters, exclude)
         kw, matched = self._keyword(hits, rows)
         personal = self.cf.personal(rows, scored)
         pop = self._popularity_norm()[rows]
@@ -217,6 +268,83 @@ class ProductSearch:
                                 (cfg.w_personal * personal[i], personal_reasons.get(product.id, ())), float(pop[i]))
             results.append(ScoredProduct(product, round(float(scores[i]), 6), why))
         return SearchOutcome(results, None)
+
+    def relevance(self, query: str, filters: Filters = Filters()) -> float | None:
+        """The relevance floor's measure for a query: the best cosine between its text and a product
+        passing the filters (0 when none passes), divided by the catalog's reference cosine; None when
+        the floor does not apply (no words beyond the filters' own)."""
+        filters = filters or Filters()
+        q, _ = self._understood(query, filters)
+        if not self._floored(q, filters):
+            return None
+        sem = self._cosines(self._query_vector(q.text), self._passing(filters, _NO_ROWS))
+        return float(sem.max()) / self.reference_cosine() if len(sem) else 0.0
+
+    def reference_cosine(self) -> float:
+        """The catalog's reference cosine (module docstring): ``SearchConfig.relevance_reference`` when
+        set, else measured once on the names of its largest categories (``DEFAULT_REFERENCE`` without)."""
+        if self.config.relevance_reference is not None:
+            return self.config.relevance_reference
+        if self._reference is None:
+            names = [text for name, _ in self.catalog.categories()[:self.config.reference_categories]
+                     if (text := parse_query(name, self.config.max_query_chars).text)]
+            vectors = self.encoder.encode(names) if names else []
+            best = [float(sims.max()) for vector, name in zip(vectors, names)
+                    if len(sims := self._cosines(vector, self._passing(Filters(category=name), _NO_ROWS)))]
+            self._reference = float(np.median(best)) if best else DEFAULT_REFERENCE
+            logger.info("relevance floor: reference cosine %.3f from %d categories", self._reference, len(best))
+        return self._reference
+
+    def _floor(self) -> float:
+        """The relevance floor as a cosine."""
+        return self.config.relevance_floor * self.reference_cosine()
+
+    def facets_in(self, text: str) -> dict[str, str]:
+        """Facet name -> value for each of the catalog's facet values ``text`` names as whole words
+        ("black jeans for women" -> {"colour": "black", "gender": "women"}); {} without facets."""
+        return self._facet_vocabulary().named_in(text)
+
+    def _facet_vocabulary(self) -> FacetVocabulary:
+        if self._facets is None:  # read once: the catalog is read-only while serving
+            self._facets = FacetVocabulary(self.catalog.facets())
+        return self._facets
+
+    def _understood(self, query: str, filters: Filters) -> tuple[Query, Hits]:
+        """The query parsed, less the words that name its facet filters, with the words the keyword
+        index does not know corrected when they are a typo of what the shop sells; and its keyword hits."""
+        drop = [form for name, value in filters.facets for form in FacetVocabulary.forms(name, value)]
+        q = parse_query(query, self.config.max_query_chars, drop)
+        hits = self._keyword_hits(q, filtered=not filters.is_empty())
+        known = {term for terms in hits[2] for term in terms}
+        fixes = {term: fixed for term in q.terms if term not in known and (fixed := self._speller().correct(term))}
+        if not fixes:
+            return q, hits
+        logger.debug("search: spelling %s", fixes)
+        fixed_text = _WORD.sub(lambda m: fixes.get(m.group().lower(), m.group()), q.text)
+        q = parse_query(fixed_text, self.config.max_query_chars)
+        return q, self._keyword_hits(q, filtered=not filters.is_empty())
+
+    def _speller(self) -> Speller:
+        if self._spelling is None:  # read once: the catalog is read-only while serving
+            names = self.catalog.categories() + [pair for values in self.catalog.facets().values() for pair in values]
+            self._spelling = Speller(names)
+        return self._spelling
+
+    def _floored(self, q: Query, filters: Filters) -> bool:
+        """True when the relevance floor applies: it is on and the query has words beyond the filters' own."""
+        if self.config.relevance_floor <= 0 or not q.text:
+            return False
+        own = filters.words()
+        return any(term not in own for term in q.terms)
+
+    def _irrelevant(self, vector: np.ndarray, filters: Filters, exclude: Collection[str]) -> SearchOutcome:
+        """The outcome when no candidate reaches the floor: ``no_match`` when no product of the catalog
+        does, else the filter whose removal finds one (if a single one does)."""
+        relevant = self._all_rows[self._cosines(vector, self._all_rows) >= self._floor()]
+        if not len(relevant):
+            logger.debug("search: nothing in the catalog reaches the relevance floor")
+            return SearchOutcome([], None, no_match=True)
+        return SearchOutcome([], self._relax(filters, self.embeddings.row_numbers(exclude), among=relevant))
 
     def similar(self, product_id: str, n: int = 5, filters: Filters = Filters(),
                 exclude: Collection[str] = ()) -> SearchOutcome:
@@ -235,7 +363,7 @@ class ProductSearch:
         cfg = self.config
         vector = self.embeddings.matrix[self.embeddings.index_of(product_id)] if product_id in self.embeddings else None
         after = self._cf_scores(None, [product_id])                   # what shoppers go on to buy after it
-        rows = self._shortlist(rows, vector, np.empty(0, dtype=np.int64), after)
+        rows = self._shortlist(rows, vector, _NO_ROWS, after)
         text = self._cosines(vector, rows)
         bought = self.cf.personal(rows, after)
         scores = cfg.w_sem * text + cfg.w_personal * bought + cfg.w_pop * self._popularity_norm()[rows]
@@ -247,7 +375,7 @@ class ProductSearch:
             if together := self.cf.together_reason(product_id, product.id):
                 scored.append((cfg.w_personal * bought[i], together))
             why = reasons.by_contribution(scored) + reasons.also_like(product, source) + \
-                reasons.filter_reasons(product, filters)
+                reasons.filter_reasons(product, filters, self.currency)
             results.append(ScoredProduct(product, round(float(scores[i]), 6), why))
         return SearchOutcome(results, None)
 
@@ -323,15 +451,14 @@ class ProductSearch:
             sims = (matrix @ vector)[rows]
         return np.clip(sims, 0.0, 1.0)
 
-    def _keyword_hits(self, q: Query, filtered: bool) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
+    def _keyword_hits(self, q: Query, filtered: bool) -> Hits:
         """The keyword search's matches: their rows (-1: no vector), bm25 scores and matched terms."""
         hits = self.catalog.keyword_search(" ".join(q.terms), limit=self.config.keyword_limit_filtered if filtered
                                            else self.config.keyword_limit) if q.terms else []
         return (self.embeddings.row_numbers([pid for pid, _, _ in hits]),
                 np.array([s for _, s, _ in hits], dtype=np.float64), [terms for _, _, terms in hits])
 
-    def _keyword(self, hits: tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]],
-                 rows: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
+    def _keyword(self, hits: Hits, rows: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
         """bm25 / best bm25 of each candidate (0 when not matched), and candidate index -> matched terms."""
         kw = np.zeros(len(rows), dtype=np.float32)
         hit_rows, score, terms = hits
@@ -360,10 +487,14 @@ class ProductSearch:
             self._popularity = self.catalog.popularity()
         return self._popularity
 
-    def _relax(self, filters: Filters, excluded: np.ndarray) -> str | None:
+    def _relax(self, filters: Filters, excluded: np.ndarray, among: np.ndarray | None = None) -> str | None:
+        """The first filter of ``RELAX_ORDER`` whose removal lets a product through (one of the rows
+        ``among``, when given), None when no single removal does."""
         for name in RELAX_ORDER:
-            if getattr(filters, name) is not None and len(self._passing(filters.without(name), excluded)):
-                return name
+            if filters.is_set(name):
+                rows = self._passing(filters.without(name), excluded)
+                if len(rows) if among is None else np.isin(among, rows).any():
+                    return name
         return None
 
     def _reasons(self, p: Product, q: Query, filters: Filters, sem: float, kw: float, matched: Sequence[str],
@@ -380,4 +511,4 @@ class ProductSearch:
         shoppers = self.popularity().get(p.id, 0)
         if shoppers >= cfg.popular_reason_min or (not q.text and shoppers > 0):
             scored.append((cfg.w_pop * pop, reasons.bought_it(shoppers, popular=shoppers >= cfg.popular_reason_min)))
-        return reasons.by_contribution(scored) + reasons.filter_reasons(p, filters)
+        return reasons.by_contribution(scored) + reasons.filter_reasons(p, filters, self.currency)

@@ -10,9 +10,10 @@ The ranker's reasons, ordered by contribution (``by_contribution``), then the fi
   history or session), given when the personal part is at least ``personal_reason_min``;
 - ``popular: N shoppers bought it``: only when N >= ``SearchConfig.popular_reason_min``; with no
   query words, popularity is the ranking, so any N > 0 is given (``2 shoppers bought it``);
-- ``Neutrogena, as asked`` / ``in Shampoos, as asked`` / ``under your $15 budget`` /
-  ``between $10 and $30`` / ``over $20 as asked``: only for filters that were given (every result
-  satisfies them: they are hard filters).
+- ``Neutrogena, as asked`` / ``in Shampoos, as asked`` / ``black, as asked`` / ``for women, as asked``
+  / ``under your $15 budget`` / ``between $10 and $30`` / ``over $20 as asked``: only for filters
+  that were given (every result satisfies them: they are hard filters), prices in the catalog's
+  currency ("under your ₹1,500 budget").
 
 Similar products: ``described like <p>`` (cos >= ``semantic_reason_min``), the model's ``often
 bought together with <p> (N shoppers)``, then ``also from <brand>`` / ``also in <category>``.
@@ -25,11 +26,11 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from recommender.ranking.filters import Filters, facet_phrase
 from recommender.ranking.prices import format_price
 
 if TYPE_CHECKING:
     from recommender.catalog.products import Product
-    from recommender.ranking.filters import Filters
 
 __all__ = ["also_like", "bought_it", "by_contribution", "close_in_meaning", "described_like", "filter_reasons",
            "join_quoted", "matched_phrases", "matches", "shorten"]
@@ -66,8 +67,8 @@ def also_like(p: Product, source: Product) -> tuple[str, ...]:
     return tuple(facts)
 
 
-def filter_reasons(p: Product, filters: Filters) -> tuple[str, ...]:
-    """One reason per filter that was given, naming the product's own field values."""
+def filter_reasons(p: Product, filters: Filters, currency: str = "USD") -> tuple[str, ...]:
+    """One reason per filter that was given, naming the product's own field values (prices in ``currency``)."""
     out = []
     if filters.brand and p.brand:
         out.append(f"{p.brand}, as asked")
@@ -76,14 +77,16 @@ def filter_reasons(p: Product, filters: Filters) -> tuple[str, ...]:
         hit = next((c for c in levels if c.casefold() == filters.category.casefold()), p.category)
         if hit:
             out.append(f"in {hit}, as asked")
+    out += [f"{facet_phrase(name, value)}, as asked" for name, value in filters.facets if (name, value) in p.facets]
     price, lo, hi = p.price, filters.price_min, filters.price_max
     if price is not None and (lo is not None or hi is not None):
         if lo is not None and hi is not None and lo <= price <= hi:
-            out.append(f"between {format_price(lo)} and {format_price(hi)}")
+            out.append(f"between {format_price(lo, currency)} and {format_price(hi, currency)}")
         elif hi is not None and lo is None and price <= hi:
-            out.append(f"under your {format_price(hi)} budget" if price < hi else f"within your {format_price(hi)} budget")
+            budget = format_price(hi, currency)
+            out.append(f"under your {budget} budget" if price < hi else f"within your {budget} budget")
         elif lo is not None and hi is None and price >= lo:
-            out.append(f"over {format_price(lo)} as asked")
+            out.append(f"over {format_price(lo, currency)} as asked")
     return tuple(out)
 
 

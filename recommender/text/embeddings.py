@@ -36,14 +36,17 @@ logger = logging.getLogger(__name__)
 
 TEXT_FORMAT = "title|brand|path/v1"  # bump when product_text changes, so the fast path is not taken
 CACHE_FILE = "vectors.npz"
+DESCRIPTION_WORDS = 50  # product_text keeps about this many words of a description
 
 __all__ = ["ProductEmbeddings", "product_text", "text_sha1", "cache_path"]
 
 
 def product_text(p: Product) -> str:
-    """The text embedded for a product: its title, its brand and its category path.
+    """The text embedded for a product: its title, brand and category path, then its facets and the
+    start of its description when it has them (a product without them reads as it always has).
 
-    E.g. ``"Hydro Boost Gel. Brand: Neutrogena. Category: Beauty > Skin Care > Moisturizers"``.
+    E.g. ``"Hydro Boost Gel. Brand: Neutrogena. Category: Beauty > Skin Care > Moisturizers"``, or
+    ``"Slim Fit Jeans. Brand: Levi's. Colour: black. Gender: women. Stretch denim with five pockets."``.
     """
     parts = [p.display_title.strip()]
     if p.brand:
@@ -53,7 +56,23 @@ def product_text(p: Product) -> str:
         path = [p.category.strip()]
     if path:
         parts.append("Category: " + " > ".join(path))
+    parts += [f"{name[:1].upper()}{name[1:]}: {value}" for name, value in p.facets]
+    if p.description:
+        parts.append(_description_start(p.description))
     return ". ".join(part for part in parts if part)
+
+
+def _description_start(text: str, words: int = DESCRIPTION_WORDS) -> str:
+    """The first ``words`` words of a description, ended at the last sentence end within them when
+    that keeps at least half of them, else at a word boundary ("...")."""
+    tokens = text.split()
+    if len(tokens) <= words:
+        return " ".join(tokens)
+    cut = " ".join(tokens[:words])
+    end = max((cut + " ").rfind(mark) for mark in (". ", "! ", "? "))
+    if end >= 0 and len(cut[:end + 1].split()) >= words // 2:
+        return cut[:end + 1]
+    return cut.rstrip(",;:-") + "..."
 
 
 def text_sha1(text: str) -> str:

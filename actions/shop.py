@@ -1,0 +1,148 @@
+"""Greeting, help and the out-of-scope reply, in the shop's own words.
+
+Nothing here names a product domain. The shop's name and what it sells are shop settings
+(``Catalog.shop()``); the rest comes from the catalog: its main categories, and an example request
+made of one of its largest categories, that category's top brand and a round price over the median
+price of that brand there, in the catalog's currency, so the example finds products. It is all read
+once per catalog and process.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.failures import ApologisingAction
+from actions.listing import join_words
+from recommender import Catalog, format_price
+
+EXAMPLE_CATEGORIES = 3  # the example's category is the one of these largest with the largest brand
+# What the assistant does with any catalog: the help lines after the catalog's own example.
+COMMANDS = ('"show more", "tell me about the second one", "compare the first two", "something like the last '
+            'one", "why these?"',
+            '"add number 3 to my cart", "what\'s in my cart", "checkout"',
+            '"I like the first one", "what do you recommend?"',
+            '"start over", "talk to a human", "delete my data"')
+
+
+@dataclass(frozen=True)
+class ShopWords:
+    """What the replies say about the shop; every field is None when neither settings nor catalog tell."""
+
+    name: str | None  # the shop's name (setting)
+    sells: str | None  # what it sells: the setting, else its main categories ("audio, phones and TV & video")
+    category: str | None  # the example's category as a shopper types it ("smartphones")
+    brand: str | None  # that category's top brand
+    price: str | None  # a round price over that brand's median price there ("€500")
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> ShopWords:
+        """The shop's words, from its settings and its catalog."""
+        shop = catalog.shop()
+        sells = shop.sells or join_words([as_typed(c) for c in catalog.main_categories()])
+        category, brand, prices = _example(catalog)
+        price = _round_up(statistics.median(prices)) if prices else None
+        return cls(name=shop.name, sells=sells or None, category=category and as_typed(category), brand=brand,
+                   price=None if price is None else format_price(price, shop.currency))
+
+    def request(self, brand: bool = True) -> str | None:
+        """An example request ("Samsung smartphones under €500"; without the brand: "smartphones under €500")."""
+        named = [x for x in (self.brand if brand else None, self.category) if x]
+        if not named:
+            return None
+        return " ".join(named + ([f"under {self.price}"] if self.price else []))
+
+    def greeting(self) -> str:
+        """Hello, whose assistant this is, and the example request."""
+        who = f"the shopping assistant of {self.name}" if self.name else "this shop's shopping assistant"
+        example = self.request()
+        ask = f'like "{example}"' if example else "a kind of product, a brand, a budget, or all three"
+        return f"Hi! I'm {who}. Tell me what you're looking for, {ask}."
+
+    def help(self) -> str:
+        """What the shopper can say: a search and its refinements from the catalog, then every command."""
+        search = self.request(brand=False)
+        refine = ['"cheaper"', *([f'"only {self.brand}"'] if self.brand else []), '"no price limit"']
+        first = (f'"{search}"' if search else "a kind of product, a brand or a budget") + \
+            f", then {', '.join(refine[:-1])} or {refine[-1]}"
+        where = f"the catalog of {self.name}" if self.name else "this shop's catalog"
+        lines = "\n".join(f"- {line}" for line in (first, *COMMANDS))
+        return f"I search {where} for you and keep track of what you asked. You can say:\n{lines}"
+
+    def out_of_scope(self) -> str:
+        """Not something the assistant does: what the shop sells, and what are they shopping for?"""
+        sells = f" {self.name or 'This shop'} sells {self.sells}." if self.sells else " I can only help you shop here."
+        return f"Sorry, I can't help with that.{sells} What are you shopping for?"
+
+
+@functools.lru_cache(maxsize=4)
+def words_of(catalog: Catalog) -> ShopWords:
+    """The catalog's ShopWords, computed on first use."""
+    return ShopWords.of(catalog)
+
+
+def as_typed(name: str) -> str:
+    """A catalog name as a shopper types it: capitalised words lowered, acronyms kept ("Home Audio" -> "home
+    audio", "TVs" stays)."""
+    return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in name.split())
+
+
+def _example(catalog: Catalog) -> tuple[str | None, str | None, list[float]]:
+    """(category, brand, prices of that brand there) with the most products among the largest categories;
+    without categories, the largest brand and its prices."""
+    best: tuple[int, str | None, str | None, list[float]] = (0, None, None, [])
+    for category, _ in catalog.categories()[:EXAMPLE_CATEGORIES] or [(None, 0)]:
+        products = catalog.get_products(catalog.filter_ids(category=category))
+        brands = Counter(p.brand for p in products if p.brand)
+        brand, count = brands.most_common(1)[0] if brands else (None, len(products))
+        if count > best[0]:
+            prices = [p.price for p in products if p.brand == brand and p.price is not None and p.price > 0]
+            best = (count, category, brand, prices)
+    return best[1], best[2], best[3]
+
+
+def _round_up(value: float) -> float:
+    """``value`` rounded up to one significant digit: 8.49 -> 9, 10.5 -> 20, 1299 -> 2000."""
+    step = 10 ** math.floor(math.log10(value))
+    return math.ceil(round(value / step, 9)) * step
+
+
+class ActionGreet(ApologisingAction):
+    """greet: hello, who the assistant is for, and an example request from the catalog."""
+
+    def name(self) -> str:
+        return "action_greet"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        dispatcher.utter_message(text=words_of(services.catalog()).greeting())
+        return []
+
+
+class ActionHelp(ApologisingAction):
+    """help: what the shopper can say, with the catalog's own example."""
+
+    def name(self) -> str:
+        return "action_help"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        dispatcher.utter_message(text=words_of(services.catalog()).help())
+        return []
+
+
+class ActionOutOfScope(ApologisingAction):
+    """out_of_scope: not shopping; say what the shop sells and ask what they are shopping for."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        dispatcher.utter_message(text=words_of(services.catalog()).out_of_scope())
+        return []
