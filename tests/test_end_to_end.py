@@ -225,3 +225,9 @@ def test_the_http_api_when_on_answers_only_its_token(tmp_path: Path, store_path:
         with urllib.request.urlopen(f"{tracker}?token={settings.secret('SHOPBOT_API_TOKEN')}") as answer:
             events = json.loads(answer.read())["events"]
         assert [e["text"] for e in events if e["event"] == "user"] == ["hello"]
+
+
+def test_the_demo_shop_says_it_does_not_carry_running_shoes_and_lists_nothing(assistant: Assistant) -> None:
+    replies = assistant.send("e2e-running-shoes", "show me running shoes")
+    assert shown_products(replies) == [], replies
+    assert "doesn't carry" in reply_text(replies), replies
