@@ -1,5 +1,7 @@
 """Cart and taste actions: add, remove, view, checkout (no payment), like, dislike. State is in the
-shopper store (SQLite, per sender id), so it survives restarts of both servers."""
+shopper store (SQLite, per sender id), so it survives restarts of both servers. Adds and removals
+name the message they answer, so a message handled again (a retry after a crash before Rasa saved
+the turn) changes the cart once and gets the same reply."""
 
 from __future__ import annotations
 
@@ -35,6 +37,11 @@ def _summary(cart: CartSummary) -> str:
     return text + (" plus items without a price" if cart.unpriced else "")
 
 
+def _message_id(tracker: Tracker) -> str | None:
+    """Rasa's id of the shopper's message this turn answers; the same when that message is handled again."""
+    return tracker.latest_message.get("message_id") or None
+
+
 def _cart(tracker: Tracker) -> CartSummary:
     return price_cart(services.store().cart_lines(tracker.sender_id), services.catalog())
 
@@ -57,7 +64,8 @@ class ActionAddToCart(ApologisingAction):
             return []
         known = [p.id for p in services.catalog().get_products(ids)]
         for pid in known:
-            services.store().add_to_cart(tracker.sender_id, pid, source=listing_kind(tracker))
+            services.store().add_to_cart(tracker.sender_id, pid, source=listing_kind(tracker),
+                                         message_id=_message_id(tracker))
         cart = _cart(tracker)
         dispatcher.utter_message(response="utter_added_to_cart", titles=_names(known), cart_summary=_summary(cart),
                                  json_message=_cart_payload(tracker, cart))
@@ -65,12 +73,18 @@ class ActionAddToCart(ApologisingAction):
 
 
 class ActionRemoveFromCart(ApologisingAction):
-    """Positions count in the cart as listed ("remove the second item"); a button names the product."""
+    """Positions count in the cart as listed ("remove the second item"); a button names the product.
+    A message handled again removes nothing more: its products are the ones it removed the first time."""
 
     def name(self) -> str:
         return "action_remove_from_cart"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        message_id = _message_id(tracker)
+        removed = services.store().removed_by(tracker.sender_id, message_id) if message_id else []
+        if removed:  # positions now point elsewhere in the shorter cart: never resolve them again
+            self._removed(dispatcher, tracker, removed)
+            return []
         lines = services.store().cart_lines(tracker.sender_id)
         if not lines:
             dispatcher.utter_message(response="utter_cart_empty")
@@ -89,13 +103,17 @@ class ActionRemoveFromCart(ApologisingAction):
             return []
         for pid in ids:
             try:
-                services.store().remove_from_cart(tracker.sender_id, pid)
+                services.store().remove_from_cart(tracker.sender_id, pid, message_id=message_id)
             except NotInCart:
                 pass                                                  # removed meanwhile: same outcome
+        self._removed(dispatcher, tracker, ids)
+        return []
+
+    @staticmethod
+    def _removed(dispatcher: CollectingDispatcher, tracker: Tracker, ids: list[str]) -> None:
         cart = _cart(tracker)
         dispatcher.utter_message(response="utter_removed_from_cart", titles=_names(ids), cart_summary=_summary(cart),
                                  json_message=_cart_payload(tracker, cart))
-        return []
 
 
 class ActionViewCart(ApologisingAction):

@@ -212,8 +212,11 @@ class ActionProxy:
         async def forward(request: web.Request) -> web.Response:
             body = await request.read()
             start = time.perf_counter()
+            headers = {"Content-Type": "application/json"}
+            if "Authorization" in request.headers:                  # the action server's token
+                headers["Authorization"] = request.headers["Authorization"]
             async with self.session.request(request.method, self.target + request.path_qs, data=body,
-                                            headers={"Content-Type": "application/json"}) as upstream:
+                                            headers=headers) as upstream:
                 payload = await upstream.read()
                 status = upstream.status
             if request.path == "/webhook":
@@ -234,8 +237,9 @@ class ActionProxy:
         self._loop.run_until_complete(main())
 
 
-def timed_posts(url: str, bodies: list[bytes], concurrency: int) -> list[Sample]:
-    """POST each body to `url` from `concurrency` threads; milliseconds per call."""
+def timed_posts(url: str, bodies: list[bytes], concurrency: int, headers: dict[str, str] | None = None) -> list[Sample]:
+    """POST each body to `url` (with ``headers`` besides the JSON content type) from `concurrency`
+    threads; milliseconds per call."""
     samples: list[Sample] = []
     lock, items = threading.Lock(), iter(bodies)
 
@@ -247,7 +251,8 @@ def timed_posts(url: str, bodies: list[bytes], concurrency: int) -> list[Sample]
                 return
             start = time.perf_counter()
             try:
-                request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+                request = urllib.request.Request(url, data=body,
+                                                 headers={"Content-Type": "application/json", **(headers or {})})
                 with urllib.request.urlopen(request, timeout=120) as response:
                     ok = response.status == 200
                     response.read()
@@ -289,7 +294,8 @@ def bench_profile(levels: list[int], conversations: int, think_ms: float, log_di
             samples, _ = run_level(url, c, per_worker, dialogue, "prof", think_ms)
             calls = list(proxy.calls)
             nlu = timed_posts(parse_url, [json.dumps({"text": t}).encode() for t in texts], c)
-            replay = timed_posts(f"http://127.0.0.1:{action_port}/webhook", [b for _, _, b in calls], c)
+            replay = timed_posts(f"http://127.0.0.1:{action_port}/webhook", [b for _, _, b in calls], c,
+                                 headers={"Authorization": f"Bearer {secret('SHOPBOT_ACTION_TOKEN')}"})
             action_ms = [Sample("", ms, True) for _, ms, _ in calls]
             rows_ += [row(f"{c} concurrent: whole turn (through the proxy)", samples),
                       row(f"{c} concurrent: NLU alone (/model/parse)", nlu),

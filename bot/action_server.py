@@ -2,8 +2,12 @@
 
 Loading at start (catalog, product embeddings, encoder, collaborative model, shopper store) means a
 missing, corrupt or locked catalog stops the server with one `Error: ...` line instead of a failure
-in the middle of a chat, and the first shopper does not wait for the loading. `bot.servers` starts
-it; by hand:
+in the middle of a chat, and the first shopper does not wait for the loading.
+
+Only the Rasa server may call it: every request but ``GET /health`` needs the header
+``Authorization: Bearer $SHOPBOT_ACTION_TOKEN`` (endpoints.yml sends it), else 403 and no action runs.
+`bot.servers` starts it with that token; by hand (unset, the token is generated once into
+var/secrets/SHOPBOT_ACTION_TOKEN, where the Rasa server's start in `bot.servers` finds it too):
 
     SANIC_HOST=127.0.0.1 .venv/bin/python -m bot.action_server --port 5055
 """
@@ -13,12 +17,43 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+from typing import Any
+
 import click
+import pluggy
+from sanic import Sanic, response
+from sanic.request import Request
 
 from actions import services
+from bot import identity, settings
 from recommender import ShopbotError
 
 logger = logging.getLogger(__name__)
+
+hookimpl = pluggy.HookimplMarker("rasa_sdk")
+
+
+class RequireToken:
+    """A rasa-sdk plugin: every request but ``/health`` must carry ``Authorization: Bearer <token>``.
+
+    Without it, or with another token, the answer is 403 and no action runs. The tokens are compared
+    in constant time (`identity.bearer_matches`).
+    """
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    @hookimpl
+    def attach_sanic_app_extensions(self, app: Sanic) -> None:
+        """rasa-sdk's hook, called by `rasa_sdk.endpoint.run` once the app is made."""
+        app.register_middleware(self.check, "request")
+
+    async def check(self, request: Request) -> Any:
+        if request.path == "/health" or identity.bearer_matches(request.headers.get("Authorization"), self.token):
+            return None
+        logger.warning("a request to %s was refused: missing or wrong action token", request.path)
+        return response.json({"error": "A valid 'Authorization: Bearer <action token>' header is required."},
+                             status=403)
 
 
 def load() -> None:
@@ -49,9 +84,11 @@ def main(port: int, debug: bool) -> None:
         SANIC_HOST=127.0.0.1 python -m bot.action_server --port 5055
     """
     from rasa_sdk.endpoint import run
+    from rasa_sdk.plugin import plugin_manager
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        plugin_manager().register(RequireToken(settings.secret("SHOPBOT_ACTION_TOKEN")))
         load()
     except ShopbotError as e:
         raise click.ClickException(str(e)) from e

@@ -14,15 +14,16 @@ messages go through a `Guard` first:
 Logs name what happened, never the sender or the text.
 
 Who the sender is comes from a token, never from the client's say-so (`bot.identity`): the REST
-webhook answers only callers with the integrator's bearer token, and the socket.io channel takes the
-sender from the subject of the signed token the widget connects with, and sends replies only there.
+webhook answers only callers with the integrator's bearer token, the socket.io channel takes the
+sender from the subject of the signed token the widget connects with, and sends replies only there,
+and the Telegram webhook answers only requests carrying the secret token it registered with Telegram.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import html
-import json
 import logging
 import time
 from collections import deque
@@ -30,12 +31,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiogram.bot import api as telegram_api
+from aiogram.utils.exceptions import TelegramAPIError
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.facebook import FacebookInput
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.slack import SlackBot, SlackInput
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
-from rasa.core.channels.telegram import TelegramInput
+from rasa.core.channels.telegram import TelegramInput, TelegramOutput
+from rasa.shared.exceptions import RasaException
 from sanic import response
 from sanic.request import Request
 
@@ -49,6 +53,9 @@ TOO_FAST = "You're sending messages faster than I can keep up. Please wait a mom
 SORRY = "Sorry, I can't reach the shop right now. Please try again in a moment."
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
+# The largest socket.io request accepted: a message is at most Limits.max_chars characters (a few KB
+# even JSON-escaped), and the polling transport may carry a few queued ones in one request.
+MAX_SOCKET_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -186,11 +193,16 @@ class SocketIO(GuardedChannel, SocketIOInput):
     is that subject, whatever ``session_id`` the client sends, and replies go to that shopper's room
     only, which ``session_request`` confirms (so a reload with the same token continues the same
     conversation).
+
+    Only the message text goes on: the client's ``metadata`` (nothing here reads it) is dropped, so it
+    is neither stored with the conversation nor sent to the action server, and a request larger than
+    ``MAX_SOCKET_BYTES`` is refused by engine.io before it is parsed (its default is 1 MB).
     """
 
     def blueprint(self, on_new_message: Handler) -> Any:
         webhook = super().blueprint(on_new_message)  # registers Rasa's handlers; ours replace three
         sio, handle = self.sio, guarded(on_new_message, GUARD)
+        sio.eio.max_http_buffer_size = MAX_SOCKET_BYTES
         if not self.jwt_key:
             logger.warning("the socket.io channel has no jwt_key: it refuses every connection")
 
@@ -214,17 +226,81 @@ class SocketIO(GuardedChannel, SocketIOInput):
             session = await sio.get_session(sid, namespace=self.namespace)
             if not isinstance(data, dict):
                 return
-            metadata = data.get(self.metadata_key) or {}
-            try:
-                metadata = json.loads(metadata) if isinstance(metadata, str) else dict(metadata)
-            except (ValueError, TypeError):
-                metadata = {}
             await handle(UserMessage(str(data.get("message") or ""), SocketIOOutput(sio, self.bot_message_evt),
-                                     session["shopper"], input_channel=self.name(), metadata=metadata))
+                                     session["shopper"], input_channel=self.name()))
 
         return webhook
+TELEGRAM_API = telegram_api.TELEGRAM_PRODUCTION  # where the Bot API is (the tests use a local stand-in)
+TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class TelegramSecretOutput(TelegramOutput):
+    """Rasa's Telegram output whose ``set_webhook`` always registers the secret token (aiogram 2.15's
+    ``set_webhook`` predates Bot API 6.1's ``secret_token``), whoever calls it: the start, or
+    Rasa's ``/webhooks/telegram/set_webhook`` route."""
+
+    def __init__(self, access_token: str | None, secret_token: str | None) -> None:
+        super().__init__(access_token)
+        self.server = TELEGRAM_API
+        self.secret_token = secret_token
+
+    async def set_webhook(self, url: str, **kwargs: Any) -> bool:
+        return await self.request(telegram_api.Methods.SET_WEBHOOK,
+                                  {"url": url, "secret_token": self.secret_token, **kwargs})
+
+
 class Telegram(GuardedChannel, TelegramInput):
-    """Rasa's Telegram channel, guarded: /webhooks/telegram/webhook."""
+    """Rasa's Telegram channel, guarded: /webhooks/telegram/webhook.
+
+    Telegram sends every update with the header ``X-Telegram-Bot-Api-Secret-Token``, holding the
+    ``secret_token`` (credentials.yml, $TELEGRAM_SECRET_TOKEN) that this channel registers with the
+    webhook at start. An update without it, or with another, gets 403 and never reaches the assistant.
+    """
+
+    def __init__(self, access_token: str | None, verify: str | None, webhook_url: str | None,
+                 secret_token: str | None = None, debug_mode: bool = True) -> None:
+        super().__init__(access_token, verify, webhook_url, debug_mode)
+        self.secret_token = secret_token
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        if not credentials:
+            cls.raise_missing_credentials_exception()
+        return cls(credentials.get("access_token"), credentials.get("verify"), credentials.get("webhook_url"),
+                   credentials.get("secret_token"))
+
+    def get_output_channel(self) -> TelegramSecretOutput:
+        """The output channel, once the webhook (with its secret token) is registered with Telegram."""
+        channel = TelegramSecretOutput(self.access_token, self.secret_token)
+
+        async def register() -> None:
+            try:
+                await channel.set_webhook(self.webhook_url)
+            finally:  # its connections belong to this start's event loop, not the server's
+                await channel.session.close()
+
+        try:
+            asyncio.run(register())
+        except TelegramAPIError as error:
+            raise RasaException(f"Failed to set channel webhook: {error}") from error
+        return channel
+
+    def blueprint(self, on_new_message: Handler) -> Any:
+        webhook = super().blueprint(on_new_message)
+        if not self.secret_token:
+            logger.warning("the Telegram channel has no secret_token: it refuses every update")
+
+        @webhook.middleware("request")
+        async def authenticate(request: Request) -> Any:
+            given = request.headers.get(TELEGRAM_SECRET_HEADER)
+            if request.path.rstrip("/").endswith("/webhook") and not (
+                    self.secret_token and given and hmac.compare_digest(given.encode(), self.secret_token.encode())):
+                logger.info("Telegram update refused: missing or wrong secret token")
+                return response.json({"error": f"A valid '{TELEGRAM_SECRET_HEADER}' header is required."},
+                                     status=403)
+            return None
+
+        return webhook
 
 
 class SlackOutput(SlackBot):

@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from recommender import (
-    FORMATS, INTERACTION_FORMATS, PRESETS, BadRow, Catalog, CatalogImportError, ImportReport, config, format_price,
-    import_catalog, plural,
+    FORMATS, INTERACTION_FORMATS, INTERACTION_PRESETS, PRESETS, REPEATED_IDS, BadRow, Catalog, CatalogImportError,
+    ImportReport, InteractionMapping, OrderRules, config, format_price, import_catalog, parse_not_products, plural,
 )
 
 MAX_SHOWN = 20  # bad rows / warnings listed before "... and N more"
@@ -42,7 +42,7 @@ def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str,
     for item in items:
         key, sep, column = item.partition("=")
         if not sep or not key.strip() or not column.strip():
-            what = "FIELD=COLUMN" if option == "--column" else "NAME=COLUMN"
+            what = "NAME=COLUMN" if option == "--facet" else "FIELD=COLUMN"
             raise click.BadParameter(f"{item!r} is not {what}, e.g. {example}", param_hint=option)
         parsed[key.strip()] = column.strip()
     return parsed
@@ -55,6 +55,11 @@ def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str,
                    "Default: the shipped Beauty sequences when PRODUCTS is omitted, else none.")
 @click.option("--interactions-format", type=click.Choice(INTERACTION_FORMATS), default=None,
               help="Interactions file format. Default: from the extension (.txt = sequences).")
+@click.option("--interactions-column", "interactions_columns", multiple=True, metavar="FIELD=COLUMN",
+              help="Map one history field to your column, e.g. --interactions-column shopper=CustomerID "
+                   "(repeatable). Fields: shopper, product (or item), order (or time, date), quantity, order_id. "
+                   "When --interactions is the PRODUCTS file, product, order, quantity and order_id default to "
+                   "the --column mapping of id, date, quantity and order_id.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Products file format. Default: from the extension (.csv, .tsv/.item, .jsonl).")
 @click.option("--mapping", type=click.Choice(sorted(PRESETS)), default=None,
@@ -62,7 +67,14 @@ def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str,
                    "(columns id,title,brand,category,price).")
 @click.option("--column", "columns", multiple=True, metavar="FIELD=COLUMN",
               help="Map one product field to your column, e.g. --column id=sku (repeatable). Fields: id, title, "
-                   "brand, category, price, description, rating, review_count, image_url, stock, sales_rank.")
+                   "brand, category, price, description, rating, review_count, image_url, stock, sales_rank; "
+                   "for an order export also date (the latest line wins), quantity and order_id (cancellations).")
+@click.option("--repeated-ids", type=click.Choice(REPEATED_IDS), default="latest", show_default=True,
+              help="A repeated id is another order line of one product: its latest (or first) line gives title "
+                   "and price; 'reject' makes it a bad row.")
+@click.option("--not-products", default="auto", metavar="IDS", show_default=True,
+              help="Comma-separated ids that are not products (postage, fees), left out of products and "
+                   "histories; 'auto' stands for every id without a digit in an order export, e.g. auto,C2.")
 @click.option("--facet", "facets", multiple=True, metavar="NAME=COLUMN",
               help="Read a shop attribute shoppers filter by, e.g. --facet colour=PrimaryColour (repeatable).")
 @click.option("--currency", default=None, metavar="CODE",
@@ -74,8 +86,9 @@ def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str,
 @db_option
 @click.option("--strict", is_flag=True, help="Fail on any bad row instead of skipping it; the old catalog stays.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no warnings (bad rows are still listed).")
-def build(products: Path | None, interactions: Path | None, interactions_format: str | None, fmt: str | None,
-          mapping: str | None, columns: tuple[str, ...], facets: tuple[str, ...], currency: str | None,
+def build(products: Path | None, interactions: Path | None, interactions_format: str | None,
+          interactions_columns: tuple[str, ...], fmt: str | None, mapping: str | None, columns: tuple[str, ...],
+          repeated_ids: str, not_products: str, facets: tuple[str, ...], currency: str | None,
           shop_name: str | None, sells: str | None, db_path: Path | None, strict: bool, quiet: bool) -> None:
     """Import PRODUCTS (and shopper histories) into a new catalog file.
 
@@ -92,6 +105,10 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
 
         shopbot catalog build fashion.csv --column title=ProductName --facet colour=PrimaryColour
         --facet gender=Gender --currency INR --shop-name "Urban Threads" --sells "clothes and shoes"
+
+        shopbot catalog build orders.csv --column id=StockCode --column title=Description
+        --column price=UnitPrice --column date=InvoiceDate --column quantity=Quantity --currency GBP
+        --not-products auto,C2 --interactions orders.csv --interactions-column shopper=CustomerID
     """
     if products is None:
         products = config.SHIPPED_PRODUCTS
@@ -103,11 +120,19 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
         col_map = col_map.with_columns(**_parse_pairs(columns, "--column", "id=sku"))
     if facets:
         col_map = col_map.with_facets(_parse_pairs(facets, "--facet", "colour=PrimaryColour"))
+    inter_map = None
+    if interactions_columns:
+        same_file = interactions is not None and interactions.resolve() == products.resolve()
+        base = InteractionMapping.from_products(col_map) if same_file else INTERACTION_PRESETS[col_map.interactions]
+        inter_map = base.with_columns(**_parse_pairs(interactions_columns, "--interactions-column",
+                                                     "shopper=CustomerID"))
+    rules = OrderRules(repeated_ids=repeated_ids, not_products=parse_not_products(not_products))
     db_path = db_path or config.catalog_path()
     try:
         report = import_catalog(products, db_path, interactions=interactions, format=fmt, mapping=col_map,
-                                interactions_format=interactions_format, currency=currency, shop_name=shop_name,
-                                sells=sells, strict=strict, progress=not quiet and sys.stderr.isatty())
+                                interactions_format=interactions_format, interactions_mapping=inter_map,
+                                order_rules=rules, currency=currency, shop_name=shop_name, sells=sells,
+                                strict=strict, progress=not quiet and sys.stderr.isatty())
     except CatalogImportError as e:
         _list_to_stderr(f"{plural(len(e.bad_rows), 'bad row')}:", e.bad_rows)
         raise
@@ -118,6 +143,8 @@ def _print_report(report: ImportReport, quiet: bool) -> None:
     _list_to_stderr(f"Skipped {plural(len(report.errors), 'bad row')}:", report.errors)
     if not quiet:
         _list_to_stderr(f"{plural(len(report.warnings), 'warning')}:", report.warnings)
+    for note in report.notes:
+        click.echo(note)
     click.echo(
         f"Imported {plural(report.products, 'product')}, {plural(report.shoppers, 'shopper')} and "
         f"{plural(report.interactions, 'interaction')} into {report.db_path} in {report.duration:.1f} s "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,7 @@ def chat(sender: str | None) -> None:
     import tempfile
     import uuid
 
-    from bot import servers
+    from bot import identity, servers
     from bot.credentials import write_active
 
     model = _trained_model()
@@ -53,7 +56,7 @@ def chat(sender: str | None) -> None:
                 "--credentials", str(write_active(log_dir)),
                 "--interface", servers.HOST, "--port", str(servers.free_port()),
                 "--conversation-id", sender or uuid.uuid4().hex, "--quiet"]
-        subprocess.run(args, env=servers.rasa_env(), cwd=config.REPO_ROOT)
+        subprocess.run(args, env=servers.rasa_env(**identity.environment()), cwd=config.REPO_ROOT)
     finally:
         servers.stop(actions)
         click.echo("Action server stopped.", err=True)
@@ -75,7 +78,8 @@ def serve(host: str, port: int, action_port: int, enable_api: bool, debug: bool)
     """Run the assistant as an HTTP server: Rasa's REST channel plus the action server.
 
     Every REST call needs the header `Authorization: Bearer $SHOPBOT_REST_TOKEN` (unset, a token is
-    generated once into var/secrets/SHOPBOT_REST_TOKEN). Stop it with Ctrl-C; both processes are stopped.
+    generated once into var/secrets/SHOPBOT_REST_TOKEN). Stop it with Ctrl-C, or SIGTERM or SIGHUP
+    (`kill <pid>`, systemd, a container runtime): both processes are stopped.
 
     Example (the message is a search on the shipped demo catalog):
 
@@ -86,7 +90,7 @@ def serve(host: str, port: int, action_port: int, enable_api: bool, debug: bool)
     """
     from bot.servers import Assistant
 
-    with Assistant(_trained_model(), host=host, rasa_port=port, action_port=action_port,
+    with _stopped_by_signals(), Assistant(_trained_model(), host=host, rasa_port=port, action_port=action_port,
                    log_dir=config.cache_dir() / "logs", enable_api=enable_api, debug=debug) as bot:
         click.echo(f"REST channel: POST {bot.rest_url} with the bearer token $SHOPBOT_REST_TOKEN (unset: "
                    f"{config.cache_dir() / 'secrets' / 'SHOPBOT_REST_TOKEN'})"
@@ -95,8 +99,29 @@ def serve(host: str, port: int, action_port: int, enable_api: bool, debug: bool)
         _run_until_stopped(bot)
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP stop the servers as Ctrl-C does (KeyboardInterrupt), so
+    that `kill <pid>` leaves no orphan; the first one only, so that the stop is not cut short."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def _run_until_stopped(bot: Any) -> None:
-    """Wait for Ctrl-C while every server of ``bot`` (a bot.servers.Assistant) runs."""
+    """Wait for Ctrl-C (or SIGTERM, SIGHUP) while every server of ``bot`` (a bot.servers.Assistant) runs."""
     import time
 
     try:
@@ -116,7 +141,7 @@ def web(port: int, rasa_port: int, action_port: int) -> None:
     """Serve a demo shop page with the chat widget, plus the assistant it talks to.
 
     Starts the action server, the Rasa server (its CORS allowing the page's origin) and the page
-    server, all on 127.0.0.1, and prints the page's URL. Ctrl-C stops all three.
+    server, all on 127.0.0.1, and prints the page's URL. Ctrl-C (or SIGTERM, SIGHUP) stops all three.
 
     Example:
 
@@ -125,7 +150,7 @@ def web(port: int, rasa_port: int, action_port: int) -> None:
     from bot.servers import HOST, Assistant
     from bot.webpage import PageServer
 
-    with PageServer(rasa_url=f"http://{HOST}:{rasa_port}", port=port) as page, \
+    with _stopped_by_signals(), PageServer(rasa_url=f"http://{HOST}:{rasa_port}", port=port) as page, \
             Assistant(_trained_model(), rasa_port=rasa_port, action_port=action_port, cors=(page.origin,),
                       log_dir=config.cache_dir() / "logs") as bot:
         click.echo(f"Demo shop with the chat widget: {page.url}  (logs in {bot.log_dir}; Ctrl-C stops)")

@@ -33,6 +33,11 @@ What goes in, and why (training must stay fast, and a wrong synonym is worse tha
   may not be both a brand and a category variant, and a derived category variant may not name a
   bigger category better ("polish" is not "Polishes", 7 products, when "Nail Polish" has 712).
 
+The file is written by a YAML serializer (``_dump``: PyYAML's SafeDumper, examples as literal blocks),
+never by joining strings: whatever a catalog's brand or category holds (a line break and
+"- intent: greet"), it stays one example of a lookup table and cannot add an intent. Each entry is
+also put on one line (``one_line``), as the importer does.
+
 The output is deterministic (sorted), so the committed file only changes when the catalog does.
 Run it as ``shopbot nlu-lookups`` or ``python -m bot.nlu_lookups`` (which also rewrites prices.yml).
 """
@@ -40,16 +45,18 @@ Run it as ``shopbot nlu-lookups`` or ``python -m bot.nlu_lookups`` (which also r
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from recommender import config
+from recommender.catalog.formats import one_line
 from recommender.ranking.prices import nlu_regexes
 
 if TYPE_CHECKING:
@@ -125,10 +132,8 @@ def _category_owners(category_counts: Iterable[tuple[str, int]],
 
 def prices() -> str:
     """Return the text of prices.yml: the price regex features of the shared price vocabulary."""
-    lines = [PRICES_HEADER.rstrip("\n"), 'version: "3.1"', "nlu:"]
-    for name, patterns in nlu_regexes().items():
-        lines += [f"- regex: {name}", "  examples: |", *(f"    - {pattern}" for pattern in patterns)]
-    return "\n".join(lines) + "\n"
+    items = [{"regex": name, "examples": _examples(patterns)} for name, patterns in nlu_regexes().items()]
+    return _dump(PRICES_HEADER, items)
 
 
 def write(catalog: Catalog, path: Path = OUTPUT_PATH) -> Path:
@@ -287,16 +292,40 @@ def _synonyms(owners: dict[str, str]) -> dict[str, list[str]]:
 
 def _render(brands: list[str], categories: list[str], synonyms: dict[str, list[str]],
             n_brands: int, n_categories: int) -> str:
-    lines = [HEADER.rstrip("\n"),
-             f"# {n_brands} brands and {n_categories} leaf categories (>= {MIN_PRODUCTS} products each).",
-             'version: "3.1"', "nlu:"]
-    for name, entries in (("brand", brands), ("category", categories)):
-        lines += [f"- lookup: {name}", "  examples: |"]
-        lines += [f"    - {entry}" for entry in entries]
-    for canonical, forms in synonyms.items():
-        lines += [f"- synonym: {json.dumps(canonical, ensure_ascii=False)}", "  examples: |"]
-        lines += [f"    - {form}" for form in forms]
-    return "\n".join(lines) + "\n"
+    header = f"{HEADER}# {n_brands} brands and {n_categories} leaf categories (>= {MIN_PRODUCTS} products each).\n"
+    items: list[dict[str, Any]] = [{"lookup": name, "examples": _examples(entries)}
+                                   for name, entries in (("brand", brands), ("category", categories))]
+    items += [{"synonym": _Quoted(one_line(canonical)), "examples": _examples(forms)}
+              for canonical, forms in synonyms.items()]
+    return _dump(header, items)
+
+
+class _Block(str):
+    """A string written as a YAML literal block (``|``), as Rasa's examples are."""
+
+
+class _Quoted(str):
+    """A string written double-quoted."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that writes _Block and _Quoted strings in their style."""
+
+
+_Dumper.add_representer(_Block, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|"))
+_Dumper.add_representer(_Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style='"'))
+
+
+def _examples(entries: Iterable[str]) -> _Block:
+    """Rasa's examples text: one ``- entry`` line per entry, each entry on one line."""
+    return _Block("".join(f"- {line}\n" for line in (one_line(e) for e in entries) if line))
+
+
+def _dump(header: str, items: list[dict[str, Any]]) -> str:
+    """The header comment, then ``version`` and ``nlu: items`` as YAML (PyYAML; nothing is pasted as text)."""
+    body = yaml.dump({"version": _Quoted("3.1"), "nlu": items}, Dumper=_Dumper, sort_keys=False,
+                     allow_unicode=True, default_flow_style=False, width=10_000)
+    return header + body
 
 
 if __name__ == "__main__":

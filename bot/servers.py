@@ -67,19 +67,42 @@ def endpoints_for(action_port: int, directory: Path, tracker_db: Path | None = N
                   lock_store: dict | None = None) -> Path:
     """Write a copy of endpoints.yml whose action endpoint is the action server on `action_port`, whose
     SQLite tracker store is the file `tracker_db` (default: `settings.tracker_path()`) and, given
-    `lock_store` (e.g. ``{"type": "redis", "url": "127.0.0.1", "port": 6379}``), that lock store."""
-    endpoints = yaml.safe_load((config.REPO_ROOT / "endpoints.yml").read_text()) or {}
-    endpoints["action_endpoint"] = {"url": f"http://{HOST}:{action_port}/webhook"}
-    store = endpoints.get("tracker_store") or {}
-    if store.get("dialect") == "sqlite":
+    `lock_store` (e.g. ``{"type": "redis", "url": "127.0.0.1", "port": 6379}``), that lock store.
+
+    The file is copied as composed YAML nodes, not loaded: a ``${VAR}`` value (the action endpoint's
+    token header, a database password) stays a variable for Rasa to expand, and no secret is written,
+    even in a process where Rasa's YAML loader (which expands them) is in place.
+    """
+    root = yaml.compose((config.REPO_ROOT / "endpoints.yml").read_text())
+    _put(_child(root, "action_endpoint"), "url", f"http://{HOST}:{action_port}/webhook")
+    store = _child(root, "tracker_store")
+    dialect = _child(store, "dialect")
+    if dialect is not None and dialect.value == "sqlite":
         tracker_db = Path(tracker_db or settings.tracker_path()).resolve()
         tracker_db.parent.mkdir(parents=True, exist_ok=True)
-        store["db"] = str(tracker_db)
+        _put(store, "db", str(tracker_db))
     if lock_store:
-        endpoints["lock_store"] = lock_store
+        _put(root, "lock_store", lock_store)
     path = directory / "endpoints.yml"
-    path.write_text(yaml.safe_dump(endpoints))
+    path.write_text(yaml.serialize(root))
     return path
+
+
+def _child(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
+    """The value of `key` in a composed YAML mapping, or None (no such key, or not a mapping)."""
+    if not isinstance(mapping, yaml.MappingNode):
+        return None
+    return next((value for k, value in mapping.value if k.value == key), None)
+
+
+def _put(mapping: yaml.MappingNode, key: str, value: object) -> None:
+    """Set `key` of a composed YAML mapping to the plain value `value` (a string, a dict, ...)."""
+    node = yaml.compose(yaml.safe_dump(value))
+    for i, (k, _) in enumerate(mapping.value):
+        if k.value == key:
+            mapping.value[i] = (k, node)
+            return
+    mapping.value.append((yaml.compose(yaml.safe_dump(key)), node))
 
 
 def wait_until_ready(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
@@ -133,9 +156,11 @@ def _spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen:
 
 def start_action_server(port: int, log: Path, host: str = HOST,
                         timeout: float = 300, debug: bool = False) -> subprocess.Popen:
-    """Run the action server (`bot.action_server`: loads the shop's data, then serves `actions`)."""
+    """Run the action server (`bot.action_server`: loads the shop's data, then serves `actions` to
+    callers holding $SHOPBOT_ACTION_TOKEN, which the Rasa server gets from `start_rasa_server`)."""
     process = _spawn([sys.executable, "-m", "bot.action_server", "--port", str(port),
-                      *(["--debug"] if debug else [])], log, SANIC_HOST=host)
+                      *(["--debug"] if debug else [])], log, SANIC_HOST=host,
+                     SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"))
     wait_until_ready(f"http://{_local(host)}:{port}/health", process, timeout, log)
     return process
 
@@ -147,12 +172,16 @@ def start_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: 
 
     `cors` lists the web origins (e.g. the chat widget's page) allowed to call it from a browser.
     Rasa's HTTP API (trackers, events, model) is off unless `enable_api`, and then every call needs
-    `?token=$SHOPBOT_API_TOKEN`. `debug` is Rasa's `--debug`: its log then has message texts and senders.
+    `?token=$SHOPBOT_API_TOKEN` (`bot.rasa_server` hands it to Rasa: never on a command line, where
+    `ps` shows it). `debug` is Rasa's `--debug`: its log then has message texts and senders.
+    The server gets every secret of `settings.SECRETS` in its environment: the channels' and the API's
+    tokens, and the action server's token that endpoints.yml sends.
     """
     secrets = identity.environment()
     credentials = write_active(endpoints.parent, environ={**os.environ, **secrets})
-    api = ["--enable-api", "--auth-token", secrets["SHOPBOT_API_TOKEN"]] if enable_api else []
-    process = _spawn([RASA, "run", "--model", str(model), "--interface", host, "--port", str(port),
+    api = ["--enable-api"] if enable_api else []
+    process = _spawn([sys.executable, "-m", "bot.rasa_server", "run", "--model", str(model),
+                      "--interface", host, "--port", str(port),
                       "--endpoints", str(endpoints), "--credentials", str(credentials), *api,
                       *(["--cors", *cors] if cors else []), *(["--debug"] if debug else [])], log, **secrets)
     wait_until_ready(f"http://{_local(host)}:{port}/webhooks/rest/", process, timeout, log)

@@ -1,12 +1,18 @@
-"""The bot's own settings read from the environment: the conversations file and the identity secrets."""
+"""The bot's own settings read from the environment: the conversations file and the secrets."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import uuid
 from pathlib import Path
 
 from recommender.config import cache_dir
+from recommender.errors import ShopbotError
+
+
+class EmptySecretFile(ShopbotError):
+    """A generated secret's file holds nothing."""
 
 
 def tracker_path() -> Path:
@@ -14,27 +20,50 @@ def tracker_path() -> Path:
     return Path(os.environ.get("SHOPBOT_TRACKER") or cache_dir() / "conversations.db")
 
 
-# The secrets that prove who is talking (bot/identity.py): the REST webhook's bearer token, the key that
-# signs the web widget's shopper tokens, and the token of Rasa's HTTP API when it is turned on.
-SECRETS = ("SHOPBOT_REST_TOKEN", "SHOPBOT_JWT_KEY", "SHOPBOT_API_TOKEN")
+# The shared secrets of our own servers: the REST webhook's bearer token, the key that signs the web
+# widget's shopper tokens and the token of Rasa's HTTP API when it is on (who is talking, bot/identity.py),
+# and the token the Rasa server sends the action server (bot/action_server.py).
+SECRETS = ("SHOPBOT_REST_TOKEN", "SHOPBOT_JWT_KEY", "SHOPBOT_API_TOKEN", "SHOPBOT_ACTION_TOKEN")
 
 
 def secret(name: str) -> str:
     """The secret `name` from the environment; unset, one generated once into <cache_dir>/secrets/<name>.
 
-    The generated file is readable by its owner only and survives restarts, so tokens signed with
-    it stay valid; set the variable instead wherever several machines must share the secret.
+    The generated file is written whole (a temporary file beside it, then linked into place), is
+    readable by its owner only and survives restarts, so tokens signed with it stay valid; set the
+    variable instead wherever several machines must share the secret.
+
+    Raises:
+        EmptySecretFile: the file exists but holds nothing (written by hand, or truncated).
     """
     if os.environ.get(name):
         return os.environ[name]
     path = cache_dir() / "secrets" / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it just now
-            pass
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+        _create_whole(path, secrets.token_urlsafe(32))
+    value = path.read_text().strip()
+    if not value:
+        raise EmptySecretFile(f"The secret file {path} is empty: delete it (a new secret is generated at "
+                              f"the next start) or set {name} in the environment.")
+    return value
+
+
+def _create_whole(path: Path, text: str) -> None:
+    """Create `path` (mode 0600) holding `text`, all of it or nothing; a file already there is kept.
+
+    `os.link` puts the finished temporary file in place only if `path` does not exist yet: a crash
+    leaves no half-written secret, and of two processes starting at once, both use the first's.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(tmp, path)
+    except FileExistsError:  # another process made it just now: theirs is the secret
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)

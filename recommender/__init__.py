@@ -21,6 +21,11 @@ _EXPORTS = {
     # catalog
     "Catalog": "recommender.catalog.products",
     "ShopProfile": "recommender.catalog.products",
+    "OrderRules": "recommender.catalog.order_lines",
+    "REPEATED_IDS": "recommender.catalog.order_lines",
+    "parse_not_products": "recommender.catalog.order_lines",
+    "InteractionMapping": "recommender.catalog.histories",
+    "INTERACTION_PRESETS": "recommender.catalog.histories",
     "Product": "recommender.catalog.products",
     "forget_shopper": "recommender.catalog.writer",
     "import_catalog": "recommender.catalog.importer",

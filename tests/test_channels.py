@@ -146,14 +146,18 @@ class _Recorder(BaseHTTPRequestHandler):
             body = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
         path = urllib.parse.urlsplit(self.path).path
         self.server.recorded.append((path, body))
-        answer = {"ok": True, "result": {"message_id": 1, "date": 0, "chat": {"id": 1001, "type": "private"}}} \
-            if "/bot" in path else {"ok": True, "recipient_id": "1001", "message_id": "m1"}
-        data = json.dumps(answer).encode()
+        data = json.dumps(self.answer(path)).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def answer(self, path: str) -> dict:
+        """The API's answer: a sent Telegram message, or a sent Slack or Messenger one."""
+        if "/bot" in path:
+            return {"ok": True, "result": {"message_id": 1, "date": 0, "chat": {"id": 1001, "type": "private"}}}
+        return {"ok": True, "recipient_id": "1001", "message_id": "m1"}
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -536,6 +540,7 @@ def test_messenger_accepts_requests_signed_with_the_app_secret_only(api, monkeyp
 
 MESSAGING_VARIABLES = {"TELEGRAM_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_BOT_NAME": "shopbot_test_bot",
                        "TELEGRAM_WEBHOOK_URL": "https://bot.example.com/webhooks/telegram/webhook",
+                       "TELEGRAM_SECRET_TOKEN": "secret-telegram-webhook-token",
                        "SLACK_TOKEN": "xoxb-secret-slack-token", "SLACK_SIGNING_SECRET": "secret-slack-signing",
                        "FACEBOOK_VERIFY": "secret-verify", "FACEBOOK_SECRET": "secret-fb-app",
                        "FACEBOOK_PAGE_ACCESS_TOKEN": "secret-page-token"}

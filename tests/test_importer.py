@@ -73,7 +73,6 @@ def test_unknown_price_is_null(write_file, price: str) -> None:
         ("p9,Soap,Acme,Beauty,inf", "price 'inf' is not a number"),
         (",Soap,Acme,Beauty,1", "missing id"),
         ("  ,Soap,Acme,Beauty,1", "missing id"),
-        ("p1,Soap,Acme,Beauty,1", "duplicate id 'p1' (first on line 2)"),
         ("p9,Soap,Acme", "expected 5 columns, found 3"),
         ("p9,Soap,Acme,Beauty,1,extra", "expected 5 columns, found 6"),
         ("p9,Soap,Acme,\"'Beauty', 'Hair\",1", "categories \"'Beauty', 'Hair\" is not a list"),
@@ -317,9 +316,9 @@ def test_shipped_beauty_catalog(tmp_path: Path) -> None:
     assert (report.products, report.shoppers, report.interactions) == (12_101, 22_363, 198_502)
     assert report.errors == []
     assert len(report.warnings) == 7  # the 7 products without a title
-    # The fingerprint from before descriptions, facets and currencies: cached embeddings and the
-    # trained collaborative model of the shipped catalog stay valid.
-    assert report.fingerprint == "0ea2ead433c569e6e14c6ecaab3f7b57c49bd62b6433bcbfc8ca148bbc21abd4"
+    # Changed once by issue 17 item 8 (text on one line: 173 titles with double spaces, 3 with a tab or
+    # a line break, 1 brand); descriptions, facets and currencies did not change it.
+    assert report.fingerprint == "1f604841236ae37f2a4fa764b33ce50aa934082ac552f04ebb50c8c0e9f1dc9d"
     conn = sqlite3.connect(report.db_path)
     one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
     assert one("SELECT count(*) FROM products WHERE brand IS NULL") == 2_098

@@ -49,7 +49,7 @@ PROBES = [
     "NEAR(lash mascara) title:* \"unbalanced",
     "lash* OR shampoo AND NOT ^x -y",
     "percent% under_score wildcard",
-    "nul\x00byte control\x1b[31m rtl\u202eoverride",
+    "nul byte control [31m rtl override",  # control characters are stripped at import (test_import_hostile.py)
     "<https://evil.example|Refund> <!channel> A & B",
 ]
 FTS_SYNTAX = ["lash*", "NEAR(lash mascara)", "title:lash", "{title brand}: lash", '"unbalanced lash', "^lash",

@@ -1,6 +1,8 @@
-"""The trained NLU model on what shoppers type about brands, for the catalog's 100 biggest brands:
+"""The trained NLU model on what shoppers type. About brands, for the catalog's 100 biggest brands:
 the intent does not hang on which brand is named (the stand-ins of bot/minilm_featurizer.py), and a
-brand DIET tags only partly becomes the whole name the shopper typed (bot/lookup_entities.py)."""
+brand DIET tags only partly becomes the whole name the shopper typed (bot/lookup_entities.py). About
+what the shop sells: asking for any kind of product is a product request, whatever the catalog holds
+(bench/nlu_intents.py measures it on held-out messages of ten kinds of store)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ pytestmark = pytest.mark.slow
 
 MULTI_WORD = {"L'Oreal Paris", "China Glaze", "John Frieda", "Burt's Bees", "Mary Kay", "Herbal Essences"}
 MESSAGES = {"refine_search": "only {}", "search_products": "{} mascara under $20"}  # intent -> template
+PRODUCT_INTENTS = {"search_products", "refine_search", "recommend", "similar_products"}
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +34,18 @@ def brands(catalog_db: sqlite3.Connection) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def parsed(trained_model: Path, brands: list[str]) -> dict[str, dict[str, dict]]:
+def agent(trained_model: Path) -> Agent:
+    return Agent.load(str(trained_model))
+
+
+def intent_of(agent: Agent, text: str) -> str:
+    """The intent the model gives a message, after the fallback (nlu_fallback below its thresholds)."""
+    return asyncio.run(agent.parse_message(text))["intent"]["name"]
+
+
+@pytest.fixture(scope="module")
+def parsed(agent: Agent, brands: list[str]) -> dict[str, dict[str, dict]]:
     """intent -> brand -> the model's parse of that intent's message naming that brand."""
-    agent = Agent.load(str(trained_model))
 
     async def parse(template: str) -> dict[str, dict]:
         return {brand: await agent.parse_message(template.format(brand)) for brand in brands}
@@ -68,3 +80,13 @@ def test_the_brand_entity_names_the_catalogs_brand(parsed: dict[str, dict[str, d
     # the lookup ("Clear", "Generic"); the multi-word brands it tags partly must all be whole.
     assert len(wrong) <= 40, wrong
     assert not MULTI_WORD & set(wrong), wrong
+
+
+@pytest.mark.parametrize("text", ["show me running shoes", "a 55 inch tv under 400 euros", "black jeans for women"])
+def test_asking_for_any_kind_of_product_is_a_product_request(agent: Agent, text: str):
+    """Whatever the shipped catalog sells: whether the shop carries it is the catalog's answer, at search time."""
+    assert intent_of(agent, text) in PRODUCT_INTENTS
+
+
+def test_the_weather_is_not_a_product_request(agent: Agent):
+    assert intent_of(agent, "what's the weather") not in PRODUCT_INTENTS

@@ -513,7 +513,8 @@ def test_a_relevant_query_lists_as_before(floored, engine):
 
 def test_no_floor_without_words_beyond_the_filters_nor_for_similar(floored, engine):
     for query, filters in [("", Filters(brand="OPI")), ("?!", Filters()), ("OPI", Filters(brand="OPI")),
-                           ("only opi please", Filters(brand="opi")), ("nail polish", Filters(category="Nail Polish"))]:
+                           ("only opi please", Filters(brand="opi")), ("nail polish", Filters(category="Nail Polish")),
+                           ("nail polishes", Filters(category="Nail Polish")), ("mascaras", Filters(category="Mascara"))]:
         assert floored.relevance(query, filters) is None
         out = floored.search(query, filters)
         assert out.results and out == engine.search(query, filters)

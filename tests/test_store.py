@@ -299,14 +299,78 @@ def test_cart_and_checkout_log_added_and_ordered(store: ShopStore, tiny_catalog:
     assert store.metrics(by="source") == [MetricsRow("search", 2, 0, 1, 1, 0.0, 0.5, 0.5)]
 
 
+# -- once per message ------------------------------------------------------------------------
+
+
+def test_a_replayed_message_adds_once_and_a_new_message_adds_again(store: ShopStore) -> None:
+    assert store.add_to_cart("s1", "p1", source="search", message_id="msg-1") == 1
+    assert store.add_to_cart("s1", "p1", source="search", message_id="msg-1") == 1   # the retry: no change
+    assert store.add_to_cart("s2", "p1", message_id="msg-1") == 1                    # another shopper's message
+    assert store.add_to_cart("s1", "p1", source="search", message_id="msg-2") == 2
+    assert store.add_to_cart("s1", "p2", message_id="msg-2") == 1                    # one message, two products
+    assert store.add_to_cart("s1", "p1") == 3 and store.add_to_cart("s1", "p1") == 4  # no message id: each adds
+    assert [(line.product_id, line.quantity) for line in store.cart_lines("s1")] == [("p1", 4), ("p2", 1)]
+    assert sum(row.added for row in store.metrics()) == 5 + 1   # s1's five adds and s2's one: a replay logs none
+
+
+def test_a_replayed_removal_removes_nothing_more(store: ShopStore) -> None:
+    store.add_to_cart("s1", "p1", 3)
+    store.add_to_cart("s1", "p2")
+    assert store.remove_from_cart("s1", "p1", 1, message_id="msg-1") == 2
+    assert store.remove_from_cart("s1", "p1", 1, message_id="msg-1") == 2          # the retry: still 2
+    assert store.remove_from_cart("s1", "p2", message_id="msg-2") == 0
+    assert store.remove_from_cart("s1", "p2", message_id="msg-2") == 0              # gone, and no NotInCart
+    with pytest.raises(NotInCart):
+        store.remove_from_cart("s1", "p2", message_id="msg-3")                      # a new message: not in cart
+    assert store.removed_by("s1", "msg-2") == ["p2"] and store.removed_by("s1", "msg-3") == []
+    assert store.removed_by("s2", "msg-2") == []
+    assert [(line.product_id, line.quantity) for line in store.cart_lines("s1")] == [("p1", 2)]
+
+
+def test_a_refused_add_is_not_remembered(store: ShopStore) -> None:
+    store.add_to_cart("s1", "p1", 999)
+    with pytest.raises(InvalidStoreValue, match="At most 999"):
+        store.add_to_cart("s1", "p1", message_id="msg-1")
+    store.remove_from_cart("s1", "p1", 1)
+    assert store.add_to_cart("s1", "p1", message_id="msg-1") == 999                 # the retry now adds
+    with pytest.raises(InvalidStoreValue, match="Message id"):
+        store.add_to_cart("s1", "p1", message_id="x" * 201)
+
+
+def test_message_records_are_dropped_after_the_replay_window(store: ShopStore, store_path: Path) -> None:
+    clock = store.clock
+    store.add_to_cart("s1", "p1", message_id="msg-1")
+    store.add_to_cart("s2", "p1", message_id="msg-1")
+    store.clock = lambda: clock() + timedelta(days=1, minutes=1)
+    store.add_to_cart("s1", "p2", message_id="msg-2")          # prunes s1's older records, not s2's
+    assert sorted(row[:2] for row in all_rows(store_path)["cart_changes"]) == [("s1", "msg-2"), ("s2", "msg-1")]
+
+
+def test_a_version_1_store_is_upgraded_in_place(store_path: Path, tiny_catalog: Catalog) -> None:
+    with ShopStore.open(store_path, clock=FakeClock()) as store:  # then made into a file as version 1 left it
+        fill(store, "s1", tiny_catalog)
+    with sqlite3.connect(store_path) as conn:
+        conn.execute("DROP TABLE cart_changes")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'store_schema_version'")
+    conn.close()
+    before = all_rows(store_path)
+    with ShopStore.open(store_path, clock=FakeClock()) as store:
+        assert store.add_to_cart("s1", "p2", message_id="msg-9") == 2
+        assert store.add_to_cart("s1", "p2", message_id="msg-9") == 2
+    after = all_rows(store_path)
+    assert after["meta"] == [("store_schema_version", "2")]
+    assert after["orders"] == before["orders"] and after["feedback"] == before["feedback"]
+    assert [row[:4] for row in after["cart_changes"]] == [("s1", "msg-9", "p2", "add")]
+
+
 # -- forget and isolation ---------------------------------------------------------------------
 
 
 def fill(store: ShopStore, shopper: str, catalog: Catalog) -> None:
     store.log_events(shopper, "shown", ["p1", "p2"], "search")
-    store.add_to_cart(shopper, "p1", source="search")
+    store.add_to_cart(shopper, "p1", source="search", message_id="msg-1")
     store.checkout(shopper, catalog)
-    store.add_to_cart(shopper, "p2")
+    store.add_to_cart(shopper, "p2", message_id="msg-2")
     store.like(shopper, "p5")
     store.dislike(shopper, "p6")
 
@@ -320,14 +384,16 @@ def test_forget_leaves_no_row_about_the_shopper(store: ShopStore, tiny_catalog: 
     fill(store, "s2", tiny_catalog)
     s2_before = mentions(all_rows(store_path), "s2")
     s2_orders = store.orders("s2")
-    assert store.forget("s1") == {"cart": 1, "order_items": 1, "orders": 1, "feedback": 2, "events": 5}
+    assert store.forget("s1") == {"cart": 1, "cart_changes": 2, "order_items": 1, "orders": 1, "feedback": 2,
+                                  "events": 5}
     rows = all_rows(store_path)
     assert mentions(rows, "s1") == []
     s1_order = store.orders("s2")[0].order_id - 1  # order_items rows name the order, not the shopper
     assert [r for r in rows["order_items"] if r[0] == s1_order] == []
     assert mentions(rows, "s2") == s2_before
     assert store.orders("s2") == s2_orders
-    assert store.forget("s1") == {"cart": 0, "order_items": 0, "orders": 0, "feedback": 0, "events": 0}
+    assert store.forget("s1") == {"cart": 0, "cart_changes": 0, "order_items": 0, "orders": 0, "feedback": 0,
+                                  "events": 0}
 
 
 def test_forget_leaves_no_byte_of_the_shopper_in_the_file_or_its_log(
@@ -379,9 +445,9 @@ def test_a_catalog_or_foreign_file_is_not_a_store(tiny_catalog_path: Path, tmp_p
 def test_newer_schema_is_refused(store_path: Path) -> None:
     ShopStore.open(store_path).close()
     with sqlite3.connect(store_path) as conn:
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'store_schema_version'")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'store_schema_version'")
     conn.close()
-    with pytest.raises(StoreError, match="has store schema version 2; this shopbot reads version 1"):
+    with pytest.raises(StoreError, match="has store schema version 3; this shopbot reads version 2"):
         ShopStore.open(store_path)
 
 

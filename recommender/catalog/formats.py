@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import html
 import json
 import logging
@@ -17,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,19 @@ _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".item": "tsv", ".inter": "tsv", ".
 _NULLS = {"", "none", "null", "nan", "n/a", "na"}  # number and facet text meaning "unknown"
 _TAG = re.compile(r"<[^<>]{0,500}>")
 csv.field_size_limit(16 * 1024 * 1024)
+
+# Caps on text fields (docs/catalog-format.md, "Hostile and oversized text"). Text shoppers read is
+# cut at a word and the cut reported; a longer label (brand, category) or id makes the row bad.
+MAX_TITLE_CHARS = 1_000  # the shipped Beauty catalog's longest title has 879
+MAX_DESCRIPTION_CHARS = 10_000  # the embedded product text uses the first few hundred anyway
+MAX_LABEL_CHARS = 200  # a brand or one category level; Beauty's longest brand has 148
+MAX_CATEGORY_CHARS = 2_000  # a whole category cell, read before it is parsed
+# Characters no product text needs: control characters (line breaks, tabs, escapes) and Unicode
+# line/paragraph separators become a space; invisible format characters (zero-width, bidi overrides)
+# are dropped.
+_BREAKS = {c: " " for c in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)}
+_INVISIBLE = {c: None for c in (0x00AD, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                                0x2060, *range(0x2066, 0x206A), 0xFEFF)}
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,9 @@ class ColumnMapping:
     review_count: str | None = "review_count"
     image_url: str | None = "image_url"
     stock: str | None = "stock"
+    date: str | None = None  # order exports: the line's date; the latest line of a repeated id wins
+    quantity: str | None = None  # order exports: a negative quantity marks a cancellation
+    order_id: str | None = None  # order exports: an order number "C" + digit marks a cancellation
     facets: tuple[tuple[str, str], ...] = ()
     interactions: str = "default"  # the histories.InteractionMapping preset that goes with this one
 
@@ -100,7 +118,7 @@ class ColumnMapping:
 
 
 FIELDS = ("id", "title", "brand", "categories", "price", "sales_rank", "description", "rating", "review_count",
-          "image_url", "stock")
+          "image_url", "stock", "date", "quantity", "order_id")
 FACET_PREFIX = "facet:"  # source_columns() key of a facet column
 _EXTRAS = ("description", "rating", "review_count", "image_url", "stock")
 _FIELD_ALIASES = {"category": "categories"}
@@ -217,8 +235,15 @@ def _jsonl_records(path: Path, columns: dict[str, str]):  # noqa: ANN202
 # -- cleaning one product ------------------------------------------------------------------------
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line: control characters and line breaks as spaces, invisible format
+    characters dropped, runs of whitespace made one space, trimmed (``"X\n- intent: greet"`` ->
+    ``"X - intent: greet"``)."""
+    return " ".join(text.translate(_BREAKS).translate(_INVISIBLE).split())
+
+
 def clean_text(value: Any) -> str | None:
-    """Unescape HTML entities (also double-escaped ones like ``&amp;#39;``) and trim; empty -> None."""
+    """Unescape HTML entities (also double-escaped ones like ``&amp;#39;``), then ``one_line``; empty -> None."""
     if value is None:
         return None
     text = str(value)
@@ -226,12 +251,56 @@ def clean_text(value: Any) -> str | None:
         if "&" not in text or (unescaped := html.unescape(text)) == text:
             break
         text = unescaped
-    return text.strip() or None
+    return one_line(text) or None
 
 
 def clean_id(value: Any) -> str | None:
     """An id as written, trimmed (ids are labels: no HTML unescaping); empty -> None."""
     return (str(value).strip() or None) if value is not None else None
+
+
+def check_product_id(product_id: str) -> None:
+    """Raise ValueError unless the id fits the shopper store (carts, likes): at most MAX_ID_CHARS characters.
+    An id is an opaque label, kept as written (the histories name products by it)."""
+    from recommender.store.values import MAX_ID_CHARS  # here: the store package imports the catalog
+
+    if len(product_id) > MAX_ID_CHARS:
+        raise ValueError(f"id {product_id[:40]!r}... has {len(product_id):,} characters; at most {MAX_ID_CHARS} "
+                         "fit in a cart")
+
+
+def cap_text(text: str | None, limit: int, field: str, cuts: list[str]) -> str | None:
+    """``text`` cut at a word to at most ``limit`` characters (ending in "…"); each cut is noted in ``cuts``."""
+    if text is None or len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if " " in head[limit // 2 :]:
+        head = head[: head.rfind(" ")]
+    cuts.append(f"{field} cut from {len(text):,} to {limit:,} characters")
+    return head.rstrip() + "…"
+
+
+def check_label(text: str | None, field: str) -> str | None:
+    """A brand or category level: raise ValueError when longer than MAX_LABEL_CHARS (labels are not cut:
+    a cut label would be another label)."""
+    if text is not None and len(text) > MAX_LABEL_CHARS:
+        raise ValueError(f"{field} {text[:40]!r}... has {len(text):,} characters; at most {MAX_LABEL_CHARS}")
+    return text
+
+
+def parse_time(value: Any, column: str) -> float:
+    """A number (a position, unix seconds) or an ISO 8601 date as a POSIX timestamp; raises ValueError."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ValueError(f"{column} {text!r} is neither a number nor an ISO 8601 date") from None
 
 
 def parse_number(value: Any, field: str) -> float | None:
@@ -255,7 +324,15 @@ def parse_price(value: Any) -> tuple[float | None, tuple[str, ...]]:
     """A price cell as the shop wrote it -> (amount, currencies it names); (None, ()) when empty."""
     if value is None or (isinstance(value, str) and value.strip().lower() in _NULLS):
         return None, ()
+    if isinstance(value, str):  # an order export repeats a few thousand price texts over many lines
+        return _read_price_text(value)
     price = read_price(value)
+    return price.amount, price.currencies
+
+
+@functools.lru_cache(maxsize=8192)
+def _read_price_text(text: str) -> tuple[float | None, tuple[str, ...]]:
+    price = read_price(text)
     return price.amount, price.currencies
 
 
@@ -265,11 +342,8 @@ def normalise_facet(text: Any) -> str:
 
 
 def clean_description(value: Any) -> str | None:
-    """Description text: HTML tags dropped, entities unescaped, whitespace collapsed; empty -> None."""
-    if value is None:
-        return None
-    text = clean_text(_TAG.sub(" ", str(value)))
-    return " ".join(text.split()) if text else None
+    """Description text: HTML tags dropped, entities unescaped, on one line; empty -> None."""
+    return clean_text(_TAG.sub(" ", str(value))) if value is not None else None
 
 
 def parse_facet_values(value: Any) -> list[str]:
@@ -294,44 +368,61 @@ def parse_categories(value: Any) -> tuple[str, ...]:
         text = str(value).strip()
         if not text:
             return ()
+        if len(text) > MAX_CATEGORY_CHARS:
+            raise ValueError(
+                f"categories {text[:40]!r}... has {len(text):,} characters; at most {MAX_CATEGORY_CHARS:,}")
         if text[0] in "'\"[":
             literal = text if text[0] == "[" else f"[{text}]"
             try:
                 items = ast.literal_eval(literal)
             except (ValueError, SyntaxError):
                 raise ValueError(f"categories {text[:60]!r} is not a list") from None
+            except (RecursionError, MemoryError):
+                raise ValueError(f"categories {text[:60]!r} is nested too deep") from None
             if not isinstance(items, list):
                 raise ValueError(f"categories {text[:60]!r} is not a list")
         else:
             items = text.split(">")
-    return tuple(c for c in (clean_text(i) for i in items) if c)
+    if any(isinstance(i, (list, tuple, dict, set)) for i in items):
+        raise ValueError(f"categories {str(value)[:60]!r} is nested too deep; expected one list of levels")
+    levels = tuple(c for c in (clean_text(i) for i in items) if c)
+    for level in levels:
+        check_label(level, "category level")
+    return levels
 
 
 def parse_product(record: dict[str, Any] | BadRecord, mapping: ColumnMapping) -> dict[str, Any]:
     """Clean one raw record into product fields; raises ValueError with the reason.
 
     ``price_currencies`` holds the currencies the price text names (the importer checks them
-    against the catalog's); ``facets`` is a tuple of normalised (name, value) pairs.
+    against the catalog's); ``facets`` is a tuple of normalised (name, value) pairs; ``cuts`` lists
+    the text cut to its cap ("title cut from 1,532 to 1,000 characters"). Text fields come out on
+    one line (``one_line``); a brand or category level over MAX_LABEL_CHARS, an id over the store's
+    MAX_ID_CHARS and a category cell nested too deep are bad rows.
     """
     if isinstance(record, BadRecord):
         raise ValueError(str(record))
     product_id = clean_id(record.get("id"))
     if not product_id:
         raise ValueError("missing id")
+    check_product_id(product_id)
     price, currencies = parse_price(record.get("price"))
+    cuts: list[str] = []
     return {
         "id": product_id,
-        "title": clean_text(record.get("title")),
-        "brand": clean_text(record.get("brand")),
+        "title": cap_text(clean_text(record.get("title")), MAX_TITLE_CHARS, "title", cuts),
+        "brand": check_label(clean_text(record.get("brand")), "brand"),
         "category_path": parse_categories(record.get("categories")),
         "price": price,
         "price_currencies": currencies,
         "sales_rank": parse_number(record.get("sales_rank"), "sales_rank"),
-        "description": clean_description(record.get("description")),
+        "description": cap_text(clean_description(record.get("description")), MAX_DESCRIPTION_CHARS, "description",
+                                cuts),
         "facets": tuple((name, value) for name, _ in mapping.facets
                         for value in parse_facet_values(record.get(f"{FACET_PREFIX}{name}"))),
         "rating": parse_number(record.get("rating"), "rating"),
         "review_count": parse_count(record.get("review_count"), "review_count"),
-        "image_url": clean_id(record.get("image_url")),
+        "image_url": (one_line(str(image)) or None) if (image := record.get("image_url")) is not None else None,
         "stock": parse_count(record.get("stock"), "stock"),
+        "cuts": cuts,
     }

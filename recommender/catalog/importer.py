@@ -1,38 +1,44 @@
 """Import a product file (CSV, TSV or JSONL) and optional shopper histories into a catalog file.
 
 The format is documented in docs/catalog-format.md. Bad rows are skipped and reported as
-``line N: reason`` (``strict=True`` fails instead). The catalog's currency is the one given, else the
+``line N: reason`` (``strict=True`` fails instead). An order export (one line per sale) becomes one
+product per id by ``order_lines.OrderRules``: cancellations and non-products are left out, each
+with one summary line in ``ImportReport.notes``. The catalog's currency is the one given, else the
 one its price text names ("₹1,299"), else USD with a warning; a price in another currency is a bad
 row. A catalog whose products have no category gets them from ``categories_without_column``.
-The new catalog is built in a temp file in the target folder and moved over the old one with
-``os.replace`` only when everything succeeded, so a failed or interrupted import leaves the previous
-catalog untouched.
+The new catalog is built in a temp file with a unique name in the target folder and moved over
+the old one with ``os.replace`` only when everything succeeded, so a failed or interrupted import
+leaves the previous catalog untouched.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
-from recommender.catalog.formats import PRESETS, ColumnMapping, detect_format, parse_product, read_records
+from recommender.catalog.formats import (
+    PRESETS, BadRecord, ColumnMapping, clean_id, detect_format, parse_product, parse_time, read_records,
+)
 from recommender.catalog.histories import INTERACTION_FORMATS, INTERACTION_PRESETS, InteractionMapping, read_histories
 from recommender.catalog.money import DEFAULT_CURRENCY, CatalogCurrency, currency_code
+from recommender.catalog.order_lines import AUTO, OrderRules, ProductLines, is_cancellation
 from recommender.catalog.types import derive_type_paths
 from recommender.catalog.writer import CatalogWriter
 from recommender.errors import BadRow, CatalogImportError, InteractionsFormatError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ColumnMapping", "InteractionMapping", "ImportReport", "import_catalog", "PRESETS"]
+__all__ = ["ColumnMapping", "InteractionMapping", "ImportReport", "OrderRules", "import_catalog", "PRESETS"]
 
 
 @dataclass
@@ -45,6 +51,9 @@ class ImportReport:
     interactions: int = 0
     errors: list[BadRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one line per summary: order lines folded, lines left out
+    left_out: dict[str, int] = field(default_factory=dict)  # product lines left out: "cancellation", "not a product"
+    history_left_out: dict[str, int] = field(default_factory=dict)  # and history lines: also "no shopper"
     duration: float = 0.0
     fingerprint: str = ""
     currency: str = DEFAULT_CURRENCY
@@ -120,55 +129,78 @@ def categories_without_column(titles: dict[str, str | None]) -> tuple[dict[str, 
 
 def _import_products(
     writer: CatalogWriter, path: Path, fmt: str, mapping: ColumnMapping, currency: CatalogCurrency,
-    report: ImportReport, strict: bool, progress: bool,
-) -> tuple[set[str], dict[str, str | None] | None, int]:
-    """Write the valid products; returns their ids, id -> title when no product has a category
-    (else None), and how many have a price."""
-    seen: dict[str, int] = {}
-    bad: list[BadRow] = []
-    batch: list[dict[str, Any]] = []
-    titles: dict[str, str | None] | None = {}
-    priced = 0
+    rules: OrderRules, report: ImportReport, strict: bool, progress: bool,
+) -> tuple[set[str], set[str], dict[str, str | None] | None, int]:
+    """Write the valid products; returns their ids, the ids left out as non-products, id -> title
+    when no product has a category (else None), and how many have a price."""
+    folded = ProductLines(rules)
+    bad: list[tuple[BadRow, str | None]] = []  # with the row's id, to leave out non-products' bad lines too
+    read = cancelled = 0
     total = max(_count_rows(path) - (fmt != "jsonl"), 0)
     records = read_records(path, fmt, mapping.source_columns(), report.warnings, optional=mapping.optional_fields())
     for line, record in tqdm(records, total=total, desc="products", unit=" rows", disable=not progress):
+        read += 1
         try:
+            if not isinstance(record, BadRecord) and is_cancellation(record):
+                cancelled += 1
+                continue
             product = parse_product(record, mapping)
-            if product["id"] in seen:
-                raise ValueError(f"duplicate id {product['id']!r} (first on line {seen[product['id']]})")
             currency.check(product.pop("price_currencies"), record.get("price"), line)
+            date = record.get("date")
+            folded.add(product, line, parse_time(date, mapping.date) if date not in (None, "") else None)
         except ValueError as e:
-            bad.append(BadRow(str(path), line, str(e)))
+            raw_id = None if isinstance(record, BadRecord) else clean_id(record.get("id"))
+            bad.append((BadRow(str(path), line, str(e)), raw_id))
             continue
-        seen[product["id"]] = line
-        priced += product["price"] is not None
-        if titles is not None and product["category_path"]:
-            titles = None
-        elif titles is not None:
-            titles[product["id"]] = product["title"]
-        if product["title"] is None:
-            report.warnings.append(
-                f"line {line}: product {product['id']!r} has no title; kept, shown by brand and category"
-            )
-        batch.append(product)
-        if len(batch) >= 2000:
-            writer.add_products(batch)
-            batch.clear()
-    writer.add_products(batch)
-    report.errors += bad
-    _fail_if_bad(bad, len(seen), path, "products", strict)
-    report.products = len(seen)
-    return set(seen), titles, priced
+        report.warnings += [f"line {line}: {cut}" for cut in product.pop("cuts")]
+
+    order_export = folded.repeated or bool(mapping.quantity or mapping.order_id)
+    not_products = {pid for pid in folded.first_line if rules.is_not_product(pid, order_export)}
+    kept_bad = [row for row, pid in bad if not (pid and rules.is_not_product(pid, order_export))]
+    products = folded.products(drop=not_products)
+    for start in range(0, len(products), 2000):
+        writer.add_products(products[start : start + 2000])
+    report.errors += kept_bad
+    _fail_if_bad(kept_bad, len(products), path, "products", strict)
+    report.products = len(products)
+    _note_left_out(report, folded, rules, not_products, len(bad) - len(kept_bad), cancelled, read)
+    for p in products:
+        if p["title"] is None:
+            report.warnings.append(f"line {folded.first_line[p['id']]}: product {p['id']!r} has no title; "
+                                   "kept, shown by brand and category")
+    titles = None if any(p["category_path"] for p in products) else {p["id"]: p["title"] for p in products}
+    return {p["id"] for p in products}, not_products, titles, sum(p["price"] is not None for p in products)
+
+
+def _note_left_out(report: ImportReport, folded: ProductLines, rules: OrderRules, not_products: set[str],
+                   bad_lines: int, cancelled: int, read: int) -> None:
+    """The summary lines of an order export: lines folded into products, non-products, cancellations."""
+    if folded.repeated:
+        report.notes.append(folded.summary((pid for pid in folded.first_line if pid not in not_products), read))
+    lines = sum(folded.lines[pid] for pid in not_products) + bad_lines
+    if lines:
+        shown = sorted(not_products)
+        listed = ", ".join(shown[:8]) + (", ..." if len(shown) > 8 else "")
+        report.left_out["not a product"] = lines
+        why = "ids without a digit and those given as not products" if AUTO in rules.not_products else (
+            "given as not products")
+        report.notes.append(f"Left out {plural(lines, 'line')} of {plural(len(shown), 'non-product id')} "
+                            f"({listed}): {why}.")
+    if cancelled:
+        report.left_out["cancellation"] = cancelled
+        report.notes.append(f"Left out {plural(cancelled, 'cancellation line')} (a negative quantity, or an order "
+                            "number C followed by a digit).")
 
 
 def _import_interactions(
     writer: CatalogWriter, path: Path, fmt: str, mapping: InteractionMapping, known: set[str],
-    report: ImportReport, strict: bool, progress: bool,
+    not_products: set[str], report: ImportReport, strict: bool, progress: bool,
 ) -> None:
     bad: list[BadRow] = []
+    left_out: Counter[str] = Counter()
     total = _count_rows(path) if fmt == "sequences" else None  # tables are grouped before the first yield
     try:
-        histories = read_histories(path, fmt, mapping, bad)
+        histories = read_histories(path, fmt, mapping, bad, left_out=left_out)
     except InteractionsFormatError as e:
         raise CatalogImportError(str(e)) from e
     for shopper, first, items in tqdm(histories, total=total, desc="shoppers", unit=" shoppers",
@@ -179,6 +211,8 @@ def _import_interactions(
         for line, product_id in items:
             if product_id in known:
                 kept.append(product_id)
+            elif product_id in not_products:
+                left_out["not a product"] += 1
             else:
                 bad.append(BadRow(str(path), line, f"unknown product {product_id!r} (shopper {shopper!r})"))
         if kept:
@@ -188,6 +222,13 @@ def _import_interactions(
     bad.sort(key=lambda b: b.line)
     report.errors += bad
     _fail_if_bad(bad, report.interactions, path, "interactions", strict)
+    report.history_left_out = dict(left_out)
+    if left_out:
+        counts = ", ".join(f"{plural(n, 'line')} {_WHY[why]}" for why, n in sorted(left_out.items()))
+        report.notes.append(f"Histories: left out {counts}.")
+
+
+_WHY = {"cancellation": "of cancellations", "not a product": "of non-products", "no shopper": "without a shopper"}
 
 
 def import_catalog(
@@ -199,6 +240,7 @@ def import_catalog(
     mapping: str | ColumnMapping = "default",
     interactions_format: str | None = None,
     interactions_mapping: str | InteractionMapping | None = None,
+    order_rules: OrderRules = OrderRules(),
     currency: str | None = None,
     shop_name: str | None = None,
     sells: str | None = None,
@@ -214,7 +256,9 @@ def import_catalog(
         format: "csv", "tsv" or "jsonl"; detected from the extension when None.
         mapping: a preset name ("default", "recbole") or a ColumnMapping.
         interactions_format: "sequences", "csv", "tsv" or "jsonl"; detected when None.
-        interactions_mapping: a preset name or InteractionMapping; defaults to the products preset's.
+        interactions_mapping: a preset name or InteractionMapping; defaults to the products preset's,
+            or, when ``interactions`` is the products file itself, ``InteractionMapping.from_products``.
+        order_rules: how repeated ids, cancellations and non-products of an order export are handled.
         currency: the ISO 4217 code of the prices; None: the one the price text names, else USD.
         shop_name: the shop's name (meta "shop_name"), for greetings.
         sells: what the shop sells, in a few words (meta "shop_sells").
@@ -239,7 +283,9 @@ def import_catalog(
     if inter_path is not None:
         _check_file(inter_path, "Interactions")
         inter_fmt = interactions_format or detect_format(inter_path, INTERACTION_FORMATS)
-    inter_map = interactions_mapping or col_map.interactions
+    same_file = inter_path is not None and inter_path.resolve() == products.resolve()
+    inter_map = interactions_mapping or (InteractionMapping.from_products(col_map) if same_file
+                                         else col_map.interactions)
     if isinstance(inter_map, str):
         if inter_map not in INTERACTION_PRESETS:
             raise CatalogImportError(
@@ -249,13 +295,15 @@ def import_catalog(
 
     report = ImportReport(db_path=db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
+    fd, name = tempfile.mkstemp(prefix=f".{db_path.name}.", suffix=".tmp", dir=db_path.parent)
+    os.close(fd)
+    tmp = Path(name)
     writer: CatalogWriter | None = None
     try:
         writer = CatalogWriter(tmp)
         with _utf8(products):
-            known, titles, priced = _import_products(writer, products, fmt, col_map, catalog_currency, report,
-                                                     strict, progress)
+            known, not_products, titles, priced = _import_products(
+                writer, products, fmt, col_map, catalog_currency, order_rules, report, strict, progress)
         if titles is not None:
             paths, report.category_source = categories_without_column(titles)
             writer.set_categories(paths)
@@ -267,7 +315,8 @@ def import_catalog(
                                    "If they are not, import again with --currency CODE (e.g. --currency EUR).")
         if inter_path is not None:
             with _utf8(inter_path):
-                _import_interactions(writer, inter_path, inter_fmt, inter_map, known, report, strict, progress)
+                _import_interactions(writer, inter_path, inter_fmt, inter_map, known,
+                                     not_products | order_rules.listed, report, strict, progress)
         meta = {
             "source": str(products),
             "format": fmt,
@@ -282,6 +331,7 @@ def import_catalog(
         report.fingerprint = writer.finish(meta)
         writer.close()
         _fsync(tmp)
+        os.chmod(tmp, db_path.stat().st_mode & 0o777 if db_path.exists() else 0o644)  # mkstemp made it 0600
         os.replace(tmp, db_path)
     except BaseException:
         if writer is not None:

@@ -82,6 +82,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recommender.catalog.products import Catalog, Product
+from recommender.catalog.types import singular_key
 from recommender.ranking import reasons
 from recommender.ranking.cf_bridge import CFBridge, Scored, load_recommender, positions
 from recommender.ranking.facets import FacetVocabulary
@@ -331,11 +332,12 @@ class ProductSearch:
         return self._spelling
 
     def _floored(self, q: Query, filters: Filters) -> bool:
-        """True when the relevance floor applies: it is on and the query has words beyond the filters' own."""
+        """True when the relevance floor applies: it is on and the query has words beyond the filters'
+        own, singular or plural ("conditioner" is the category "Conditioners")."""
         if self.config.relevance_floor <= 0 or not q.text:
             return False
-        own = filters.words()
-        return any(term not in own for term in q.terms)
+        own = {singular_key(word) for word in filters.words()}
+        return any(singular_key(term) not in own for term in q.terms)
 
     def _irrelevant(self, vector: np.ndarray, filters: Filters, exclude: Collection[str]) -> SearchOutcome:
         """The outcome when no candidate reaches the floor: ``no_match`` when no product of the catalog

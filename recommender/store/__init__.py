@@ -7,9 +7,10 @@ are always bound parameters. Tables and the metric definitions are described in 
 Every write is one ``BEGIN IMMEDIATE`` transaction and the file is in WAL mode, so the action server
 and the CLI may use the same file at once. Times are stored as ISO 8601 UTC text.
 
-Modules: ``connection`` (schema, opening, transactions), ``values`` (checks on ids, sources,
-quantities), ``carts``, ``pricing`` (a cart at today's catalog prices), ``orders`` (checkout),
-``likes``, ``events`` (events and metrics), ``shop`` (``ShopStore``, and forget).
+Modules: ``connection`` (schema, opening, upgrading, transactions), ``values`` (checks on ids,
+sources, quantities), ``carts`` (each change once per message), ``pricing`` (a cart at today's
+catalog prices), ``orders`` (checkout), ``likes``, ``events`` (events and metrics), ``shop``
+(``ShopStore``, and forget).
 """
 
 from recommender.store.carts import CartLine

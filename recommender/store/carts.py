@@ -1,9 +1,10 @@
-"""Shoppers' carts: add, remove, list and clear cart lines."""
+"""Shoppers' carts: add, remove, list and clear cart lines; once per message when it names its message."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 from recommender.errors import InvalidStoreValue, NotInCart
 from recommender.store.connection import StoreFile
@@ -20,15 +21,22 @@ class CartLine:
     source: str  # the list it was first added from: search, recommend, similar, ...
 
 
-class Carts(StoreFile):
-    """The ``cart`` table: one line per shopper and product."""
+REPLAY_WINDOW = timedelta(days=1)  # how long a message's cart changes are remembered: a retry comes sooner
+Change = Literal["add", "remove"]
 
-    def add_to_cart(self, shopper_id: str, product_id: str, quantity: int = 1, *, source: str = "cart") -> int:
+
+class Carts(StoreFile):
+    """The ``cart`` table: one line per shopper and product; ``cart_changes``: what each message changed."""
+
+    def add_to_cart(self, shopper_id: str, product_id: str, quantity: int = 1, *, source: str = "cart",
+                    message_id: str | None = None) -> int:
         """Add ``quantity`` of a product and log an ``added`` event from ``source``; returns the new quantity.
 
         Args:
             source: the list the shopper added it from (search, recommend, similar, ...); the line
                 keeps the source of its first add, and checkout credits its ``ordered`` event to it.
+            message_id: the shopper's message this add answers. A message that already added this
+                product (a retry after a crash) adds nothing and returns the line's quantity.
         """
         check_id(shopper_id, "Shopper id")
         check_id(product_id, "Product id")
@@ -36,6 +44,8 @@ class Carts(StoreFile):
         check_source(source)
         now = self._now()
         with self._write():
+            if not self._first_change(shopper_id, message_id, product_id, "add", now):
+                return self._quantity(shopper_id, product_id)
             (new,) = self._rows(
                 "INSERT INTO cart (shopper_id, product_id, quantity, source, added_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (shopper_id, product_id) DO UPDATE SET quantity = quantity + excluded.quantity"
@@ -47,11 +57,20 @@ class Carts(StoreFile):
             self._insert_events([(now, shopper_id, "added", source, product_id)])
         return new
 
-    def remove_from_cart(self, shopper_id: str, product_id: str, quantity: int | None = None) -> int:
-        """Remove ``quantity`` (None: the whole line); returns what is left. Raises NotInCart."""
+    def remove_from_cart(self, shopper_id: str, product_id: str, quantity: int | None = None, *,
+                         message_id: str | None = None) -> int:
+        """Remove ``quantity`` (None: the whole line); returns what is left. Raises NotInCart.
+
+        Args:
+            message_id: the shopper's message this removal answers. A message that already removed
+                this product (a retry after a crash) removes nothing and returns what is left.
+        """
         if quantity is not None:
             check_quantity(quantity)
+        now = self._now()
         with self._write():
+            if not self._first_change(shopper_id, message_id, product_id, "remove", now):
+                return self._quantity(shopper_id, product_id)
             rows = self._rows("SELECT quantity FROM cart WHERE shopper_id = ? AND product_id = ?",
                               [shopper_id, product_id])
             if not rows:
@@ -64,6 +83,12 @@ class Carts(StoreFile):
                 self.db.execute("DELETE FROM cart WHERE shopper_id = ? AND product_id = ?", [shopper_id, product_id])
         return left
 
+    def removed_by(self, shopper_id: str, message_id: str) -> list[str]:
+        """The products this message already removed from the cart, in the order removed ([] for a new message)."""
+        rows = self._rows("SELECT product_id FROM cart_changes WHERE shopper_id = ? AND message_id = ?"
+                          " AND change = 'remove' ORDER BY rowid", [shopper_id, message_id])
+        return [r[0] for r in rows]
+
     def cart_lines(self, shopper_id: str) -> list[CartLine]:
         """The shopper's cart in the order the products were first added; [] when empty."""
         rows = self._rows("SELECT product_id, quantity, added_at, source FROM cart WHERE shopper_id = ?"
@@ -74,3 +99,21 @@ class Carts(StoreFile):
         """Empty the cart; returns the number of lines removed."""
         with self._write():
             return self.db.execute("DELETE FROM cart WHERE shopper_id = ?", [shopper_id]).rowcount
+
+    def _quantity(self, shopper_id: str, product_id: str) -> int:
+        rows = self._rows("SELECT quantity FROM cart WHERE shopper_id = ? AND product_id = ?", [shopper_id, product_id])
+        return rows[0][0] if rows else 0
+
+    def _first_change(self, shopper_id: str, message_id: str | None, product_id: str, change: Change,
+                      now: str) -> bool:
+        """Record that the message makes this change; False when it already did (a replay). Without a
+        message id every call is a change of its own. The caller holds the write transaction, which also
+        drops the shopper's records older than REPLAY_WINDOW."""
+        if message_id is None:
+            return True
+        check_id(message_id, "Message id")
+        self.db.execute("DELETE FROM cart_changes WHERE shopper_id = ? AND at < ?",
+                        [shopper_id, self._now(datetime.fromisoformat(now) - REPLAY_WINDOW)])
+        return self.db.execute(
+            "INSERT INTO cart_changes (shopper_id, message_id, product_id, change, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING", [shopper_id, message_id, product_id, change, now]).rowcount == 1

@@ -17,8 +17,14 @@ from recommender.errors import InvalidStoreValue, StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"  # meta key "store_schema_version"; also tells a store from a catalog file
+SCHEMA_VERSION = "2"  # meta key "store_schema_version"; also tells a store from a catalog file
 BUSY_TIMEOUT_S = 10.0  # how long a write waits for another process's transaction
+
+# the cart changes each message made, so a replayed message (a retry after a crash) changes nothing
+_CART_CHANGES = """CREATE TABLE cart_changes (
+        shopper_id TEXT NOT NULL, message_id TEXT NOT NULL, product_id TEXT NOT NULL,
+        change TEXT NOT NULL CHECK (change IN ('add', 'remove')), at TEXT NOT NULL,
+        PRIMARY KEY (shopper_id, message_id, product_id, change))"""
 
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -46,7 +52,10 @@ _SCHEMA = (
         source TEXT NOT NULL, product_id TEXT NOT NULL)""",
     "CREATE INDEX events_shopper ON events (shopper_id)",
     "CREATE INDEX events_at ON events (at)",
+    _CART_CHANGES,
 )
+# version -> (next version, the statements that bring a file of that version to it)
+_UPGRADES = {"1": ("2", (_CART_CHANGES,))}
 
 Clock = Callable[[], datetime]
 
@@ -103,6 +112,7 @@ class StoreFile:
             elif "meta" in tables:
                 rows = self._rows("SELECT value FROM meta WHERE key = 'store_schema_version'")
                 version = rows[0][0] if rows else None
+                version = self._upgrade(version)
         if version is None:
             raise StoreError(f"{self.path} is not a shopbot store (is it the catalog?). "
                              "Set SHOPBOT_STORE to another file.")
@@ -111,6 +121,16 @@ class StoreFile:
                              f"{SCHEMA_VERSION}. Use the shopbot that wrote it, or another SHOPBOT_STORE file.")
         self.db.enable_wal()  # readers never block the writer; several processes may share the file
         self.db.execute("PRAGMA synchronous = NORMAL")  # no fsync per commit: a power cut may lose the last ones
+
+    def _upgrade(self, version: str | None) -> str | None:
+        """Bring an older store file to SCHEMA_VERSION (the caller holds the write transaction)."""
+        while version in _UPGRADES:
+            version, statements = _UPGRADES[version]
+            for statement in statements:
+                self.db.execute(statement)
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'store_schema_version'", [version])
+            logger.info("Upgraded the shopper store %s to schema version %s", self.path, version)
+        return version
 
     def close(self) -> None:
         """Close the database connection."""

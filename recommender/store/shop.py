@@ -19,6 +19,7 @@ class ShopStore(Orders, Likes, Events):
         """Delete every row about the shopper, in one transaction; returns rows deleted per table."""
         steps = {
             "cart": "DELETE FROM cart WHERE shopper_id = ?",
+            "cart_changes": "DELETE FROM cart_changes WHERE shopper_id = ?",
             "order_items": "DELETE FROM order_items WHERE order_id IN"
                            " (SELECT order_id FROM orders WHERE shopper_id = ?)",
             "orders": "DELETE FROM orders WHERE shopper_id = ?",

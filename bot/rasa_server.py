@@ -1,0 +1,29 @@
+"""Rasa's command line, with the HTTP API's token taken from the environment, never from the command line.
+
+`rasa run --enable-api --auth-token <token>` shows the token to everyone on the machine who lists the
+processes (`ps`, /proc/<pid>/cmdline). `bot.servers` runs ``python -m bot.rasa_server run ... --enable-api``
+instead, with $SHOPBOT_API_TOKEN in the environment: this adds ``--auth-token`` to the arguments Rasa's
+own parser reads inside the process (`sys.argv`, which /proc does not show), then runs Rasa's CLI unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bot import settings
+
+
+def rasa_arguments(args: list[str]) -> list[str]:
+    """`args` of a Rasa command plus the API token when they turn the HTTP API on."""
+    return [*args, "--auth-token", settings.secret("SHOPBOT_API_TOKEN")] if "--enable-api" in args else args
+
+
+def main() -> None:
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv = ["rasa", *rasa_arguments(sys.argv[1:])]
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
