@@ -288,16 +288,20 @@ def test_forget_me_deletes_the_shopper_everywhere(shop, tmp_path):
         assert reply["custom"] == {"forgotten": True}                  # a client may drop what it keeps too
         assert "your cart (1 product)" in reply["deleted"] and "3 past purchases" in reply["deleted"]
         assert any(e.get("event") == "restart" for e in chat.events)
+        with_shoppers = set()
         for table, in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
             columns = [c[1] for c in store.db.execute(f"PRAGMA table_info({table})")]
             if "shopper_id" in columns:
+                with_shoppers.add(table)
                 assert store.db.execute(f"SELECT count(*) FROM {table} WHERE shopper_id = 'u1'").fetchone()[0] == 0
         with sqlite3.connect(folder / "catalog.db") as conn:
             assert conn.execute("SELECT count(*) FROM interactions WHERE shopper_id = 'u1'").fetchone()[0] == 0
             assert conn.execute("SELECT count(*) FROM interactions WHERE shopper_id = 'u2'").fetchone()[0] == 2
         assert not copy.knows("u1") and copy.knows("u2")              # the served model's history too
         again = services.forget("u1")                                 # nothing is left to delete
-        assert again == services.Forgotten(dict.fromkeys(again.rows, 0), 0) and len(again.rows) == 5
+        # every table with shopper rows, order_items (keyed by order) too
+        assert again == services.Forgotten(dict.fromkeys(again.rows, 0), 0)
+        assert set(again.rows) == with_shoppers | {"order_items"}
     finally:
         services.use(None)
         store.close()
