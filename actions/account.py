@@ -56,9 +56,14 @@ class ActionForgetMe(ApologisingAction):
         return [Restarted()]
 
 
+# what each part of a forget left pending still holds, until it can be written
+PENDING_PLACES = {"catalog": "the product catalog", "model": "the recommendation model's file"}
+
+
 def describe_deleted(forgotten: services.Forgotten) -> str:
     """ "your cart (2 products), 1 order (3 lines), 4 likes and dislikes, 25 activity records, 12 past
-    purchases and this conversation" """
+    purchases and this conversation"; with a part left pending, the past purchases are not counted as
+    deleted and a last clause says where they still are until it can be written."""
     def count(n: int, one: str, many: str) -> str:
         return f"{n} {one if n == 1 else many}"
 
@@ -68,9 +73,15 @@ def describe_deleted(forgotten: services.Forgotten) -> str:
              f"({count(deleted.get('order_items', 0), 'line', 'lines')})",
              count(deleted.get("feedback", 0), "like or dislike", "likes and dislikes"),
              count(deleted.get("events", 0), "activity record", "activity records"),
-             count(forgotten.purchases, "past purchase", "past purchases"),
+             *([] if forgotten.purchases is None else [count(forgotten.purchases, "past purchase", "past purchases")]),
              "this conversation"]
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+    said = ", ".join(parts[:-1]) + " and " + parts[-1]
+    if not forgotten.pending:
+        return said
+    places = " and ".join(PENDING_PLACES[part] for part in forgotten.pending)
+    it = "it" if len(forgotten.pending) == 1 else "they"
+    return (f"{said}. Your past purchases are no longer used for recommendations; they stay in {places} "
+            f"until {it} can be written again, then they are deleted too")
 
 
 class ActionHumanHandoff(ApologisingAction):

@@ -8,11 +8,12 @@ The locations come from ``recommender.config`` (SHOPBOT_CATALOG, SHOPBOT_CACHE, 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from dataclasses import dataclass
 
 from actions.vocabulary import Vocabulary
-from recommender import Catalog, ProductSearch, ShopStore, config, forget_shopper
+from recommender import Catalog, ForgottenShoppers, ProductSearch, ShopStore, config, forget_shoppers
 
 logger = logging.getLogger(__name__)
 
@@ -20,16 +21,35 @@ _lock = threading.Lock()
 _search: ProductSearch | None = None
 _vocabulary: Vocabulary | None = None
 _store: ShopStore | None = None
+_record_seen: int | None = None  # the forgotten-shoppers record's mtime when the served model last applied it
 
 
 def product_search() -> ProductSearch:
-    """The process-wide ranker (catalog + encoder + embeddings + collaborative model), built on the first call."""
+    """The process-wide ranker (catalog + encoder + embeddings + collaborative model), built on the
+    first call, which also finishes the forgets an earlier run left pending (``finish_forgets``).
+    A shopper another process forgot since is dropped from the model before it serves again."""
     global _search
     with _lock:
-        if _search is None:
+        search = _search
+        if search is None:
             logger.info("loading the product search (catalog, embeddings, encoder, collaborative model)")
-            _search = ProductSearch.from_paths(progress=False)
-        return _search
+            _search = search = ProductSearch.from_paths(progress=False)
+            finish_forgets(search)
+    _honour_record(search)
+    return search
+
+
+def _honour_record(search: ProductSearch) -> None:
+    """Drop from the served model the shoppers recorded as forgotten since it last looked (one stat)."""
+    global _record_seen
+    record = forgotten_shoppers()
+    try:
+        changed = record.path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return
+    if changed != _record_seen and search.recommender is not None:
+        search.recommender.forget_shoppers(record.matcher())
+    _record_seen = changed
 
 
 def catalog() -> Catalog:
@@ -56,27 +76,68 @@ def store() -> ShopStore:
         return _store
 
 
+def forgotten_shoppers() -> ForgottenShoppers:
+    """The record of forgotten shoppers, beside the shopper store in use."""
+    shop = _store
+    return ForgottenShoppers.beside(shop.path if shop is not None and shop.path else config.store_path())
+
+
 @dataclass(frozen=True)
 class Forgotten:
-    """What forgetting a shopper deleted: shopper-store rows per table, and past purchases in the catalog."""
+    """What forgetting a shopper deleted: shopper-store rows per table, past purchases in the catalog
+    (None while the catalog part is pending), and the parts of the forget left pending."""
 
-    rows: dict[str, int]  # cart, orders, order_items, feedback, events
-    purchases: int
+    rows: dict[str, int]  # cart, cart_changes, orders, order_items, feedback, events
+    purchases: int | None
+    pending: tuple[str, ...] = ()  # "catalog" (the file could not be written), "model" (the checkpoint)
 
 
 def forget(shopper_id: str) -> Forgotten:
-    """Delete the shopper from the shopper store, the catalog's purchase history and the collaborative
-    model's in-memory histories. The conversation itself is the tracker store's (the action restarts it)."""
+    """Forget the shopper everywhere: recorded first (a keyed hash, ``ForgottenShoppers``), so what
+    fails later is retried and never brought back; then the shopper store's rows, the catalog's
+    purchase history and the collaborative model's history, in memory and in its checkpoint. A
+    catalog or checkpoint that cannot be written now is left pending (retried at the next forget and
+    the next start). The conversation itself is the tracker store's (the action restarts it)."""
+    record = forgotten_shoppers()
+    record.add(shopper_id)
     rows = store().forget(shopper_id)
-    search = product_search()
-    purchases = forget_shopper(search.catalog.path, shopper_id)
-    if search.recommender is not None:
-        search.recommender.update_histories([(shopper_id, [])])
-    return Forgotten(rows, purchases)
+    deleted: dict[str, int] = {}
+    pending = finish_forgets(product_search(), record, deleted)
+    return Forgotten(rows, None if "catalog" in pending else deleted.get(shopper_id, 0), pending)
+
+
+def finish_forgets(search: ProductSearch | None = None, record: ForgottenShoppers | None = None,
+                   deleted: dict[str, int] | None = None) -> tuple[str, ...]:
+    """Do the parts of forgets still pending: delete forgotten shoppers' histories from the catalog file
+    (``deleted`` receives shopper id -> purchases deleted), drop them from the served model and
+    rewrite its checkpoint. Returns the parts still pending."""
+    search = search if search is not None else product_search()
+    record = record if record is not None else forgotten_shoppers()
+    is_forgotten = record.matcher()
+    if record.pending().get("catalog"):
+        try:
+            (deleted if deleted is not None else {}).update(forget_shoppers(search.catalog.path, is_forgotten))
+            record.done("catalog", is_forgotten)
+        except sqlite3.OperationalError as e:  # read-only or locked: the part stays pending in the record
+            logger.warning("Forget: the catalog %s cannot be written now (%s); forgotten histories stay out of "
+                           "recommendations, and are deleted from it at the next forget or start",
+                           search.catalog.path, e)
+    model = search.recommender
+    if model is not None:
+        model.forget_shoppers(is_forgotten)
+    if record.pending().get("model"):
+        try:
+            if model is not None and model.path is not None:
+                model.save(model.path)
+            record.done("model", is_forgotten)
+        except OSError as e:
+            logger.warning("Forget: the model checkpoint %s cannot be rewritten now (%s); the forgotten histories "
+                           "are not served, and the rewrite is retried at the next forget or start", model.path, e)
+    return tuple(sorted(record.pending()))
 
 
 def use(search: ProductSearch | None = None, shop_store: ShopStore | None = None) -> None:
     """Replace the cached services (tests inject them), or forget them (None) to rebuild on next use."""
-    global _search, _vocabulary, _store
+    global _search, _vocabulary, _store, _record_seen
     with _lock:
-        _search, _vocabulary, _store = search, None, shop_store
+        _search, _vocabulary, _store, _record_seen = search, None, shop_store, None

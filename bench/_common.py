@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
-__all__ = ["p95", "machine_header", "load_average"]
+import click
+
+__all__ = ["p95", "machine_header", "load_average", "catalog_options"]
 
 
 def p95(samples: Sequence[float]) -> float:
@@ -33,3 +36,11 @@ def load_average() -> str:
     """``1.52 / 1.20 / 0.98 (1 / 5 / 15 min)``: on a shared machine other jobs slow every figure."""
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
+
+
+def catalog_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The --catalog and --cache options of the scripts that read a built catalog and its embeddings."""
+    command = click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
+                           help="folder of the embedding cache (default: $SHOPBOT_CACHE or var/)")(command)
+    return click.option("--catalog", "catalog_path", type=click.Path(dir_okay=False), default=None,
+                        help="catalog file (default: the shipped one, $SHOPBOT_CATALOG)")(command)

@@ -44,7 +44,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from _common import machine_header  # bench/_common.py, next to this file
+from _common import catalog_options, machine_header  # bench/_common.py, next to this file
 from recommender import Filters, ProductSearch, SearchConfig, import_catalog
 from recommender.catalog.formats import ColumnMapping
 
@@ -191,10 +191,7 @@ def figure(sets: dict[str, np.ndarray], floor: float, path: Path) -> None:
 
 
 @click.command()
-@click.option("--catalog", "catalog_path", type=click.Path(dir_okay=False), default=None,
-              help="catalog file (default: the shipped one, $SHOPBOT_CATALOG)")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
-              help="folder of the embedding cache (default: $SHOPBOT_CACHE or var/)")
+@catalog_options
 @click.option("--min-products", default=20, show_default=True, help="leaf categories with at least this many")
 @click.option("--out", type=click.Path(dir_okay=False), default=str(RESULTS / "relevance_floor.md"), show_default=True)
 def main(catalog_path: str | None, cache_dir: str | None, min_products: int, out: str) -> None:

@@ -25,7 +25,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 
 from actions import services
-from bot import identity, settings
+from bot import identity, retention, settings
 from recommender import ShopbotError
 
 logger = logging.getLogger(__name__)
@@ -57,13 +57,14 @@ class RequireToken:
 
 
 def load() -> None:
-    """Load the services the actions share; raise ShopbotError (one line) when one cannot be loaded."""
+    """Load the services the actions share, and apply the retention period to the shopper store
+    (`bot.retention`); raise ShopbotError (one line) when one cannot be loaded."""
     try:
         search = services.product_search()
         search.encoder.encode(["warm up"])  # load the text model now (and bound torch's threads) too
         search.reference_cosine()  # the relevance floor's measure of this catalog (~0.6 s), not on a first search
         services.vocabulary()
-        services.store()
+        retention.expire_store(services.store(), settings.retention_days())  # what is past the period goes
     except ShopbotError:
         raise
     except (sqlite3.Error, OSError, ValueError, RuntimeError, ImportError) as e:  # unreadable files, models

@@ -6,6 +6,7 @@ redone only when needed.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import subprocess
@@ -105,7 +106,22 @@ def train_model() -> str:
 
 
 def setup(progress: bool = True) -> Iterator[StepResult]:
-    """Run every set-up step in order, yielding each one's result as it finishes."""
+    """Run every set-up step in order, yielding each one's result as it finishes.
+
+    One set-up at a time per checkout: a second one (two terminals, a test beside `make chat`) waits for
+    the first on ``var/setup.lock`` and then finds its work done instead of training the same model again."""
+    lock_path = config.REPO_ROOT / "var" / "setup.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("another set-up is running in this checkout; waiting for it to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield from _steps(progress)
+
+
+def _steps(progress: bool) -> Iterator[StepResult]:
     steps = (("catalog", lambda: ensure_catalog(progress)),
              ("embeddings", lambda: ensure_embeddings(progress)),
              ("collaborative model", ensure_cf_model),

@@ -17,6 +17,12 @@ Who the sender is comes from a token, never from the client's say-so (`bot.ident
 webhook answers only callers with the integrator's bearer token, the socket.io channel takes the
 sender from the subject of the signed token the widget connects with, and sends replies only there,
 and the Telegram webhook answers only requests carrying the secret token it registered with Telegram.
+
+Each channel keeps its users in its own namespace (``telegram:123``, ``web:<token subject>``; REST
+ids as given), while replies go to the id the app knows (``123``); a client's own id for its message
+(REST's ``message_id``, the widget's, Telegram's ``update_id``, Slack's ``event_id``, Messenger's
+``mid``) becomes Rasa's message id, so a message sent again is the same message to the cart
+(`bot.senders`).
 """
 
 from __future__ import annotations
@@ -42,8 +48,9 @@ from rasa.core.channels.telegram import TelegramInput, TelegramOutput
 from rasa.shared.exceptions import RasaException
 from sanic import response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
-from bot import identity, rasa_patches
+from bot import identity, rasa_patches, senders
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +124,7 @@ def guarded(handle: Handler, guard: Guard,
         channel, sender = message.output_channel, message.sender_id
         refusal = guard.refusal(sender, message.text or "")
         if refusal is not None:
-            await channel.send_text_message(sender, refusal)
+            await channel.send_response(sender, {"text": refusal})
             return
         replies = 0
         send = channel.send_response
@@ -142,23 +149,53 @@ def guarded(handle: Handler, guard: Guard,
     return on_new_message
 
 
-GUARD = Guard()  # one per Rasa process: a sender's messages count together on every channel
+GUARD = Guard()  # one per Rasa process, for every channel
 
 
 class GuardedChannel(InputChannel):
-    """Mix-in: the channel's blueprint receives Rasa's on_new_message behind `GUARD`.
+    """Mix-in: the channel's blueprint receives Rasa's on_new_message behind `GUARD`, its senders in
+    the channel's `sender_namespace`; each request first passes `refusal`, then `client_message_id`.
 
     Rasa asks each channel for its blueprint once, as the server starts: our Rasa patches are applied then.
     """
 
+    sender_namespace = ""  # each channel's own, e.g. "telegram"
+
+    def handler(self, on_new_message: Handler) -> Handler:
+        """Rasa's on_new_message as this channel hands it each message."""
+        return senders.namespaced(self.sender_namespace, guarded(on_new_message, GUARD))
+
+    def refusal(self, request: Request) -> HTTPResponse | None:
+        """The answer refusing this request (not from whom it claims), or None when it may go on."""
+        return None
+
+    def client_message_id(self, request: Request) -> str | None:
+        """The client's own id for the message this POST carries, or None: Rasa then makes one."""
+        return None
+
     def blueprint(self, on_new_message: Handler) -> Any:
         rasa_patches.apply()
-        return super().blueprint(guarded(on_new_message, GUARD))
+        webhook = super().blueprint(self.handler(on_new_message))
+
+        @webhook.middleware("request")
+        async def check(request: Request) -> HTTPResponse | None:
+            refused = self.refusal(request)
+            if refused is None and request.method == "POST":
+                senders.give(self.sender_namespace, self.client_message_id(request))
+            return refused
+
+        return webhook
 
 
 class Rest(GuardedChannel, RestInput):
     """Rasa's REST channel, guarded, for integrators: POST /webhooks/rest/webhook with the header
-    ``Authorization: Bearer <token>`` (credentials.yml ``token``); without it, 401 and nothing runs."""
+    ``Authorization: Bearer <token>`` (credentials.yml ``token``); without it, 401 and nothing runs.
+
+    The sender is the shop's own id (`identity.sender_id`). An optional ``message_id`` in the body
+    (`identity.CLIENT_MESSAGE_ID_RULE`) names the message: sent again with it, it changes the cart once.
+    """
+
+    sender_namespace = identity.SHOP
 
     def __init__(self, token: str | None = None) -> None:
         super().__init__()
@@ -169,20 +206,25 @@ class Rest(GuardedChannel, RestInput):
         return cls((credentials or {}).get("token"))
 
     def blueprint(self, on_new_message: Handler) -> Any:
-        webhook = super().blueprint(on_new_message)
         if not self.token:
             logger.warning("the REST channel has no token: it refuses every message")
+        return super().blueprint(on_new_message)
 
-        @webhook.middleware("request")
-        async def authenticate(request: Request) -> Any:
-            if request.method == "POST" and not identity.bearer_matches(
-                    request.headers.get("Authorization"), self.token):
-                logger.info("REST message refused: missing or wrong bearer token")
-                return response.json({"error": "A valid 'Authorization: Bearer <token>' header is required."},
-                                     status=401, headers={"WWW-Authenticate": "Bearer"})
+    def refusal(self, request: Request) -> HTTPResponse | None:
+        if request.method != "POST":
             return None
+        if not identity.bearer_matches(request.headers.get("Authorization"), self.token):
+            logger.info("REST message refused: missing or wrong bearer token")
+            return response.json({"error": "A valid 'Authorization: Bearer <token>' header is required."},
+                                 status=401, headers={"WWW-Authenticate": "Bearer"})
+        given = senders.json_body(request).get("message_id")
+        if given is not None and not identity.valid_message_id(given):
+            logger.info("REST message refused: a malformed message_id")
+            return response.json({"error": f"message_id must be {identity.CLIENT_MESSAGE_ID_RULE}."}, status=400)
+        return None
 
-        return webhook
+    def client_message_id(self, request: Request) -> str | None:
+        return senders.json_body(request).get("message_id")
 
 
 class SocketIO(GuardedChannel, SocketIOInput):
@@ -190,18 +232,21 @@ class SocketIO(GuardedChannel, SocketIOInput):
 
     The client connects with ``auth: {token}``, a JWT signed with credentials.yml's ``jwt_key`` whose
     subject is the shopper; without a valid one the connection is refused. The sender of every message
-    is that subject, whatever ``session_id`` the client sends, and replies go to that shopper's room
-    only, which ``session_request`` confirms (so a reload with the same token continues the same
+    is ``web:<subject>``, whatever ``session_id`` the client sends, and replies go to that shopper's
+    room only, which ``session_request`` confirms (so a reload with the same token continues the same
     conversation).
 
-    Only the message text goes on: the client's ``metadata`` (nothing here reads it) is dropped, so it
-    is neither stored with the conversation nor sent to the action server, and a request larger than
-    ``MAX_SOCKET_BYTES`` is refused by engine.io before it is parsed (its default is 1 MB).
+    Only the message text and its ``message_id`` (the widget's own id for it, kept when it re-sends it)
+    go on: the client's ``metadata`` (nothing here reads it) is dropped, so it is neither stored with
+    the conversation nor sent to the action server, and a request larger than ``MAX_SOCKET_BYTES`` is
+    refused by engine.io before it is parsed (its default is 1 MB).
     """
+
+    sender_namespace = "web"
 
     def blueprint(self, on_new_message: Handler) -> Any:
         webhook = super().blueprint(on_new_message)  # registers Rasa's handlers; ours replace three
-        sio, handle = self.sio, guarded(on_new_message, GUARD)
+        sio, handle = self.sio, self.handler(on_new_message)
         sio.eio.max_http_buffer_size = MAX_SOCKET_BYTES
         if not self.jwt_key:
             logger.warning("the socket.io channel has no jwt_key: it refuses every connection")
@@ -226,6 +271,8 @@ class SocketIO(GuardedChannel, SocketIOInput):
             session = await sio.get_session(sid, namespace=self.namespace)
             if not isinstance(data, dict):
                 return
+            given = data.get("message_id") if identity.valid_message_id(data.get("message_id")) else None
+            senders.give(self.sender_namespace, given)  # this event's own task
             await handle(UserMessage(str(data.get("message") or ""), SocketIOOutput(sio, self.bot_message_evt),
                                      session["shopper"], input_channel=self.name()))
 
@@ -255,7 +302,10 @@ class Telegram(GuardedChannel, TelegramInput):
     Telegram sends every update with the header ``X-Telegram-Bot-Api-Secret-Token``, holding the
     ``secret_token`` (credentials.yml, $TELEGRAM_SECRET_TOKEN) that this channel registers with the
     webhook at start. An update without it, or with another, gets 403 and never reaches the assistant.
+    The sender is ``telegram:<chat id>``; an update Telegram delivers again has the same ``update_id``.
     """
+
+    sender_namespace = "telegram"
 
     def __init__(self, access_token: str | None, verify: str | None, webhook_url: str | None,
                  secret_token: str | None = None, debug_mode: bool = True) -> None:
@@ -286,21 +336,20 @@ class Telegram(GuardedChannel, TelegramInput):
         return channel
 
     def blueprint(self, on_new_message: Handler) -> Any:
-        webhook = super().blueprint(on_new_message)
         if not self.secret_token:
             logger.warning("the Telegram channel has no secret_token: it refuses every update")
+        return super().blueprint(on_new_message)
 
-        @webhook.middleware("request")
-        async def authenticate(request: Request) -> Any:
-            given = request.headers.get(TELEGRAM_SECRET_HEADER)
-            if request.path.rstrip("/").endswith("/webhook") and not (
-                    self.secret_token and given and hmac.compare_digest(given.encode(), self.secret_token.encode())):
-                logger.info("Telegram update refused: missing or wrong secret token")
-                return response.json({"error": f"A valid '{TELEGRAM_SECRET_HEADER}' header is required."},
-                                     status=403)
-            return None
+    def refusal(self, request: Request) -> HTTPResponse | None:
+        given = request.headers.get(TELEGRAM_SECRET_HEADER)
+        if request.path.rstrip("/").endswith("/webhook") and not (
+                self.secret_token and given and hmac.compare_digest(given.encode(), self.secret_token.encode())):
+            logger.info("Telegram update refused: missing or wrong secret token")
+            return response.json({"error": f"A valid '{TELEGRAM_SECRET_HEADER}' header is required."}, status=403)
+        return None
 
-        return webhook
+    def client_message_id(self, request: Request) -> str | None:
+        return senders.app_message_id(senders.json_body(request).get("update_id"))
 
 
 class SlackOutput(SlackBot):
@@ -313,11 +362,29 @@ class SlackOutput(SlackBot):
 
 
 class Slack(GuardedChannel, SlackInput):
-    """Rasa's Slack channel, guarded: /webhooks/slack/webhook."""
+    """Rasa's Slack channel, guarded: /webhooks/slack/webhook. The sender is ``slack:<user>`` (with
+    ``_<channel>`` after it when Rasa's conversation granularity says so); an event Slack delivers
+    again has the same ``event_id``."""
+
+    sender_namespace = "slack"
+
+    def client_message_id(self, request: Request) -> str | None:
+        return senders.app_message_id(senders.json_body(request).get("event_id"))
 
     def get_output_channel(self, channel: str | None = None, thread_id: str | None = None) -> SlackOutput:
         return SlackOutput(self.slack_token, channel or self.slack_channel, thread_id, self.proxy)
 
 
 class Facebook(GuardedChannel, FacebookInput):
-    """Rasa's Facebook Messenger channel, guarded: /webhooks/facebook/webhook."""
+    """Rasa's Facebook Messenger channel, guarded: /webhooks/facebook/webhook. The sender is
+    ``messenger:<page-scoped user id>``; a message Messenger delivers again has the same ``mid``."""
+
+    sender_namespace = "messenger"
+
+    def client_message_id(self, request: Request) -> str | None:
+        """The ``mid`` of the event Rasa handles: the first message or postback of the request."""
+        events = [event for entry in senders.json_body(request).get("entry") or [] if isinstance(entry, dict)
+                  for event in entry.get("messaging") or [] if isinstance(event, dict)]
+        handled = next((event.get("message") or event.get("postback") for event in events
+                        if event.get("message") or event.get("postback")), None)
+        return senders.app_message_id(handled.get("mid")) if isinstance(handled, dict) else None

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from bot import cli_catalog, cli_servers
+from bot import cli_catalog, cli_retention, cli_servers
 from recommender import ShopbotError, config
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -57,6 +57,7 @@ for _command in (cli_catalog.build, cli_catalog.stats, cli_catalog.keyword_searc
     catalog.add_command(_command)
 for _command in (cli_servers.chat, cli_servers.serve, cli_servers.web):
     cli.add_command(_command)
+cli.add_command(cli_retention.retention)
 
 
 @cli.command("search")
@@ -180,6 +181,16 @@ def nlu_lookups_command() -> None:
     click.echo(build.ensure_lookups())
 
 
+GENERIC_HISTORY_NAMES = frozenset({"user_sequence", "interactions", "histories", "data", "train"})
+
+
+def default_report_name(interactions: Path) -> str:
+    """Result files are named after the histories: "ml-100k.inter" -> "ml-100k"; a generic file name
+    ("user_sequence.txt") takes its folder's ("amazon-beauty")."""
+    stem = interactions.name.split(".")[0]
+    return interactions.resolve().parent.name if stem.lower() in GENERIC_HISTORY_NAMES else stem
+
+
 def _benchmark_option(parse_name: str) -> Any:
     """A click callback running ``recommender.<parse_name>`` on the value; errors are usage errors."""
 
@@ -206,7 +217,8 @@ Interactions files (the first line tells which; docs/interactions-format.md):
 @click.option("--interactions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=config.SHIPPED_SEQUENCES, show_default="the shipped demo histories",
               help="Shopper histories to evaluate on.")
-@click.option("--name", default="beauty", show_default=True, help="Base name of the result files.")
+@click.option("--name", default=None, show_default="the file's name, or its folder's for a generic file name",
+              help="Base name of the result files (the committed demo results: --name beauty).")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of the result files. Default: bench/results/.")
 @click.option("--models", callback=_benchmark_option("parse_models"),
@@ -226,7 +238,7 @@ Interactions files (the first line tells which; docs/interactions-format.md):
 @click.option("--threads", type=click.IntRange(1), default=2, show_default=True, help="CPU threads for training.")
 @click.option("--save-models/--no-save-models", default=False, show_default=True,
               help="Save our trained models under <cache>/cf/<name>/.")
-def evaluate(interactions: Path, name: str, out_dir: Path | None, models: list[str] | None,
+def evaluate(interactions: Path, name: str | None, out_dir: Path | None, models: list[str] | None,
              overrides: tuple[dict[str, Any], dict[str, Any]], max_minutes: float, text: bool, grid: bool,
              seed: int, threads: int, save_models: bool) -> None:
     """Evaluate the recommenders offline against baselines: leave-one-out, every item ranked.
@@ -245,6 +257,7 @@ def evaluate(interactions: Path, name: str, out_dir: Path | None, models: list[s
     from recommender import BenchmarkConfig, run_benchmark, write_report
 
     logging.getLogger("recommender").setLevel(logging.INFO)
+    name = name or default_report_name(interactions)
     cfg = BenchmarkConfig(
         interactions=interactions, name=name, models=models or BenchmarkConfig.models,
         model_overrides=overrides[0], train_overrides=overrides[1], max_minutes=max_minutes, text=text,

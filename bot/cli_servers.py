@@ -55,7 +55,7 @@ def chat(sender: str | None) -> None:
         args = [servers.RASA, "shell", "--model", str(model), "--endpoints", str(endpoints),
                 "--credentials", str(write_active(log_dir)),
                 "--interface", servers.HOST, "--port", str(servers.free_port()),
-                "--conversation-id", sender or uuid.uuid4().hex, "--quiet"]
+                "--conversation-id", identity.sender_id(identity.SHOP, sender) if sender else uuid.uuid4().hex, "--quiet"]
         subprocess.run(args, env=servers.rasa_env(**identity.environment()), cwd=config.REPO_ROOT)
     finally:
         servers.stop(actions)
@@ -79,7 +79,8 @@ def serve(host: str, port: int, action_port: int, enable_api: bool, debug: bool)
 
     Every REST call needs the header `Authorization: Bearer $SHOPBOT_REST_TOKEN` (unset, a token is
     generated once into var/secrets/SHOPBOT_REST_TOKEN). Stop it with Ctrl-C, or SIGTERM or SIGHUP
-    (`kill <pid>`, systemd, a container runtime): both processes are stopped.
+    (`kill <pid>`, systemd, a container runtime): both processes are stopped. A server that crashes
+    is started again after 1, 2, 4 ... s; after 5 restarts within 10 minutes the command stops.
 
     Example (the message is a search on the shipped demo catalog):
 
@@ -121,13 +122,10 @@ def _stopped_by_signals() -> Iterator[None]:
 
 
 def _run_until_stopped(bot: Any) -> None:
-    """Wait for Ctrl-C (or SIGTERM, SIGHUP) while every server of ``bot`` (a bot.servers.Assistant) runs."""
-    import time
-
+    """Run ``bot`` (a bot.servers.Assistant) until Ctrl-C (or SIGTERM, SIGHUP), starting again a server
+    that crashed; one that keeps crashing ends the command with one ``Error: ...`` line (ServerError)."""
     try:
-        while all(p.poll() is None for p in bot.processes):
-            time.sleep(1)
-        raise click.ClickException(f"A server stopped; see the logs in {bot.log_dir}")
+        bot.supervise()
     except KeyboardInterrupt:
         click.echo("Stopping.", err=True)
 
@@ -141,7 +139,8 @@ def web(port: int, rasa_port: int, action_port: int) -> None:
     """Serve a demo shop page with the chat widget, plus the assistant it talks to.
 
     Starts the action server, the Rasa server (its CORS allowing the page's origin) and the page
-    server, all on 127.0.0.1, and prints the page's URL. Ctrl-C (or SIGTERM, SIGHUP) stops all three.
+    server, all on 127.0.0.1, and prints the page's URL. Ctrl-C (or SIGTERM, SIGHUP) stops all three;
+    a crashed assistant server is started again, as in `shopbot serve`.
 
     Example:
 

@@ -4,11 +4,20 @@ A shopper is whoever the token says, never whoever the client claims: the REST w
 sender id only from a caller holding the integrator's token (`$SHOPBOT_REST_TOKEN`), and the
 socket.io channel takes it from the subject of a JWT signed with `$SHOPBOT_JWT_KEY`, which the
 shop's own site issues (the demo page's server does it in `bot/webpage.py`).
+
+Each channel keeps its users under its own name (`sender_id`), so no channel can name another
+channel's shopper: ``telegram:<chat id>``, ``slack:<user>``, ``messenger:<page-scoped id>``,
+``web:<token subject>``. REST is the shop's own namespace: its ids (the shop's customers, the ids of
+the histories the catalog imports) are kept as they are, unless they hold a ``:`` and so look like
+another channel's (``rest:telegram:123``). A client may number its messages (`message_id`): a re-sent
+message then has the same Rasa message id, so a cart change happens once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import re
 import time
 import uuid
 
@@ -18,6 +27,10 @@ from bot import settings
 
 ALGORITHM = "HS256"
 TOKEN_DAYS = 30  # a returning visitor keeps their conversation and cart this long
+SEPARATOR = ":"
+SHOP = "rest"  # the namespace whose ids are kept as given (when they hold no SEPARATOR)
+CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a UUID, a counter, a hash
+CLIENT_MESSAGE_ID_RULE = "1-64 characters, each a letter, a digit, '-' or '_'"
 
 
 def environment() -> dict[str, str]:
@@ -49,3 +62,25 @@ def shopper(token: object, key: str | None) -> str | None:
         return None
     subject = claims.get("sub")
     return subject if isinstance(subject, str) and subject else None
+
+
+def sender_id(namespace: str, raw: str) -> str:
+    """The sender a channel's own user id is kept under: ``sender_id("telegram", "123") == "telegram:123"``.
+
+    The shop's namespace (REST) keeps its ids, except those holding a ``:`` (``rest:telegram:123``):
+    every other namespace's ids start with its name and a ``:``, so two channels never share a sender.
+    """
+    if namespace == SHOP and SEPARATOR not in raw:
+        return raw
+    return f"{namespace}{SEPARATOR}{raw}"
+
+
+def valid_message_id(value: object) -> bool:
+    """Whether a client's id for its message follows `CLIENT_MESSAGE_ID_RULE`."""
+    return isinstance(value, str) and CLIENT_MESSAGE_ID.fullmatch(value) is not None
+
+
+def message_id(sender: str, client_id: str) -> str:
+    """Rasa's message id for a message its client numbered `client_id`: the same each time that
+    message is sent again, never the same for two senders; 32 hex digits, like Rasa's own ids."""
+    return hashlib.sha256(f"{sender}\0{client_id}".encode()).hexdigest()[:32]

@@ -1,7 +1,8 @@
-"""Start and stop the assistant's processes: the rasa-sdk action server and the Rasa server.
+"""Start, watch and stop the assistant's processes: the rasa-sdk action server and the Rasa server.
 
 Both bind to 127.0.0.1, run with the environment every Rasa command needs (`rasa_env`), and are
-stopped by PID. `Assistant` is the context manager the CLI's `serve` and the end-to-end tests use.
+stopped by PID. `Assistant` is the context manager the CLI's `serve` and the end-to-end tests use;
+`Assistant.supervise` starts again a server that crashed, as `Restarts` allows.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections import deque
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import yaml
 
@@ -61,6 +65,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+def cache_apart(folder: Path) -> Path:
+    """Make `folder` a cache folder (for $SHOPBOT_CACHE) that links to the set-up's built files
+    (catalog, embeddings, collaborative model) and keeps its own logs, secrets, shopper store and
+    conversations: for servers that must write nothing under var/ (tests, drills). Returns `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in config.cache_dir().iterdir():
+        if entry.name not in ("logs", "secrets") and not entry.name.startswith(("shop.db", "conversations.db")):
+            (folder / entry.name).symlink_to(entry)
+    return folder
 
 
 def endpoints_for(action_port: int, directory: Path, tracker_db: Path | None = None,
@@ -154,22 +169,33 @@ def _spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen:
                                 start_new_session=True)
 
 
+def _started(args: list[str], log: Path, url: str, timeout: float, **env: str) -> subprocess.Popen:
+    """`_spawn` the server, then wait until `url` answers; a server that fails to get ready, or whose
+    wait is interrupted (Ctrl-C, SIGTERM), is stopped, so that no caller is left with an orphan."""
+    process = _spawn(args, log, **env)
+    try:
+        wait_until_ready(url, process, timeout, log)
+    except BaseException:
+        stop(process)
+        raise
+    return process
+
+
 def start_action_server(port: int, log: Path, host: str = HOST,
                         timeout: float = 300, debug: bool = False) -> subprocess.Popen:
     """Run the action server (`bot.action_server`: loads the shop's data, then serves `actions` to
     callers holding $SHOPBOT_ACTION_TOKEN, which the Rasa server gets from `start_rasa_server`)."""
-    process = _spawn([sys.executable, "-m", "bot.action_server", "--port", str(port),
-                      *(["--debug"] if debug else [])], log, SANIC_HOST=host,
-                     SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"))
-    wait_until_ready(f"http://{_local(host)}:{port}/health", process, timeout, log)
-    return process
+    return _started([sys.executable, "-m", "bot.action_server", "--port", str(port), *(["--debug"] if debug else [])],
+                    log, f"http://{_local(host)}:{port}/health", timeout, SANIC_HOST=host,
+                    SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"))
 
 
 def start_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: str = HOST,
-                      timeout: float = 300, cors: tuple[str, ...] = (),
+                      timeout: float = 600, cors: tuple[str, ...] = (),
                       enable_api: bool = False, debug: bool = False) -> subprocess.Popen:
     """Run `rasa run` with the channels of credentials.yml on `host`:`port`.
 
+    `timeout`: loading the model takes ~1 min on 2 free cores, over 4 on a loaded machine.
     `cors` lists the web origins (e.g. the chat widget's page) allowed to call it from a browser.
     Rasa's HTTP API (trackers, events, model) is off unless `enable_api`, and then every call needs
     `?token=$SHOPBOT_API_TOKEN` (`bot.rasa_server` hands it to Rasa: never on a command line, where
@@ -180,12 +206,71 @@ def start_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: 
     secrets = identity.environment()
     credentials = write_active(endpoints.parent, environ={**os.environ, **secrets})
     api = ["--enable-api"] if enable_api else []
-    process = _spawn([sys.executable, "-m", "bot.rasa_server", "run", "--model", str(model),
-                      "--interface", host, "--port", str(port),
-                      "--endpoints", str(endpoints), "--credentials", str(credentials), *api,
-                      *(["--cors", *cors] if cors else []), *(["--debug"] if debug else [])], log, **secrets)
-    wait_until_ready(f"http://{_local(host)}:{port}/webhooks/rest/", process, timeout, log)
-    return process
+    return _started([sys.executable, "-m", "bot.rasa_server", "run", "--model", str(model),
+                     "--interface", host, "--port", str(port),
+                     "--endpoints", str(endpoints), "--credentials", str(credentials), *api,
+                     *(["--cors", *cors] if cors else []), *(["--debug"] if debug else [])],
+                    log, f"http://{_local(host)}:{port}/webhooks/rest/", timeout, **secrets)
+
+
+@dataclass
+class Restarts:
+    """When a server that stopped on its own is started again: after 1, 2, 4 ... s (at most
+    `max_delay`), at most `limit` times in any `window` s. One that stops more often has a cause a
+    restart does not cure (a broken file, no memory): it is not started again.
+
+    Example:
+        restarts = Restarts(limit=3)
+        restarts.next_delay()   # 1.0, then 2.0, 4.0, then None (given up) within 10 minutes
+    """
+
+    limit: int = 5  # restarts within `window`
+    window: float = 600.0  # seconds; a restart older than this no longer counts, nor lengthens the wait
+    first_delay: float = 1.0  # short: meanwhile shoppers get the channel's apology
+    max_delay: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    _times: deque[float] = field(default_factory=deque, repr=False)
+
+    def next_delay(self) -> float | None:
+        """Seconds to wait before the next restart, which this counts; None once `limit` restarts
+        happened in the last `window` seconds."""
+        now = self.clock()
+        while self._times and self._times[0] <= now - self.window:
+            self._times.popleft()
+        if len(self._times) >= self.limit:
+            return None
+        delay = min(self.first_delay * 2 ** len(self._times), self.max_delay)
+        self._times.append(now)
+        return delay
+
+
+def supervise(processes: list[subprocess.Popen], start: Callable[[int], subprocess.Popen],
+              names: Sequence[str], restarts: Callable[[], Restarts] = Restarts, poll: float = 1.0) -> NoReturn:
+    """Watch `processes` until interrupted (KeyboardInterrupt); one that exits is started again as
+    ``processes[i] = start(i)`` after its own `Restarts`'s delay. Raises ServerError naming `names[i]`
+    when one stops more often than its `Restarts` allows. Logs say which server and its exit code only."""
+    policies = [restarts() for _ in processes]
+    while True:
+        time.sleep(poll)
+        for i, process in enumerate(processes):
+            if process.poll() is None:
+                continue
+            policy, code = policies[i], process.returncode
+            delay = policy.next_delay()
+            if delay is None:
+                raise ServerError(f"the {names[i]} keeps stopping (exit code {code}; {policy.limit} restarts within "
+                                  f"{policy.window / 60:.0f} min): not starting it again")
+            logger.warning("the %s stopped (exit code %s); starting it again in %.0f s", names[i], code, delay)
+            time.sleep(delay)
+            try:
+                processes[i] = start(i)
+            except ServerError as e:  # the exited process stays in place: the next round counts a restart more
+                logger.warning("the %s did not start again: %s", names[i], e)
+                continue
+            logger.warning("the %s is running again", names[i])
+
+
+SERVERS = (("action server", "actions.log"), ("Rasa server", "rasa.log"))  # Assistant.processes, in order
 
 
 @dataclass
@@ -195,6 +280,7 @@ class Assistant(AbstractContextManager):
     Example:
         with Assistant(model=Path("models")) as bot:
             bot.send("me", "show me shampoo under $10")
+            bot.supervise()    # until Ctrl-C, starting again a server that crashed
     """
 
     model: Path
@@ -206,7 +292,7 @@ class Assistant(AbstractContextManager):
     tracker_db: Path | None = None  # the conversations' SQLite file; default settings.tracker_path()
     enable_api: bool = False  # Rasa's HTTP API, behind $SHOPBOT_API_TOKEN
     debug: bool = False  # both servers log at DEBUG, message texts and senders included
-    processes: list[subprocess.Popen] = field(default_factory=list)
+    processes: list[subprocess.Popen] = field(default_factory=list)  # as SERVERS: action server, Rasa server
 
     def __enter__(self) -> Assistant:
         self.rasa_port = self.rasa_port or free_port()
@@ -214,13 +300,8 @@ class Assistant(AbstractContextManager):
         self.log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="shopbot-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.processes.append(
-                start_action_server(self.action_port, self.log_dir / "actions.log", debug=self.debug))
-            endpoints = endpoints_for(self.action_port, self.log_dir, self.tracker_db)
-            self.processes.append(start_rasa_server(self.model, self.rasa_port, endpoints,
-                                                    self.log_dir / "rasa.log", self.host,
-                                                    cors=self.cors, enable_api=self.enable_api,
-                                                    debug=self.debug))
+            for i in range(len(SERVERS)):
+                self.processes.append(self._start(i))
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -232,6 +313,21 @@ class Assistant(AbstractContextManager):
         for process in reversed(self.processes):
             stop(process)
         self.processes.clear()
+
+    def _start(self, i: int) -> subprocess.Popen:
+        """Start server `i` of SERVERS: 0 the action server, 1 the Rasa server (calling it)."""
+        log = self.log_dir / SERVERS[i][1]
+        if i == 0:
+            return start_action_server(self.action_port, log, debug=self.debug)
+        endpoints = endpoints_for(self.action_port, self.log_dir, self.tracker_db)
+        return start_rasa_server(self.model, self.rasa_port, endpoints, log, self.host, cors=self.cors,
+                                 enable_api=self.enable_api, debug=self.debug)
+
+    def supervise(self, restarts: Callable[[], Restarts] = Restarts, poll: float = 1.0) -> NoReturn:
+        """Run until interrupted (Ctrl-C), starting again a server that stopped (a crash, `kill -9`)
+        as `restarts` allows; raise ServerError, naming the server and its log, when one keeps stopping."""
+        supervise(self.processes, self._start, [f"{name} (log: {self.log_dir / log})" for name, log in SERVERS],
+                  restarts, poll)
 
     @property
     def url(self) -> str:
@@ -247,11 +343,14 @@ class Assistant(AbstractContextManager):
         return post_message(self.rest_url, sender, text, timeout=timeout)
 
 
-def post_message(url: str, sender: str, text: str, token: str | None = None, timeout: float = 180) -> list[dict]:
+def post_message(url: str, sender: str, text: str, token: str | None = None, timeout: float = 180,
+                 message_id: str | None = None) -> list[dict]:
     """Post one message to a REST webhook as an integrator (`token`: default $SHOPBOT_REST_TOKEN)
-    and return the bot's replies."""
+    and return the bot's replies. `message_id`: the client's id of the message, the same when it is
+    sent again (a retry), so that it changes the cart once."""
+    body = {"sender": sender, "message": text, **({"message_id": message_id} if message_id else {})}
     request = urllib.request.Request(
-        url, data=json.dumps({"sender": sender, "message": text}).encode(),
+        url, data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json",
                  "Authorization": f"Bearer {token or settings.secret('SHOPBOT_REST_TOKEN')}"})
     with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -1,8 +1,10 @@
-"""The bot's own settings read from the environment: the conversations file and the secrets."""
+"""The bot's own settings read from the environment: the conversations file, the retention period and
+the secrets."""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import uuid
 from pathlib import Path
@@ -15,9 +17,36 @@ class EmptySecretFile(ShopbotError):
     """A generated secret's file holds nothing."""
 
 
+class InvalidSetting(ShopbotError):
+    """An environment variable holds a value the bot cannot use."""
+
+
 def tracker_path() -> Path:
     """The Rasa conversations SQLite file (the tracker store): $SHOPBOT_TRACKER or <cache_dir>/conversations.db."""
     return Path(os.environ.get("SHOPBOT_TRACKER") or cache_dir() / "conversations.db")
+
+
+RETENTION_DAYS = 90  # the default period: conversations, events, and silent anonymous shoppers' carts and likes
+MAX_RETENTION_DAYS = 36500  # a hundred years: longer is "never"
+
+
+def retention_days() -> int | None:
+    """How many days conversations, recommendation events and the carts and likes of anonymous shoppers
+    silent that long are kept: $SHOPBOT_RETENTION_DAYS, default 90; None (kept forever) for 0 or never.
+
+    Raises:
+        InvalidSetting: the variable is not a whole number of days from 0 to 36500, nor ``never``.
+    """
+    raw = os.environ.get("SHOPBOT_RETENTION_DAYS", "").strip()
+    if not raw:
+        return RETENTION_DAYS
+    if raw.lower() == "never":
+        return None
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or int(raw) > MAX_RETENTION_DAYS:
+        raise InvalidSetting(f"SHOPBOT_RETENTION_DAYS={raw!r:.40} is not a number of days: set a whole number "
+                             f"from 1 to {MAX_RETENTION_DAYS} (default {RETENTION_DAYS}), or 0 or never to keep "
+                             "everything.")
+    return int(raw) or None
 
 
 # The shared secrets of our own servers: the REST webhook's bearer token, the key that signs the web

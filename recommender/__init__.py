@@ -27,7 +27,8 @@ _EXPORTS = {
     "InteractionMapping": "recommender.catalog.histories",
     "INTERACTION_PRESETS": "recommender.catalog.histories",
     "Product": "recommender.catalog.products",
-    "forget_shopper": "recommender.catalog.writer",
+    "forget_shoppers": "recommender.catalog.writer",
+    "ForgottenShoppers": "recommender.store.forgotten",
     "import_catalog": "recommender.catalog.importer",
     "ImportReport": "recommender.catalog.importer",
     "plural": "recommender.catalog.importer",
@@ -101,7 +102,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from recommender.catalog.histories import INTERACTION_FORMATS
     from recommender.catalog.importer import ImportReport, import_catalog, plural
     from recommender.catalog.products import Catalog, ShopProfile, Product
-    from recommender.catalog.writer import forget_shopper
+    from recommender.catalog.writer import forget_shoppers
     from recommender.cf.model import CFConfig
     from recommender.cf.recommender import CFRecommender, Recommendation
     from recommender.cf.train import TrainConfig
@@ -115,6 +116,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from recommender.ranking.query import parse_query
     from recommender.ranking.ranker import ProductSearch, ScoredProduct, SearchConfig, SearchOutcome
     from recommender.store.pricing import CartSummary, price_cart
+    from recommender.store.forgotten import ForgottenShoppers
     from recommender.store.shop import ShopStore
     from recommender.text.embeddings import ProductEmbeddings
     from recommender.text.encoder import TextEncoder

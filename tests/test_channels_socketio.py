@@ -45,11 +45,11 @@ def test_metadata_is_dropped_and_a_large_request_never_reaches_the_assistant() -
                                    auth={"token": identity.issue(KEY, "alice")}, wait_timeout=5)
         await alice.say("hello", metadata={"sender": "bob", "note": "x" * 20_000})   # under the cap
         await until(lambda: alice.replies)
-        assert [(m.text, m.sender_id, m.metadata) for m in handled] == [("hello", "alice", None)]
+        assert [(m.text, m.sender_id, m.metadata) for m in handled] == [("hello", "web:alice", None)]
 
         await alice.say("hello again", metadata={"blob": "x" * 500_000})           # 500 KB
         await asyncio.sleep(1.0)
-        assert len(handled) == 1 and alice.replies == ["you are alice"]             # refused, not handled
+        assert len(handled) == 1 and alice.replies == ["you are web:alice"]             # refused, not handled
         await alice.client.disconnect()
 
         bob = Visitor()                                                              # the server still serves
@@ -57,7 +57,7 @@ def test_metadata_is_dropped_and_a_large_request_never_reaches_the_assistant() -
                                  auth={"token": identity.issue(KEY, "bob")}, wait_timeout=5)
         await bob.say("hi")
         await until(lambda: bob.replies)
-        assert [(m.text, m.sender_id, m.metadata) for m in handled[1:]] == [("hi", "bob", None)]
+        assert [(m.text, m.sender_id, m.metadata) for m in handled[1:]] == [("hi", "web:bob", None)]
         await bob.client.disconnect()
 
     run(test, socket_channel())

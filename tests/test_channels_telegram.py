@@ -129,8 +129,9 @@ def test_an_update_without_the_secret_token_never_reaches_the_assistant(tmp_path
         {}, {header: "wrong"}, {header: SECRET[:-1]}, {header: ""}, {header: SECRET}])
 
     assert statuses == [403, 403, 403, 403, 200]
-    assert [(m.sender_id, m.text, m.input_channel) for m in agent.messages] == [("1004", "what's in my cart?", "telegram")]
+    assert [(m.sender_id, m.text, m.input_channel) for m in agent.messages] == [("telegram:1004", "what's in my cart?", "telegram")]
     assert [path.rsplit("/", 1)[-1] for path, _ in bot_api] == ["setWebhook", "getMe", "sendMessage"]  # one update
+    assert str(bot_api[-1][1]["chat_id"]) == "1004"                  # the reply goes to the chat, not "telegram:1004"
     assert health == 200                                                                 # the health check stays open
 
 

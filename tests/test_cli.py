@@ -128,3 +128,13 @@ def test_python_dash_m_bot(tmp_path: Path) -> None:
                             cwd=config.REPO_ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage: shopbot catalog [OPTIONS] COMMAND [ARGS]...")
+
+
+def test_evaluate_names_its_results_after_the_histories(tmp_path: Path) -> None:
+    from bot.cli import default_report_name
+
+    (tmp_path / "uk-gifts").mkdir()
+    assert default_report_name(tmp_path / "ml-100k.inter") == "ml-100k"
+    assert default_report_name(tmp_path / "uk-gifts" / "orders.csv") == "orders"
+    assert default_report_name(tmp_path / "uk-gifts" / "interactions.tsv") == "uk-gifts"
+    assert default_report_name(config.SHIPPED_SEQUENCES) == config.SHIPPED_SEQUENCES.parent.name

@@ -181,12 +181,12 @@ def test_a_visitor_is_the_shopper_their_token_names_whatever_session_they_claim(
         assert await alice.connect(url, identity.issue(KEY, "alice")) == "alice"   # asked for "bob"
         await alice.say("what's in my cart?", session_id="bob", customData={"sender": "bob"})
         await asyncio.sleep(0.5)
-        assert agent.senders == ["alice"]
-        assert alice.replies == ["you are alice"] and bob.replies == []             # bob heard nothing
+        assert agent.senders == ["web:alice"]                                       # the widget's namespace
+        assert alice.replies == ["you are web:alice"] and bob.replies == []         # bob heard nothing
         await bob.say("hi")
         await asyncio.sleep(0.5)
-        assert agent.senders == ["alice", "bob"] and bob.replies == ["you are bob"]
-        assert alice.replies == ["you are alice"]
+        assert agent.senders == ["web:alice", "web:bob"] and bob.replies == ["you are web:bob"]
+        assert alice.replies == ["you are web:alice"]
         await alice.client.disconnect()
         await bob.client.disconnect()
 

@@ -1,5 +1,6 @@
 """bot/nlu_lookups.py writes lookups.yml with a YAML serializer: a hostile brand or category stays one
-lookup entry and cannot add an intent (issue 17, item 8)."""
+lookup entry and cannot add an intent (issue 17, item 8); brand short forms come from the catalog's own
+words, not one kind of shop's (issue 16)."""
 
 from __future__ import annotations
 
@@ -64,3 +65,22 @@ def test_header_comment_is_kept(tmp_path: Path) -> None:
         text = nlu_lookups.generate(catalog)
     assert text.startswith(nlu_lookups.HEADER + "# 1 brands and 1 leaf categories (>= 3 products each).\n")
     assert text.splitlines()[3:5] == ['version: "3.1"', "nlu:"]
+
+
+def test_brand_short_forms_drop_the_company_words_of_this_shop(tmp_path: Path) -> None:
+    """A fashion shop: "Apparel" ends four brand names and "Footwear" is a department, so "Nordway Apparel"
+    is also "nordway" and "Trailo Footwear Ltd" "trailo"; a brand's own name stays its own."""
+    brands = ["Nordway Apparel", "Kestrel Apparel", "Lumo Apparel", "Brisk Apparel", "Trailo Footwear Ltd",
+              "Nordway"]
+    rows = [{"id": f"{b}{i}", "title": f"Item {i}", "brand": b, "price": 9,
+             "category": ["Fashion", "Footwear" if "Trailo" in b else "Clothing", "Tops"]}
+            for b in brands for i in range(3)]
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    import_catalog(tmp_path / "p.jsonl", tmp_path / "c.db", progress=False)
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        data = _read(nlu_lookups.generate(catalog), tmp_path)
+    synonyms = data.entity_synonyms
+    assert synonyms["kestrel"] == "Kestrel Apparel" and synonyms["lumo"] == "Lumo Apparel"
+    assert synonyms["trailo"] == "Trailo Footwear Ltd"
+    assert "nordway" not in synonyms  # the brand Nordway's own name: no synonym needed, not Nordway Apparel's
+    assert "nordway" in _lookups(data)["brand"] and "nordway apparel" in _lookups(data)["brand"]

@@ -27,7 +27,7 @@ import pytest
 
 from bot import build, settings
 from bot.channels import SORRY
-from bot.servers import HOST, free_port, post_message, rasa_env
+from bot.servers import HOST, cache_apart, free_port, post_message, rasa_env
 from recommender import config
 
 pytestmark = pytest.mark.slow
@@ -70,17 +70,6 @@ def command_lines() -> list[str]:
     return lines
 
 
-def state_folder(tmp_path: Path) -> Path:
-    """A cache folder with the set-up's read-only files (catalog, embeddings, CF model) and its own
-    logs, shopper store and conversations, so the run writes nothing under var/."""
-    folder = tmp_path / "var"
-    folder.mkdir()
-    for entry in config.cache_dir().iterdir():
-        if entry.name not in ("logs", "secrets", "shop.db", "conversations.db") and not entry.name.startswith("shop.db"):
-            (folder / entry.name).symlink_to(entry)
-    return folder
-
-
 def api_status(port: int, token: str | None) -> int:
     url = f"http://{HOST}:{port}/status" + (f"?token={token}" if token else "")
     try:
@@ -93,7 +82,7 @@ def api_status(port: int, token: str | None) -> int:
 def test_sigterm_stops_serve_and_everything_it_started_and_no_secret_is_on_a_command_line(tmp_path: Path) -> None:
     assert build.model_path().exists(), "no trained model: run 'shopbot setup' first"
     port, action_port = free_port(), free_port()
-    cache = state_folder(tmp_path)
+    cache = cache_apart(tmp_path / "var")  # the run writes nothing under var/
     env = rasa_env(SHOPBOT_CACHE=str(cache), SHOPBOT_TRACKER=str(cache / "conversations.db"))
     serve = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--enable-api", "--port", str(port),
                               "--action-port", str(action_port)], cwd=config.REPO_ROOT, env=env,

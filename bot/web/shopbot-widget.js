@@ -14,6 +14,8 @@
  * Every piece of catalog or user text is put into the page with textContent, never parsed as HTML.
  * The token, the session id and the conversation are kept in localStorage, so a reload continues the
  * same conversation; when the shopper asks the assistant to forget them, the widget forgets them too.
+ * Each message carries an id the widget makes for it; when the connection drops before its reply, the
+ * widget sends it again with the same id, and the assistant changes the cart for it only once.
  */
 (function () {
   "use strict";
@@ -225,6 +227,7 @@
   let sessionId = storageGet(SESSION_KEY, null);
   let history = sessionId ? storageGet(`shopbot:history:${sessionId}`, []) : [];
   let replyTimer = null;
+  let pending = null;  // the message awaiting its reply, {message, message_id}: sent again after a reconnect
   let keep = true;  // false once the assistant forgot this shopper: this visit's chat is not stored
 
   function remember(entry) {
@@ -264,6 +267,12 @@
 
   let socket = null;
 
+  /** A new id for one message: 32 random hex digits (getRandomValues works on plain http too). */
+  function newMessageId() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
   function sendMessage(text, shownAs) {
     const message = text.trim();
     if (!message) return false;
@@ -272,7 +281,8 @@
       return false;
     }
     remember({ from: "user", text: shownAs || message });
-    socket.emit("user_uttered", { message });
+    pending = { message, message_id: newMessageId() };
+    socket.emit("user_uttered", pending);
     setTyping(true);
     return true;
   }
@@ -326,6 +336,10 @@
       freshToken = false;
       refusals = 0;
       socket.emit("session_request", {});
+      if (pending) {  // reconnected before the reply came: the same message, with the same id
+        socket.emit("user_uttered", pending);
+        setTyping(true);
+      }
     });
     socket.on("session_confirm", (confirmed) => {
       const id = typeof confirmed === "object" && confirmed ? confirmed.session_id : confirmed;
@@ -338,6 +352,7 @@
       root.dataset.session = sessionId;
     });
     socket.on("bot_uttered", (message) => {
+      pending = null;
       setTyping(false);
       remember({ from: "bot", message });
       if (message && message.forgotten === true) forgetLocally();

@@ -8,7 +8,8 @@ one its price text names ("₹1,299"), else USD with a warning; a price in anoth
 row. A catalog whose products have no category gets them from ``categories_without_column``.
 The new catalog is built in a temp file with a unique name in the target folder and moved over
 the old one with ``os.replace`` only when everything succeeded, so a failed or interrupted import
-leaves the previous catalog untouched.
+leaves the previous catalog untouched. The histories of shoppers who asked to be forgotten
+(``recommender/store/forgotten.py``) are left out, and only counted.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,6 +36,7 @@ from recommender.catalog.order_lines import AUTO, OrderRules, ProductLines, is_c
 from recommender.catalog.types import derive_type_paths
 from recommender.catalog.writer import CatalogWriter
 from recommender.errors import BadRow, CatalogImportError, InteractionsFormatError
+from recommender.store.forgotten import ForgottenShoppers
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)  # one line per summary: order lines folded, lines left out
     left_out: dict[str, int] = field(default_factory=dict)  # product lines left out: "cancellation", "not a product"
     history_left_out: dict[str, int] = field(default_factory=dict)  # and history lines: also "no shopper"
+    forgotten: int = 0  # shoppers left out because they asked to be forgotten (never named)
     duration: float = 0.0
     fingerprint: str = ""
     currency: str = DEFAULT_CURRENCY
@@ -194,7 +197,8 @@ def _note_left_out(report: ImportReport, folded: ProductLines, rules: OrderRules
 
 def _import_interactions(
     writer: CatalogWriter, path: Path, fmt: str, mapping: InteractionMapping, known: set[str],
-    not_products: set[str], report: ImportReport, strict: bool, progress: bool,
+    not_products: set[str], is_forgotten: Callable[[str], bool], report: ImportReport, strict: bool,
+    progress: bool,
 ) -> None:
     bad: list[BadRow] = []
     left_out: Counter[str] = Counter()
@@ -205,6 +209,9 @@ def _import_interactions(
         raise CatalogImportError(str(e)) from e
     for shopper, first, items in tqdm(histories, total=total, desc="shoppers", unit=" shoppers",
                                       disable=not progress):
+        if is_forgotten(shopper):
+            report.forgotten += 1
+            continue
         if not items:
             bad.append(BadRow(str(path), first, f"shopper {shopper!r} has no products"))
         kept = []
@@ -221,8 +228,10 @@ def _import_interactions(
             report.interactions += len(kept)
     bad.sort(key=lambda b: b.line)
     report.errors += bad
-    _fail_if_bad(bad, report.interactions, path, "interactions", strict)
+    _fail_if_bad(bad, report.interactions or report.forgotten, path, "interactions", strict)
     report.history_left_out = dict(left_out)
+    if report.forgotten:
+        report.notes.append(f"Histories: left out {plural(report.forgotten, 'shopper')} who asked to be forgotten.")
     if left_out:
         counts = ", ".join(f"{plural(n, 'line')} {_WHY[why]}" for why, n in sorted(left_out.items()))
         report.notes.append(f"Histories: left out {counts}.")
@@ -246,6 +255,7 @@ def import_catalog(
     sells: str | None = None,
     strict: bool = False,
     progress: bool = True,
+    forgotten: ForgottenShoppers | None = None,
 ) -> ImportReport:
     """Build a catalog at ``db_path`` from a product file and, optionally, shopper histories.
 
@@ -264,6 +274,8 @@ def import_catalog(
         sells: what the shop sells, in a few words (meta "shop_sells").
         strict: fail on the first file with a bad row instead of skipping bad rows.
         progress: show tqdm progress bars.
+        forgotten: the shoppers whose histories are never imported; None: the record beside the
+            configured shopper store (``ForgottenShoppers.configured()``).
 
     Raises:
         CatalogImportError: nothing valid to import, a bad row in strict mode, unreadable input, or an
@@ -315,8 +327,10 @@ def import_catalog(
                                    "If they are not, import again with --currency CODE (e.g. --currency EUR).")
         if inter_path is not None:
             with _utf8(inter_path):
+                record = forgotten if forgotten is not None else ForgottenShoppers.configured()
+                is_forgotten = record.matcher()
                 _import_interactions(writer, inter_path, inter_fmt, inter_map, known,
-                                     not_products | order_rules.listed, report, strict, progress)
+                                     not_products | order_rules.listed, is_forgotten, report, strict, progress)
         meta = {
             "source": str(products),
             "format": fmt,

@@ -1,9 +1,9 @@
-"""Writing catalog files: a fresh one for the importer, and one shopper's history forgotten in place."""
+"""Writing catalog files: a fresh one for the importer, and forgotten shoppers' histories deleted in place."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import sqlite_utils
 
 from recommender.catalog.products import PATH_SEP, compute_fingerprint
 
+FORGET_TIMEOUT_S = 2.0  # a forget waits this long for a locked catalog, then leaves that part pending
 SCHEMA_VERSION = "2"  # 2: description, rating, review_count, image_url, stock, product_facets, meta currency
 _FIELDS = ("id", "title", "brand", "category", "category_path", "price", "sales_rank", "description", "rating",
            "review_count", "image_url", "stock")
@@ -87,14 +88,22 @@ class CatalogWriter:
             pass
 
 
-def forget_shopper(path: str | Path, shopper_id: str) -> int:
-    """Delete one shopper's history from the catalog file (in one transaction); returns the
-    interactions deleted. Products are untouched, so the catalog fingerprint stays the same."""
-    conn = sqlite3.connect(Path(path), timeout=10)
+def forget_shoppers(path: str | Path, is_forgotten: Callable[[str], bool], *,
+                    timeout: float = FORGET_TIMEOUT_S) -> dict[str, int]:
+    """Delete the histories of every shopper ``is_forgotten`` picks from the catalog file, zeroing their
+    bytes (``secure_delete``), in one transaction; returns shopper id -> interactions deleted. Products are
+    untouched, so the catalog fingerprint stays the same. A catalog with no such shopper is only read.
+
+    Raises sqlite3.OperationalError when the file is read-only, or locked past ``timeout`` seconds.
+    """
+    conn = sqlite3.connect(Path(path), timeout=timeout)
     try:
+        conn.execute("PRAGMA secure_delete = ON")
         with conn:
-            deleted = conn.execute("DELETE FROM interactions WHERE shopper_id = ?", [shopper_id]).rowcount
-            conn.execute("DELETE FROM shoppers WHERE id = ?", [shopper_id])
+            shoppers = [s for (s,) in conn.execute("SELECT id FROM shoppers").fetchall() if is_forgotten(s)]
+            deleted = {s: conn.execute("DELETE FROM interactions WHERE shopper_id = ?", [s]).rowcount
+                       for s in shoppers}
+            conn.executemany("DELETE FROM shoppers WHERE id = ?", [(s,) for s in shoppers])
         return deleted
     finally:
         conn.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from recommender.cf.model import CFConfig, MatrixFactorization, SASRec, build_mo
 from recommender.cf.sequences import Interactions, Split, from_histories
 from recommender.cf.train import TrainConfig, TrainLog, fit_model, mf_fold_in, score_histories
 from recommender.errors import CatalogMismatch, ModelNotFitted
+from recommender.files import replaced_whole
+from recommender.store.forgotten import ForgottenShoppers
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class CFRecommender:
         self.categories: list[str | None] = []
         self.fingerprint = ""
         self.log = TrainLog()
+        self.path: Path | None = None  # the checkpoint this model was loaded from or last saved to
 
     # ---- fitting ------------------------------------------------------------------------------
 
@@ -128,10 +132,30 @@ class CFRecommender:
         self._build_stats(self.histories)
         return count
 
+    def forget_shoppers(self, is_forgotten: Callable[[str], bool]) -> int:
+        """Drop the histories of the shoppers ``is_forgotten`` picks: their id becomes "" and their history
+        empty (rows keep their place, so MF's learned vectors stay aligned; a forgotten row's vector is
+        zeroed). They are then served like a new shopper, and the purchase statistics no longer count
+        them. Returns the number of shoppers dropped."""
+        dropped = self._drop_shoppers(is_forgotten)
+        if dropped:
+            self._build_stats(self.histories)
+        return dropped
+
+    def _drop_shoppers(self, is_forgotten: Callable[[str], bool]) -> int:
+        rows = [row for row, sid in enumerate(self.shopper_ids) if sid and is_forgotten(sid)]
+        for row in rows:
+            self.shopper_ids[row] = ""
+            self.histories[row] = np.zeros(0, dtype=np.int64)
+        if rows and isinstance(self.model, MatrixFactorization):
+            with torch.no_grad():
+                self.model.user_emb.weight[[r for r in rows if r < self.config.n_users]] = 0.0
+        return len(rows)
+
     def _build_stats(self, train: Sequence[np.ndarray]) -> None:
         """The id lookups and the purchase statistics the reasons draw on."""
         self._index = {pid: i for i, pid in enumerate(self.item_ids)}
-        self._shopper_index = {sid: i for i, sid in enumerate(self.shopper_ids)}
+        self._shopper_index = {sid: i for i, sid in enumerate(self.shopper_ids) if sid}  # "": forgotten
         self._stats = PurchaseStats(self.item_ids, self.categories, train)
 
     # ---- scoring ------------------------------------------------------------------------------
@@ -280,25 +304,35 @@ class CFRecommender:
     # ---- persistence --------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        """Write a checkpoint carrying the model, its configs, the catalog ids and fingerprint."""
+        """Write a checkpoint carrying the model, its configs, the catalog ids and fingerprint, and the
+        known histories; written whole (``recommender/files.py``), keeping the permissions of the file
+        it replaces."""
         model = self._require_model()
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         lengths = [len(h) for h in self.histories]
-        torch.save({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": asdict(self.config),
-                    "train_config": asdict(self.train_config), "log": asdict(self.log),
-                    "item_ids": self.item_ids, "shopper_ids": self.shopper_ids, "fingerprint": self.fingerprint,
-                    "categories": self.categories, "history_lengths": torch.tensor(lengths, dtype=torch.long),
-                    "history_items": torch.from_numpy(np.concatenate(self.histories or [np.zeros(0, np.int64)]))},
-                   path)
+        checkpoint = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": asdict(self.config),
+                      "train_config": asdict(self.train_config), "log": asdict(self.log),
+                      "item_ids": self.item_ids, "shopper_ids": self.shopper_ids, "fingerprint": self.fingerprint,
+                      "categories": self.categories, "history_lengths": torch.tensor(lengths, dtype=torch.long),
+                      "history_items": torch.from_numpy(np.concatenate(self.histories or [np.zeros(0, np.int64)]))}
+        mode = path.stat().st_mode & 0o777 if path.exists() else None
+        with replaced_whole(path) as tmp, open(tmp, "wb") as fh:  # a file that cannot be written: OSError
+            torch.save(checkpoint, fh)
+            if mode is not None:
+                os.chmod(tmp, mode)
+        self.path = path
         return path
 
     @classmethod
     def load(cls, path: str | Path, fingerprint: str | None = None,
-             describe: Callable[[str], str] | None = None) -> CFRecommender:
+             describe: Callable[[str], str] | None = None,
+             forgotten: ForgottenShoppers | None = None) -> CFRecommender:
         """Read a checkpoint; raise CatalogMismatch when ``fingerprint`` differs from the saved one.
+        The histories of forgotten shoppers are dropped before the model serves (``forget_shoppers``).
 
-        ``describe``: product id -> the name reasons use (default: the id itself).
+        Args:
+            describe: product id -> the name reasons use (default: the id itself).
+            forgotten: the record of forgotten shoppers; None: the one beside the configured shopper store.
         """
         ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
         if fingerprint is not None and ckpt["fingerprint"] != fingerprint:
@@ -314,5 +348,9 @@ class CFRecommender:
         rec.model = build_model(rec.config)
         rec.model.load_state_dict(ckpt["model"])
         rec.model.eval()
+        record = forgotten if forgotten is not None else ForgottenShoppers.configured()
+        if dropped := rec._drop_shoppers(record.matcher()):
+            logger.info("Dropped %d forgotten shoppers' histories from the model loaded from %s", dropped, path)
         rec._build_stats(rec.histories)
+        rec.path = Path(path)
         return rec

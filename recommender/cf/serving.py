@@ -1,10 +1,10 @@
 """The collaborative model the assistant serves: trained on the catalog's own shopper histories.
 
 ``train_for_catalog`` fits the text-fused sequence model with the fast ``SERVING`` settings on a
-leave-one-out split of ``Catalog.iter_histories()`` (early stopping on the held-out items, scored
-against the popularity baseline on the same split), then gives the model every shopper's full
-history and saves it. A stamp beside the checkpoint records what it was trained from, so
-``is_current`` tells set-up when nothing changed. The full benchmark settings are
+leave-one-out split of ``Catalog.iter_histories()``, forgotten shoppers left out (early stopping on
+the held-out items, scored against the popularity baseline on the same split), then gives the model
+every shopper's full history and saves it. A stamp beside the checkpoint records what it was
+trained from, so ``is_current`` tells set-up when nothing changed. The full benchmark settings are
 ``shopbot evaluate``'s; these trade a little accuracy for a few minutes of training.
 """
 
@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,12 +25,14 @@ from recommender.cf.model import CFConfig
 from recommender.cf.recommender import CFRecommender
 from recommender.cf.sequences import from_histories, leave_one_out
 from recommender.cf.train import TrainConfig
+from recommender.files import replaced_whole
+from recommender.store.forgotten import ForgottenShoppers
 from recommender.text.embeddings import ProductEmbeddings
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ServingSettings", "TrainedModel", "SERVING", "MIN_SHOPPERS", "train_for_catalog", "too_few_histories",
-           "is_current", "data_key"]
+           "is_current", "data_key", "training_histories"]
 
 # Shoppers with at least 3 items (one to train on, one to validate, one to test) that training needs:
 # with fewer, validation measures nothing and the model would personalise nothing.
@@ -58,20 +61,31 @@ class TrainedModel:
     seconds: float
 
 
-def data_key(catalog: Catalog, embeddings: ProductEmbeddings, settings: ServingSettings = SERVING) -> str:
-    """sha256 over what the model is trained from: products, histories, text model and settings."""
+def training_histories(catalog: Catalog, forgotten: ForgottenShoppers | None = None) -> Iterator[tuple[str, list[str]]]:
+    """The catalog's shopper histories the model may learn from: forgotten shoppers' left out.
+
+    ``forgotten``: the record of forgotten shoppers; None: the one beside the configured shopper store.
+    """
+    is_forgotten = (forgotten if forgotten is not None else ForgottenShoppers.configured()).matcher()
+    return ((shopper, items) for shopper, items in catalog.iter_histories() if not is_forgotten(shopper))
+
+
+def data_key(catalog: Catalog, embeddings: ProductEmbeddings, settings: ServingSettings = SERVING,
+             forgotten: ForgottenShoppers | None = None) -> str:
+    """sha256 over what the model is trained from: products, histories (so a forget makes the model
+    out of date), text model and settings."""
     h = hashlib.sha256()
     h.update(catalog.fingerprint().encode())
     h.update(embeddings.model_id.encode())
     h.update(json.dumps([asdict(settings.model), asdict(settings.training)], sort_keys=True).encode())
-    for shopper, items in catalog.iter_histories():
+    for shopper, items in training_histories(catalog, forgotten):
         h.update(f"{shopper}\t{' '.join(items)}\n".encode())
     return h.hexdigest()
 
 
-def too_few_histories(catalog: Catalog) -> str | None:
+def too_few_histories(catalog: Catalog, forgotten: ForgottenShoppers | None = None) -> str | None:
     """Why the catalog's shopper histories cannot train the model, in one line; None when they can."""
-    usable = sum(1 for _, items in catalog.iter_histories() if len(items) >= 3)
+    usable = sum(1 for _, items in training_histories(catalog, forgotten) if len(items) >= 3)
     if usable >= MIN_SHOPPERS:
         return None
     return (f"too few shopper histories to train the collaborative model ({usable:,} shoppers with 3 or more "
@@ -91,11 +105,14 @@ def is_current(path: Path, key: str) -> bool:
 
 
 def train_for_catalog(catalog: Catalog, embeddings: ProductEmbeddings, path: Path, *,
-                      settings: ServingSettings = SERVING, threads: int = 2) -> TrainedModel:
-    """Fit, validate against popularity, give the model the full histories, and save to ``path``."""
+                      settings: ServingSettings = SERVING, threads: int = 2,
+                      forgotten: ForgottenShoppers | None = None) -> TrainedModel:
+    """Fit, validate against popularity, give the model the full histories, and save to ``path``;
+    forgotten shoppers' histories are left out (``training_histories``)."""
     started = time.perf_counter()
-    key = data_key(catalog, embeddings, settings)
-    histories = list(catalog.iter_histories())
+    forgotten = forgotten if forgotten is not None else ForgottenShoppers.configured()
+    key = data_key(catalog, embeddings, settings, forgotten)
+    histories = list(training_histories(catalog, forgotten))
     split = leave_one_out(from_histories(histories, embeddings.ids))
     categories = {p.id: p.category for p in catalog.iter_products() if p.category}
     training = TrainConfig(**{**asdict(settings.training), "threads": threads})
@@ -111,6 +128,7 @@ def train_for_catalog(catalog: Catalog, embeddings: ProductEmbeddings, path: Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     rec.save(path)
     seconds = time.perf_counter() - started
-    _stamp(path).write_text(json.dumps({"data_key": key, "valid": valid, "popularity_valid": popularity,
-                                        "epochs": rec.log.best_epoch, "seconds": round(seconds, 1)}, indent=2))
+    with replaced_whole(_stamp(path)) as tmp:
+        tmp.write_text(json.dumps({"data_key": key, "valid": valid, "popularity_valid": popularity,
+                                   "epochs": rec.log.best_epoch, "seconds": round(seconds, 1)}, indent=2))
     return TrainedModel(rec, valid, popularity, seconds)

@@ -25,9 +25,9 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # currency words among them ("jeans in rupees"), except those that mean something else away from an
 # amount ("10 pound dumbbells", "rs").
 STOPWORDS = frozenset("""
-a about above all also am an and any anything are as at be below best buy by can cheap cheaper could do
+a about above all also am an and any anything are as at be below best buy by can carry cheap cheaper could do
 does find for from get give good great have i im in is it item items its just less like looking me more
-most my need nice of on one only or over please price product products recommend show some something stuff
+most my need nice of on one only or over please price product products recommend sell sells show some something stuff
 than that the thing things this to under up us want was we what which with would you your
 """.split()) | (set(CURRENCY_WORDS) - set(AMBIGUOUS_WORDS))
 

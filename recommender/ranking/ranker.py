@@ -31,7 +31,7 @@ cosines, the same normalisations), so a candidate outside it is one below all of
 is normalised by the best shortlisted candidate, which is the best candidate unless the model's
 likeliest products all fail the filters. Narrower filters score every candidate (when they are at
 most a quarter of the catalog, the cosines are taken over their rows only). ``similar`` does the same
-with the source product's vector as the query.
+with the source product's vector as the query (its blend and tiers: ``similar``'s module docstring).
 
 Query vectors: the vectors of the last ``query_cache_size`` distinct query texts are kept, so "show
 me more", a new filter on the same words, or a query many shoppers type costs no encoding (the
@@ -88,6 +88,7 @@ from recommender.ranking.cf_bridge import CFBridge, Scored, load_recommender, po
 from recommender.ranking.facets import FacetVocabulary
 from recommender.ranking.filters import RELAX_ORDER, Filters
 from recommender.ranking.query import Query, parse_query
+from recommender.ranking.similar import in_two_tiers, kind_count, kind_mask
 from recommender.ranking.spelling import Speller
 from recommender.ranking.topk import diversify, top_k
 from recommender.text.embeddings import ProductEmbeddings, cache_path, product_text
@@ -139,6 +140,12 @@ class SearchConfig:
     relevance_floor: float = 0.70
     relevance_reference: float | None = None  # the reference cosine; None: measured on the catalog's categories
     reference_categories: int = 100  # largest categories whose names measure the reference
+    # Similar products (recommender/ranking/similar.py). Chosen on 200 random products (seed 7, not the
+    # bench's) as the most of the same kind in the top 5 that keeps the co-purchase hit rate@10 of the
+    # blend before (0.618): share 0.7 / weight 1.0 gave 0.777 / 0.628; 0.8 gave 0.777 / 0.563; 0.6
+    # gave 0.614 / 0.653. Measured on the bench's products by bench/quality.py (results/quality.md).
+    similar_w_bought: float = 1.0  # what shoppers buy with the source (the model's part, 0..1)
+    similar_kind_share: float = 0.7  # share of a list given to the same kind of product first (4 of 5, 7 of 10)
 
 
 @dataclass(frozen=True)
@@ -350,11 +357,8 @@ class ProductSearch:
 
     def similar(self, product_id: str, n: int = 5, filters: Filters = Filters(),
                 exclude: Collection[str] = ()) -> SearchOutcome:
-        """Products like ``product_id`` within the filters: described alike and bought alike.
-
-        ``score = w_sem * max(cos(text), 0) + w_personal * exp(cf - max cf) + w_pop * popularity``, where
-        ``cf`` is the collaborative model's score after a session of this one product (what shoppers go
-        on to buy with it); then the diversity step.
+        """Products like ``product_id`` within the filters: first the same kind of product, then what is
+        bought with it (``similar`` module docstring: the blend, the two tiers and the reasons).
         Raises ProductNotFound for an unknown product.
         """
         source = self.catalog.get_product(product_id)
@@ -368,18 +372,28 @@ class ProductSearch:
         rows = self._shortlist(rows, vector, _NO_ROWS, after)
         text = self._cosines(vector, rows)
         bought = self.cf.personal(rows, after)
-        scores = cfg.w_sem * text + cfg.w_personal * bought + cfg.w_pop * self._popularity_norm()[rows]
-        results = []
-        for i, product in self._ranked(scores, rows, n):
-            scored: list[tuple[float, str]] = []
-            if text[i] >= cfg.semantic_reason_min:
-                scored.append((cfg.w_sem * text[i], reasons.described_like(source)))
-            if together := self.cf.together_reason(product_id, product.id):
-                scored.append((cfg.w_personal * bought[i], together))
-            why = reasons.by_contribution(scored) + reasons.also_like(product, source) + \
-                reasons.filter_reasons(product, filters, self.currency)
-            results.append(ScoredProduct(product, round(float(scores[i]), 6), why))
-        return SearchOutcome(results, None)
+        pop = self._popularity_norm()[rows]
+        scores = cfg.w_sem * text + cfg.similar_w_bought * bought + cfg.w_pop * pop
+        same = kind_mask(self.catalog, self._catalog_rows, source, rows, text, cfg.semantic_reason_min)
+        picked = in_two_tiers(self._ranked, scores, rows, same, kind_count(n, cfg.similar_kind_share), n)
+        return SearchOutcome([ScoredProduct(p, round(float(scores[i]), 6),
+                                            self._similar_reasons(source, p, filters, text[i], bought[i], pop[i]))
+                              for i, p in picked], None)
+
+    def _similar_reasons(self, source: Product, p: Product, filters: Filters, text: float, bought: float,
+                         pop: float) -> tuple[str, ...]:
+        """The reasons of one similar product (``similar`` module docstring); ``text``, ``bought``, ``pop``:
+        its parts of the blend before their weights."""
+        cfg = self.config
+        scored: list[tuple[float, str]] = []
+        if text >= cfg.semantic_reason_min:
+            scored.append((cfg.w_sem * text, reasons.described_like(source)))
+        if together := self.cf.together_reason(source.id, p.id):
+            scored.append((cfg.similar_w_bought * bought, together))
+        if (shoppers := self.popularity().get(p.id, 0)) >= cfg.popular_reason_min:
+            scored.append((cfg.w_pop * pop, reasons.bought_it(shoppers, popular=True)))
+        return reasons.by_contribution(scored) + reasons.also_like(p, source) + \
+            reasons.filter_reasons(p, filters, self.currency)
 
     def _ranked(self, scores: np.ndarray, rows: np.ndarray, n: int) -> list[tuple[int, Product]]:
         """The ``n`` best candidates after the diversity step, as (candidate index, product), best first."""

@@ -15,8 +15,10 @@ The ranker's reasons, ordered by contribution (``by_contribution``), then the fi
   that were given (every result satisfies them: they are hard filters), prices in the catalog's
   currency ("under your ₹1,500 budget").
 
-Similar products: ``described like <p>`` (cos >= ``semantic_reason_min``), the model's ``often
-bought together with <p> (N shoppers)``, then ``also from <brand>`` / ``also in <category>``.
+Similar products (``similar`` module): by contribution ``described like <p>`` (cos >=
+``semantic_reason_min``), the model's ``often bought together with <p> (N shoppers)`` and ``popular: N
+shoppers bought it`` (N >= ``popular_reason_min``), then ``also from <brand>`` / ``also in <category>``
+(the category is what made it the same kind of product).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``ShopStore``: carts, orders, likes and events of every shopper in one file, and forgetting one."""
+"""``ShopStore``: carts, orders, likes and events of every shopper in one file, forgetting one, and retention."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import logging
 from recommender.store.events import Events
 from recommender.store.likes import Likes
 from recommender.store.orders import Orders
-from recommender.wal import empty_write_ahead_log
+from recommender.store.retention import Retention
 
 logger = logging.getLogger(__name__)
 
 
-class ShopStore(Orders, Likes, Events):
+class ShopStore(Orders, Likes, Events, Retention):
     """Carts, orders, feedback and events of every shopper, in one SQLite file."""
 
     def forget(self, shopper_id: str) -> dict[str, int]:
@@ -26,9 +26,7 @@ class ShopStore(Orders, Likes, Events):
             "feedback": "DELETE FROM feedback WHERE shopper_id = ?",
             "events": "DELETE FROM events WHERE shopper_id = ?",
         }
-        with self._write():
+        with self._deleting("rows"):  # the deleted rows' bytes are zeroed in the file and leave its log
             deleted = {table: self.db.execute(sql, [shopper_id]).rowcount for table, sql in steps.items()}
-        with self._lock:  # the deleted rows' bytes (zeroed in the file) also leave the write-ahead log
-            empty_write_ahead_log(self.db, "rows")
         logger.info("Forgot a shopper: %s", deleted)  # the id itself is not logged
         return deleted
