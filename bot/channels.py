@@ -191,7 +191,8 @@ class Rest(GuardedChannel, RestInput):
     """Rasa's REST channel, guarded, for integrators: POST /webhooks/rest/webhook with the header
     ``Authorization: Bearer <token>`` (credentials.yml ``token``); without it, 401 and nothing runs.
 
-    The sender is the shop's own id (`identity.sender_id`). An optional ``message_id`` in the body
+    The sender is the shop's own id (`identity.sender_id`; `identity.REST_SENDER_RULE`, else 400). An
+    optional ``message_id`` in the body
     (`identity.CLIENT_MESSAGE_ID_RULE`) names the message: sent again with it, it changes the cart once.
     """
 
@@ -217,7 +218,11 @@ class Rest(GuardedChannel, RestInput):
             logger.info("REST message refused: missing or wrong bearer token")
             return response.json({"error": "A valid 'Authorization: Bearer <token>' header is required."},
                                  status=401, headers={"WWW-Authenticate": "Bearer"})
-        given = senders.json_body(request).get("message_id")
+        body = senders.json_body(request)
+        if "sender" in body and not identity.valid_rest_sender(body["sender"]):
+            logger.info("REST message refused: a malformed sender")
+            return response.json({"error": f"sender must be {identity.REST_SENDER_RULE}."}, status=400)
+        given = body.get("message_id")
         if given is not None and not identity.valid_message_id(given):
             logger.info("REST message refused: a malformed message_id")
             return response.json({"error": f"message_id must be {identity.CLIENT_MESSAGE_ID_RULE}."}, status=400)

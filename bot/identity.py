@@ -24,13 +24,19 @@ import uuid
 import jwt
 
 from bot import settings
+from recommender.ids import MAX_ID_CHARS
 
 ALGORITHM = "HS256"
 TOKEN_DAYS = 30  # a returning visitor keeps their conversation and cart this long
 SEPARATOR = ":"
 SHOP = "rest"  # the namespace whose ids are kept as given (when they hold no SEPARATOR)
+VISITOR = "web-"  # + 32 hex digits: the id `issue` gives a visitor who never signed in
+_ANONYMOUS = re.compile(rf"(?:(?:web|socketio){SEPARATOR})?{VISITOR}[0-9a-f]{{32}}")
 CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a UUID, a counter, a hash
 CLIENT_MESSAGE_ID_RULE = "1-64 characters, each a letter, a digit, '-' or '_'"
+# What the shopper store keeps an id under: a REST id holding a SEPARATOR gets the SHOP namespace before it.
+REST_SENDER_RULE = (f"a string of 1-{MAX_ID_CHARS} characters "
+                    f"({MAX_ID_CHARS - len(SHOP + SEPARATOR)} if it holds a '{SEPARATOR}')")
 
 
 def environment() -> dict[str, str]:
@@ -48,8 +54,14 @@ def bearer_matches(authorization: str | None, token: str | None) -> bool:
 def issue(key: str, shopper: str | None = None, days: float = TOKEN_DAYS) -> str:
     """A token naming `shopper` (a new anonymous id when None), signed with `key`, valid for `days`."""
     now = int(time.time())
-    claims = {"sub": shopper or f"web-{uuid.uuid4().hex}", "iat": now, "exp": now + int(days * 86400)}
+    claims = {"sub": shopper or f"{VISITOR}{uuid.uuid4().hex}", "iat": now, "exp": now + int(days * 86400)}
     return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def is_anonymous(shopper_id: str) -> bool:
+    """Whether the shopper id is an anonymous visitor's, one `issue` made up (a widget token the demo page
+    issued): alone or under the widget channel's namespace ("web:web-..."), never another's ("rest:web-...")."""
+    return _ANONYMOUS.fullmatch(shopper_id) is not None
 
 
 def shopper(token: object, key: str | None) -> str | None:
@@ -73,6 +85,11 @@ def sender_id(namespace: str, raw: str) -> str:
     if namespace == SHOP and SEPARATOR not in raw:
         return raw
     return f"{namespace}{SEPARATOR}{raw}"
+
+
+def valid_rest_sender(value: object) -> bool:
+    """Whether an integrator's sender id follows `REST_SENDER_RULE`: once in its namespace, the store can keep it."""
+    return isinstance(value, str) and value != "" and len(sender_id(SHOP, value)) <= MAX_ID_CHARS
 
 
 def valid_message_id(value: object) -> bool:

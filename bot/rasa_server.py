@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from bot import settings
+from recommender import ShopbotError
 
 
 def rasa_arguments(args: list[str]) -> list[str]:
@@ -19,9 +20,16 @@ def rasa_arguments(args: list[str]) -> list[str]:
 
 
 def main() -> None:
+    """Rasa's CLI; a setting it cannot use (a secret, the retention period its tracker store applies at
+    start) stops it first with one line, not a traceback from inside Rasa."""
+    try:
+        settings.retention_days()
+        args = rasa_arguments(sys.argv[1:])
+    except ShopbotError as e:
+        sys.exit(f"Error: {e}")
     from rasa.__main__ import main as rasa_main
 
-    sys.argv = ["rasa", *rasa_arguments(sys.argv[1:])]
+    sys.argv = ["rasa", *args]
     rasa_main()
 
 

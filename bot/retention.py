@@ -8,21 +8,13 @@ and for how long".
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from bot import identity
+
 if TYPE_CHECKING:
     from recommender import ShopStore
-
-# The ids `bot.identity.issue` gives a visitor who never signed in ("web-" and 32 hex digits), alone
-# or under the widget channel's sender prefix ("web:web-..."); never another channel's ("rest:web-...").
-_ANONYMOUS = re.compile(r"(?:(?:web|socketio):)?web-[0-9a-f]{32}")
-
-
-def is_anonymous(shopper_id: str) -> bool:
-    """Whether the shopper id is an anonymous visitor's (a widget token the demo page issued)."""
-    return _ANONYMOUS.fullmatch(shopper_id) is not None
 
 
 def cutoff(days: int, now: datetime | None = None) -> datetime:
@@ -40,4 +32,4 @@ def expire_store(store: ShopStore, days: int | None, *, dry_run: bool = False,
     """
     if days is None:
         return {}
-    return store.expire(cutoff(days, now), is_anonymous, dry_run=dry_run)
+    return store.expire(cutoff(days, now), identity.is_anonymous, dry_run=dry_run)

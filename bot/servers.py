@@ -169,33 +169,47 @@ def _spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen:
                                 start_new_session=True)
 
 
-def _started(args: list[str], log: Path, url: str, timeout: float, **env: str) -> subprocess.Popen:
-    """`_spawn` the server, then wait until `url` answers; a server that fails to get ready, or whose
-    wait is interrupted (Ctrl-C, SIGTERM), is stopped, so that no caller is left with an orphan."""
-    process = _spawn(args, log, **env)
-    try:
-        wait_until_ready(url, process, timeout, log)
-    except BaseException:
-        stop(process)
-        raise
-    return process
+@dataclass
+class Starting:
+    """A server process just spawned, and how to tell it is ready: `ready()` waits for it."""
+
+    process: subprocess.Popen
+    url: str
+    timeout: float
+    log: Path
+
+    def ready(self) -> subprocess.Popen:
+        """Wait until `url` answers; a server that fails to get ready, or whose wait is interrupted
+        (Ctrl-C, SIGTERM), is stopped, so that no caller is left with an orphan."""
+        try:
+            wait_until_ready(self.url, self.process, self.timeout, self.log)
+        except BaseException:
+            stop(self.process)
+            raise
+        return self.process
+
+
+def spawn_action_server(port: int, log: Path, host: str = HOST,
+                        timeout: float = 300, debug: bool = False) -> Starting:
+    """Spawn the action server (`bot.action_server`: loads the shop's data, then serves `actions` to
+    callers holding $SHOPBOT_ACTION_TOKEN, which the Rasa server gets from `spawn_rasa_server`)."""
+    process = _spawn([sys.executable, "-m", "bot.action_server", "--port", str(port), *(["--debug"] if debug else [])],
+                     log, SANIC_HOST=host, SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"))
+    return Starting(process, f"http://{_local(host)}:{port}/health", timeout, log)
 
 
 def start_action_server(port: int, log: Path, host: str = HOST,
                         timeout: float = 300, debug: bool = False) -> subprocess.Popen:
-    """Run the action server (`bot.action_server`: loads the shop's data, then serves `actions` to
-    callers holding $SHOPBOT_ACTION_TOKEN, which the Rasa server gets from `start_rasa_server`)."""
-    return _started([sys.executable, "-m", "bot.action_server", "--port", str(port), *(["--debug"] if debug else [])],
-                    log, f"http://{_local(host)}:{port}/health", timeout, SANIC_HOST=host,
-                    SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"))
+    """`spawn_action_server`, ready."""
+    return spawn_action_server(port, log, host, timeout, debug).ready()
 
 
-def start_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: str = HOST,
+def spawn_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: str = HOST,
                       timeout: float = 600, cors: tuple[str, ...] = (),
-                      enable_api: bool = False, debug: bool = False) -> subprocess.Popen:
-    """Run `rasa run` with the channels of credentials.yml on `host`:`port`.
+                      enable_api: bool = False, debug: bool = False) -> Starting:
+    """Spawn `rasa run` with the channels of credentials.yml on `host`:`port`.
 
-    `timeout`: loading the model takes ~1 min on 2 free cores, over 4 on a loaded machine.
+    `timeout`: loading the model takes ~1.5 min on 2 free cores, over 4 on a loaded machine.
     `cors` lists the web origins (e.g. the chat widget's page) allowed to call it from a browser.
     Rasa's HTTP API (trackers, events, model) is off unless `enable_api`, and then every call needs
     `?token=$SHOPBOT_API_TOKEN` (`bot.rasa_server` hands it to Rasa: never on a command line, where
@@ -206,11 +220,19 @@ def start_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: 
     secrets = identity.environment()
     credentials = write_active(endpoints.parent, environ={**os.environ, **secrets})
     api = ["--enable-api"] if enable_api else []
-    return _started([sys.executable, "-m", "bot.rasa_server", "run", "--model", str(model),
-                     "--interface", host, "--port", str(port),
-                     "--endpoints", str(endpoints), "--credentials", str(credentials), *api,
-                     *(["--cors", *cors] if cors else []), *(["--debug"] if debug else [])],
-                    log, f"http://{_local(host)}:{port}/webhooks/rest/", timeout, **secrets)
+    process = _spawn([sys.executable, "-m", "bot.rasa_server", "run", "--model", str(model),
+                      "--interface", host, "--port", str(port),
+                      "--endpoints", str(endpoints), "--credentials", str(credentials), *api,
+                      *(["--cors", *cors] if cors else []), *(["--debug"] if debug else [])],
+                     log, **secrets)
+    return Starting(process, f"http://{_local(host)}:{port}/webhooks/rest/", timeout, log)
+
+
+def start_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: str = HOST,
+                      timeout: float = 600, cors: tuple[str, ...] = (),
+                      enable_api: bool = False, debug: bool = False) -> subprocess.Popen:
+    """`spawn_rasa_server`, ready."""
+    return spawn_rasa_server(model, port, endpoints, log, host, timeout, cors, enable_api, debug).ready()
 
 
 @dataclass
@@ -299,9 +321,13 @@ class Assistant(AbstractContextManager):
         self.action_port = self.action_port or free_port()
         self.log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="shopbot-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        try:
+        try:  # both load at once (the action server ~25 s, Rasa ~90 s): the wait is the longer one
+            starting = []
             for i in range(len(SERVERS)):
-                self.processes.append(self._start(i))
+                starting.append(self._spawn(i))
+                self.processes.append(starting[-1].process)
+            for server in starting:
+                server.ready()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -314,14 +340,18 @@ class Assistant(AbstractContextManager):
             stop(process)
         self.processes.clear()
 
-    def _start(self, i: int) -> subprocess.Popen:
-        """Start server `i` of SERVERS: 0 the action server, 1 the Rasa server (calling it)."""
+    def _spawn(self, i: int) -> Starting:
+        """Spawn server `i` of SERVERS: 0 the action server, 1 the Rasa server (calling it)."""
         log = self.log_dir / SERVERS[i][1]
         if i == 0:
-            return start_action_server(self.action_port, log, debug=self.debug)
+            return spawn_action_server(self.action_port, log, debug=self.debug)
         endpoints = endpoints_for(self.action_port, self.log_dir, self.tracker_db)
-        return start_rasa_server(self.model, self.rasa_port, endpoints, log, self.host, cors=self.cors,
+        return spawn_rasa_server(self.model, self.rasa_port, endpoints, log, self.host, cors=self.cors,
                                  enable_api=self.enable_api, debug=self.debug)
+
+    def _start(self, i: int) -> subprocess.Popen:
+        """Start server `i` of SERVERS and wait until it is ready (a restart)."""
+        return self._spawn(i).ready()
 
     def supervise(self, restarts: Callable[[], Restarts] = Restarts, poll: float = 1.0) -> NoReturn:
         """Run until interrupted (Ctrl-C), starting again a server that stopped (a crash, `kill -9`)

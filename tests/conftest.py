@@ -95,9 +95,9 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder / "shop.db"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained_model() -> Path:
-    """The Rasa model after the set-up run (which trains only what changed)."""
+    """The Rasa model after the set-up run (which trains only what changed): checked once a session."""
     for _ in build.setup(progress=False):
         pass
     return build.model_path()

@@ -1,4 +1,5 @@
-"""bot.action_server: a catalog that is missing, corrupt or locked stops the server at start with one line."""
+"""bot.action_server: a catalog that is missing, corrupt or locked stops the server at start with one line (and
+the Rasa server started beside it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.servers import ServerError, free_port, start_action_server, stop
+from bot import servers
+from bot.servers import Assistant, ServerError, free_port, start_action_server, stop
 
 pytestmark = pytest.mark.slow
 
@@ -67,3 +69,18 @@ def test_the_text_model_is_loaded_before_the_first_shopper(trained_model: Path, 
                          env={**os.environ, "SHOPBOT_STORE": str(tmp_path / "shop.db")})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_an_assistant_whose_action_server_cannot_start_stops_its_rasa_server_too(
+        trained_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both servers are spawned at once; when one fails to get ready, none is left running."""
+    spawned: list[subprocess.Popen] = []
+    spawn = servers._spawn
+    monkeypatch.setattr(servers, "_spawn", lambda *args, **env: spawned.append(spawn(*args, **env)) or spawned[-1])
+    monkeypatch.setenv("SHOPBOT_CATALOG", str(tmp_path / "nowhere.db"))
+    monkeypatch.setenv("SHOPBOT_STORE", str(tmp_path / "shop.db"))
+    monkeypatch.setenv("SHOPBOT_TRACKER", str(tmp_path / "conversations.db"))
+    with pytest.raises(ServerError, match="No catalog"):
+        with Assistant(trained_model, log_dir=tmp_path):
+            pass
+    assert len(spawned) == 2 and all(process.poll() is not None for process in spawned)

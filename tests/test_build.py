@@ -1,8 +1,10 @@
-"""bot.build: one set-up at a time per checkout."""
+"""bot.build: one set-up at a time per checkout; the Rasa model trained again only when what it is trained from changed."""
 
 from __future__ import annotations
 
 import fcntl
+import shutil
+import subprocess
 import threading
 import time
 
@@ -28,3 +30,50 @@ def test_a_second_setup_waits_for_the_first(monkeypatch: pytest.MonkeyPatch) -> 
         fcntl.flock(held, fcntl.LOCK_UN)
     second.join(timeout=10)
     assert not second.is_alive() and len(ran) == 1 and ran[0] >= released
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of what a Rasa model is trained from: config, domain, training data, the bot package."""
+    for name in ("config.yml", "domain.yml"):
+        shutil.copy(config.REPO_ROOT / name, tmp_path / name)
+    for folder in (*build.RASA_DATA, "bot"):
+        shutil.copytree(config.REPO_ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def test_the_training_inputs_change_with_the_data_and_the_components_only(project) -> None:
+    first = build.training_inputs(project)
+    assert build.training_inputs(project) == first
+    (project / "README.md").write_text("not read by rasa train")
+    assert build.training_inputs(project) == first
+    rules = next((project / "data" / "rules").glob("*.yml"))
+    rules.write_text(rules.read_text() + "\n")
+    changed_data = build.training_inputs(project)
+    assert changed_data != first
+    component = project / "bot" / "lookup_entities.py"
+    component.write_text(component.read_text() + "\n")
+    assert build.training_inputs(project) not in (first, changed_data)
+
+
+def test_the_model_is_trained_again_only_when_its_inputs_or_the_model_file_changed(tmp_path, monkeypatch) -> None:
+    """`rasa train` (here a stand-in that writes the model file; the real one is the set-up's) runs
+    when there is no stamp, when the inputs changed and when the model file was replaced since."""
+    runs: list[list[str]] = []
+
+    def rasa_train(args, **kwargs):
+        runs.append(args)
+        build.model_path().write_bytes(b"model %d" % len(runs))
+        return subprocess.CompletedProcess(args, 0)
+
+    inputs = ["a"]
+    monkeypatch.setattr(build, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(build.subprocess, "run", rasa_train)
+    monkeypatch.setattr(build, "training_inputs", lambda: inputs[0])
+    assert build.train_model().startswith("model") and len(runs) == 1
+    assert build.train_model().startswith("kept") and len(runs) == 1
+    inputs[0] = "b"
+    assert build.train_model().startswith("model") and len(runs) == 2
+    assert build.train_model().startswith("kept") and len(runs) == 2
+    build.model_path().write_bytes(b"a model another rasa train wrote")
+    assert build.train_model().startswith("model") and len(runs) == 3

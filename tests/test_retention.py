@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,6 +22,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot import identity, retention, settings
 from bot.cli import cli
+from bot.servers import rasa_env
 from bot.tracker_store import ForgettingSQLTrackerStore
 from recommender.catalog.products import Catalog
 from recommender.config import REPO_ROOT
@@ -67,11 +70,24 @@ def test_a_bad_period_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, value:
         settings.retention_days()
 
 
+def test_a_bad_period_stops_the_rasa_server_at_start_with_that_line(tmp_path: Path) -> None:
+    """Its tracker store applies the period at start: the bad value is one line, before Rasa runs."""
+    env = {**rasa_env(), "SHOPBOT_RETENTION_DAYS": "soon", "SHOPBOT_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "bot.rasa_server", "run"], env=env, capture_output=True,
+                          text=True, timeout=60, cwd=REPO_ROOT)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("Error: SHOPBOT_RETENTION_DAYS='soon' is not a number of days")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 def test_anonymous_ids_are_the_widget_visitors() -> None:
-    assert retention.is_anonymous(ANON_SILENT)
-    assert retention.is_anonymous(f"web:{ANON_SILENT}")  # under the widget channel's sender prefix
+    key = "k" * 32
+    assert identity.is_anonymous(identity.shopper(identity.issue(key), key))   # the id a new visitor is given
+    assert not identity.is_anonymous(identity.shopper(identity.issue(key, "customer-42"), key))
+    assert identity.is_anonymous(ANON_SILENT)
+    assert identity.is_anonymous(f"web:{ANON_SILENT}")  # under the widget channel's sender prefix
     for shop_id in (SIGNED_IN, "A1YJEY40YUW4SE", f"rest:{ANON_SILENT}", f"{ANON_SILENT}x", "web-1234"):
-        assert not retention.is_anonymous(shop_id), shop_id
+        assert not identity.is_anonymous(shop_id), shop_id
 
 
 # -- the shopper store: events and anonymous carts ---------------------------------------------------

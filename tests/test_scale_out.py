@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import redis
 from bot.lock_store import AtomicRedisLockStore
-from bot.servers import HOST, endpoints_for, free_port, post_message, start_action_server, start_rasa_server, stop
+from bot.servers import HOST, endpoints_for, free_port, post_message, spawn_action_server, spawn_rasa_server, stop
 from recommender import config
 
 pytestmark = pytest.mark.slow
@@ -55,15 +55,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, redis_server: redis.Redis,
         env.setenv("SHOPBOT_STORE", str(folder / "shop.db"))     # carts of this module stay apart
         try:
             action_port = free_port()
-            processes.append(start_action_server(action_port, folder / "actions.log"))
+            actions = spawn_action_server(action_port, folder / "actions.log")
+            processes.append(actions.process)
             endpoints = endpoints_for(action_port, folder, folder / "conversations.db", lock_store={
                 "type": "bot.lock_store.AtomicRedisLockStore", "url": HOST, "port": port, "db": 0,
                 "key_prefix": KEY_PREFIX})
             urls = {}
-            for name in ("a", "b"):                               # one at a time: each start is heavy
+            for name in ("a", "b"):           # one Rasa server at a time (each start is heavy), the first beside the action server
                 rasa_port = free_port()
-                processes.append(start_rasa_server(trained_model, rasa_port, endpoints,
-                                                   folder / f"rasa-{name}.log", timeout=600))
+                rasa = spawn_rasa_server(trained_model, rasa_port, endpoints, folder / f"rasa-{name}.log", timeout=600)
+                processes.append(rasa.process)
+                actions.ready()
+                rasa.ready()
                 urls[name] = f"http://{HOST}:{rasa_port}/webhooks/rest/webhook"
             yield Cluster(urls, folder / "conversations.db", redis_server,
                           AtomicRedisLockStore(host=HOST, port=port, db=0, key_prefix=KEY_PREFIX))

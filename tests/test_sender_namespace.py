@@ -22,7 +22,7 @@ import sqlite3
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sanic import Sanic
 
 from actions import services
-from bot import build, channels, identity, settings
+from bot import channels, identity, settings
 from bot.servers import Assistant
 from bot.webpage import PageServer
 from recommender.store import ShopStore
@@ -275,6 +275,31 @@ def test_a_malformed_rest_message_id_is_refused_and_reaches_nobody(store, server
     assert server["agent"].messages == [] and store.cart_lines("alice") == []
 
 
+@pytest.mark.parametrize("sender", ["x" * 201, "rest:" + "x" * 196, "", 7, None, ["alice"]],
+                         ids=["201 characters", "rest: and 196", "empty", "a number", "null", "a list"])
+def test_a_rest_sender_the_store_cannot_keep_is_refused_and_reaches_nobody(store, server, sender) -> None:
+    """At most 200 characters as kept: an id holding ':' is kept as "rest:<id>", so 195 then."""
+    async def client(url: str) -> tuple[int, Any]:
+        async with aiohttp.ClientSession() as session:
+            return await rest(session, url, sender, add(FIRST))
+
+    status, body = serve(server["app"], client)
+    assert status == 400 and body == {"error": f"sender must be {identity.REST_SENDER_RULE}."}
+    assert server["agent"].messages == []
+
+
+def test_the_longest_rest_senders_the_store_keeps_are_served(store, server) -> None:
+    senders = ["x" * 200, "y:" + "y" * 193]
+    assert [len(identity.sender_id(identity.SHOP, s)) for s in senders] == [200, 200]
+
+    async def client(url: str) -> list[int]:
+        async with aiohttp.ClientSession() as session:
+            return [(await rest(session, url, sender, add(FIRST)))[0] for sender in senders]
+
+    assert serve(server["app"], client) == [200, 200]
+    assert [len(store.cart_lines(identity.sender_id(identity.SHOP, s))) for s in senders] == [1, 1]
+
+
 def test_the_apps_own_ids_make_a_redelivered_message_the_same_message(store, server) -> None:
     async def client(url: str) -> None:
         async with aiohttp.ClientSession() as session:
@@ -365,13 +390,6 @@ def test_the_widget_sends_a_message_again_after_a_reconnect_with_the_same_id(bro
 # ---- the real servers ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, store_path: Path) -> Iterator[Assistant]:
-    """The action server and `rasa run` on the model set-up trained (`make test` runs set-up first)."""
-    with Assistant(build.model_path(), log_dir=tmp_path_factory.mktemp("servers")) as bot:
-        yield bot
-
-
 def post_rest(bot: Assistant, sender: str, text: str, message_id: str | None = None) -> list[dict]:
     body = {"sender": sender, "message": text, **({"message_id": message_id} if message_id else {})}
     request = urllib.request.Request(bot.rest_url, data=json.dumps(body).encode(), headers={
@@ -382,12 +400,12 @@ def post_rest(bot: Assistant, sender: str, text: str, message_id: str | None = N
 
 @pytest.mark.slow
 def test_through_the_real_servers_a_retry_adds_once_and_a_rest_caller_cannot_reach_a_chat(
-        served: Assistant, store_path: Path, catalog_db: sqlite3.Connection) -> None:
+        assistant: Assistant, store_path: Path, catalog_db: sqlite3.Connection) -> None:
     [product] = catalog_db.execute("SELECT id FROM products ORDER BY id LIMIT 1").fetchone()
     for _ in range(2):                                                   # the back end's retry
-        replies = post_rest(served, "ns-retry", add(product), message_id="retry-1")
+        replies = post_rest(assistant, "ns-retry", add(product), message_id="retry-1")
         assert replies and all(r["recipient_id"] == "ns-retry" for r in replies)
-    post_rest(served, "telegram:777", add(product))                      # not the Telegram chat 777
+    post_rest(assistant, "telegram:777", add(product))                      # not the Telegram chat 777
 
     store = ShopStore.open(store_path)
     try:

@@ -24,6 +24,7 @@ from typing import Any
 
 from recommender.catalog.money import read_amount, read_price
 from recommender.errors import CatalogImportError
+from recommender.ids import MAX_ID_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -262,8 +263,6 @@ def clean_id(value: Any) -> str | None:
 def check_product_id(product_id: str) -> None:
     """Raise ValueError unless the id fits the shopper store (carts, likes): at most MAX_ID_CHARS characters.
     An id is an opaque label, kept as written (the histories name products by it)."""
-    from recommender.store.values import MAX_ID_CHARS  # here: the store package imports the catalog
-
     if len(product_id) > MAX_ID_CHARS:
         raise ValueError(f"id {product_id[:40]!r}... has {len(product_id):,} characters; at most {MAX_ID_CHARS} "
                          "fit in a cart")

@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 from recommender.errors import InvalidStoreValue
+from recommender.ids import MAX_ID_CHARS
 
 MAX_QUANTITY = 999  # per cart line
-MAX_ID_CHARS = 200  # shopper and product ids are opaque labels, never message text
 _SOURCE = re.compile(r"[a-z_]{1,20}")
 
 
