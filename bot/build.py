@@ -88,9 +88,9 @@ def ensure_lookups() -> str:
         text = nlu_lookups.generate(catalog)
     path = nlu_lookups.OUTPUT_PATH
     if path.exists() and path.read_text() == text:
-        return f"{path.relative_to(config.REPO_ROOT)} up to date"
+        return f"{_shown(path)} up to date"
     path.write_text(text)
-    return f"rewrote {path.relative_to(config.REPO_ROOT)} from the catalog"
+    return f"rewrote {_shown(path)} from the catalog"
 
 
 def model_path() -> Path:

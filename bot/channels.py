@@ -192,8 +192,8 @@ class Rest(GuardedChannel, RestInput):
     ``Authorization: Bearer <token>`` (credentials.yml ``token``); without it, 401 and nothing runs.
 
     The sender is the shop's own id (`identity.sender_id`; `identity.REST_SENDER_RULE`, else 400). An
-    optional ``message_id`` in the body
-    (`identity.CLIENT_MESSAGE_ID_RULE`) names the message: sent again with it, it changes the cart once.
+    optional ``message_id`` in the body (`identity.CLIENT_MESSAGE_ID_RULE`) names the message: sent again
+    with it, it changes the cart once.
     """
 
     sender_namespace = identity.SHOP

@@ -61,7 +61,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, redis_server: redis.Redis,
                 "type": "bot.lock_store.AtomicRedisLockStore", "url": HOST, "port": port, "db": 0,
                 "key_prefix": KEY_PREFIX})
             urls = {}
-            for name in ("a", "b"):           # one Rasa server at a time (each start is heavy), the first beside the action server
+            # One Rasa server at a time (each start is heavy), the first loading beside the action server.
+            for name in ("a", "b"):
                 rasa_port = free_port()
                 rasa = spawn_rasa_server(trained_model, rasa_port, endpoints, folder / f"rasa-{name}.log", timeout=600)
                 processes.append(rasa.process)
