@@ -4,11 +4,12 @@ Entity values resolve to the catalog's spelling (``brand``, ``category``: exact,
 the NLU tagged nothing, a message can still name a brand or a product type: ``brand_in`` and
 ``category_in`` find the longest catalog name said in whole words (the last one on a tie: the head
 of "short dress" is "dress"), case-insensitively and, for types, singular or plural alike (by the
-singular keys the derived types are grouped by). Only brands of ``MIN_BRAND_PRODUCTS`` products or
-more are looked up so, and only product types derived from the titles (a catalog imported without
-categories: meta ``category_source`` = "derived"); a name made of refinement words only ("only",
-"new", ...) never is. ``facets_named`` reads which facets a lifting phrase names ("any colour",
-"any size", "for anyone"). Built once per process (actions/services.py).
+singular keys the derived types are grouped by). Only the brands worth naming (``worth_naming``: 3
+products or more, or one of the catalog's 100 biggest) are looked up so, and only product types
+derived from the titles (a catalog imported without categories: meta ``category_source`` =
+"derived"); a name made of refinement words only ("only", "new", ...) never is. ``facets_named``
+reads which facets a lifting phrase names ("any colour", "any size", "for anyone"). Built once per
+process (actions/services.py).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from recommender import AUDIENCE_FACETS, singular_key
+from recommender.catalog.naming import worth_naming
 
 FUZZY_CUTOFF = 0.85  # difflib ratio: "maybeline" -> "Maybelline", "mascaras" -> "Mascara"
-MIN_BRAND_PRODUCTS = 3  # a brand looked up in a message's words has at least this many products
 _WORD = re.compile(r"\w+")
 # Words refinements are made of: a catalog name made of these only is not looked up in a message
 # ("only", a fashion brand, is not a brand in "only Puma").
@@ -42,7 +43,7 @@ class Vocabulary:
 
     brands: dict[str, str]
     categories: dict[str, str]
-    brand_phrases: Phrases = field(default_factory=dict)  # lowercase words -> brand of >= MIN_BRAND_PRODUCTS
+    brand_phrases: Phrases = field(default_factory=dict)  # lowercase words -> brand worth naming
     type_phrases: Phrases = field(default_factory=dict)  # singular lowercase words -> derived category
     facet_words: dict[str, frozenset[str]] = field(default_factory=dict)  # word key -> facet names it names
 
@@ -51,9 +52,9 @@ class Vocabulary:
         """Read the names of a ``recommender.catalog.products.Catalog`` (one pass over its products)."""
         brands: dict[str, str] = {}
         brand_phrases: Phrases = {}
-        for brand, count in catalog.brands():  # most products first: "TIGI" wins over "Tigi"
+        for rank, (brand, count) in enumerate(catalog.brands()):  # most products first: "TIGI" wins over "Tigi"
             brands.setdefault(brand.lower(), brand)
-            if count >= MIN_BRAND_PRODUCTS:
+            if worth_naming(rank, count):
                 _add_phrase(brand_phrases, brand, _words(brand))
         categories: dict[str, str] = {}
         type_phrases: Phrases = {}
@@ -83,7 +84,7 @@ class Vocabulary:
         return _resolve(value, self.categories)
 
     def brand_in(self, text: str) -> str | None:
-        """The catalog brand (of MIN_BRAND_PRODUCTS products or more) a message names in whole words."""
+        """The catalog brand (one worth naming) a message names in whole words."""
         return _named_in(_words(text), self.brand_phrases)
 
     def category_in(self, text: str) -> str | None:

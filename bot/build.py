@@ -23,6 +23,7 @@ import yaml
 from bot import nlu_lookups
 from bot.servers import RASA, rasa_env
 from recommender import Catalog, ProductEmbeddings, ShopbotError, TextEncoder, config, import_catalog
+from recommender.ranking.prior import Prior
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def ensure_cf_model() -> str:
     path = config.cf_model_path()
     with Catalog.open(config.catalog_path()) as catalog:
         if reason := serving.too_few_histories(catalog):
-            return f"skipped: {reason}; products are ranked by relevance and popularity"
+            return f"skipped: {reason}; products are ranked by {Prior.of(catalog).describe()}"
         embeddings = ProductEmbeddings.load_or_build(catalog, TextEncoder(), config.cache_dir(), progress=False)
         if serving.is_current(path, serving.data_key(catalog, embeddings)):
             return f"kept {path}"

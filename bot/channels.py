@@ -219,8 +219,8 @@ class Rest(GuardedChannel, RestInput):
             return response.json({"error": "A valid 'Authorization: Bearer <token>' header is required."},
                                  status=401, headers={"WWW-Authenticate": "Bearer"})
         body = senders.json_body(request)
-        if "sender" in body and not identity.valid_rest_sender(body["sender"]):
-            logger.info("REST message refused: a malformed sender")
+        if not identity.valid_rest_sender(body.get("sender")):  # none: Rasa's one shared "default" conversation
+            logger.info("REST message refused: a missing or malformed sender")
             return response.json({"error": f"sender must be {identity.REST_SENDER_RULE}."}, status=400)
         given = body.get("message_id")
         if given is not None and not identity.valid_message_id(given):

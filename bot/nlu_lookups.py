@@ -11,9 +11,10 @@ reach it through this generated file:
 
 What goes in, and why (training must stay fast, and a wrong synonym is worse than none):
 
-- brands with >= ``MIN_PRODUCTS`` (3) products: ~670 of 2,076 brands of the Beauty catalog. The
-  long tail of one- and two-product brands makes the regex huge and almost never gets asked for;
-  the action still passes the shopper's words to semantic search, which finds those products.
+- the brands worth naming (``recommender.catalog.naming``): 3 or more products, or one of the
+  catalog's 100 biggest: ~670 of 2,076 brands of the Beauty catalog, every brand of a small shop. The
+  long tail of one- and two-product brands of a big catalog makes the regex huge and almost never
+  gets asked for; the action still passes the shopper's words to semantic search, which finds them.
 - leaf categories with >= ``MIN_PRODUCTS`` products (all but a handful of one- and two-product
   leaves such as "Women's" or "Sun", which are audiences or areas rather than product kinds),
   except those found in several departments: "Creams" (body, eyes, hair relaxers), "Lotions",
@@ -57,6 +58,8 @@ import yaml
 
 from recommender import config
 from recommender.catalog.formats import one_line
+from recommender.catalog import naming
+from recommender.catalog.types import singular_key
 from recommender.ranking.prices import nlu_regexes
 
 if TYPE_CHECKING:
@@ -64,7 +67,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MIN_PRODUCTS = 3  # brands and leaf categories with fewer products are left out
+MIN_PRODUCTS = 3  # leaf categories with fewer products are left out
 COMMON_WORD_BRANDS = 20  # a brand name in the titles of this many other brands is an everyday word
 PLACEHOLDER_BRANDS = frozenset({"generic", "unbranded", "unknown", "n/a", "na", "none", "other"})
 # Words of the conversation itself: a brand spelled like one ("HEY") stays out of the lookup table,
@@ -100,7 +103,9 @@ def generate(catalog: Catalog) -> str:
     spread = _departments(catalog)
     brands = _brand_owners(catalog.brands(), index, _department_names(catalog))
     leaves = [(c, n) for c, n in catalog.categories() if len(spread.get(c, ())) <= 1]
-    categories = _category_owners(leaves, set(index))
+    vague = {c for c, _ in catalog.categories() if len(spread.get(c, ())) > 1}  # "Creams": no one kind
+    categories = _category_owners(leaves, set(index), set().union(*(_category_variants(c, set(index)) for c in vague)),
+                                  _categories_by_title_word(catalog))
     clashes = set(brands) & set(categories)
     brands = {form: b for form, b in brands.items() if form not in clashes}
     categories = {form: c for form, c in categories.items() if form not in clashes}
@@ -131,13 +136,28 @@ def _brand_owners(brand_counts: Iterable[tuple[str, int]], index: dict[str, set[
     return _owners(variants)
 
 
-def _category_owners(category_counts: Iterable[tuple[str, int]],
-                     title_words: set[str]) -> dict[str, str]:
-    """Unambiguous lowercase category spelling -> canonical leaf category."""
+def _category_owners(category_counts: Iterable[tuple[str, int]], title_words: set[str],
+                     vague: set[str] = frozenset(), in_titles: dict[str, Counter[str]] | None = None) -> dict[str, str]:
+    """Unambiguous lowercase category spelling -> canonical leaf category.
+
+    A part of a name that joins several ("kettles" of "Kettles & Toasters") names it too, when no whole
+    name is spelled so, it is none of the ``vague`` spellings (of leaves found in several departments:
+    "lotions" never names "Creams, Gels & Lotions"), and, a single word, when at least half the products
+    with that word in their titles are in that category (``in_titles``: word key -> category -> products):
+    "kettle" names "Kettles & Toasters", "hair" never names "Hair & Scalp Treatments".
+    """
     sizes = dict(category_counts)
-    variants = {c: _category_variants(c, title_words)
-                for c, n in sizes.items() if n >= MIN_PRODUCTS}
-    return _drop_swallowed(_owners(variants), sizes)
+    kept = [c for c, n in sizes.items() if n >= MIN_PRODUCTS]
+    owners = _owners({c: _category_variants(c, title_words) for c in kept})
+
+    def names_it(form: str, category: str) -> bool:
+        if " " in form:
+            return True
+        seen = (in_titles or {}).get(singular_key(form))
+        return bool(seen) and 2 * seen[category] >= sum(seen.values())
+
+    parts = _owners({c: {f for f in _part_variants(c, title_words) - vague if names_it(f, c)} for c in kept})
+    return _drop_swallowed(owners | {form: c for form, c in parts.items() if form not in owners}, sizes)
 
 
 def prices() -> str:
@@ -165,17 +185,15 @@ def main() -> int:
 
 
 def _canonical_brands(brand_counts: Iterable[tuple[str, int]]) -> list[str]:
-    """Brands with enough products; brands equal but for case merge into the biggest spelling."""
+    """Brands worth naming (``naming.worth_naming``); brands equal but for case merge into the biggest spelling."""
     by_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for brand, n in brand_counts:
         brand = html.unescape(brand).strip()
         if brand and brand.lower() not in PLACEHOLDER_BRANDS:
             by_key[brand.lower()].append((n, brand))
-    brands = []
-    for spellings in by_key.values():
-        if sum(n for n, _ in spellings) >= MIN_PRODUCTS:
-            brands.append(min(spellings, key=lambda s: (-s[0], s[1]))[1])
-    return sorted(brands)
+    merged = sorted(((sum(n for n, _ in spellings), min(spellings, key=lambda s: (-s[0], s[1]))[1])
+                     for spellings in by_key.values()), key=lambda nb: (-nb[0], nb[1]))
+    return sorted(brand for rank, (n, brand) in enumerate(merged) if naming.worth_naming(rank, n))
 
 
 def _company_words(brands: Iterable[str], departments: Iterable[str]) -> list[str]:
@@ -230,6 +248,13 @@ def _category_variants(category: str, title_words: set[str]) -> set[str]:
             joined = {f.replace(" ", "") for f in forms if f.count(" ") == 1}
             forms.update(j for j in joined if j in title_words)
     return {_squash(f) for f in forms}
+
+
+def _part_variants(category: str, title_words: set[str]) -> set[str]:
+    """The spellings of each part of a name that joins several: "kettles", "kettle", "toasters" and
+    "toaster" of "Kettles & Toasters" (none for a name of one part)."""
+    parts = [p for p in re.split(r"\s*(?:&|,)\s*", category) if p]
+    return set().union(*(_category_variants(p, title_words) for p in parts)) if len(parts) > 1 else set()
 
 
 def _singular(word: str) -> str | None:
@@ -308,6 +333,15 @@ def _brands_by_title_word(catalog: Catalog) -> dict[str, set[str]]:
     return index
 
 
+def _categories_by_title_word(catalog: Catalog) -> dict[str, Counter[str]]:
+    """Singular word key -> how many products of each leaf category have that word in their title."""
+    found: dict[str, Counter[str]] = defaultdict(Counter)
+    for p in catalog.iter_products():
+        for key in {singular_key(w) for w in re.findall(r"\w+", (p.title or "").lower())}:
+            found[key][p.category or ""] += 1
+    return found
+
+
 def _is_common_word(brand: str, index: dict[str, set[str]]) -> bool:
     """True when all words of the brand name occur in titles of >= COMMON_WORD_BRANDS other brands."""
     words = re.findall(r"\w+", brand.lower())
@@ -326,7 +360,8 @@ def _synonyms(owners: dict[str, str]) -> dict[str, list[str]]:
 
 def _render(brands: list[str], categories: list[str], synonyms: dict[str, list[str]],
             n_brands: int, n_categories: int) -> str:
-    header = f"{HEADER}# {n_brands} brands and {n_categories} leaf categories (>= {MIN_PRODUCTS} products each).\n"
+    header = (f"{HEADER}# {n_brands} brands ({naming.MIN_PRODUCTS} or more products, or among the {naming.TOP} "
+              f"biggest) and {n_categories} leaf categories (>= {MIN_PRODUCTS} products each).\n")
     items: list[dict[str, Any]] = [{"lookup": name, "examples": _examples(entries)}
                                    for name, entries in (("brand", brands), ("category", categories))]
     items += [{"synonym": _Quoted(one_line(canonical)), "examples": _examples(forms)}

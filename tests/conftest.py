@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -103,11 +104,24 @@ def trained_model() -> Path:
     return build.model_path()
 
 
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory, store_path: Path, trained_model: Path) -> Iterator[Assistant]:
-    """The action server and `rasa run` on free local ports for one test module, on the set-up's
-    model; their logs are in ``assistant.log_dir``."""
-    with Assistant(trained_model, log_dir=tmp_path_factory.mktemp("servers")) as bot:
+@pytest.fixture(scope="session")
+def shared_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the shared assistant's shopper store (``shop.db``) and conversations
+    (``conversations.db``)."""
+    return tmp_path_factory.mktemp("shared-state")
+
+
+@pytest.fixture(scope="session")
+def assistant(shared_state: Path, trained_model: Path) -> Iterator[Assistant]:
+    """The action server and `rasa run` on free local ports, on the set-up's model, started once for
+    every module that talks to it (each with senders of its own; a start is ~90 s of model loading).
+    Their shopper store and conversations are those of ``shared_state``; their logs are in
+    ``assistant.log_dir``."""
+    with ExitStack() as stack:
+        with pytest.MonkeyPatch.context() as env:  # the servers' environment only, not the tests'
+            env.setenv("SHOPBOT_STORE", str(shared_state / "shop.db"))
+            env.setenv("SHOPBOT_TRACKER", str(shared_state / "conversations.db"))
+            bot = stack.enter_context(Assistant(trained_model, log_dir=shared_state / "servers"))
         yield bot
 
 

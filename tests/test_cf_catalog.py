@@ -91,6 +91,7 @@ def test_set_up_skips_the_model_in_one_line_when_histories_are_too_few(tmp_path,
         assert f"{MIN_SHOPPERS - 1} shoppers with 3 or more items" in too_few_histories(catalog)
     line = ensure_cf_model()
     assert line.startswith("skipped: too few shopper histories") and "\n" not in line
+    assert line.endswith("; products are ranked by relevance, then how many shoppers bought them")
     assert not (tmp_path / "cache" / "cf").exists()                 # nothing trained, nothing saved
     with Catalog.open(build(tmp_path / "enough", n_shoppers=MIN_SHOPPERS)) as catalog:
         assert too_few_histories(catalog) is None

@@ -7,18 +7,19 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
-from recommender.cf.model import CFConfig
+from recommender.cf.model import CFConfig, SASRec
 from recommender.cf.recommender import CFRecommender
 from recommender.errors import CatalogMismatch
-from recommender.cf.train import TrainConfig, score_histories
+from recommender.cf.train import TrainConfig, _sasrec_batches, score_histories
 from recommender.cf.metrics import ranking_metrics_at_k
 from recommender.cf.sequences import from_histories, leave_one_out
 
 EVEN = [f"p{i}" for i in range(0, 10, 2)]
 ODD = [f"p{i}" for i in range(1, 10, 2)]
 CATALOG = [f"p{i}" for i in range(11)]          # p10 is an even product nobody has bought yet
-KINDS = ["sasrec", "sasrec+text", "mf"]
+KINDS = ["sasrec", "sasrec+text", "sasrec+filter", "sasrec+prefixes", "mf"]
 
 
 class _Text:
@@ -41,8 +42,10 @@ def checkerboard(n_shoppers: int = 160, seed: int = 0) -> list[tuple[str, list[s
 @functools.lru_cache(maxsize=None)
 def _fit(kind: str, seed: int = 0) -> CFRecommender:
     cfg = CFConfig(kind="mf" if kind == "mf" else "sasrec", n_embd=16, max_len=8, dropout=0.1, id_dropout=0.3,
-                   n_negatives=6 if kind.endswith("+text") else 0)     # sampled softmax on one of them
-    tc = TrainConfig(epochs=15, batch_size=4 if kind == "mf" else 32, lr=1e-2, seed=seed, patience=15, threads=1)
+                   n_negatives=6 if kind.endswith("+text") else 0,     # sampled softmax on one of them
+                   filter_alpha=0.7 if kind.endswith("+filter") else 0.0, filter_c=4)
+    tc = TrainConfig(epochs=15, batch_size=4 if kind == "mf" else 32, lr=1e-2, seed=seed, patience=15, threads=1,
+                     samples="prefixes" if kind.endswith("+prefixes") else "sequences")
     split = leave_one_out(from_histories(checkerboard(), item_ids=CATALOG))
     return CFRecommender(cfg, tc, describe=lambda pid: f"<{pid}>").fit(
         split, text=_Text() if kind.endswith("+text") else None,
@@ -132,6 +135,24 @@ def test_save_load_round_trip_gives_identical_scores(model, tmp_path):
         CFRecommender.load(path, fingerprint="0" * 64)
 
 
+def test_the_frequency_filter_is_causal_and_averages_the_last_real_items():
+    cfg = CFConfig(n_items=20, max_len=10, n_embd=8, dropout=0.0, filter_alpha=0.7, filter_c=5)  # window 2
+    model = SASRec(cfg).eval()
+    block_filter = model.blocks[0].filter
+    x = torch.randn(2, 5, 8)
+    valid = torch.tensor([[False, False, True, True, True], [True] * 5])
+    with torch.no_grad():
+        block_filter.beta.zero_()                                       # the low-pass alone
+        low = block_filter(x, valid)
+        assert torch.allclose(low[1, 3], (x[1, 2] + x[1, 3]) / 2)
+        assert torch.allclose(low[0, 2], x[0, 2])                       # the padding before it weighs nothing
+        block_filter.beta.fill_(1.0)                                    # beta 1: the input itself
+        assert torch.allclose(block_filter(x, valid), x, atol=1e-6)
+        seq, later = torch.tensor([[0, 3, 4, 5, 6]]), torch.tensor([[0, 3, 4, 5, 9]])
+        first, second = (model.encode(model.items()[s], s > 0) for s in (seq, later))
+    assert torch.allclose(first[:, :4], second[:, :4]) and not torch.allclose(first[:, 4], second[:, 4])
+
+
 def test_training_is_repeatable_on_cpu():
     a, b = _fit("sasrec", seed=3), _fit.__wrapped__("sasrec", seed=3)
     histories = [np.array([0, 2, 4])]
@@ -202,3 +223,10 @@ def test_serving_computes_the_item_table_once_and_follows_new_weights():
         model.eval()
         assert torch.equal(model.items(), model.items._rows(None))     # the same numbers as uncached
     assert model.items() is not model.items()                          # with grad on: never kept
+
+
+def test_prefix_samples_give_each_next_item_as_the_target_of_the_last_position():
+    train = [np.array([0, 1, 2]), np.array([3, 4]), np.array([5])]    # catalog indices; rows are + 1
+    (inputs, targets), = _sasrec_batches(train, CFConfig(max_len=5), 10, np.random.default_rng(0), prefixes=True)
+    samples = sorted((tuple(x[x > 0].tolist()), int(y[-1])) for x, y in zip(inputs, targets))
+    assert samples == [((1,), 2), ((1, 2), 3), ((4,), 5)] and not targets[:, :-1].any()

@@ -1,7 +1,9 @@
 """End to end: the trained Rasa model, the action server and `rasa run`, over real HTTP.
 
-The module fixture runs the set-up (catalog, embeddings, lookups, `rasa train`, each skipped when
-its inputs did not change), starts both servers on free local ports, and stops them by PID.
+The set-up (catalog, embeddings, lookups, `rasa train`, each skipped when its inputs did not change)
+is checked once a session; the session's `assistant` (tests/conftest.py, shared with the other
+modules that talk to it, each with senders of its own) runs both servers on free local ports and
+stops them by PID.
 Replies are checked against the SQLite catalog file, not against the code's own output.
 """
 
@@ -98,7 +100,7 @@ def rows(db: sqlite3.Connection, cards: list[dict]) -> dict[str, tuple]:
 
 
 def test_a_multi_turn_shopping_conversation(assistant: Assistant, catalog_db: sqlite3.Connection,
-                                            store_path: Path) -> None:
+                                            shared_state: Path) -> None:
     sender = "e2e-multi-turn"
     brand = catalog_db.execute(                                        # the brand with most cheap shampoos
         "SELECT brand FROM products WHERE category = 'Shampoos' AND price <= 10 AND brand IS NOT NULL"
@@ -136,8 +138,9 @@ def test_a_multi_turn_shopping_conversation(assistant: Assistant, catalog_db: sq
     assert [line["id"] for line in cart["lines"]] == [shown[0]["id"]]
     assert cart["total"] == pytest.approx(expected) and f"Total: {format_price(expected)}" in reply_text(replies)
 
-    files = (store_path, settings.tracker_path(), config.catalog_path())
-    assert rows_naming(store_path, sender) and rows_naming(settings.tracker_path(), sender)
+    store, tracker = shared_state / "shop.db", shared_state / "conversations.db"
+    files = (store, tracker, config.catalog_path())
+    assert rows_naming(store, sender) and rows_naming(tracker, sender)
     assert "Delete it all?" in reply_text(assistant.send(sender, "delete all my data"))
     assert reply_text(assistant.send(sender, "yes")).startswith("Done. I deleted your cart (1 product)")
     assert {str(path): rows_naming(path, sender) for path in files} == {str(path): {} for path in files}
@@ -160,7 +163,7 @@ def rows_naming(path: Path, text: str) -> dict[str, int]:
 
 
 def test_a_conversation_and_its_cart_survive_a_restart_of_both_servers(
-        assistant: Assistant, catalog_db: sqlite3.Connection, tmp_path: Path) -> None:
+        catalog_db: sqlite3.Connection, tmp_path: Path, store_path: Path) -> None:
     sender, tracker = "e2e-restart", tmp_path / "conversations.db"
     with Assistant(build.model_path(), log_dir=tmp_path / "before", tracker_db=tracker) as bot:
         shown = shown_products(bot.send(sender, "show me shampoo under $10"))

@@ -1,12 +1,14 @@
 """Forget-me that really forgets (issue 17, items 1 and 2): the record of forgotten shoppers, applied by
 the catalog import, the collaborative training and the model load; and a forget that a read-only or
-locked catalog cannot half-do. Real catalog, store and checkpoint files; a fake text encoder.
+locked catalog cannot half-do. Real catalog, store and checkpoint files; a fake text encoder. The last
+test does it through the real servers, restarted, on a copy of set-up's files.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +21,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.account import ActionForgetMe
+from bot.servers import Assistant
+from recommender import config
 from recommender.catalog.importer import import_catalog
 from recommender.cf import serving
 from recommender.cf.model import CFConfig
@@ -269,3 +273,44 @@ def test_a_forgotten_shopper_is_served_like_a_new_one_by_either_model(tmp_path: 
     again = CFRecommender.load(rec.save(tmp_path / "cf.pt"), forgotten=ForgottenShoppers.beside(tmp_path / "shop.db"))
     assert again.recommend(GONE, n=3) == again.recommend("a-new-shopper", n=3) and again.history_length("u2") == 3
     assert GONE.encode() not in (tmp_path / "cf.pt").read_bytes()
+
+
+# ---- the real servers ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_through_the_real_servers_a_forgotten_shopper_stays_forgotten_after_a_restart(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained_model: Path) -> None:
+    """Set-up's catalog, embeddings and model copied to a var folder of their own; a shipped shopper with
+    a history forgets themselves on the real servers; after both restart, they are a new shopper."""
+    folder = tmp_path / "var"
+    shutil.copytree(config.cache_dir(), folder, ignore=shutil.ignore_patterns(
+        "pycache", "*.lock", "shop*.db*", "conversations.db*", "secrets"))
+    monkeypatch.setenv("SHOPBOT_CACHE", str(folder))
+    for name in ("SHOPBOT_CATALOG", "SHOPBOT_STORE", "SHOPBOT_TRACKER"):
+        monkeypatch.delenv(name, raising=False)
+    with sqlite3.connect(folder / "catalog.db") as db:
+        shopper, bought = db.execute("SELECT shopper_id, count(*) FROM interactions GROUP BY shopper_id"
+                                     " ORDER BY count(*) DESC, shopper_id LIMIT 1").fetchone()
+    assert traces(folder, shopper) == ["catalog.db", "cf/shopbot.pt"]
+
+    def recommended(bot: Assistant, sender: str) -> list[dict]:
+        replies = bot.send(sender, "what do you recommend?")
+        return [p for r in replies for p in (r.get("custom") or {}).get("products", [])]
+
+    with Assistant(trained_model, log_dir=tmp_path / "before") as bot:
+        personal = recommended(bot, shopper)
+        assert any(reason.startswith(("because you liked", "often bought after"))
+                   for card in personal for reason in card["reasons"]), personal
+        assert "Delete it all?" in bot.send(shopper, "delete all my data")[0]["text"]
+        done = " ".join(r.get("text", "") for r in bot.send(shopper, "yes"))
+        assert f"{bought} past purchases" in done, done
+        assert traces(folder, shopper) == []            # catalog, checkpoint, store, conversations: at once
+    with Assistant(trained_model, log_dir=tmp_path / "after") as bot:  # both servers read the files again
+        again, stranger = recommended(bot, shopper), recommended(bot, "forget-e2e-new-shopper")
+    assert [p["id"] for p in again] == [p["id"] for p in stranger] and again
+    assert not any(reason.startswith(("because you liked", "often bought after"))
+                   for card in again for reason in card["reasons"])
+    # Talking again, they are a new shopper with a new conversation and new "shown" events; their
+    # history came back neither into the catalog nor into the model.
+    assert [f for f in traces(folder, shopper) if not f.startswith(("shop.db", "conversations.db"))] == []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,21 +24,16 @@ SENDER = f"privacy-probe-{secrets.token_hex(4)}"
 
 
 @pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -> Iterator[dict[str, str]]:
-    """The text of both logs after a conversation that names MARKER, sent as SENDER."""
-    folder = tmp_path_factory.mktemp("privacy")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SHOPBOT_STORE", str(folder / "shop.db"))
-        env.setenv("SHOPBOT_TRACKER", str(folder / "conversations.db"))
-        with Assistant(trained_model, log_dir=folder / "servers") as bot:
-            search = bot.send(SENDER, f"show me {MARKER} shampoo under $10")
-            assert any((r.get("custom") or {}).get("products") for r in search), search  # a real search ran
-            for text in ("tell me about the second one", "add the first one to my cart", "what's in my cart?",
-                         f"can you book me a flight to {MARKER}?", f"I love {MARKER}"):
-                assert bot.send(SENDER, text), text
-            too_long = bot.send(SENDER, f"{MARKER} " * 120)  # refused by the guard (bot/channels.py)
-            assert too_long[0]["text"] == TOO_LONG.format(max_chars=Limits().max_chars), too_long
-        yield {name: (bot.log_dir / name).read_text(errors="replace") for name in ("rasa.log", "actions.log")}
+def logs(assistant: Assistant) -> dict[str, str]:
+    """The text of both logs of the shared assistant after a conversation that names MARKER, sent as SENDER."""
+    search = assistant.send(SENDER, f"show me {MARKER} shampoo under $10")
+    assert any((r.get("custom") or {}).get("products") for r in search), search  # a real search ran
+    for text in ("tell me about the second one", "add the first one to my cart", "what's in my cart?",
+                 f"can you book me a flight to {MARKER}?", f"I love {MARKER}"):
+        assert assistant.send(SENDER, text), text
+    too_long = assistant.send(SENDER, f"{MARKER} " * 120)  # refused by the guard (bot/channels.py)
+    assert too_long[0]["text"] == TOO_LONG.format(max_chars=Limits().max_chars), too_long
+    return {name: (assistant.log_dir / name).read_text(errors="replace") for name in ("rasa.log", "actions.log")}
 
 
 def test_the_logs_are_the_servers_own(logs: dict[str, str]) -> None:

@@ -4,7 +4,9 @@ shop's order lines (tests/fixtures/catalogs/uk_gifts_orders.csv, see its README)
 
 from __future__ import annotations
 
+import csv
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from bot.cli import cli
 from recommender.catalog.formats import ColumnMapping
 from recommender.catalog.histories import InteractionMapping
 from recommender.catalog.importer import import_catalog
+from recommender.catalog.products import Catalog
 from recommender.catalog.order_lines import OrderRules, is_cancellation, parse_not_products
 from recommender.errors import CatalogImportError
 
@@ -58,6 +61,18 @@ def test_latest_line_by_date_gives_title_and_price(shop) -> None:
     assert _one(db, "SELECT title, price FROM products WHERE id = '85123A'") == (
         "CREAM HANGING HEART T-LIGHT HOLDER", 5.79)
     assert _one(db, "SELECT title, price FROM products WHERE id = '22197'") == ("POPCORN HOLDER", 2.46)
+
+
+def test_each_product_is_dated_by_its_latest_line(shop) -> None:
+    db, _ = shop
+    latest: dict[str, datetime] = {}
+    with ORDERS.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            when = datetime.fromisoformat(row["InvoiceDate"])
+            latest[row["StockCode"]] = max(latest.get(row["StockCode"], when), when)
+    with Catalog.open(db) as catalog:
+        dates = catalog.dates()
+    assert len(dates) == 39 and all(dates[pid] == latest[pid].timestamp() for pid in dates)
 
 
 def test_first_rule_keeps_the_earliest_line(tmp_path: Path) -> None:

@@ -6,12 +6,14 @@ built by the real importer; filters are checked against the SQLite file with ind
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sqlite3
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -682,8 +684,62 @@ def test_facet_filters_normalise_relax_and_describe(fashion):
     assert Filters(price_min=10, price_max=12.5).describe("EUR") == ["between €10 and €12.50"]
 
 
+def fashion_with(tmp_path: Path, column: str, values: Callable[[int], str], **mapped: str) -> ProductSearch:
+    """The fashion fixture with one more column (its value for row i: ``values(i)``), imported with
+    ``mapped`` fields on it, searched with the word encoder."""
+    with FASHION.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    path = tmp_path / "shop.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, [*rows[0], column])
+        writer.writeheader()
+        writer.writerows(row | {column: values(i)} for i, row in enumerate(rows))
+    mapping = ColumnMapping().with_columns(id="ProductID", title="ProductName", brand="ProductBrand", price="Price",
+                                           **mapped)
+    import_catalog(path, tmp_path / "catalog.db", mapping=mapping, progress=False)
+    catalog = Catalog.open(tmp_path / "catalog.db")
+    encoder = WordEncoder()
+    emb = ProductEmbeddings.load_or_build(catalog, encoder, tmp_path / "cache", progress=False)
+    return ProductSearch(catalog, encoder, emb, SearchConfig(diversity=0, relevance_floor=0))
+
+
+def test_without_histories_review_counts_are_the_prior(tmp_path):
+    search = fashion_with(tmp_path, "Reviews", lambda i: str((i * 37) % 101), review_count="Reviews")
+    assert search.prior().kind == "reviews" and search.popularity() == {}
+    reviews = search.catalog.review_counts()
+    browse = search.search("", Filters(brand="Puma"), n=20)
+    counts = [reviews.get(r.product.id, 0) for r in browse.results]
+    assert len(counts) == 12 and counts == sorted(counts, reverse=True) and counts[0] > counts[-1]
+    for r, n in zip(browse.results, counts):  # the ranking: every count said, "popular" from 30
+        said = [f"popular: {n} reviews"] if n >= 30 else [f"{n} review{'s' * (n != 1)}"] if n else []
+        assert list(r.reasons) == [*said, "Puma, as asked"]
+    shoes = search.search("running shoes", Filters(brand="Puma"), n=4)
+    assert all("Running Shoes" in r.product.title for r in shoes.results)  # relevance still comes first
+    assert all(not reason.endswith(" reviews") or reason.startswith("popular: ")
+               for r in shoes.results for reason in r.reasons)  # under a query, only strong counts are said
+
+
+def test_without_histories_or_reviews_the_newest_come_first(tmp_path):
+    first = date(2026, 1, 1)
+    search = fashion_with(tmp_path, "Listed", lambda i: (first + timedelta(days=(i * 37) % 300)).isoformat(),
+                          date="Listed")
+    assert search.prior().kind == "recency"
+    dates = search.catalog.dates()
+    assert len(dates) == 93
+    browse = search.search("", Filters(brand="Puma"), n=20)
+    days = [dates[r.product.id] for r in browse.results]
+    assert len(days) == 12 and days == sorted(days, reverse=True)
+    newest, oldest = max(dates.values()), min(dates.values())
+    for r, when in zip(browse.results, days):
+        day = datetime.fromtimestamp(when, tz=timezone.utc).date().isoformat()
+        new = when >= newest - 0.1 * (newest - oldest)
+        assert r.reasons[0] == (f"new: listed {day}" if new else f"listed {day}")
+    shoes = search.search("running shoes", n=30)
+    assert all(not reason.startswith("listed") for r in shoes.results for reason in r.reasons)
+
+
 def test_a_catalog_without_histories_or_model_ranks_by_relevance_then_id(fashion):
-    assert fashion.recommender is None and fashion.popularity() == {}
+    assert fashion.recommender is None and fashion.popularity() == {} and fashion.prior().kind == "none"
     browse = fashion.search("", Filters(brand="Puma"), n=20)
     assert ids(browse) == sorted(ids(browse)) and len(browse.results) == 12     # no popularity: ties by id
     assert all(r.reasons == ("Puma, as asked",) for r in browse.results)

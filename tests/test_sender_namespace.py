@@ -136,9 +136,13 @@ def serve(app: Sanic, client: Callable[[str], Awaitable[Any]]) -> Any:
 # ---- what a client of each channel sends ------------------------------------------------------------------
 
 
-async def rest(session: aiohttp.ClientSession, url: str, sender: str, text: str,
+NO_SENDER = object()  # rest(): a body without "sender"
+
+
+async def rest(session: aiohttp.ClientSession, url: str, sender: Any, text: str,
                **extra: Any) -> tuple[int, Any]:
-    async with session.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text, **extra},
+    body = ({} if sender is NO_SENDER else {"sender": sender}) | {"message": text, **extra}
+    async with session.post(f"{url}/webhooks/rest/webhook", json=body,
                             headers={"Authorization": f"Bearer {REST_TOKEN}"}) as answer:
         return answer.status, await answer.json()
 
@@ -275,10 +279,11 @@ def test_a_malformed_rest_message_id_is_refused_and_reaches_nobody(store, server
     assert server["agent"].messages == [] and store.cart_lines("alice") == []
 
 
-@pytest.mark.parametrize("sender", ["x" * 201, "rest:" + "x" * 196, "", 7, None, ["alice"]],
-                         ids=["201 characters", "rest: and 196", "empty", "a number", "null", "a list"])
+@pytest.mark.parametrize("sender", ["x" * 201, "rest:" + "x" * 196, "", 7, None, ["alice"], NO_SENDER],
+                         ids=["201 characters", "rest: and 196", "empty", "a number", "null", "a list", "none"])
 def test_a_rest_sender_the_store_cannot_keep_is_refused_and_reaches_nobody(store, server, sender) -> None:
-    """At most 200 characters as kept: an id holding ':' is kept as "rest:<id>", so 195 then."""
+    """At most 200 characters as kept: an id holding ':' is kept as "rest:<id>", so 195 then. No sender
+    at all would be Rasa's one "default" conversation, shared by every such caller."""
     async def client(url: str) -> tuple[int, Any]:
         async with aiohttp.ClientSession() as session:
             return await rest(session, url, sender, add(FIRST))
@@ -400,14 +405,14 @@ def post_rest(bot: Assistant, sender: str, text: str, message_id: str | None = N
 
 @pytest.mark.slow
 def test_through_the_real_servers_a_retry_adds_once_and_a_rest_caller_cannot_reach_a_chat(
-        assistant: Assistant, store_path: Path, catalog_db: sqlite3.Connection) -> None:
+        assistant: Assistant, shared_state: Path, catalog_db: sqlite3.Connection) -> None:
     [product] = catalog_db.execute("SELECT id FROM products ORDER BY id LIMIT 1").fetchone()
     for _ in range(2):                                                   # the back end's retry
         replies = post_rest(assistant, "ns-retry", add(product), message_id="retry-1")
         assert replies and all(r["recipient_id"] == "ns-retry" for r in replies)
     post_rest(assistant, "telegram:777", add(product))                      # not the Telegram chat 777
 
-    store = ShopStore.open(store_path)
+    store = ShopStore.open(shared_state / "shop.db")
     try:
         assert [(line.product_id, line.quantity) for line in store.cart_lines("ns-retry")] == [(product, 1)]
         assert [(line.product_id, line.quantity) for line in store.cart_lines("rest:telegram:777")] == [(product, 1)]

@@ -71,7 +71,9 @@ class ColumnMapping:
     review_count: str | None = "review_count"
     image_url: str | None = "image_url"
     stock: str | None = "stock"
-    date: str | None = None  # order exports: the line's date; the latest line of a repeated id wins
+    # The product's date: listed (a product file) or the line's (an order export: the latest line of a
+    # repeated id wins); newest first is the ranking's prior when there are no histories and no reviews.
+    date: str | None = None
     quantity: str | None = None  # order exports: a negative quantity marks a cancellation
     order_id: str | None = None  # order exports: an order number "C" + digit marks a cancellation
     facets: tuple[tuple[str, str], ...] = ()

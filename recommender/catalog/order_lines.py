@@ -80,6 +80,7 @@ class ProductLines:
         self._price: dict[str, tuple[tuple, float]] = {}  # id -> (rank, price of the line it comes from)
         self._titles: dict[str, set[str]] = {}
         self._prices: dict[str, set[float]] = {}
+        self._dated: dict[str, float] = {}  # id -> its latest line's date
 
     def add(self, product: dict[str, Any], line: int, when: float | None) -> None:
         """One line's product; ``when`` is its date as a timestamp (None: unknown, sorts first).
@@ -105,6 +106,8 @@ class ProductLines:
                 self._prices.setdefault(pid, set()).add(price)
         if product["title"] is not None:
             self._titles.setdefault(pid, set()).add(product["title"])
+        if when is not None and when > self._dated.get(pid, -math.inf):
+            self._dated[pid] = when
 
     @property
     def repeated(self) -> bool:
@@ -112,9 +115,11 @@ class ProductLines:
         return len(self.lines) < sum(self.lines.values())
 
     def products(self, drop: Iterable[str] = ()) -> list[dict[str, Any]]:
-        """One product per id in order of first appearance (``drop``: ids to leave out)."""
+        """One product per id in order of first appearance (``drop``: ids to leave out), ``dated`` by its
+        latest line."""
         dropped = set(drop)
-        return [self._kept[pid][1] | {"price": self._price[pid][1] if pid in self._price else None}
+        return [self._kept[pid][1] | {"price": self._price[pid][1] if pid in self._price else None,
+                                      "dated": self._dated.get(pid)}
                 for pid in self.first_line if pid not in dropped]
 
     def summary(self, ids: Iterable[str], lines_read: int) -> str:

@@ -374,6 +374,16 @@ class Catalog:
             self._rows("SELECT product_id, count(DISTINCT shopper_id) FROM interactions GROUP BY product_id")
         )
 
+    def review_counts(self) -> dict[str, int]:
+        """product_id -> its review count, for the products with at least one."""
+        return dict(self._rows("SELECT id, review_count FROM products WHERE review_count > 0"))
+
+    def dates(self) -> dict[str, float]:
+        """product_id -> its date as a POSIX timestamp (listed; an order export's latest line), when known."""
+        if "dated" not in self.db["products"].columns_dict:  # catalogs written before dates (schema 1, 2)
+            return {}
+        return dict(self._rows("SELECT id, dated FROM products WHERE dated IS NOT NULL"))
+
     def shopper_history(self, shopper_id: str) -> list[str]:
         """The shopper's product ids in order; [] for an unknown shopper."""
         sql = "SELECT product_id FROM interactions WHERE shopper_id = ? ORDER BY position"

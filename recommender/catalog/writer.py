@@ -12,9 +12,10 @@ import sqlite_utils
 from recommender.catalog.products import PATH_SEP, compute_fingerprint
 
 FORGET_TIMEOUT_S = 2.0  # a forget waits this long for a locked catalog, then leaves that part pending
-SCHEMA_VERSION = "2"  # 2: description, rating, review_count, image_url, stock, product_facets, meta currency
+# 2: description, rating, review_count, image_url, stock, product_facets, meta currency; 3: dated
+SCHEMA_VERSION = "3"
 _FIELDS = ("id", "title", "brand", "category", "category_path", "price", "sales_rank", "description", "rating",
-           "review_count", "image_url", "stock")
+           "review_count", "image_url", "stock", "dated")
 
 
 class CatalogWriter:
@@ -28,7 +29,7 @@ class CatalogWriter:
         self.db["products"].create(
             {"id": str, "title": str, "brand": str, "category": str, "category_path": str,
              "price": float, "sales_rank": float, "description": str, "rating": float, "review_count": int,
-             "image_url": str, "stock": int},
+             "image_url": str, "stock": int, "dated": float},
             pk="id",
         )
         self.db["product_facets"].create({"product_id": str, "name": str, "value": str})

@@ -41,6 +41,8 @@ class CFConfig:
     n_negatives: int = 1024     # > 0 = sampled softmax, shared negatives; 0 = full softmax (~6x slower here)
     neg_power: float = 0.75     # negatives drawn with prob ~ (popularity+1)**neg_power (0 = uniform), logQ-corrected
     init_std: float = 0.02      # normal init of embeddings and linear weights (nanoGPT)
+    filter_alpha: float = 0.0   # sasrec: share of each block's mixer for the frequency filter (BSARec 0.7; 0 = off)
+    filter_c: int = 5           # sasrec: the low-pass keeps max_len // filter_c positions (BSARec's c = 5)
 
 
 class _ItemTable(nn.Module):
@@ -152,17 +154,43 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.c_proj(y))
 
 
+class FrequencyFilter(nn.Module):
+    """BSARec's beyond-self-attention filter, made causal: low + beta**2 * (x - low), where ``low`` is the
+    mean of the last ``max_len // filter_c`` real items (BSARec keeps the lowest frequencies of the whole
+    sequence with an FFT, which would let a position see later items under a per-position loss)."""
+
+    def __init__(self, cfg: CFConfig):
+        super().__init__()
+        self.window = max(1, cfg.max_len // max(1, cfg.filter_c))
+        self.beta = nn.Parameter(torch.randn(1, 1, cfg.n_embd))
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape                                             # batch, time, channels
+        w = valid[..., None].to(x.dtype)                              # (B, T, 1): pads weigh nothing
+        sums = F.pad(torch.cat([x * w, w], dim=2).cumsum(1), (0, 0, 1, 0))  # (B, T + 1, C + 1) prefix sums
+        window = sums[:, 1:] - sums[:, (torch.arange(T, device=x.device) + 1 - self.window).clamp_min(0)]
+        low = window[..., :C] / window[..., C:].clamp_min(1.0)        # (B, T, C) mean of the last `window` items
+        return self.dropout(low + self.beta.pow(2) * (x - low))
+
+
 class Block(nn.Module):
     def __init__(self, cfg: CFConfig):
         super().__init__()
         self.ln_1 = nn.LayerNorm(cfg.n_embd)
         self.attn = CausalSelfAttention(cfg)
+        self.alpha = cfg.filter_alpha
+        self.filter = FrequencyFilter(cfg) if self.alpha > 0 else None
         self.ln_2 = nn.LayerNorm(cfg.n_embd)
         self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, cfg.mlp_ratio * cfg.n_embd), nn.GELU(),
                                  nn.Linear(cfg.mlp_ratio * cfg.n_embd, cfg.n_embd), nn.Dropout(cfg.dropout))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), mask)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        h = self.ln_1(x)
+        mixed = self.attn(h, mask)
+        if self.filter is not None:
+            mixed = self.alpha * self.filter(h, valid) + (1 - self.alpha) * mixed
+        x = x + mixed
         return x + self.mlp(self.ln_2(x))
 
 
@@ -204,7 +232,7 @@ class SASRec(nn.Module):
         mask = causal[None] & valid[:, None, :]                       # (B, T query, T key)
         mask = (mask | torch.eye(T, dtype=torch.bool, device=x.device)[None])[:, None]  # pads see themselves
         for block in self.blocks:
-            x = block(x, mask)
+            x = block(x, mask, valid)
         return self.ln_f(x)
 
     def forward(self, seq: torch.Tensor, targets: torch.Tensor | None = None):

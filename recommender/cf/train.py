@@ -34,6 +34,8 @@ class TrainConfig:
     max_minutes: float = 18.0   # wall-clock budget of the whole fit, validation included
     eval_shoppers: int = 0      # validate on the first this many shoppers (0 = all of them)
     threads: int = 2            # torch CPU threads (the machine has 2 cores shared by a team)
+    samples: str = "sequences"  # sasrec: "sequences" (a loss at every position) or "prefixes" (every prefix its
+                                # own sample, the loss at its last position only, as FMLP-Rec and BSARec train)
 
 
 @dataclass
@@ -74,10 +76,19 @@ def score_histories(model: torch.nn.Module, histories: Sequence[np.ndarray],
     return np.vstack(out) if out else np.zeros((0, model.cfg.n_items), dtype=np.float32)
 
 
-def _sasrec_batches(train: Sequence[np.ndarray], cfg: CFConfig, batch_size: int, rng: np.random.Generator):
+def _sasrec_batches(train: Sequence[np.ndarray], cfg: CFConfig, batch_size: int, rng: np.random.Generator,
+                    prefixes: bool = False):
+    """(inputs, targets) batches, (B, T) each (``TrainConfig.samples``): whole sequences with a target at
+    every position, or every prefix with its next item as the target of its last position only."""
     seqs = [s for s in train if len(s) >= 2]
+    if prefixes:
+        seqs = [s[:k] for s in seqs for k in range(2, len(s) + 1)]
     inputs = pad_histories([s[:-1] for s in seqs], cfg.max_len)
-    targets = pad_histories([s[1:] for s in seqs], cfg.max_len)
+    if prefixes:
+        targets = torch.zeros_like(inputs)
+        targets[:, -1] = torch.from_numpy(np.array([s[-1] for s in seqs], dtype=np.int64) + 1)
+    else:
+        targets = pad_histories([s[1:] for s in seqs], cfg.max_len)
     lengths = np.minimum([len(s) - 1 for s in seqs], cfg.max_len)
     order = np.lexsort((rng.random(len(seqs)), lengths))             # similar lengths share a batch
     starts = rng.permutation(np.arange(0, len(order), batch_size))   # batches in random order
@@ -86,6 +97,15 @@ def _sasrec_batches(train: Sequence[np.ndarray], cfg: CFConfig, batch_size: int,
         x, y = inputs[idx], targets[idx]
         T = int((x > 0).sum(1).max())                                 # trim the all-padding columns
         yield (x[:, -T:], y[:, -T:])
+
+
+def _n_samples(train: Sequence[np.ndarray], cfg: CFConfig, tc: TrainConfig) -> int:
+    """Training samples an epoch: sequences or prefixes (sasrec), (shopper, item) pairs (mf)."""
+    if cfg.kind != "sasrec":
+        return sum(len(s) for s in train)
+    if tc.samples == "prefixes":
+        return sum(max(len(s) - 1, 0) for s in train)
+    return sum(len(s) >= 2 for s in train)
 
 
 def _mf_batches(train: Sequence[np.ndarray], batch_size: int, rng: np.random.Generator):
@@ -132,12 +152,14 @@ def fit_model(cfg: CFConfig, train: Sequence[np.ndarray], *, train_config: Train
                  None if valid[2] is None else valid[2][:tc.eval_shoppers])
     if tc.lr_schedule not in ("plateau", "cosine"):
         raise ValueError(f"Unknown lr_schedule {tc.lr_schedule!r}; expected 'plateau' or 'cosine'")
+    if tc.samples not in ("sequences", "prefixes"):
+        raise ValueError(f"Unknown samples {tc.samples!r}; expected 'sequences' or 'prefixes'")
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=tc.lr_patience) \
         if valid is not None and tc.lr_patience > 0 and tc.lr_schedule == "plateau" else None
     per_step = None
     if tc.lr_schedule == "cosine":
-        n_seqs = sum(len(s) >= 2 for s in train) if cfg.kind == "sasrec" else sum(len(s) for s in train)
-        steps = max(1, math.ceil(n_seqs / (tc.batch_size if cfg.kind == "sasrec" else tc.batch_size * 8)))
+        batch = tc.batch_size if cfg.kind == "sasrec" else tc.batch_size * 8
+        steps = max(1, math.ceil(_n_samples(train, cfg, tc) / batch))
         total, warm = steps * tc.epochs, steps * tc.warmup_epochs
         per_step = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: (t + 1) / warm if t < warm else
                                                      0.5 * (1 + math.cos(math.pi * min(1.0, (t - warm) / max(1, total - warm)))))
@@ -145,7 +167,7 @@ def fit_model(cfg: CFConfig, train: Sequence[np.ndarray], *, train_config: Train
     started = time.perf_counter()
     for epoch in range(1, tc.epochs + 1):
         model.train()
-        batches = (_sasrec_batches(train, cfg, tc.batch_size, rng) if cfg.kind == "sasrec"
+        batches = (_sasrec_batches(train, cfg, tc.batch_size, rng, tc.samples == "prefixes") if cfg.kind == "sasrec"
                    else _mf_batches(train, tc.batch_size * 8, rng))
         losses = []
         for inputs, targets in batches:

@@ -6,13 +6,14 @@ filter is set, minus ``exclude``. Each candidate gets::
     score = w_sem * max(cos(query, product), 0)              # sentence-encoder similarity, 0..1
           + w_kw  * bm25(product) / max bm25                 # FTS keyword match, 0..1 (best match = 1)
           + w_personal * exp(cf(product) - max cf)           # collaborative model, 0..1 (best candidate = 1)
-          + w_pop * log1p(shoppers) / log1p(max shoppers)    # popularity prior, 0..1
+          + w_pop * prior(product)                           # popularity prior, 0..1 (``prior`` module)
 
 with the weights of ``SearchConfig``. ``cf`` is the collaborative model's score after the shopper's
 known history and this session's items (``CFRecommender.scores``), so ``exp(cf - max cf)`` is the
 candidate's probability relative to the likeliest candidate; it is 0 without a model or without
-any history (a new shopper is ranked by relevance and popularity). A catalog without any shopper
-histories has popularity 0 everywhere: it is ranked by relevance alone, ties by product id.
+any history (a new shopper is ranked by relevance and popularity). The prior is the shoppers who
+bought the product; a catalog without histories uses its review counts, then its products' dates
+(newest first), and with none of them is ranked by relevance alone, ties by product id.
 
 Diversity: the best ``diversity_pool`` candidates are re-ranked greedily (maximal marginal
 relevance with a similarity floor): each next pick maximises ``score - diversity * redundancy``,
@@ -87,6 +88,7 @@ from recommender.ranking import reasons
 from recommender.ranking.cf_bridge import CFBridge, Scored, load_recommender, positions
 from recommender.ranking.facets import FacetVocabulary
 from recommender.ranking.filters import RELAX_ORDER, Filters
+from recommender.ranking.prior import Prior
 from recommender.ranking.query import Query, parse_query
 from recommender.ranking.similar import in_two_tiers, kind_count, kind_mask
 from recommender.ranking.spelling import Speller
@@ -123,7 +125,7 @@ class SearchConfig:
     diversity_pool: int = 50  # best candidates the diversity step may reorder
     semantic_reason_min: float = 0.5  # cos needed before saying "close in meaning to"
     personal_reason_min: float = 0.2  # personal part (0..1) needed before giving the model's reasons
-    popular_reason_min: int = 30  # shoppers before saying "popular: N shoppers bought it" (~top 10% here)
+    popular_reason_min: int = 30  # shoppers (or reviews) before saying "popular: ..." (~top 10% here)
     keyword_limit: int = 500  # keyword matches used per query without filters (the best ones)
     keyword_limit_filtered: int = 1000  # with filters: matches inside the filter may rank lower overall
     max_query_chars: int = 300  # longer user text is cut at a word boundary
@@ -181,7 +183,7 @@ class ProductSearch:
         self.config = config or SearchConfig()
         self.cf = CFBridge(recommender, embeddings.ids)
         self.index = index
-        self._popularity: dict[str, int] | None = None
+        self._prior: Prior | None = None
         self._pop_norm: np.ndarray | None = None
         # Read-only while serving, so computed once: the embedding row of each catalog product (-1: no
         # vector), every row, and each row's rank by product id (the deterministic tie-break).
@@ -390,8 +392,8 @@ class ProductSearch:
             scored.append((cfg.w_sem * text, reasons.described_like(source)))
         if together := self.cf.together_reason(source.id, p.id):
             scored.append((cfg.similar_w_bought * bought, together))
-        if (shoppers := self.popularity().get(p.id, 0)) >= cfg.popular_reason_min:
-            scored.append((cfg.w_pop * pop, reasons.bought_it(shoppers, popular=True)))
+        if said := self.prior().reason(p.id, cfg.popular_reason_min, ranking=False):
+            scored.append((cfg.w_pop * pop, said))
         return reasons.by_contribution(scored) + reasons.also_like(p, source) + \
             reasons.filter_reasons(p, filters, self.currency)
 
@@ -491,17 +493,19 @@ class ProductSearch:
 
     def _popularity_norm(self) -> np.ndarray:
         if self._pop_norm is None:
-            counts = self.popularity()
-            raw = np.array([counts.get(pid, 0) for pid in self.embeddings.ids], dtype=np.float32)
-            top = float(raw.max()) if len(raw) else 0.0
-            self._pop_norm = np.log1p(raw) / math.log1p(top) if top > 0 else np.zeros_like(raw)
+            self._pop_norm = self.prior().normalised(self.embeddings.ids)
         return self._pop_norm
 
+    def prior(self) -> Prior:
+        """The ranking's prior (``prior`` module), read once from the catalog."""
+        if self._prior is None:
+            self._prior = Prior.of(self.catalog)
+        return self._prior
+
     def popularity(self) -> dict[str, int]:
-        """product_id -> shoppers who interacted with it (read once from the catalog)."""
-        if self._popularity is None:
-            self._popularity = self.catalog.popularity()
-        return self._popularity
+        """product_id -> shoppers who interacted with it ({} when the catalog has no histories)."""
+        prior = self.prior()
+        return {pid: int(n) for pid, n in prior.raw.items()} if prior.kind == "shoppers" else {}
 
     def _relax(self, filters: Filters, excluded: np.ndarray, among: np.ndarray | None = None) -> str | None:
         """The first filter of ``RELAX_ORDER`` whose removal lets a product through (one of the rows
@@ -524,7 +528,6 @@ class ProductSearch:
         if q.text and sem >= cfg.semantic_reason_min:
             scored.append((cfg.w_sem * sem, reasons.close_in_meaning(q.text)))
         scored += [(personal[0], text) for text in personal[1]]
-        shoppers = self.popularity().get(p.id, 0)
-        if shoppers >= cfg.popular_reason_min or (not q.text and shoppers > 0):
-            scored.append((cfg.w_pop * pop, reasons.bought_it(shoppers, popular=shoppers >= cfg.popular_reason_min)))
+        if said := self.prior().reason(p.id, cfg.popular_reason_min, ranking=not q.text):
+            scored.append((cfg.w_pop * pop, said))
         return reasons.by_contribution(scored) + reasons.filter_reasons(p, filters, self.currency)

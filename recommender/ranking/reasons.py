@@ -8,8 +8,10 @@ The ranker's reasons, ordered by contribution (``by_contribution``), then the fi
 - ``because you liked <p>`` / ``often bought after <p> (N shoppers)``: the collaborative model's
   reasons (``CFRecommender``: occlusion and co-purchase counts, ``p`` always from the shopper's
   history or session), given when the personal part is at least ``personal_reason_min``;
-- ``popular: N shoppers bought it``: only when N >= ``SearchConfig.popular_reason_min``; with no
-  query words, popularity is the ranking, so any N > 0 is given (``2 shoppers bought it``);
+- the prior's (``prior`` module): ``popular: N shoppers bought it`` only when N >=
+  ``SearchConfig.popular_reason_min``; with no query words the prior is the ranking, so any N > 0 is
+  given (``2 shoppers bought it``); without histories ``popular: N reviews`` / ``2 reviews`` the same
+  way; without either, ``new: listed 2026-11-03`` for the newest tenth (``listed 2025-01-10`` when it ranks);
 - ``Neutrogena, as asked`` / ``in Shampoos, as asked`` / ``black, as asked`` / ``for women, as asked``
   / ``under your $15 budget`` / ``between $10 and $30`` / ``over $20 as asked``: only for filters
   that were given (every result satisfies them: they are hard filters), prices in the catalog's
@@ -17,7 +19,7 @@ The ranker's reasons, ordered by contribution (``by_contribution``), then the fi
 
 Similar products (``similar`` module): by contribution ``described like <p>`` (cos >=
 ``semantic_reason_min``), the model's ``often bought together with <p> (N shoppers)`` and ``popular: N
-shoppers bought it`` (N >= ``popular_reason_min``), then ``also from <brand>`` / ``also in <category>``
+shoppers bought it`` (the prior's reason when strong), then ``also from <brand>`` / ``also in <category>``
 (the category is what made it the same kind of product).
 """
 
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from recommender.catalog.products import Product
 
 __all__ = ["also_like", "bought_it", "by_contribution", "close_in_meaning", "described_like", "filter_reasons",
-           "join_quoted", "matched_phrases", "matches", "shorten"]
+           "join_quoted", "listed", "matched_phrases", "matches", "reviewed", "shorten"]
 
 
 def by_contribution(scored: Iterable[tuple[float, str]]) -> tuple[str, ...]:
@@ -55,6 +57,17 @@ def bought_it(shoppers: int, popular: bool) -> str:
     """ "popular: 40 shoppers bought it" when ``popular``, else "1 shopper bought it"."""
     bought = f"{shoppers} shopper{'s' if shoppers != 1 else ''} bought it"
     return f"popular: {bought}" if popular else bought
+
+
+def reviewed(reviews: int, popular: bool) -> str:
+    """ "popular: 120 reviews" when ``popular``, else "1 review"."""
+    counted = f"{reviews} review{'s' if reviews != 1 else ''}"
+    return f"popular: {counted}" if popular else counted
+
+
+def listed(day: str, new: bool) -> str:
+    """ "new: listed 2026-11-03" when among the newest, else "listed 2026-11-03"."""
+    return f"new: listed {day}" if new else f"listed {day}"
 
 
 def described_like(source: Product) -> str:
