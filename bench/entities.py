@@ -15,11 +15,13 @@ For each catalog, the NLU model the assistant would run for it, and two messages
    trains it like the others.
 3. The catalog's ``--brands`` (100) brands with most products (all of them when it has fewer), each
    asked as ``only <brand>`` and ``<brand> <type> under <price>``: the brand as the catalog spells it;
-   <type> the brand's most common leaf category (on a catalog without categories, the product type
-   read from its titles), lowercase as a shopper types it and as the lookups hold it (ties: the larger
-   category, then the name); <price> the first round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 x 10^k)
-   above the brand's cheapest product, written in the catalog's currency as shoppers write it ("$20",
-   "₹1500", "400 euros": recommender/ranking/prices.py). A brand none of whose products has a type
+   <type> the brand's most common leaf category among those in the category lookup, else among all
+   (on a catalog without categories, the product types read from its titles; ties: the larger
+   category, then the name), said as a shopper says it: its name in lowercase, or for a name joining
+   several ("Kettles & Toasters") the shortest part the lookups map to it ("kettles"); <price> the
+   first round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 x 10^k) above the brand's cheapest product of
+   that type, written in the catalog's currency as shoppers write it ("$20", "₹1500", "400 euros":
+   recommender/ranking/prices.py). A brand none of whose products has a type
    or a price is asked ``only <brand>`` alone.
 4. Scored as tests/test_nlu_model.py does, through ``actions.vocabulary.Vocabulary.from_catalog``:
    intent right = refine_search for "only ...", search_products for the other, after the fallback of
@@ -29,8 +31,9 @@ For each catalog, the NLU model the assistant would run for it, and two messages
    "shoes" for "running shoes", is wrong: the filter would be wider); price right = the price_max
    entities read by ``actions.prices.parse_price`` are [the amount], and no price_min.
 
-Each brand's row also says whether its name is in the catalog's brand lookup (brands of fewer than 3
-products, and everyday words, are left out: bot/nlu_lookups.py) and whether data/nlu annotates it as a
+Each brand's row also says whether its name is in the catalog's brand lookup (brands not worth
+naming, under 3 products outside the catalog's 100 biggest, and everyday words are left out:
+bot/nlu_lookups.py) and whether data/nlu annotates it as a
 brand in some example (the training data names brands of other shops too: stores.yml).
 
 Nothing is written outside a temporary folder (``--work DIR`` keeps it, and a model trained there is
