@@ -102,9 +102,12 @@ def generate(catalog: Catalog) -> str:
     index = _brands_by_title_word(catalog)
     spread = _departments(catalog)
     brands = _brand_owners(catalog.brands(), index, _department_names(catalog))
-    leaves = [(c, n) for c, n in catalog.categories() if len(spread.get(c, ())) <= 1]
-    vague = {c for c, _ in catalog.categories() if len(spread.get(c, ())) > 1}  # "Creams": no one kind
-    categories = _category_owners(leaves, set(index), set().union(*(_category_variants(c, set(index)) for c in vague)),
+    title_words = set(index)
+    counts = catalog.categories()
+    leaves = [(c, n) for c, n in counts if len(spread.get(c, ())) <= 1]
+    vague = {c for c, _ in counts if len(spread.get(c, ())) > 1}  # "Creams": no one kind
+    categories = _category_owners(leaves, title_words,
+                                  set().union(*(_category_variants(c, title_words) for c in vague)),
                                   _categories_by_title_word(catalog))
     clashes = set(brands) & set(categories)
     brands = {form: b for form, b in brands.items() if form not in clashes}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,11 @@ class Prior:
                 return cls(kind, raw)
         return cls("none", {})
 
+    @cached_property
+    def span(self) -> tuple[float, float]:
+        """(smallest, largest) raw value; (0, 0) without any."""
+        return (min(self.raw.values()), max(self.raw.values())) if self.raw else (0.0, 0.0)
+
     def describe(self) -> str:
         """How products are ranked with this prior, for set-up's line: "relevance, then review counts"."""
         return RANKED_BY[self.kind]
@@ -55,7 +61,7 @@ class Prior:
     def normalised(self, ids: Sequence[str]) -> np.ndarray:
         """(len(ids),) float32 in 0..1, in the order of ``ids`` (0 for a product without the signal)."""
         if self.kind == "recency":
-            oldest, newest = min(self.raw.values()), max(self.raw.values())
+            oldest, newest = self.span
             span = newest - oldest
             return np.array([(self.raw[pid] - oldest) / span if span > 0 and pid in self.raw else 0.0
                              for pid in ids], dtype=np.float32)
@@ -69,7 +75,7 @@ class Prior:
         if not value:
             return None
         if self.kind == "recency":
-            newest, oldest = max(self.raw.values()), min(self.raw.values())
+            oldest, newest = self.span
             recent = value >= newest - RECENT_SHARE * (newest - oldest)
             day = datetime.fromtimestamp(value, tz=timezone.utc).date().isoformat()
             return reasons.listed(day, new=recent) if recent or ranking else None

@@ -505,7 +505,7 @@ class ProductSearch:
     def popularity(self) -> dict[str, int]:
         """product_id -> shoppers who interacted with it ({} when the catalog has no histories)."""
         prior = self.prior()
-        return {pid: int(n) for pid, n in prior.raw.items()} if prior.kind == "shoppers" else {}
+        return prior.raw if prior.kind == "shoppers" else {}  # Catalog.popularity()'s counts, read once
 
     def _relax(self, filters: Filters, excluded: np.ndarray, among: np.ndarray | None = None) -> str | None:
         """The first filter of ``RELAX_ORDER`` whose removal lets a product through (one of the rows
