@@ -1,8 +1,8 @@
 """The intent model on shoppers of any kind of store: cross-validation, then held-out messages.
 
 The intent is decided by one path of config.yml's pipeline (WhitespaceTokenizer, RegexFeaturizer,
-MiniLMFeaturizer with its stand-ins, SklearnIntentClassifier, FallbackClassifier; DIET there tags
-entities only). This script takes exactly those components, with their settings, out of config.yml
+MiniLMFeaturizer and MultilingualFeaturizer with their stand-ins, SklearnIntentClassifier,
+FallbackClassifier; DIET there tags entities only). This script takes exactly those components, with their settings, out of config.yml
 (no copy to drift) and runs them through Rasa's component API (create, train, process, as Rasa's
 training graph calls them):
 
@@ -52,7 +52,8 @@ NLU_DIR = config.REPO_ROOT / "data" / "nlu"
 HELDOUT_DIR = config.REPO_ROOT / "tests" / "nlu_heldout"
 NON_SHOPPING = "non_shopping"
 # The components of config.yml that decide the intent, in pipeline order.
-FEATURIZERS = ("WhitespaceTokenizer", "RegexFeaturizer", "bot.minilm_featurizer.MiniLMFeaturizer")
+FEATURIZERS = ("WhitespaceTokenizer", "RegexFeaturizer", "bot.minilm_featurizer.MiniLMFeaturizer",
+               "bot.multilingual_featurizer.MultilingualFeaturizer")
 CLASSIFIERS = ("SklearnIntentClassifier", "FallbackClassifier")
 INTENT_PATH = FEATURIZERS + CLASSIFIERS
 PRODUCT_INTENTS = frozenset({"search_products", "refine_search", "recommend", "similar_products"})
