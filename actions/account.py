@@ -1,4 +1,5 @@
-"""Conversation-level actions: start over, forget me, hand over to a person, clarify an unclear message."""
+"""Conversation-level actions: start over, forget me, hand over to a person, clarify an unclear message, the
+language of the replies."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services, slots
 from actions.cards import button_choices, custom_payload
 from actions.failures import ApologisingAction
+from recommender.i18n.messages import language_names, languages
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +114,19 @@ class ActionClarify(ApologisingAction):
         buttons = [{"title": CHOICES[name], "payload": f"/{name}"} for name in intents]
         dispatcher.utter_message(response="utter_clarify", **button_choices(tracker, buttons))
         return [SlotSet(slots.UNCLEAR, tracker.latest_message.get("text") or "")]
+
+
+class ActionSetLanguage(ApologisingAction):
+    """set_language: confirm the language asked for ("speak English", "说中文"), or say which ones the replies
+    can be in. The NLU has already set the slot; without a catalog for it the replies stay English."""
+
+    def name(self) -> str:
+        return "action_set_language"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        asked = next(tracker.get_latest_entity_values(slots.LANGUAGE), None)
+        if asked in languages():
+            dispatcher.utter_message(response="utter_language_set")
+        else:
+            dispatcher.utter_message(response="utter_language_unavailable", languages=language_names())
+        return []

@@ -49,13 +49,6 @@ def price_text(product: Product, code: str) -> str:
     return format_price(product.price, code) if product.price is not None else "price unknown"
 
 
-def join_words(words: Sequence[str]) -> str:
-    """ "a", "a and b", "a, b and c" ("" for none)."""
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
-
-
 def format_results(results: Sequence[ScoredProduct], code: str, start: int = 1) -> str:
     """One numbered line per product: title, brand, price (currency ``code``), facet values in brief,
     and its reasons (the strongest, then the next ones while they are short)."""

@@ -28,11 +28,12 @@ from actions import services, slots
 from actions.account import LISTING_SLOTS
 from actions.cards import clip
 from actions.failures import ApologisingAction
-from actions.listing import PAGE_SIZE, entity_values, join_words, show_listing
+from actions.listing import PAGE_SIZE, entity_values, show_listing
 from actions.prices import currency_words, other_currency, parse_price
 from actions.shop import words_of
 from actions.vocabulary import Vocabulary
 from recommender import Catalog, Filters, SearchOutcome, parse_query
+from recommender.i18n.messages import join, translate
 
 logger = logging.getLogger(__name__)
 
@@ -82,15 +83,19 @@ class ActionSearchProducts(ApologisingAction):
         values = requested_filters(tracker, vocabulary, search.facets_in(text), prices=foreign is None)
         direction = _relative_price(tracker) if refine else None
         if direction and not _move_price(values, direction, _shown_prices(tracker)):
+            language = tracker.get_slot(slots.LANGUAGE)
             example = words_of(search.catalog).price                # a round price of the shop's, "€500"
-            dispatcher.utter_message(response="utter_no_price_to_compare", direction=
-                                     "cheaper" if direction == "lower" else "pricier", budget_hint=
-                                     f' Try a budget instead, like "under {example}".' if example else "")
+            dispatcher.utter_message(
+                response="utter_no_price_to_compare",
+                direction=translate("cheaper", language) if direction == "lower" else translate("pricier", language),
+                budget_hint=translate(' Try a budget instead, like "under {example}".', language).format(
+                    example=example) if example else "")
             return []
         filters = build_filters(values, vocabulary)
         outcome = Personal(tracker).search(query, filters)
         if outcome.no_match:
-            say_not_carried(dispatcher, query, search.catalog, search.config.max_query_chars)
+            say_not_carried(dispatcher, query, search.catalog, search.config.max_query_chars,
+                            tracker.get_slot(slots.LANGUAGE))
             events = [SlotSet(name, None) for name in (*LISTING_SLOTS, slots.UNCLEAR)]
         else:
             summary = describe(filters, code)
@@ -180,12 +185,14 @@ def say_no_results(dispatcher: CollectingDispatcher, outcome: SearchOutcome, fil
                              summary=summary, facet=" or ".join(name for name, _ in filters.facets))
 
 
-def say_not_carried(dispatcher: CollectingDispatcher, query: str, catalog: Catalog, max_chars: int) -> None:
+def say_not_carried(dispatcher: CollectingDispatcher, query: str, catalog: Catalog, max_chars: int,
+                    language: str | None = None) -> None:
     """Nothing relevant to the words asked: the shop does not carry it; say what it carries."""
     asked = clip(parse_query(query, max_chars).text or " ".join(query.split()), ASKED_CHARS)
-    carried = join_words(catalog.main_categories())
+    carried = join(catalog.main_categories(), language)
     dispatcher.utter_message(response="utter_not_carried", asked=asked,
-                             carried=f" It has {carried}." if carried else "")
+                             carried=translate(" It has {carried}.", language).format(carried=carried) if carried
+                             else "")
 
 
 def say_currency(dispatcher: CollectingDispatcher, code: str) -> None:

@@ -1,4 +1,4 @@
-"""Greeting, help and the out-of-scope reply, in the shop's own words.
+"""Greeting, help and the out-of-scope reply, in the shop's own words and the conversation's language.
 
 Nothing here names a product domain. The shop's name and what it sells are shop settings
 (``Catalog.shop()``); the rest comes from the catalog: its main categories, and an example request
@@ -19,74 +19,85 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services
+from actions import services, slots
 from actions.failures import ApologisingAction
-from actions.listing import join_words
 from recommender import Catalog, format_price
+from recommender.i18n.messages import N_, join, translate
 
 EXAMPLE_CATEGORIES = 3  # the example's category is the one of these largest with the largest brand
 # What the assistant does with any catalog: the help lines after the catalog's own example.
-COMMANDS = ('"show more", "tell me about the second one", "compare the first two", "something like the last '
-            'one", "why these?"',
-            '"add number 3 to my cart", "what\'s in my cart", "checkout"',
-            '"I like the first one", "what do you recommend?"',
-            '"start over", "talk to a human", "delete my data"')
+COMMANDS = (N_('"show more", "tell me about the second one", "compare the first two", "something like the last '
+               'one", "why these?"'),
+            N_('"add number 3 to my cart", "what\'s in my cart", "checkout"'),
+            N_('"I like the first one", "what do you recommend?"'),
+            N_('"start over", "talk to a human", "delete my data"'))
 
 
 @dataclass(frozen=True)
 class ShopWords:
-    """What the replies say about the shop; every field is None when neither settings nor catalog tell."""
+    """What the replies say about the shop, in one language; every field is None when neither settings nor
+    catalog tell."""
 
     name: str | None  # the shop's name (setting)
     sells: str | None  # what it sells: the setting, else its main categories ("audio, phones and TV & video")
     category: str | None  # the example's category as a shopper types it ("smartphones")
     brand: str | None  # that category's top brand
     price: str | None  # a round price over that brand's median price there ("€500")
+    language: str | None = None  # the language of the replies (None: English)
 
     @classmethod
-    def of(cls, catalog: Catalog) -> ShopWords:
+    def of(cls, catalog: Catalog, language: str | None = None) -> ShopWords:
         """The shop's words, from its settings and its catalog."""
         shop = catalog.shop()
-        sells = shop.sells or join_words([as_typed(c) for c in catalog.main_categories()])
+        sells = shop.sells or join([as_typed(c) for c in catalog.main_categories()], language)
         category, brand, prices = _example(catalog)
         price = _round_up(statistics.median(prices)) if prices else None
         return cls(name=shop.name, sells=sells or None, category=category and as_typed(category), brand=brand,
-                   price=None if price is None else format_price(price, shop.currency))
+                   price=None if price is None else format_price(price, shop.currency), language=language)
+
+    def _(self, text: str) -> str:
+        return translate(text, self.language)
 
     def request(self, brand: bool = True) -> str | None:
         """An example request ("Samsung smartphones under €500"; without the brand: "smartphones under €500")."""
-        named = [x for x in (self.brand if brand else None, self.category) if x]
+        named = " ".join(x for x in (self.brand if brand else None, self.category) if x)
         if not named:
             return None
-        return " ".join(named + ([f"under {self.price}"] if self.price else []))
+        return self._("{named} under {price}").format(named=named, price=self.price) if self.price else named
 
     def greeting(self) -> str:
         """Hello, whose assistant this is, and the example request."""
-        who = f"the shopping assistant of {self.name}" if self.name else "this shop's shopping assistant"
+        who = self._("the shopping assistant of {shop}").format(shop=self.name) if self.name else \
+            self._("this shop's shopping assistant")
         example = self.request()
-        ask = f'like "{example}"' if example else "a kind of product, a brand, a budget, or all three"
-        return f"Hi! I'm {who}. Tell me what you're looking for, {ask}."
+        ask = self._('like "{example}"').format(example=example) if example else \
+            self._("a kind of product, a brand, a budget, or all three")
+        return self._("Hi! I'm {who}. Tell me what you're looking for, {ask}.").format(who=who, ask=ask)
 
     def help(self) -> str:
         """What the shopper can say: a search and its refinements from the catalog, then every command."""
         search = self.request(brand=False)
-        refine = ['"cheaper"', *([f'"only {self.brand}"'] if self.brand else []), '"no price limit"']
-        first = (f'"{search}"' if search else "a kind of product, a brand or a budget") + \
-            f", then {', '.join(refine[:-1])} or {refine[-1]}"
-        where = f"the catalog of {self.name}" if self.name else "this shop's catalog"
-        lines = "\n".join(f"- {line}" for line in (first, *COMMANDS))
-        return f"I search {where} for you and keep track of what you asked. You can say:\n{lines}"
+        refine = [self._('"cheaper"'), *([self._('"only {brand}"').format(brand=self.brand)] if self.brand else []),
+                  self._('"no price limit"')]
+        refinements = join(refine, self.language, "or")
+        first = self._('"{search}", then {refinements}').format(search=search, refinements=refinements) if search \
+            else self._("a kind of product, a brand or a budget, then {refinements}").format(refinements=refinements)
+        where = self._("the catalog of {shop}").format(shop=self.name) if self.name else self._("this shop's catalog")
+        lines = "\n".join(f"- {line}" for line in (first, *(self._(c) for c in COMMANDS)))
+        return self._("I search {where} for you and keep track of what you asked. You can say:").format(
+            where=where) + "\n" + lines
 
     def out_of_scope(self) -> str:
         """Not something the assistant does: what the shop sells, and what are they shopping for?"""
-        sells = f" {self.name or 'This shop'} sells {self.sells}." if self.sells else " I can only help you shop here."
-        return f"Sorry, I can't help with that.{sells} What are you shopping for?"
+        sells = self._("{shop} sells {things}.").format(shop=self.name or self._("This shop"), things=self.sells) \
+            if self.sells else self._("I can only help you shop here.")
+        return self._("Sorry, I can't help with that. {sells} What are you shopping for?").format(sells=sells)
 
 
-@functools.lru_cache(maxsize=4)
-def words_of(catalog: Catalog) -> ShopWords:
-    """The catalog's ShopWords, computed on first use."""
-    return ShopWords.of(catalog)
+@functools.lru_cache(maxsize=16)
+def words_of(catalog: Catalog, language: str | None = None) -> ShopWords:
+    """The catalog's ShopWords in a language, computed on first use."""
+    return ShopWords.of(catalog, language)
 
 
 def as_typed(name: str) -> str:
@@ -122,7 +133,7 @@ class ActionGreet(ApologisingAction):
         return "action_greet"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-        dispatcher.utter_message(text=words_of(services.catalog()).greeting())
+        dispatcher.utter_message(text=words_of(services.catalog(), tracker.get_slot(slots.LANGUAGE)).greeting())
         return []
 
 
@@ -133,7 +144,7 @@ class ActionHelp(ApologisingAction):
         return "action_help"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-        dispatcher.utter_message(text=words_of(services.catalog()).help())
+        dispatcher.utter_message(text=words_of(services.catalog(), tracker.get_slot(slots.LANGUAGE)).help())
         return []
 
 
@@ -144,5 +155,5 @@ class ActionOutOfScope(ApologisingAction):
         return "action_out_of_scope"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-        dispatcher.utter_message(text=words_of(services.catalog()).out_of_scope())
+        dispatcher.utter_message(text=words_of(services.catalog(), tracker.get_slot(slots.LANGUAGE)).out_of_scope())
         return []

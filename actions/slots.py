@@ -18,3 +18,4 @@ SHOWN = "shown_product_ids"  # the page last shown, in order
 SEEN = "seen_product_ids"  # every product of the listing shown so far
 REASONS = "shown_reasons"  # product id -> the reasons it was shown with
 FOCUS = "focus_product_id"  # the product the conversation is about ("add it")
+LANGUAGE = "language"  # the conversation's language ("en", "zh", ...), set by the NLU from each message

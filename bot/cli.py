@@ -181,6 +181,31 @@ def nlu_lookups_command() -> None:
     click.echo(build.ensure_lookups())
 
 
+@cli.command("translations")
+@click.argument("language")
+def translations_command(language: str) -> None:
+    """Write recommender/i18n/locale/LANGUAGE.po with every text of the replies to translate.
+
+    LANGUAGE is a language code ("de", "zh"). Translations already in the file are kept, new texts
+    are added untranslated and texts no longer used are dropped; edit the file with any gettext tool
+    (Poedit, Weblate, a text editor). A text left untranslated is sent in English.
+
+    Example:
+
+        shopbot translations de
+    """
+    from babel import Locale, UnknownLocaleError
+
+    from recommender.i18n.catalogs import update
+
+    try:
+        Locale.parse(language)
+    except (ValueError, UnknownLocaleError) as e:
+        raise click.BadParameter(f"{language!r} is not a language code Babel knows, like de or zh") from e
+    texts, missing = update(language)
+    click.echo(f"recommender/i18n/locale/{language}.po: {texts} texts, {missing} to translate")
+
+
 GENERIC_HISTORY_NAMES = frozenset({"user_sequence", "interactions", "histories", "data", "train"})
 
 

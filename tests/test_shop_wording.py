@@ -67,13 +67,14 @@ def electronics(electronics_file) -> Catalog:
     return electronics_file(shop_name="Voltstore", sells="phones, TVs and headphones")
 
 
-def say(catalog: Catalog, intent: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The text the action answering ``intent`` sends, with ``catalog`` as the shop's catalog."""
+def say(catalog: Catalog, intent: str, monkeypatch: pytest.MonkeyPatch, language: str | None = None) -> str:
+    """The text the action answering ``intent`` sends, with ``catalog`` as the shop's catalog, in a conversation
+    in ``language``."""
     monkeypatch.setattr(services, "catalog", lambda: catalog)
     latest = {"text": "hi", "intent": {"name": intent, "confidence": 0.98}, "entities": []}
     dispatcher = CollectingDispatcher()
-    events = ACTIONS[intent].run(dispatcher, Tracker("shopper", {}, latest, [], False, None, {}, "action_listen"),
-                                 DOMAIN)
+    tracker = Tracker("shopper", {"language": language}, latest, [], False, None, {}, "action_listen")
+    events = ACTIONS[intent].run(dispatcher, tracker, DOMAIN)
     [message] = dispatcher.messages
     assert events == [] and message["response"] is None, message
     return message["text"]
@@ -163,3 +164,14 @@ def test_an_unreadable_catalog_gets_an_apology(monkeypatch, caplog):
     ActionGreet().run(dispatcher, Tracker("shopper", {}, latest, [], False, None, {}, "action_listen"), DOMAIN)
     assert [m["response"] for m in dispatcher.messages] == ["utter_action_failed"]
     assert "action_greet failed" in caplog.text
+
+
+def test_the_replies_are_in_the_conversations_language(electronics, monkeypatch):
+    assert say(electronics, "greet", monkeypatch, "zh") == (
+        "您好！我是Voltstore的购物助手。请告诉我您想找什么，比如“€500以下的Samsung smartphones”。")
+    assert say(electronics, "help", monkeypatch, "zh").splitlines()[:2] == [
+        "我会帮您搜索Voltstore的商品目录，并记住您提过的要求。您可以说：",
+        "- “€500以下的smartphones”，然后可以说“便宜一点”、“只要Samsung”或“不限价格”"]
+    assert say(electronics, "out_of_scope", monkeypatch, "zh") == (
+        "抱歉，这个我帮不上忙。Voltstore出售phones, TVs and headphones。请问您想买点什么？")
+    assert say(electronics, "greet", monkeypatch, "es") == say(electronics, "greet", monkeypatch)  # no catalog: English

@@ -1,0 +1,80 @@
+"""The assistant's texts in the shopper's language: gettext PO catalogs, read with Babel.
+
+The English text is the message id; ``locale/<language>.po`` holds its translation into that
+language (``shopbot translations update LANG`` writes the file with every text to translate; any
+gettext tool edits it). A text with no translation, or a language with no file, stays English.
+``{placeholders}`` are kept by the translation and filled afterwards. The texts are the responses of
+domain.yml and, in the code, the first argument of ``translate``, ``_`` and ``N_`` (``catalogs``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+SOURCE_LANGUAGE = "en"
+
+
+# The locale whose conventions (lists, numbers) a language's replies follow: "a, b and c" in English.
+LOCALES = {"en": "en_GB", "zh": "zh_Hans_CN"}
+
+
+def N_(text: str) -> str:  # noqa: N802 (gettext's name)
+    """Mark a text for the catalogs where it is written; it is translated where it is used."""
+    return text
+
+
+def languages() -> tuple[str, ...]:
+    """English and every language with a catalog."""
+    return (SOURCE_LANGUAGE, *sorted(p.stem for p in LOCALE_DIR.glob("*.po")))
+
+
+def language_names() -> str:
+    """The languages the replies can be in, each in its own words: "English, 中文"."""
+    from babel import Locale
+
+    return ", ".join(Locale.parse(code).display_name for code in languages())
+
+
+@functools.lru_cache(maxsize=None)
+def catalog(language: str) -> dict[str, str]:
+    """English text -> its translation into `language` (empty for English or a language with no file)."""
+    return {} if language == SOURCE_LANGUAGE else read_translations(LOCALE_DIR / f"{language}.po")
+
+
+def read_translations(path: Path) -> dict[str, str]:
+    """English text -> translation, from a PO file (empty when there is none); untranslated and fuzzy
+    entries left out."""
+    if not path.is_file():
+        return {}
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as f:
+        read = read_po(f)
+    translations = {m.id: m.string for m in read if m.id and m.string and not m.fuzzy}
+    logger.debug("%d texts from %s", len(translations), path)
+    return translations
+
+
+def translate(text: str, language: str | None) -> str:
+    """`text` in `language` when its catalog has it, else as it is."""
+    return catalog(language).get(text, text) if language else text
+
+
+def join(words: Sequence[str], language: str | None, style: str = "standard") -> str:
+    """Words as one list in `language`: "a, b and c", "a、b和c"; style "or": "a, b or c" ("" for none)."""
+    if not words:
+        return ""
+    from babel.lists import format_list
+
+    return format_list(list(words), style=style, locale=locale_of(language))
+
+
+def locale_of(language: str | None) -> str:
+    """The Babel locale of a language code ("en" -> "en_GB"; a code it does not list is its own locale)."""
+    return LOCALES.get(language or SOURCE_LANGUAGE, language or SOURCE_LANGUAGE)

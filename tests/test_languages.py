@@ -1,0 +1,135 @@
+"""Languages (issue 23): each message's language, the slot that keeps it, replies translated from catalogs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa.shared.core.domain import Domain
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.account import ActionSetLanguage
+from bot.language import LanguageDetector
+from bot.nlg import TranslatingNLG
+from recommender.i18n import messages
+from recommender.i18n.catalogs import message_ids, update
+from recommender.i18n.detect import detect, named_language
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAIN_FILE = ROOT / "domain.yml"
+PLACEHOLDER = re.compile(r"\{[^{}]+\}")
+
+
+@pytest.mark.parametrize("text, language", [
+    ("我想买洗发水", "zh"), ("只要欧莱雅的", "zh"), ("第二个加入购物车", "zh"), ("结账", "zh"),
+    ("je cherche un parfum pour femme", "fr"), ("Ich suche eine Wimperntusche", "de"),
+    ("champú por menos de 10 dólares", "es"), ("add the second one to my cart", "en"), ("cheaper please", "en"),
+])
+def test_a_message_is_read_in_its_language(text, language):
+    assert detect(text) == language
+
+
+@pytest.mark.parametrize("text", ["ok", "2", "hi", "OPI", "Neutrogena", "$10", "show me mascara", "OPI 指甲油",
+                                  "iPhone 15 手机壳", "мне нужен шампунь", "สวัสดีครับ ผมอยากซื้อแชมพู", "", "?!"])
+def test_short_mixed_unsure_or_unknown_messages_tell_no_language(text):
+    assert detect(text) is None
+
+
+@pytest.mark.parametrize("text, language", [("speak English", "en"), ("说中文", "zh"), ("用英文", "en"),
+                                            ("can you reply in chinese?", "zh"), ("bitte auf Deutsch", "de"),
+                                            ("i don't read english, use chinese", "zh"),
+                                            ("hello there", None)])
+def test_a_language_asked_for_by_name(text, language):
+    assert named_language(text) == language
+
+
+def _processed(text: str, intent: str = "search_products", entities: list | None = None) -> list[dict]:
+    message = Message(data={TEXT: text, INTENT: {"name": intent, "confidence": 0.9}, ENTITIES: entities or []})
+    LanguageDetector().process([message])
+    return [e for e in message.get(ENTITIES) if e["entity"] == "language"]
+
+
+def test_the_nlu_step_tags_the_language_written_or_asked_for_and_nothing_on_a_short_message():
+    assert [e["value"] for e in _processed("我想买洗发水")] == ["zh"]
+    assert [e["value"] for e in _processed("please speak chinese", intent="set_language")] == ["zh"]
+    assert [e["value"] for e in _processed("reply in English please", intent="set_language")] == ["en"]
+    assert _processed("ok") == [] and _processed("OPI 指甲油") == []
+    already = [{"entity": "language", "value": "en", "start": 0, "end": 2}]
+    assert [e["value"] for e in _processed("说中文", entities=already)] == ["en"]  # one language entity, not two
+
+
+@pytest.fixture(scope="module")
+def nlg() -> TranslatingNLG:
+    return TranslatingNLG(domain=Domain.load(str(DOMAIN_FILE)))
+
+
+def test_every_text_of_the_replies_has_a_chinese_text_with_the_same_placeholders():
+    """domain.yml's responses and buttons, and every text the code marks for translation."""
+    ids, chinese = message_ids(), messages.catalog("zh")
+    assert len(ids) > 80 and {"Bye! Happy shopping.", '"only {brand}"', " It has {carried}."} <= set(ids)
+    assert sorted(t for t in ids if t not in chinese) == []
+    for text in ids:
+        assert sorted(PLACEHOLDER.findall(chinese[text])) == sorted(PLACEHOLDER.findall(text)), text
+        if re.search(r"[a-z]", PLACEHOLDER.sub("", text)):  # words, not only a placeholder
+            assert re.search(r"[\u4e00-\u9fff]", chinese[text]), text
+
+
+def test_updating_a_catalog_keeps_its_translations_adds_new_texts_and_drops_unused_ones(tmp_path: Path):
+    (tmp_path / "actions").mkdir()
+    (tmp_path / "actions" / "a.py").write_text('x = translate("Hello {name}", lang)\ny = N_("New text")\n')
+    (tmp_path / "domain.yml").write_text(yaml.safe_dump({"responses": {"utter_bye": [
+        {"text": "Bye!", "buttons": [{"title": "Yes", "payload": "/affirm"}]}]}}))
+    (tmp_path / "locale").mkdir()
+    (tmp_path / "locale" / "fr.po").write_bytes(
+        'msgid "Bye!"\nmsgstr "Au revoir !"\n\nmsgid "Gone"\nmsgstr "Parti"\n'.encode())
+    assert update("fr", tmp_path, tmp_path / "locale") == (4, 3)
+    assert messages.read_translations(tmp_path / "locale" / "fr.po") == {"Bye!": "Au revoir !"}
+    assert set(message_ids(tmp_path)) == {"Bye!", "Yes", "Hello {name}", "New text"}
+    assert message_ids(tmp_path)["Hello {name}"] == ["actions/a.py:1"]
+
+
+def test_replies_follow_the_language_slot_and_stay_english_without_a_catalog(nlg):
+    english = nlg.generate_from_slots("utter_language_unavailable", {"language": "en"}, "rest", languages="English, 中文")
+    chinese = nlg.generate_from_slots("utter_language_unavailable", {"language": "zh"}, "rest", languages="English, 中文")
+    spanish = nlg.generate_from_slots("utter_language_unavailable", {"language": "es"}, "rest", languages="English, 中文")
+    assert english["text"] == "Sorry, I can only reply in English, 中文."
+    assert chinese["text"] == messages.catalog("zh")["Sorry, I can only reply in {languages}."].format(
+        languages="English, 中文")
+    assert spanish == english and nlg.generate_from_slots("utter_language_set", {}, "rest")["text"] == \
+        "OK, I'll reply in English from now on."
+
+
+def test_a_channel_variant_is_translated_too(nlg):
+    response = nlg.generate_from_slots("utter_search_results", {"language": "zh"}, "telegram", summary="")
+    assert response["text"] == messages.catalog("zh")["Here's what I found{summary}:"].format(summary="")
+
+
+def _asked(code: str | None) -> list[dict]:
+    entities = [{"entity": "language", "value": code}] if code else []
+    latest = {"text": "…", "intent": {"name": "set_language", "confidence": 0.9}, "entities": entities}
+    dispatcher = CollectingDispatcher()
+    ActionSetLanguage().run(dispatcher, Tracker("s", {"language": code}, latest, [], False, None, {}, None), {})
+    return dispatcher.messages
+
+
+def test_asking_for_a_language_confirms_it_or_names_the_languages_the_replies_can_be_in():
+    assert [m["response"] for m in _asked("zh")] == ["utter_language_set"]
+    assert [m["response"] for m in _asked("en")] == ["utter_language_set"]
+    for code in ("de", None):
+        [message] = _asked(code)
+        assert message["response"] == "utter_language_unavailable"
+        assert message["languages"] == "English, 中文"
+
+
+def test_the_translations_command_refuses_what_is_not_a_language_code():
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    result = CliRunner().invoke(cli, ["translations", "xx-yy"])
+    assert result.exit_code == 2 and "'xx-yy' is not a language code Babel knows" in result.output

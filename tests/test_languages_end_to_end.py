@@ -1,0 +1,35 @@
+"""Languages through the trained model and the real servers (issue 23): the replies follow the language
+the shopper writes in or asks for, and a message that tells no language keeps the conversation's."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.shop import ShopWords
+from bot.servers import Assistant
+from recommender import Catalog, config
+from recommender.i18n.messages import catalog
+
+pytestmark = pytest.mark.slow
+
+
+def text_of(replies: list[dict]) -> str:
+    return "\n".join(reply.get("text", "") for reply in replies)
+
+
+def test_the_replies_follow_the_language_written_or_asked_for(assistant: Assistant) -> None:
+    chinese = catalog("zh")
+    with Catalog.open(config.catalog_path()) as shop:
+        greeting = {language: ShopWords.of(shop, language).greeting() for language in ("en", "zh")}
+    assert text_of(assistant.send("lang-1", "说中文")) == chinese["OK, I'll reply in English from now on."]
+    assert text_of(assistant.send("lang-1", "hi")) == greeting["zh"]          # one word: still Chinese
+    assert text_of(assistant.send("lang-1", "hello there, good evening")) == greeting["en"]  # English now
+    assert text_of(assistant.send("lang-1", "请用中文回答")) == chinese["OK, I'll reply in English from now on."]
+    bye = {chinese["Bye! Happy shopping."], chinese["See you next time. Good luck with your shopping!"]}
+    assert text_of(assistant.send("lang-1", "bye")) in bye
+    assert text_of(assistant.send("lang-2", "bye")) in {"Bye! Happy shopping.",    # another conversation: English
+                                                        "See you next time. Good luck with your shopping!"}
+
+
+def test_a_language_without_replies_gets_english_and_the_list_of_languages(assistant: Assistant) -> None:
+    assert text_of(assistant.send("lang-3", "bitte auf Deutsch")) == "Sorry, I can only reply in English, 中文."
