@@ -1,7 +1,7 @@
 """The assistant's texts in the shopper's language: gettext PO catalogs, read with Babel.
 
 The English text is the message id; ``locale/<language>.po`` holds its translation into that
-language (``shopbot translations update LANG`` writes the file with every text to translate; any
+language (``shopbot translations LANG`` writes the file with every text to translate; any
 gettext tool edits it). A text with no translation, or a language with no file, stays English.
 ``{placeholders}`` are kept by the translation and filled afterwards. The texts are the responses of
 domain.yml and, in the code, the first argument of ``translate``, ``_`` and ``N_`` (``catalogs``).
@@ -18,8 +18,6 @@ logger = logging.getLogger(__name__)
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 SOURCE_LANGUAGE = "en"
-
-
 # The locale whose conventions (lists, numbers) a language's replies follow: "a, b and c" in English.
 LOCALES = {"en": "en_GB", "zh": "zh_Hans_CN"}
 
