@@ -1,9 +1,9 @@
 """The intent model on shoppers of any kind of store: cross-validation, then held-out messages.
 
 The intent is decided by one path of config.yml's pipeline (WhitespaceTokenizer, RegexFeaturizer,
-MiniLMFeaturizer and MultilingualFeaturizer with their stand-ins, SklearnIntentClassifier,
-FallbackClassifier; DIET there tags entities only). This script takes exactly those components, with their settings, out of config.yml
-(no copy to drift) and runs them through Rasa's component API (create, train, process, as Rasa's
+MiniLMFeaturizer and MultilingualFeaturizer (twice: USE and e5) with their stand-ins,
+LogisticIntentClassifier, FallbackClassifier; DIET there tags entities only). This script takes
+exactly those steps, with their settings, out of config.yml (no copy to drift) and runs them through Rasa's component API (create, train, process, as Rasa's
 training graph calls them):
 
 - (a) 5-fold stratified cross-validation on data/nlu: intent F1 (weighted over the intents, the
@@ -19,9 +19,8 @@ training graph calls them):
 
 The messages are tokenized and featurized once: what the featurizers keep from training (the
 regex patterns, the lookup names of the stand-ins) comes from the lookup tables and regexes, which
-every fold keeps whole, so only the intent classifier is trained per fold. Its grid search with
-probability calibration is most of the time (about 1.5 min a training on 2 busy cores); the SVM's
-calibration draws from numpy's global generator, seeded before each training so that a run can be
+every fold keeps whole, so only the intent classifier is trained per fold (its grid search over C
+is most of the time); numpy's global generator is seeded before each training so that a run can be
 repeated. Nothing is written outside a temporary folder.
 
 Targets (issue 16): CV intent F1 >= 0.92; >= 0.95 of the held-out product requests recognised;
@@ -59,18 +58,19 @@ NON_SHOPPING = "non_shopping"
 # The components of config.yml that decide the intent, in pipeline order.
 FEATURIZERS = ("WhitespaceTokenizer", "RegexFeaturizer", "bot.minilm_featurizer.MiniLMFeaturizer",
                "bot.multilingual_featurizer.MultilingualFeaturizer")
-CLASSIFIERS = ("SklearnIntentClassifier", "FallbackClassifier")
+CLASSIFIERS = ("bot.intent_classifier.LogisticIntentClassifier", "FallbackClassifier")
 INTENT_PATH = FEATURIZERS + CLASSIFIERS
 PRODUCT_INTENTS = frozenset({"search_products", "refine_search", "recommend", "similar_products"})
 SEED = 0
 
 
-def intent_path_steps(path: Path = config.REPO_ROOT / "config.yml") -> dict[str, dict[str, Any]]:
-    """Component name -> its settings in config.yml, for the intent path's components only."""
+def intent_path_steps(path: Path = config.REPO_ROOT / "config.yml") -> list[tuple[str, dict[str, Any]]]:
+    """(component name, its settings in config.yml) of the intent path's steps, in pipeline order
+    (a component may be there more than once, with other settings)."""
     pipeline = yaml.safe_load(path.read_text(encoding="utf-8"))["pipeline"]
-    steps = {step["name"]: {k: v for k, v in step.items() if k != "name"} for step in pipeline
-             if step["name"] in INTENT_PATH}
-    missing = set(INTENT_PATH) - set(steps)
+    steps = [(step["name"], {k: v for k, v in step.items() if k != "name"}) for step in pipeline
+             if step["name"] in INTENT_PATH]
+    missing = set(INTENT_PATH) - {name for name, _ in steps}
     if missing:
         raise click.ClickException(f"{path}: no {', '.join(sorted(missing))} in the pipeline")
     return steps
@@ -103,7 +103,7 @@ def read_training_data():
 class IntentPath:
     """The intent path's components, created, trained and loaded as Rasa's graph does, under a folder."""
 
-    def __init__(self, steps: dict[str, dict[str, Any]], folder: Path) -> None:
+    def __init__(self, steps: list[tuple[str, dict[str, Any]]], folder: Path) -> None:
         from rasa.engine.graph import ExecutionContext, GraphSchema
         from rasa.engine.storage.local_model_storage import LocalModelStorage
 
@@ -113,15 +113,15 @@ class IntentPath:
         self.created = 0
         self.featurizers: list = []
 
-    def component(self, name: str, data=None):
-        """Component `name` with config.yml's settings over its defaults: created, and when it is
-        trainable trained on `data` and loaded from what it stored (Rasa runs the loaded one)."""
+    def component(self, name: str, step: dict[str, Any], data=None):
+        """Component `name` with a step's settings of config.yml over its defaults: created, and when it
+        is trainable trained on `data` and loaded from what it stored (Rasa runs the loaded one)."""
         from rasa.engine.recipes.default_recipe import DefaultV1Recipe
         from rasa.engine.storage.resource import Resource
         from rasa.utils.common import override_defaults
 
         registered = DefaultV1Recipe._from_registry(name)  # how Rasa's default recipe resolves a name
-        settings = override_defaults(registered.clazz.get_default_config(), self.steps[name])
+        settings = override_defaults(registered.clazz.get_default_config(), step)
         self.created += 1
         resource = Resource(f"{name}-{self.created}")
         component = registered.clazz.create(settings, self.storage, resource, self.context)
@@ -133,8 +133,10 @@ class IntentPath:
     def featurize_training_data(self, data) -> None:
         """Tokens and features for every training example, by featurizers trained on all of them."""
         self.featurizers = []
-        for name in FEATURIZERS:
-            component = self.component(name, data)
+        for name, step in self.steps:
+            if name not in FEATURIZERS:
+                continue
+            component = self.component(name, step, data)
             component.process_training_data(data)
             self.featurizers.append(component)
 
@@ -143,7 +145,8 @@ class IntentPath:
         from rasa.shared.nlu.training_data.training_data import TrainingData
 
         np.random.seed(SEED)
-        return [self.component(name, TrainingData(training_examples=list(examples))) for name in CLASSIFIERS]
+        data = TrainingData(training_examples=list(examples))
+        return [self.component(name, step, data) for name, step in self.steps if name in CLASSIFIERS]
 
     def intents(self, classifiers: list, messages: Sequence) -> list[str]:
         """The intent of each message (featurized copies of training examples, or new texts), after the

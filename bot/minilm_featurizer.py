@@ -5,7 +5,7 @@ models), so this component calls the project's packaged sentence encoder (``reco
 instead. It adds, for the message text:
 
 - a sentence feature: the model's unit sentence embedding, shape (1, 384), which the intent
-  classifier (``SklearnIntentClassifier`` in config.yml) works from, beside the multilingual one
+  classifier (``bot.intent_classifier`` in config.yml) works from, beside the multilingual ones
   (``multilingual_featurizer``). Names from the lookup tables listed in ``stand_ins`` are first
   replaced by one stand-in word (``bot.stand_ins``: "only L'Oreal Paris" is encoded as "only Brand");
 - sequence features: per Rasa token, the mean of the vectors of the word pieces it overlaps, from

@@ -35,6 +35,7 @@ from actions.cards import reasons_text
 from actions.listing import card, format_results
 from actions.search import ActionSearchProducts, build_filters, describe, requested_filters
 from actions.vocabulary import Vocabulary
+from bot.chinese_entities import chinese_entities
 from recommender import config
 from recommender.catalog.products import Catalog, Product
 from recommender.text.embeddings import ProductEmbeddings
@@ -433,6 +434,22 @@ def test_a_bare_amount_or_one_in_the_shops_currency_is_a_price_filter(fashion, t
 
     assert slot_values(events)["price_max"] == 1500.0
     assert [m["response"] for m in messages] == ["utter_search_results"]
+
+
+@pytest.mark.parametrize("text", ["jeans 1500以下", "不超过一千五的jeans", "jeans 1500卢比以内"])
+def test_a_chinese_price_phrase_is_the_same_price_filter(fashion, text):
+    messages, events = run(tracker(text, {e["entity"]: e["value"] for e in chinese_entities(text)}))
+
+    assert slot_values(events)["price_max"] == 1500.0
+    assert [m["response"] for m in messages] == ["utter_search_results"]
+
+
+def test_a_chinese_amount_in_another_currency_sets_no_price_and_the_reply_names_the_shops(fashion):
+    text = "jeans 100元以下"
+    messages, events = run(tracker(text, {e["entity"]: e["value"] for e in chinese_entities(text)}))
+
+    assert slot_values(events)["price_max"] is None and slot_values(events)["shown_product_ids"]
+    assert messages[-1] == sent("utter_other_currency", currency_name="Indian rupees", currency_symbol="₹")
 
 
 def test_a_refinement_finds_the_catalog_brand_its_words_name(fashion):

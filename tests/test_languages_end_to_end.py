@@ -3,6 +3,8 @@ the shopper writes in or asks for, and a message that tells no language keeps th
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from actions.shop import ShopWords
@@ -33,3 +35,17 @@ def test_the_replies_follow_the_language_written_or_asked_for(assistant: Assista
 
 def test_a_language_without_replies_gets_english_and_the_list_of_languages(assistant: Assistant) -> None:
     assert text_of(assistant.send("lang-3", "bitte auf Deutsch")) == "Sorry, I can only reply in English, 中文."
+
+
+def test_a_chinese_shopper_sets_a_price_and_puts_the_second_product_in_the_cart(
+        assistant: Assistant, catalog_db: sqlite3.Connection) -> None:
+    """"10美元以下" is the price filter "under $10", "第二个" the second product listed (bot/chinese_entities.py)."""
+    replies = assistant.send("lang-4", "我想买mascara，10美元以下")
+    shown = [p["id"] for reply in replies for p in (reply.get("custom") or {}).get("products", [])]
+    prices = [catalog_db.execute("SELECT price FROM products WHERE id = ?", [i]).fetchone()[0] for i in shown]
+    assert len(shown) >= 2 and all(price <= 10 for price in prices), replies
+
+    assistant.send("lang-4", "第二个加入购物车")
+    replies = assistant.send("lang-4", "看看购物车")
+    cart = next(r["custom"]["cart"] for r in replies if "cart" in (r.get("custom") or {}))
+    assert [line["id"] for line in cart["lines"]] == [shown[1]]

@@ -124,6 +124,20 @@ def test_no_example_is_repeated_or_in_two_intents(nlu):
     assert [t for t, n in texts.items() if n > 1] == []
 
 
+def _held_out_form(text: str) -> str:
+    """A message as compared with the held-out ones: case, spaces and punctuation (any script) aside."""
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def test_no_held_out_message_is_a_training_example(nlu):
+    """tests/nlu_heldout*/ measure what the model was not shown (bench/nlu_intents.py)."""
+    lines = [line for path in ROOT.glob("tests/nlu_heldout*/*.txt")
+             for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    held_out = {_held_out_form(line) for line in lines} - {""}
+    assert len(held_out) > 800
+    assert sorted(m.get("text") for m in nlu.intent_examples if _held_out_form(m.get("text")) in held_out) == []
+
+
 def test_search_examples_are_not_one_template_with_swapped_words(nlu):
     """Replace each entity by its name ("[brand] [category] under [price_max]"): nearly all differ."""
     skeletons = []

@@ -28,7 +28,7 @@ _loaded: Any = None
 # What a shopper calls a language when asking for it ("speak English", "说中文"), lower case.
 LANGUAGE_NAMES = {
     "en": ("english", "英语", "英文"),
-    "zh": ("chinese", "mandarin", "中文", "汉语", "华语", "普通话", "chinois", "chino", "chinesisch"),
+    "zh": ("chinese", "mandarin", "中文", "汉语", "华语", "普通话", "国语", "中国话", "简体", "chinois", "chino", "chinesisch"),
     "es": ("spanish", "español", "espanol", "西班牙语", "espagnol", "spanisch"),
     "fr": ("french", "français", "francais", "法语", "francés", "französisch"),
     "de": ("german", "deutsch", "德语", "alemán", "allemand"),

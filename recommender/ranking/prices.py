@@ -19,6 +19,10 @@ budget ("under 20 pounds", "for 20 pounds", "20 pounds or less"; not "10 pound d
 
 ``currency_in`` names the currency a shopper's text writes (its ISO 4217 code), so that an amount
 in another currency than the catalog's gets a clear answer instead of a wrong filter.
+
+Chinese has no spaces between words, so its price phrases ("100元以下", "不超过50块", "50到100元之间",
+"五十元左右", "10美元以下") are read by ``zh_prices`` from the Chinese words below (the NLU tags them
+as the same price entities: bot/chinese_entities.py); ``zh_number`` reads Chinese numerals.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_symbol, list_currencies
 
-__all__ = ["CURRENCIES", "CURRENCY", "CURRENCY_WORDS", "NUMBER_WORDS", "PRICE_PHRASE", "currency_in",
-           "format_price", "nlu_regexes"]
+__all__ = ["CURRENCIES", "CURRENCY", "CURRENCY_WORDS", "NUMBER_WORDS", "PRICE_PHRASE", "ZH_CURRENCIES",
+           "ZhPrice", "currency_in", "format_price", "nlu_regexes", "zh_number", "zh_prices"]
 
 # ISO 4217 code -> how shoppers write it: its symbols and words (lowercase), the code among them.
 CURRENCIES = {
@@ -66,6 +71,29 @@ HEDGES = ("like", "about", "around", "only")  # "under like 20": the cue still h
 LOOSE_CUES = ("around", "about", "for")  # before an amount with a currency: no side ("for 20 bucks")
 
 
+# Chinese: the currency words written after the amount (块 and 刀 are also "piece" and "knife": they
+# count only in a price phrase), and the cues before and after an amount that give the budget's side.
+ZH_CURRENCIES = {
+    "CNY": ("人民币", "块钱", "元", "块", "rmb"),
+    "USD": ("美元", "美金", "刀"),
+    "EUR": ("欧元",),
+    "GBP": ("英镑",),
+    "INR": ("卢比",),
+    "AED": ("迪拉姆",),
+}
+ZH_WEAK_WORDS = ("块", "刀")
+ZH_MAX_BEFORE = ("不要超过", "别超过", "不超过", "不高于", "不大于", "低于", "少于", "小于", "不到", "最多", "顶多",
+                 "最高", "控制在", "预算")
+ZH_MIN_BEFORE = ("不低于", "不少于", "超过", "高于", "多于", "大于", "至少", "最少", "最低")
+ZH_MAX_AFTER = ("以下", "以内", "之内", "之下", "封顶", "左右", "上下", "内")  # "about 50" is a budget, as in English
+ZH_MIN_AFTER = ("以上", "之上", "起")
+ZH_RANGE = ("到", "至", "-", "~", "～", "—")  # "50到100元(之间)"
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9}
+_ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+_ZH_CURRENCY_WORD = {word: code for code, words in ZH_CURRENCIES.items() for word in words}
+
+
 def _words(items: Iterable[str]) -> str:
     """A regex alternation of literal words (each pattern that uses one ends it with a boundary)."""
     return "(?:" + "|".join(re.escape(w).replace("\\ ", " ") for w in items) + ")"
@@ -97,6 +125,8 @@ PRICE_PHRASE = re.compile(
     re.I)
 
 _MENTION = re.compile(rf"{_SYMBOL}|\b{_words(CURRENCY_WORDS)}\b", re.I)
+_ZH_MENTION = re.compile("|".join(w for w in sorted(_ZH_CURRENCY_WORD, key=len, reverse=True) if w not in ZH_WEAK_WORDS),
+                         re.I)
 _TYPED_CODE = re.compile(r"(?<![^\W\d_])([A-Z]{3})\s?(?=\d)|(?<=\d)\s?([A-Z]{3})\b")  # "CHF 50", "50CHF"
 
 
@@ -109,16 +139,24 @@ def currency_in(text: str) -> str | None:
     "rs 500"), not in "10 pound dumbbells". The first currency of a price phrase wins, then the first
     mention anywhere.
 
-    >>> [currency_in(t) for t in ("under 1500 rupees", "jeans under ₹1500", "a 55 inch tv", "50 CHF max")]
-    ['INR', 'INR', None, 'CHF']
+    Chinese currency words count the same way ("100元以下", "10美元以下"; "块" and "刀" only in a price).
+
+    >>> [currency_in(t) for t in ("under 1500 rupees", "jeans under ₹1500", "a 55 inch tv", "50 CHF max",
+    ...                           "100元以下", "一块肥皂", "十美元以下")]
+    ['INR', 'INR', None, 'CHF', 'CNY', None, 'USD']
     """
-    text = unicodedata.normalize("NFKC", str(text))  # "₨" -> "Rs", "＄" -> "$"
+    text = unicodedata.normalize("NFKC", str(text))  # "₨" -> "Rs", "＄" -> "$", "￥" -> "¥"
     for phrase in PRICE_PHRASE.finditer(text):
         if mention := _MENTION.search(phrase.group()):
             return _CODE_OF[mention.group().lower()]
+    for price in zh_prices(text):
+        if price.currency:
+            return price.currency
     for mention in _MENTION.finditer(text):
         if mention.group().lower() not in AMBIGUOUS_WORDS:
             return _CODE_OF[mention.group().lower()]
+    for word in _ZH_MENTION.findall(text):
+        return _ZH_CURRENCY_WORD[word.lower()]
     for typed in _TYPED_CODE.finditer(text):
         if (code := typed.group(1) or typed.group(2)) in _iso_codes():
             return code
@@ -128,6 +166,108 @@ def currency_in(text: str) -> str | None:
 @lru_cache(maxsize=1)
 def _iso_codes() -> frozenset[str]:
     return frozenset(list_currencies())
+
+
+def zh_number(text: str) -> float | None:
+    """A number in digits or Chinese numerals, None when ``text`` is neither.
+
+    >>> [zh_number(t) for t in ("50", "五十", "两百", "一千五", "三百五", "一百零五", "十五", "1.5万", "2千")]
+    [50.0, 50.0, 200.0, 1500.0, 350.0, 105.0, 15.0, 15000.0, 2000.0]
+    """
+    text = text.strip()
+    if digits := re.fullmatch(r"(\d+(?:\.\d+)?)\s*([十百千万]?)", text):
+        return float(digits.group(1)) * _ZH_UNITS.get(digits.group(2), 1)
+    if not text or any(c not in _ZH_DIGITS and c not in _ZH_UNITS for c in text):
+        return None
+    total, section, digit, last_unit, zero = 0, 0, None, 1, False
+    for c in text:
+        if c in _ZH_DIGITS:
+            zero = zero or _ZH_DIGITS[c] == 0
+            digit = _ZH_DIGITS[c]
+        elif _ZH_UNITS[c] == 10000:
+            total, section, digit, last_unit = (total + section + (digit or 0)) * 10000, 0, None, 10000
+        else:
+            section += (1 if digit is None else digit) * _ZH_UNITS[c]
+            digit, last_unit, zero = None, _ZH_UNITS[c], False
+    if digit is not None:  # "一千五" is 1500: a last digit after 百 or more counts in the unit below
+        section += digit * (last_unit // 10 if last_unit >= 100 and not zero else 1)
+    return float(total + section)
+
+
+@dataclass(frozen=True)
+class ZhPrice:
+    """A price phrase of a Chinese text: its side ("price_max" / "price_min"), amount and span (with
+    its cues: "不超过50块", "100元以下"; a range's low end up to the high one: "50到")."""
+
+    entity: str
+    amount: float
+    currency: str | None  # ISO 4217 code of the currency written with the amount, None when none
+    start: int
+    end: int
+
+
+def _cue(text: str, cues: Iterable[str], *, before: bool) -> str:
+    """The longest cue that ends ``text`` (before=True) or starts it (a few spaces aside), "" if none."""
+    text = text.rstrip() if before else text.lstrip()
+    return max((c for c in cues if (text.endswith(c) if before else text.startswith(c))), key=len, default="")
+
+
+_ZH_AMOUNT = re.compile(
+    rf"(?:(?P<symbol>[{CURRENCY_SYMBOLS}¥])\s*)?(?P<number>\d+(?:\.\d+)?\s*[十百千万]?|[零〇一二两三四五六七八九十百千万]+)"
+    rf"\s*(?P<word>{'|'.join(sorted(map(re.escape, _ZH_CURRENCY_WORD), key=len, reverse=True))})?", re.I)
+
+
+def _after(text: str, end: int, cue: str) -> int:
+    """Where a phrase ends: after ``cue`` when the text goes on with it (spaces aside), else at ``end``."""
+    return text.index(cue, end) + len(cue) if cue else end
+
+
+def _symbol_code(symbol: str | None) -> str | None:
+    """The currency of a symbol before a Chinese amount: "¥" is the yuan there."""
+    return "CNY" if symbol == "¥" else _CODE_OF.get(symbol) if symbol else None
+
+
+def zh_prices(text: str) -> list[ZhPrice]:
+    """The price phrases of a Chinese text, in order: an amount with a cue that gives its side
+    ("100元以下", "不超过50块", "五十元左右", "300以上"), a range as its two ends ("50到100元之间"), or an
+    amount with an unambiguous currency word ("100元的"): a budget. A bare number without a cue is no
+    price ("2个", "第二", "iPhone 15"), nor a number right after a letter ("SPF50以上").
+
+    >>> [(p.entity, p.amount, p.currency) for p in zh_prices("50到100元之间的耳机，不要超过10美元的也行")]
+    [('price_min', 50.0, 'CNY'), ('price_max', 100.0, 'CNY'), ('price_max', 10.0, 'USD')]
+    """
+    found: list[ZhPrice] = []
+    # an amount right after a letter is a model or a spec ("SPF50以上", "iPhone15"), after 第/前/后 a position
+    amounts = [m for m in _ZH_AMOUNT.finditer(text) if not re.search(r"[A-Za-z第前后]$", text[:m.start()])]
+    i = 0
+    while i < len(amounts):
+        amount, after = amounts[i], text[amounts[i].end():]
+        value = zh_number(amount.group("number"))
+        word = (amount.group("word") or "").lower()
+        currency = _ZH_CURRENCY_WORD.get(word) or _symbol_code(amount.group("symbol"))
+        nxt = amounts[i + 1] if i + 1 < len(amounts) else None
+        if nxt and value is not None and text[amount.end():nxt.start()].strip() in ZH_RANGE:
+            high = zh_number(nxt.group("number"))
+            end_word = (nxt.group("word") or "").lower()
+            currency = currency or _ZH_CURRENCY_WORD.get(end_word)
+            if high is not None:
+                between = _cue(text[nxt.end():], ("之间", "以内", "左右"), before=False)
+                found += [ZhPrice("price_min", value, currency, amount.start(), nxt.start()),
+                          ZhPrice("price_max", high, currency, nxt.start(), _after(text, nxt.end(), between))]
+                i += 2
+                continue
+        before_cue = _cue(text[:amount.start()], ZH_MAX_BEFORE + ZH_MIN_BEFORE, before=True)
+        after_cue = _cue(after, ZH_MAX_AFTER + ZH_MIN_AFTER, before=False)
+        if value is None:
+            pass
+        elif before_cue or after_cue:
+            side = "price_min" if (before_cue or after_cue) in ZH_MIN_BEFORE + ZH_MIN_AFTER else "price_max"
+            start = text.rindex(before_cue, 0, amount.start()) if before_cue else amount.start()
+            found.append(ZhPrice(side, value, currency, start, _after(text, amount.end(), after_cue)))
+        elif word and word not in ZH_WEAK_WORDS or amount.group("symbol"):
+            found.append(ZhPrice("price_max", value, currency, amount.start(), amount.end()))
+        i += 1
+    return found
 
 
 def nlu_regexes() -> dict[str, list[str]]:

@@ -1,10 +1,14 @@
 """Query parsing: the user's text made into what the encoder compares and the keyword search looks up.
 
 The query is user text: it is normalised, cut to ``max_chars``, and price phrases ("under $10",
-"under twenty dollars": ``prices.PRICE_PHRASE``) are dropped (prices belong to the filters), as are
+"under twenty dollars": ``prices.PRICE_PHRASE``; "10美元以下": ``prices.zh_prices``) are dropped (prices
+belong to the filters), as are
 the phrases the caller names in ``drop`` (facet values that became filters: "black", "women"), and so
 are the stop words it starts and ends with ("show me shampoo please" -> "shampoo": what the encoder
-compares and the reasons quote); stop words are left out of the keyword query. A query without
+compares and the reasons quote); stop words are left out of the keyword query. A Latin word of
+two letters or more written inside Chinese is a word of its own ("我想买mascara": "我想买", "mascara"; not
+"T恤"); Chinese is not split
+further, so a few whole Chinese fillers are stop words. A query without
 content words (empty, punctuation only, "show me something") has no semantic or keyword part, so
 the products are ranked by the personal score and popularity within the filters.
 """
@@ -16,7 +20,8 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from recommender.ranking.prices import AMBIGUOUS_WORDS, CURRENCY_WORDS, PRICE_PHRASE
+from recommender.i18n.detect import HAN
+from recommender.ranking.prices import AMBIGUOUS_WORDS, CURRENCY_WORDS, PRICE_PHRASE, zh_prices
 
 __all__ = ["STOPWORDS", "Query", "parse_query", "phrase_pattern"]
 
@@ -29,7 +34,9 @@ a about above all also am an and any anything are as at be below best buy by can
 does find for from get give good great have i im in is it item items its just less like looking me more
 most my need nice of on one only or over please price product products recommend sell sells show some something stuff
 than that the thing things this to under up us want was we what which with would you your
-""".split()) | (set(CURRENCY_WORDS) - set(AMBIGUOUS_WORDS))
+""".split()) | (set(CURRENCY_WORDS) - set(AMBIGUOUS_WORDS)) | frozenset(
+    "我想买 我要买 想买 我想要 我要 我想找 帮我找 有没有 有没有卖 给我看看 看看 请问 推荐 推荐一下 的 吗 呢 吧".split())
+_LATIN_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]+")  # a Latin word of 2 or more inside Chinese: "我想买mascara"
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,10 @@ def parse_query(query: str | None, max_chars: int, drop: Collection[str] = ()) -
     """The query's text without price phrases, the phrases of ``drop`` (whole words, any case) and
     filler, and its content words."""
     text = PRICE_PHRASE.sub(" ", _clean(query or "", max_chars))
+    for price in reversed(zh_prices(text)):  # and the 的 that joins it to the product: "100元以下的洗发水"
+        text = f"{text[:price.start]} {text[price.end:].removeprefix('的')}"
+    if HAN.search(text):
+        text = _LATIN_RUN.sub(lambda word: f" {word.group()} ", text)
     if pattern := phrase_pattern(drop):
         text = pattern.sub(" ", text)
     text = _trim_filler(" ".join(text.split()))
