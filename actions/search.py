@@ -33,6 +33,7 @@ from actions.prices import currency_words, other_currency, parse_price
 from actions.shop import words_of
 from actions.vocabulary import Vocabulary
 from recommender import Catalog, Filters, SearchOutcome, parse_query
+from recommender.i18n.detect import HAN
 from recommender.i18n.messages import join, translate
 
 logger = logging.getLogger(__name__)
@@ -251,8 +252,8 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     different amounts are a range, whatever roles NLU gave them ("between 10 and 30" tagged
     price_max twice is $10 to $30); ``prices=False`` leaves the amounts out (another currency).
     ``facets``: the facet values the message names. Without an entity the catalog knows, a
-    refinement's brand and a new search's derived product type are looked up in the words
-    (Vocabulary.brand_in, category_in)."""
+    refinement's brand (and a Chinese message's: the NLU tags no brand in Chinese yet) and a new
+    search's derived product type are looked up in the words (Vocabulary.brand_in, category_in)."""
     mentions: dict[str, list[Any]] = {}
     for entity in tracker.latest_message.get("entities") or []:
         name = entity.get("entity")
@@ -263,7 +264,7 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     if len(amounts) >= 2:
         found[slots.PRICE_MIN], found[slots.PRICE_MAX] = amounts[0], amounts[-1]
     intent, text = _intent(tracker), _message_text(tracker)
-    if intent == "refine_search" and vocabulary.brand(found.get(slots.BRAND)) is None:
+    if (intent == "refine_search" or HAN.search(text)) and vocabulary.brand(found.get(slots.BRAND)) is None:
         found[slots.BRAND] = vocabulary.brand_in(text) or found.get(slots.BRAND)
     if intent == "search_products" and vocabulary.category(found.get(slots.CATEGORY)) is None:
         found[slots.CATEGORY] = vocabulary.category_in(text) or found.get(slots.CATEGORY)

@@ -7,7 +7,9 @@ of "short dress" is "dress"), case-insensitively and, for types, singular or plu
 singular keys the derived types are grouped by). Only the brands worth naming (``worth_naming``: 3
 products or more, or one of the catalog's 100 biggest) are looked up so, and only product types
 derived from the titles (a catalog imported without categories: meta ``category_source`` =
-"derived"); a name made of refinement words only ("only", "new", ...) never is. ``facets_named``
+"derived"); a name made of refinement words only ("only", "new", ...) never is. The shop's brand
+aliases (``shopbot catalog build --brand-aliases``: "欧莱雅" for L'Oreal Paris) name their brand the same
+way; Chinese writes no spaces, so an alias in Han script is found anywhere in the text. ``facets_named``
 reads which facets a lifting phrase names ("any colour", "any size", "for anyone"). Built once per
 process (actions/services.py).
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 
 from recommender import AUDIENCE_FACETS, singular_key
 from recommender.catalog.naming import worth_naming
+from recommender.i18n.detect import HAN
 
 FUZZY_CUTOFF = 0.85  # difflib ratio: "maybeline" -> "Maybelline", "mascaras" -> "Mascara"
 _WORD = re.compile(r"\w+")
@@ -46,6 +49,7 @@ class Vocabulary:
     brand_phrases: Phrases = field(default_factory=dict)  # lowercase words -> brand worth naming
     type_phrases: Phrases = field(default_factory=dict)  # singular lowercase words -> derived category
     facet_words: dict[str, frozenset[str]] = field(default_factory=dict)  # word key -> facet names it names
+    han_aliases: dict[str, str] = field(default_factory=dict)  # a brand alias in Han script -> its brand
 
     @classmethod
     def from_catalog(cls, catalog) -> Vocabulary:
@@ -56,6 +60,13 @@ class Vocabulary:
             brands.setdefault(brand.lower(), brand)
             if worth_naming(rank, count):
                 _add_phrase(brand_phrases, brand, _words(brand))
+        han_aliases: dict[str, str] = {}
+        for alias, brand in catalog.shop().brand_aliases.items():
+            brands.setdefault(alias.lower(), brand)
+            if HAN.search(alias):
+                han_aliases[alias] = brand
+            else:
+                _add_phrase(brand_phrases, brand, _words(alias))
         categories: dict[str, str] = {}
         type_phrases: Phrases = {}
         derived = catalog.meta().get("category_source") == "derived"  # ("shoes", "running shoes"): both levels
@@ -73,7 +84,7 @@ class Vocabulary:
             for key in keys:
                 facet_words.setdefault(key, set()).add(name)
         return cls(brands, categories, brand_phrases, type_phrases,
-                   {key: frozenset(names) for key, names in facet_words.items()})
+                   {key: frozenset(names) for key, names in facet_words.items()}, han_aliases)
 
     def brand(self, value: str | None) -> str | None:
         """The catalog brand this value names, or None when it names none."""
@@ -84,8 +95,13 @@ class Vocabulary:
         return _resolve(value, self.categories)
 
     def brand_in(self, text: str) -> str | None:
-        """The catalog brand (one worth naming) a message names in whole words."""
-        return _named_in(_words(text), self.brand_phrases)
+        """The catalog brand (one worth naming) a message names in whole words, or by a Han alias
+        anywhere in it (the longest)."""
+        named = _named_in(_words(text), self.brand_phrases)
+        if named is None and self.han_aliases and HAN.search(text):
+            aliases = [alias for alias in self.han_aliases if alias in text]
+            named = self.han_aliases[max(aliases, key=len)] if aliases else None
+        return named
 
     def category_in(self, text: str) -> str | None:
         """The derived product type a message names in whole words, singular or plural (None on a

@@ -50,7 +50,8 @@ def ensure_catalog(progress: bool = True) -> str:
     if path.exists():
         return f"kept {path}"
     report = import_catalog(config.SHIPPED_PRODUCTS, path, interactions=config.SHIPPED_SEQUENCES,
-                            mapping="recbole", currency="USD", progress=progress)
+                            mapping="recbole", currency="USD", brand_aliases=config.SHIPPED_BRAND_ALIASES,
+                            progress=progress)
     return f"built {path}: {report.products:,} products, {report.shoppers:,} shoppers"
 
 

@@ -83,13 +83,18 @@ def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str,
 @click.option("--shop-name", default=None, help="The shop's name, used when the assistant greets shoppers.")
 @click.option("--sells", default=None, metavar="TEXT",
               help="What the shop sells, in a few words, e.g. \"clothes and shoes\".")
+@click.option("--brand-aliases", type=click.Path(path_type=Path), default=None, metavar="CSV",
+              help="Other names of the catalog's brands, a CSV file with columns alias,brand "
+                   "(\"欧莱雅,L'Oreal Paris\"): shoppers may name a brand by them. Without PRODUCTS: the "
+                   "shipped catalog's.")
 @db_option
 @click.option("--strict", is_flag=True, help="Fail on any bad row instead of skipping it; the old catalog stays.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no warnings (bad rows are still listed).")
 def build(products: Path | None, interactions: Path | None, interactions_format: str | None,
           interactions_columns: tuple[str, ...], fmt: str | None, mapping: str | None, columns: tuple[str, ...],
           repeated_ids: str, not_products: str, facets: tuple[str, ...], currency: str | None,
-          shop_name: str | None, sells: str | None, db_path: Path | None, strict: bool, quiet: bool) -> None:
+          shop_name: str | None, sells: str | None, brand_aliases: Path | None, db_path: Path | None, strict: bool,
+          quiet: bool) -> None:
     """Import PRODUCTS (and shopper histories) into a new catalog file.
 
     Without PRODUCTS, builds the shipped Amazon Beauty catalog. The old catalog is replaced only
@@ -105,6 +110,7 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
 
         shopbot catalog build fashion.csv --column title=ProductName --facet colour=PrimaryColour
         --facet gender=Gender --currency INR --shop-name "Urban Threads" --sells "clothes and shoes"
+        --brand-aliases brand_aliases.csv
 
         shopbot catalog build orders.csv --column id=StockCode --column title=Description
         --column price=UnitPrice --column date=InvoiceDate --column quantity=Quantity --currency GBP
@@ -114,6 +120,7 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
         products = config.SHIPPED_PRODUCTS
         interactions = interactions or config.SHIPPED_SEQUENCES
         currency = currency or "USD"
+        brand_aliases = brand_aliases or config.SHIPPED_BRAND_ALIASES
     mapping = mapping or ("recbole" if products.suffix.lower() == ".item" else "default")
     col_map = PRESETS[mapping]
     if columns:
@@ -132,7 +139,7 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
         report = import_catalog(products, db_path, interactions=interactions, format=fmt, mapping=col_map,
                                 interactions_format=interactions_format, interactions_mapping=inter_map,
                                 order_rules=rules, currency=currency, shop_name=shop_name, sells=sells,
-                                strict=strict, progress=not quiet and sys.stderr.isatty())
+                                brand_aliases=brand_aliases, strict=strict, progress=not quiet and sys.stderr.isatty())
     except CatalogImportError as e:
         _list_to_stderr(f"{plural(len(e.bad_rows), 'bad row')}:", e.bad_rows)
         raise

@@ -9,6 +9,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = REPO_ROOT / "data" / "products" / "amazon-beauty"
 SHIPPED_PRODUCTS = SHIPPED_DIR / "Amazon_Beauty.item"
 SHIPPED_SEQUENCES = SHIPPED_DIR / "user_sequence.txt"
+SHIPPED_BRAND_ALIASES = SHIPPED_DIR / "brand_aliases.csv"  # the demo shop's Chinese names of its biggest brands
 
 
 def cache_dir() -> Path:

@@ -40,7 +40,8 @@ from recommender import config
 from recommender.catalog.products import Catalog, Product
 from recommender.text.embeddings import ProductEmbeddings
 from recommender.catalog.importer import import_catalog
-from recommender import PRESETS, RELAX_ORDER, Filters, ProductSearch, ScoredProduct, SearchConfig, format_price
+from recommender import (PRESETS, RELAX_ORDER, CatalogImportError, Filters, ProductSearch, ScoredProduct, SearchConfig,
+                         format_price)
 from recommender.store import ShopStore
 
 DOMAIN = yaml.safe_load((config.REPO_ROOT / "domain.yml").read_text())
@@ -733,3 +734,72 @@ def test_a_failing_action_apologises_and_logs_the_traceback_on_its_modules_logge
     [record] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert (record.name, record.getMessage()) == (logger, what)
     assert record.exc_info is not None and "secret" not in caplog.text
+
+
+# ---- a shop's brand aliases: a brand named in the shopper's own script ("彪马" for Puma) -----------
+
+
+ALIASED = PRESETS["default"].with_columns(id="ProductID", title="ProductName", brand="ProductBrand", price="Price")
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def aliased_shop(tmp_path_factory):
+    """The fashion fixture imported with an alias file of good and bad rows."""
+    folder = tmp_path_factory.mktemp("aliased")
+    aliases = write(folder / "aliases.csv", "alias,brand\n彪马,puma\n耐克,Nike\n,Levis\n阿迪,Nobrand\n耐克,Roadster\n"
+                                            "levis jeans,Levis\n")
+    report = import_catalog(FIXTURES / "fashion_inr.csv", folder / "catalog.db", mapping=ALIASED,
+                            brand_aliases=aliases, progress=False)
+    search = searched(folder)
+    yield search, report
+    search.catalog.close()
+
+
+def test_an_import_keeps_the_aliases_of_catalog_brands_and_names_the_lines_it_skipped(aliased_shop):
+    search, report = aliased_shop
+    assert search.catalog.shop().brand_aliases == {"彪马": "Puma", "耐克": "Nike", "levis jeans": "Levis"}
+    assert search.catalog.stats()["brand_aliases"] == 3                  # `shopbot catalog stats` shows it
+    assert [w for w in report.warnings if w.startswith("aliases.csv")] == [
+        "aliases.csv line 4: an empty alias or brand; skipped.",
+        "aliases.csv line 5: the catalog has no brand 'Nobrand'; alias '阿迪' skipped.",
+        "aliases.csv line 6: alias '耐克' is given twice; the first kept.",
+    ]
+
+
+def test_an_alias_file_without_its_columns_fails_the_import_and_keeps_the_old_catalog(aliased_shop, tmp_path):
+    search, _ = aliased_shop
+    before = search.catalog.path.read_bytes()
+    with pytest.raises(CatalogImportError, match="no brand column"):
+        import_catalog(FIXTURES / "fashion_inr.csv", search.catalog.path, mapping=ALIASED,
+                       brand_aliases=write(tmp_path / "a.csv", "alias,name\n彪马,Puma\n"), progress=False)
+    assert search.catalog.path.read_bytes() == before
+
+
+def test_a_message_names_a_brand_by_its_alias(aliased_shop):
+    vocabulary = Vocabulary.from_catalog(aliased_shop[0].catalog)
+    assert vocabulary.brand_in("只要彪马的") == "Puma" and vocabulary.brand("耐克") == "Nike"
+    assert vocabulary.brand_in("any levis jeans?") == "Levis"   # a Latin alias: in whole words
+    assert vocabulary.brand_in("我要买鞋") is None
+
+
+def test_a_chinese_refinement_and_search_filter_by_the_brand_an_alias_names(aliased_shop, tmp_path):
+    for _ in injected(aliased_shop[0], tmp_path):
+        _, events = run(tracker("只要彪马的", intent="refine_search", slots={"query": "shoes"}))
+        assert slot_values(events)["brand"] == "Puma"
+        _, events = run(tracker("耐克 shoes"))
+        assert slot_values(events)["brand"] == "Nike"
+
+
+def test_the_shipped_aliases_name_brands_of_the_shipped_catalog(tmp_path):
+    report = import_catalog(config.SHIPPED_PRODUCTS, tmp_path / "catalog.db", mapping="recbole",
+                            brand_aliases=config.SHIPPED_BRAND_ALIASES, progress=False)
+    lines = config.SHIPPED_BRAND_ALIASES.read_text(encoding="utf-8").splitlines()
+    assert [w for w in report.warnings if "brand_aliases.csv" in w] == []
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        aliases = catalog.shop().brand_aliases
+    assert len(aliases) == len(lines) - 1 and aliases["美宝莲"] == "Maybelline"

@@ -37,15 +37,20 @@ def test_a_language_without_replies_gets_english_and_the_list_of_languages(assis
     assert text_of(assistant.send("lang-3", "bitte auf Deutsch")) == "Sorry, I can only reply in English, 中文."
 
 
-def test_a_chinese_shopper_sets_a_price_and_puts_the_second_product_in_the_cart(
+def test_a_chinese_shopper_sets_a_price_and_a_brand_and_puts_the_second_product_in_the_cart(
         assistant: Assistant, catalog_db: sqlite3.Connection) -> None:
-    """"10美元以下" is the price filter "under $10", "第二个" the second product listed (bot/chinese_entities.py)."""
-    replies = assistant.send("lang-4", "我想买mascara，10美元以下")
-    shown = [p["id"] for reply in replies for p in (reply.get("custom") or {}).get("products", [])]
-    prices = [catalog_db.execute("SELECT price FROM products WHERE id = ?", [i]).fetchone()[0] for i in shown]
-    assert len(shown) >= 2 and all(price <= 10 for price in prices), replies
+    """"10美元以下" is the price filter "under $10", "美宝莲" the shop's alias of Maybelline, "第二个" the
+    second product listed (bot/chinese_entities.py, the brand aliases of the shipped catalog)."""
+    def listed(replies: list[dict]) -> list[tuple[str, str, float]]:
+        ids = [p["id"] for reply in replies for p in (reply.get("custom") or {}).get("products", [])]
+        return [(i, *catalog_db.execute("SELECT brand, price FROM products WHERE id = ?", [i]).fetchone()) for i in ids]
+
+    shown = listed(assistant.send("lang-4", "我想买mascara，10美元以下"))
+    assert len(shown) >= 2 and all(price <= 10 for _, _, price in shown), shown
+    shown = listed(assistant.send("lang-4", "只要美宝莲的"))
+    assert len(shown) >= 2 and all(brand == "Maybelline" and price <= 10 for _, brand, price in shown), shown
 
     assistant.send("lang-4", "第二个加入购物车")
     replies = assistant.send("lang-4", "看看购物车")
     cart = next(r["custom"]["cart"] for r in replies if "cart" in (r.get("custom") or {}))
-    assert [line["id"] for line in cart["lines"]] == [shown[1]]
+    assert [line["id"] for line in cart["lines"]] == [shown[1][0]]

@@ -14,12 +14,14 @@ leaves the previous catalog untouched. The histories of shoppers who asked to be
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
 import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -253,6 +255,7 @@ def import_catalog(
     currency: str | None = None,
     shop_name: str | None = None,
     sells: str | None = None,
+    brand_aliases: str | Path | None = None,
     strict: bool = False,
     progress: bool = True,
     forgotten: ForgottenShoppers | None = None,
@@ -272,6 +275,9 @@ def import_catalog(
         currency: the ISO 4217 code of the prices; None: the one the price text names, else USD.
         shop_name: the shop's name (meta "shop_name"), for greetings.
         sells: what the shop sells, in a few words (meta "shop_sells").
+        brand_aliases: a CSV file of other names of the catalog's brands (columns ``alias`` and ``brand``:
+            "欧莱雅,L'Oreal Paris"), so that shoppers may name a brand in their own script (meta
+            "brand_aliases"); rows naming no catalog brand are skipped with a warning.
         strict: fail on the first file with a bad row instead of skipping bad rows.
         progress: show tqdm progress bars.
         forgotten: the shoppers whose histories are never imported; None: the record beside the
@@ -331,6 +337,7 @@ def import_catalog(
                 is_forgotten = record.matcher()
                 _import_interactions(writer, inter_path, inter_fmt, inter_map, known,
                                      not_products | order_rules.listed, is_forgotten, report, strict, progress)
+        aliases = _read_brand_aliases(Path(brand_aliases), writer.brands(), report) if brand_aliases else {}
         meta = {
             "source": str(products),
             "format": fmt,
@@ -341,6 +348,7 @@ def import_catalog(
             "category_source": report.category_source,
             **{key: " ".join(value.split()) for key, value in (("shop_name", shop_name), ("shop_sells", sells))
                if value and value.strip()},
+            **({"brand_aliases": json.dumps(aliases, ensure_ascii=False, sort_keys=True)} if aliases else {}),
         }
         report.fingerprint = writer.finish(meta)
         writer.close()
@@ -359,6 +367,38 @@ def import_catalog(
         report.products, report.shoppers, report.interactions, db_path, report.duration, len(report.errors),
     )
     return report
+
+
+def _read_brand_aliases(path: Path, brands: Iterable[str], report: ImportReport) -> dict[str, str]:
+    """alias -> the catalog's spelling of its brand, from a CSV file with columns alias and brand.
+
+    A row with an empty field, a brand the catalog does not have or an alias given twice is skipped,
+    with a warning naming its line. Raises CatalogImportError when the file cannot be read or lacks a column.
+    """
+    _check_file(path, "Brand aliases")
+    spelling = {brand.casefold(): brand for brand in brands}
+    aliases: dict[str, str] = {}
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            missing = {"alias", "brand"} - set(reader.fieldnames or ())
+            if missing:
+                raise CatalogImportError(f"{path}: no {' or '.join(sorted(missing))} column "
+                                         "(expected a header line: alias,brand).")
+            for line, row in enumerate(reader, start=2):
+                alias, brand = " ".join((row["alias"] or "").split()), (row["brand"] or "").strip()
+                if not alias or not brand:
+                    report.warnings.append(f"{path.name} line {line}: an empty alias or brand; skipped.")
+                elif brand.casefold() not in spelling:
+                    report.warnings.append(f"{path.name} line {line}: the catalog has no brand {brand!r}; "
+                                           f"alias {alias!r} skipped.")
+                elif alias.casefold() in aliases:
+                    report.warnings.append(f"{path.name} line {line}: alias {alias!r} is given twice; the first kept.")
+                else:
+                    aliases[alias.casefold()] = spelling[brand.casefold()]
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise CatalogImportError(f"{path}: cannot read it as a UTF-8 CSV file ({e}).") from None
+    return aliases
 
 
 def _fsync(path: Path) -> None:

@@ -59,6 +59,10 @@ class CatalogWriter:
             ((path[-1], PATH_SEP.join(path), pid) for pid, path in paths.items() if path),
         )
 
+    def brands(self) -> list[str]:
+        """The brands of the products added so far."""
+        return [row[0] for row in self.db.conn.execute("SELECT DISTINCT brand FROM products WHERE brand IS NOT NULL")]
+
     def add_history(self, shopper_id: str, product_ids: Sequence[str]) -> None:
         """Insert one shopper and their products in order (positions 0, 1, ...)."""
         self.db.conn.execute("INSERT INTO shoppers (id, n_interactions) VALUES (?, ?)", [shopper_id, len(product_ids)])
