@@ -155,8 +155,8 @@ def currency_in(text: str) -> str | None:
     for mention in _MENTION.finditer(text):
         if mention.group().lower() not in AMBIGUOUS_WORDS:
             return _CODE_OF[mention.group().lower()]
-    for word in _ZH_MENTION.findall(text):
-        return _ZH_CURRENCY_WORD[word.lower()]
+    if mention := _ZH_MENTION.search(text):
+        return _ZH_CURRENCY_WORD[mention.group().lower()]
     for typed in _TYPED_CODE.finditer(text):
         if (code := typed.group(1) or typed.group(2)) in _iso_codes():
             return code
@@ -256,17 +256,17 @@ def zh_prices(text: str) -> list[ZhPrice]:
                           ZhPrice("price_max", high, currency, nxt.start(), _after(text, nxt.end(), between))]
                 i += 2
                 continue
+        i += 1
+        if value is None:
+            continue
         before_cue = _cue(text[:amount.start()], ZH_MAX_BEFORE + ZH_MIN_BEFORE, before=True)
         after_cue = _cue(after, ZH_MAX_AFTER + ZH_MIN_AFTER, before=False)
-        if value is None:
-            pass
-        elif before_cue or after_cue:
+        if before_cue or after_cue:
             side = "price_min" if (before_cue or after_cue) in ZH_MIN_BEFORE + ZH_MIN_AFTER else "price_max"
             start = text.rindex(before_cue, 0, amount.start()) if before_cue else amount.start()
             found.append(ZhPrice(side, value, currency, start, _after(text, amount.end(), after_cue)))
         elif word and word not in ZH_WEAK_WORDS or amount.group("symbol"):
             found.append(ZhPrice("price_max", value, currency, amount.start(), amount.end()))
-        i += 1
     return found
 
 
