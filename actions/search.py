@@ -252,8 +252,9 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     different amounts are a range, whatever roles NLU gave them ("between 10 and 30" tagged
     price_max twice is $10 to $30); ``prices=False`` leaves the amounts out (another currency).
     ``facets``: the facet values the message names. Without an entity the catalog knows, a
-    refinement's brand (and a Chinese message's: the NLU tags no brand in Chinese yet) and a new
-    search's derived product type are looked up in the words (Vocabulary.brand_in, category_in)."""
+    refinement's brand, a new search's derived product type or category alias, and a Chinese
+    message's brand and category (the NLU tags none in Chinese yet) are looked up in the words
+    (Vocabulary.brand_in, category_in)."""
     mentions: dict[str, list[Any]] = {}
     for entity in tracker.latest_message.get("entities") or []:
         name = entity.get("entity")
@@ -266,7 +267,7 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     intent, text = _intent(tracker), _message_text(tracker)
     if (intent == "refine_search" or HAN.search(text)) and vocabulary.brand(found.get(slots.BRAND)) is None:
         found[slots.BRAND] = vocabulary.brand_in(text) or found.get(slots.BRAND)
-    if intent == "search_products" and vocabulary.category(found.get(slots.CATEGORY)) is None:
+    if (intent == "search_products" or HAN.search(text)) and vocabulary.category(found.get(slots.CATEGORY)) is None:
         found[slots.CATEGORY] = vocabulary.category_in(text) or found.get(slots.CATEGORY)
     found[slots.FACETS] = dict(facets) or None
     return {name: found.get(name) for name in slots.FILTERS}

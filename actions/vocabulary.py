@@ -7,9 +7,10 @@ of "short dress" is "dress"), case-insensitively and, for types, singular or plu
 singular keys the derived types are grouped by). Only the brands worth naming (``worth_naming``: 3
 products or more, or one of the catalog's 100 biggest) are looked up so, and only product types
 derived from the titles (a catalog imported without categories: meta ``category_source`` =
-"derived"); a name made of refinement words only ("only", "new", ...) never is. The shop's brand
-aliases (``shopbot catalog build --brand-aliases``: "欧莱雅" for L'Oreal Paris) name their brand the same
-way; Chinese writes no spaces, so an alias in Han script is found anywhere in the text. ``facets_named``
+"derived"); a name made of refinement words only ("only", "new", ...) never is. The shop's aliases
+(``shopbot catalog build --brand-aliases``, ``--category-aliases``: "欧莱雅" for L'Oreal Paris, "洗发水"
+for Shampoos) name their brand or category the same way; Chinese writes no spaces, so an alias in Han
+script is found anywhere in the text (the longest). ``facets_named``
 reads which facets a lifting phrase names ("any colour", "any size", "for anyone"). Built once per
 process (actions/services.py).
 """
@@ -49,7 +50,8 @@ class Vocabulary:
     brand_phrases: Phrases = field(default_factory=dict)  # lowercase words -> brand worth naming
     type_phrases: Phrases = field(default_factory=dict)  # singular lowercase words -> derived category
     facet_words: dict[str, frozenset[str]] = field(default_factory=dict)  # word key -> facet names it names
-    han_aliases: dict[str, str] = field(default_factory=dict)  # a brand alias in Han script -> its brand
+    han_brands: dict[str, str] = field(default_factory=dict)  # a brand alias in Han script -> its brand
+    han_categories: dict[str, str] = field(default_factory=dict)  # a category alias in Han script -> its category
 
     @classmethod
     def from_catalog(cls, catalog) -> Vocabulary:
@@ -60,15 +62,12 @@ class Vocabulary:
             brands.setdefault(brand.lower(), brand)
             if worth_naming(rank, count):
                 _add_phrase(brand_phrases, brand, _words(brand))
-        han_aliases: dict[str, str] = {}
-        for alias, brand in catalog.shop().brand_aliases.items():
-            brands.setdefault(alias.lower(), brand)
-            if HAN.search(alias):
-                han_aliases[alias] = brand
-            else:
-                _add_phrase(brand_phrases, brand, _words(alias))
+        shop = catalog.shop()
+        han_brands = _add_aliases(shop.brand_aliases, brands, brand_phrases, _words)
         categories: dict[str, str] = {}
         type_phrases: Phrases = {}
+        han_categories = _add_aliases(shop.category_aliases, categories, type_phrases,
+                                      lambda text: _words(text, singular_key))
         derived = catalog.meta().get("category_source") == "derived"  # ("shoes", "running shoes"): both levels
         for product in catalog.iter_products():
             for level in (*product.category_path, product.category or ""):
@@ -84,7 +83,7 @@ class Vocabulary:
             for key in keys:
                 facet_words.setdefault(key, set()).add(name)
         return cls(brands, categories, brand_phrases, type_phrases,
-                   {key: frozenset(names) for key, names in facet_words.items()}, han_aliases)
+                   {key: frozenset(names) for key, names in facet_words.items()}, han_brands, han_categories)
 
     def brand(self, value: str | None) -> str | None:
         """The catalog brand this value names, or None when it names none."""
@@ -97,20 +96,36 @@ class Vocabulary:
     def brand_in(self, text: str) -> str | None:
         """The catalog brand (one worth naming) a message names in whole words, or by a Han alias
         anywhere in it (the longest)."""
-        named = _named_in(_words(text), self.brand_phrases)
-        if named is None and self.han_aliases and HAN.search(text):
-            aliases = [alias for alias in self.han_aliases if alias in text]
-            named = self.han_aliases[max(aliases, key=len)] if aliases else None
-        return named
+        return _named_in(_words(text), self.brand_phrases) or _han_named(text, self.han_brands)
 
     def category_in(self, text: str) -> str | None:
-        """The derived product type a message names in whole words, singular or plural (None on a
-        catalog whose categories were imported)."""
-        return _named_in(_words(text, singular_key), self.type_phrases) if self.type_phrases else None
+        """The derived product type or category alias a message names in whole words, singular or
+        plural, or the category a Han alias anywhere in it names (the longest)."""
+        return _named_in(_words(text, singular_key), self.type_phrases) or _han_named(text, self.han_categories)
 
     def facets_named(self, phrase: str) -> frozenset[str]:
         """The catalog facet names a lifting phrase names: "any color" -> {"colour"}, "for anyone" -> {"gender"}."""
         return frozenset().union(*(self.facet_words.get(_facet_key(w), ()) for w in _words(phrase)))
+
+
+def _add_aliases(aliases: dict[str, str], names: dict[str, str], phrases: Phrases,
+                 words: Callable[[str], tuple[str, ...]]) -> dict[str, str]:
+    """Add a shop's aliases (alias -> catalog name) to ``names`` and, written in words, to ``phrases``;
+    return those in Han script (found anywhere in a text, as Chinese writes no spaces)."""
+    han: dict[str, str] = {}
+    for alias, name in aliases.items():
+        names.setdefault(alias.lower(), name)
+        if HAN.search(alias):
+            han[alias] = name
+        else:
+            _add_phrase(phrases, name, words(alias))
+    return han
+
+
+def _han_named(text: str, aliases: dict[str, str]) -> str | None:
+    """The name of the longest Han alias found anywhere in ``text``, or None."""
+    found = [alias for alias in aliases if alias in text] if aliases and HAN.search(text) else []
+    return aliases[max(found, key=len)] if found else None
 
 
 def _words(text: str, key: Callable[[str], str] = str) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from bot import nlu_lookups
 from bot.servers import RASA, rasa_env
 from recommender import Catalog, ProductEmbeddings, ShopbotError, TextEncoder, config, import_catalog
 from recommender.ranking.prior import Prior
+from recommender.text.multilingual import MultilingualEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -51,18 +52,18 @@ def ensure_catalog(progress: bool = True) -> str:
         return f"kept {path}"
     report = import_catalog(config.SHIPPED_PRODUCTS, path, interactions=config.SHIPPED_SEQUENCES,
                             mapping="recbole", currency="USD", brand_aliases=config.SHIPPED_BRAND_ALIASES,
-                            progress=progress)
+                            category_aliases=config.SHIPPED_CATEGORY_ALIASES, progress=progress)
     return f"built {path}: {report.products:,} products, {report.shoppers:,} shoppers"
 
 
 def ensure_embeddings(progress: bool = True) -> str:
-    """Load the cached product embeddings, encoding only products that are new or changed."""
+    """Load the cached product embeddings, the catalog language's and the multilingual ones, encoding
+    only products that are new or changed."""
     with Catalog.open(config.catalog_path()) as catalog:
         # Set-up runs alone: bulk encoding may use every core (queries later use fewer).
-        encoder = TextEncoder(num_threads=os.cpu_count() or 1)
-        embeddings = ProductEmbeddings.load_or_build(catalog, encoder, config.cache_dir(),
-                                                     progress=progress)
-    return f"{len(embeddings):,} product embeddings"
+        for encoder in (TextEncoder(num_threads=os.cpu_count() or 1), MultilingualEncoder()):
+            embeddings = ProductEmbeddings.load_or_build(catalog, encoder, config.cache_dir(), progress=progress)
+    return f"{len(embeddings):,} product embeddings (all-MiniLM-L6-v2 and multilingual USE)"
 
 
 def ensure_cf_model() -> str:

@@ -87,14 +87,18 @@ def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str,
               help="Other names of the catalog's brands, a CSV file with columns alias,brand "
                    "(\"欧莱雅,L'Oreal Paris\"): shoppers may name a brand by them. Without PRODUCTS: the "
                    "shipped catalog's.")
+@click.option("--category-aliases", type=click.Path(path_type=Path), default=None, metavar="CSV",
+              help="Other names of the catalog's categories, a CSV file with columns alias,category "
+                   "(\"洗发水,Shampoos\"): shoppers may name a product type by them. Without PRODUCTS: the "
+                   "shipped catalog's.")
 @db_option
 @click.option("--strict", is_flag=True, help="Fail on any bad row instead of skipping it; the old catalog stays.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no warnings (bad rows are still listed).")
 def build(products: Path | None, interactions: Path | None, interactions_format: str | None,
           interactions_columns: tuple[str, ...], fmt: str | None, mapping: str | None, columns: tuple[str, ...],
           repeated_ids: str, not_products: str, facets: tuple[str, ...], currency: str | None,
-          shop_name: str | None, sells: str | None, brand_aliases: Path | None, db_path: Path | None, strict: bool,
-          quiet: bool) -> None:
+          shop_name: str | None, sells: str | None, brand_aliases: Path | None, category_aliases: Path | None,
+          db_path: Path | None, strict: bool, quiet: bool) -> None:
     """Import PRODUCTS (and shopper histories) into a new catalog file.
 
     Without PRODUCTS, builds the shipped Amazon Beauty catalog. The old catalog is replaced only
@@ -110,7 +114,7 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
 
         shopbot catalog build fashion.csv --column title=ProductName --facet colour=PrimaryColour
         --facet gender=Gender --currency INR --shop-name "Urban Threads" --sells "clothes and shoes"
-        --brand-aliases brand_aliases.csv
+        --brand-aliases brand_aliases.csv --category-aliases category_aliases.csv
 
         shopbot catalog build orders.csv --column id=StockCode --column title=Description
         --column price=UnitPrice --column date=InvoiceDate --column quantity=Quantity --currency GBP
@@ -121,6 +125,7 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
         interactions = interactions or config.SHIPPED_SEQUENCES
         currency = currency or "USD"
         brand_aliases = brand_aliases or config.SHIPPED_BRAND_ALIASES
+        category_aliases = category_aliases or config.SHIPPED_CATEGORY_ALIASES
     mapping = mapping or ("recbole" if products.suffix.lower() == ".item" else "default")
     col_map = PRESETS[mapping]
     if columns:
@@ -139,7 +144,8 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
         report = import_catalog(products, db_path, interactions=interactions, format=fmt, mapping=col_map,
                                 interactions_format=interactions_format, interactions_mapping=inter_map,
                                 order_rules=rules, currency=currency, shop_name=shop_name, sells=sells,
-                                brand_aliases=brand_aliases, strict=strict, progress=not quiet and sys.stderr.isatty())
+                                brand_aliases=brand_aliases, category_aliases=category_aliases, strict=strict,
+                                progress=not quiet and sys.stderr.isatty())
     except CatalogImportError as e:
         _list_to_stderr(f"{plural(len(e.bad_rows), 'bad row')}:", e.bad_rows)
         raise

@@ -10,6 +10,7 @@ SHIPPED_DIR = REPO_ROOT / "data" / "products" / "amazon-beauty"
 SHIPPED_PRODUCTS = SHIPPED_DIR / "Amazon_Beauty.item"
 SHIPPED_SEQUENCES = SHIPPED_DIR / "user_sequence.txt"
 SHIPPED_BRAND_ALIASES = SHIPPED_DIR / "brand_aliases.csv"  # the demo shop's Chinese names of its biggest brands
+SHIPPED_CATEGORY_ALIASES = SHIPPED_DIR / "category_aliases.csv"  # ... and of its product types
 
 
 def cache_dir() -> Path:

@@ -736,7 +736,7 @@ def test_a_failing_action_apologises_and_logs_the_traceback_on_its_modules_logge
     assert record.exc_info is not None and "secret" not in caplog.text
 
 
-# ---- a shop's brand aliases: a brand named in the shopper's own script ("彪马" for Puma) -----------
+# ---- a shop's aliases: a brand or product type named in the shopper's own script ("彪马" for Puma) --
 
 
 ALIASED = PRESETS["default"].with_columns(id="ProductID", title="ProductName", brand="ProductBrand", price="Price")
@@ -749,12 +749,13 @@ def write(path: Path, text: str) -> Path:
 
 @pytest.fixture(scope="module")
 def aliased_shop(tmp_path_factory):
-    """The fashion fixture imported with an alias file of good and bad rows."""
+    """The fashion fixture imported with alias files of good and bad rows."""
     folder = tmp_path_factory.mktemp("aliased")
     aliases = write(folder / "aliases.csv", "alias,brand\n彪马,puma\n耐克,Nike\n,Levis\n阿迪,Nobrand\n耐克,Roadster\n"
                                             "levis jeans,Levis\n")
+    types = write(folder / "types.csv", "alias,category\n牛仔裤,Jeans\n跑鞋,running shoes\n沙发,sofa\ndenims,jeans\n")
     report = import_catalog(FIXTURES / "fashion_inr.csv", folder / "catalog.db", mapping=ALIASED,
-                            brand_aliases=aliases, progress=False)
+                            brand_aliases=aliases, category_aliases=types, progress=False)
     search = searched(folder)
     yield search, report
     search.catalog.close()
@@ -764,6 +765,9 @@ def test_an_import_keeps_the_aliases_of_catalog_brands_and_names_the_lines_it_sk
     search, report = aliased_shop
     assert search.catalog.shop().brand_aliases == {"彪马": "Puma", "耐克": "Nike", "levis jeans": "Levis"}
     assert search.catalog.stats()["brand_aliases"] == 3                  # `shopbot catalog stats` shows it
+    assert search.catalog.shop().category_aliases == {"牛仔裤": "jeans", "跑鞋": "running shoes", "denims": "jeans"}
+    assert [w for w in report.warnings if w.startswith("types.csv")] == [
+        "types.csv line 4: the catalog has no category 'sofa'; alias '沙发' skipped."]
     assert [w for w in report.warnings if w.startswith("aliases.csv")] == [
         "aliases.csv line 4: an empty alias or brand; skipped.",
         "aliases.csv line 5: the catalog has no brand 'Nobrand'; alias '阿迪' skipped.",
@@ -785,21 +789,28 @@ def test_a_message_names_a_brand_by_its_alias(aliased_shop):
     assert vocabulary.brand_in("只要彪马的") == "Puma" and vocabulary.brand("耐克") == "Nike"
     assert vocabulary.brand_in("any levis jeans?") == "Levis"   # a Latin alias: in whole words
     assert vocabulary.brand_in("我要买鞋") is None
+    assert vocabulary.category_in("我想买牛仔裤，只要彪马的") == "jeans" and vocabulary.category("跑鞋") == "running shoes"
+    assert vocabulary.category_in("show me denims") == "jeans" and vocabulary.category_in("我要买鞋") is None
 
 
-def test_a_chinese_refinement_and_search_filter_by_the_brand_an_alias_names(aliased_shop, tmp_path):
+def test_a_chinese_refinement_and_search_filter_by_the_brand_and_type_an_alias_names(aliased_shop, tmp_path):
     for _ in injected(aliased_shop[0], tmp_path):
         _, events = run(tracker("只要彪马的", intent="refine_search", slots={"query": "shoes"}))
         assert slot_values(events)["brand"] == "Puma"
         _, events = run(tracker("耐克 shoes"))
         assert slot_values(events)["brand"] == "Nike"
+        _, events = run(tracker("有没有跑鞋", intent="recommend"))          # a Chinese message, any shopping intent
+        assert slot_values(events)["category"] == "running shoes"
 
 
-def test_the_shipped_aliases_name_brands_of_the_shipped_catalog(tmp_path):
+def test_the_shipped_aliases_name_brands_and_categories_of_the_shipped_catalog(tmp_path):
     report = import_catalog(config.SHIPPED_PRODUCTS, tmp_path / "catalog.db", mapping="recbole",
-                            brand_aliases=config.SHIPPED_BRAND_ALIASES, progress=False)
-    lines = config.SHIPPED_BRAND_ALIASES.read_text(encoding="utf-8").splitlines()
-    assert [w for w in report.warnings if "brand_aliases.csv" in w] == []
+                            brand_aliases=config.SHIPPED_BRAND_ALIASES,
+                            category_aliases=config.SHIPPED_CATEGORY_ALIASES, progress=False)
+    assert [w for w in report.warnings if "aliases.csv" in w] == []
     with Catalog.open(tmp_path / "catalog.db") as catalog:
-        aliases = catalog.shop().brand_aliases
-    assert len(aliases) == len(lines) - 1 and aliases["美宝莲"] == "Maybelline"
+        shop = catalog.shop()
+    for aliases, path in ((shop.brand_aliases, config.SHIPPED_BRAND_ALIASES),
+                          (shop.category_aliases, config.SHIPPED_CATEGORY_ALIASES)):
+        assert len(aliases) == len(path.read_text(encoding="utf-8").splitlines()) - 1
+    assert shop.brand_aliases["美宝莲"] == "Maybelline" and shop.category_aliases["洗发水"] == "Shampoos"

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.account import ActionSetLanguage
 from bot.language import LanguageDetector
 from bot.nlg import TranslatingNLG
+from recommender import config
 from recommender.i18n import messages
 from recommender.i18n.catalogs import message_ids, update
 from recommender.i18n.detect import detect, named_language
@@ -133,3 +134,16 @@ def test_the_translations_command_refuses_what_is_not_a_language_code():
 
     result = CliRunner().invoke(cli, ["translations", "xx-yy"])
     assert result.exit_code == 2 and "'xx-yy' is not a language code Babel knows" in result.output
+
+
+def test_the_chinese_readme_gives_the_english_readmes_commands_and_links_to_files_that_exist():
+    """README.zh-CN.md is kept in step with README.md: each line of its code blocks is a line of the
+    English README (the two commands among them), and each file it links to exists."""
+    english = (config.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    chinese = (config.REPO_ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    lines = {line.strip() for block in re.findall(r"```[a-z]*\n(.*?)```", chinese, re.S) for line in block.splitlines()}
+    assert {line for line in lines if line.startswith(("make chat", "make test"))} and \
+        [line for line in lines - {""} if line not in {row.strip() for row in english.splitlines()}] == []
+    links = [target for target in re.findall(r"\]\(([^)#]+)", chinese) if "://" not in target]
+    assert links and [target for target in links if not (config.REPO_ROOT / target).exists()] == []
+    assert "[简体中文](README.zh-CN.md)" in english

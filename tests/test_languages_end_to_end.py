@@ -4,6 +4,7 @@ the shopper writes in or asks for, and a message that tells no language keeps th
 from __future__ import annotations
 
 import sqlite3
+import statistics
 
 import pytest
 
@@ -54,3 +55,35 @@ def test_a_chinese_shopper_sets_a_price_and_a_brand_and_puts_the_second_product_
     replies = assistant.send("lang-4", "看看购物车")
     cart = next(r["custom"]["cart"] for r in replies if "cart" in (r.get("custom") or {}))
     assert [line["id"] for line in cart["lines"]] == [shown[1][0]]
+
+
+@pytest.mark.parametrize("sender,messages", [
+    ("lang-5", ["我想买洗发水", "只要欧莱雅的", "便宜一点", "第二个加入购物车", "结账"]),
+    ("lang-6", ["I want to buy shampoo", "only L'Oreal", "cheaper please", "add the second one to my cart",
+                "checkout"]),
+])
+def test_a_shopper_finds_shampoo_narrows_it_to_a_brand_and_a_lower_price_and_buys_the_second_one(
+        assistant: Assistant, catalog_db: sqlite3.Connection, sender: str, messages: list[str]) -> None:
+    """Issue 23's conversation and its English twin: "洗发水" is the shop's alias of the category Shampoos,
+    "欧莱雅" of L'Oreal Paris; every product shown is checked against every constraint in force, in the
+    catalog file, and the order holds the second product of the last list at its catalog price."""
+    def shown(replies: list[dict]) -> list[tuple[str, str, str, float]]:
+        ids = [p["id"] for reply in replies for p in (reply.get("custom") or {}).get("products", [])]
+        return [(i, *catalog_db.execute("SELECT brand, category_path, price FROM products WHERE id = ?", [i]).fetchone())
+                for i in ids]
+
+    search, brand, cheaper, add, checkout = messages
+    listed = shown(assistant.send(sender, search))
+    assert len(listed) >= 2 and all("Shampoos" in path.split(" > ") for _, _, path, _ in listed), listed
+    listed = shown(assistant.send(sender, brand))
+    assert len(listed) >= 2 and all(b == "L'Oreal Paris" and "Shampoos" in path.split(" > ")
+                                    for _, b, path, _ in listed), listed
+    median = statistics.median(price for *_, price in listed)                 # "cheaper": under the median shown
+    listed = shown(assistant.send(sender, cheaper))
+    assert len(listed) >= 2 and all(b == "L'Oreal Paris" and "Shampoos" in path.split(" > ") and price < median
+                                    for _, b, path, price in listed), (median, listed)
+
+    assistant.send(sender, add)
+    order = next(r["custom"]["order"] for r in assistant.send(sender, checkout) if "order" in (r.get("custom") or {}))
+    assert [(line["id"], line["quantity"], line["unit_price"]) for line in order["lines"]] == [
+        (listed[1][0], 1, pytest.approx(listed[1][3]))]

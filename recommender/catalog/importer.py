@@ -256,6 +256,7 @@ def import_catalog(
     shop_name: str | None = None,
     sells: str | None = None,
     brand_aliases: str | Path | None = None,
+    category_aliases: str | Path | None = None,
     strict: bool = False,
     progress: bool = True,
     forgotten: ForgottenShoppers | None = None,
@@ -278,6 +279,8 @@ def import_catalog(
         brand_aliases: a CSV file of other names of the catalog's brands (columns ``alias`` and ``brand``:
             "欧莱雅,L'Oreal Paris"), so that shoppers may name a brand in their own script (meta
             "brand_aliases"); rows naming no catalog brand are skipped with a warning.
+        category_aliases: the same for the catalog's categories (columns ``alias`` and ``category``, any
+            level of a category path: "洗发水,Shampoos"; meta "category_aliases").
         strict: fail on the first file with a bad row instead of skipping bad rows.
         progress: show tqdm progress bars.
         forgotten: the shoppers whose histories are never imported; None: the record beside the
@@ -337,7 +340,9 @@ def import_catalog(
                 is_forgotten = record.matcher()
                 _import_interactions(writer, inter_path, inter_fmt, inter_map, known,
                                      not_products | order_rules.listed, is_forgotten, report, strict, progress)
-        aliases = _read_brand_aliases(Path(brand_aliases), writer.brands(), report) if brand_aliases else {}
+        aliases = {f"{kind}_aliases": _read_aliases(Path(path), kind, names(), report)
+                   for kind, path, names in (("brand", brand_aliases, writer.brands),
+                                             ("category", category_aliases, writer.categories)) if path}
         meta = {
             "source": str(products),
             "format": fmt,
@@ -348,7 +353,7 @@ def import_catalog(
             "category_source": report.category_source,
             **{key: " ".join(value.split()) for key, value in (("shop_name", shop_name), ("shop_sells", sells))
                if value and value.strip()},
-            **({"brand_aliases": json.dumps(aliases, ensure_ascii=False, sort_keys=True)} if aliases else {}),
+            **{key: json.dumps(value, ensure_ascii=False, sort_keys=True) for key, value in aliases.items() if value},
         }
         report.fingerprint = writer.finish(meta)
         writer.close()
@@ -369,33 +374,34 @@ def import_catalog(
     return report
 
 
-def _read_brand_aliases(path: Path, brands: Iterable[str], report: ImportReport) -> dict[str, str]:
-    """alias -> the catalog's spelling of its brand, from a CSV file with columns alias and brand.
+def _read_aliases(path: Path, kind: str, names: Iterable[str], report: ImportReport) -> dict[str, str]:
+    """alias -> the catalog's spelling of the name it stands for, from a CSV file with the columns
+    ``alias`` and ``kind`` ("brand" or "category").
 
-    A row with an empty field, a brand the catalog does not have or an alias given twice is skipped,
+    A row with an empty field, a name the catalog does not have or an alias given twice is skipped,
     with a warning naming its line. Raises CatalogImportError when the file cannot be read or lacks a column.
     """
-    _check_file(path, "Brand aliases")
-    spelling = {brand.casefold(): brand for brand in brands}
+    _check_file(path, f"{kind.capitalize()} aliases")
+    spelling = {name.casefold(): name for name in names}
     aliases: dict[str, str] = {}
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
-            missing = {"alias", "brand"} - set(reader.fieldnames or ())
+            missing = {"alias", kind} - set(reader.fieldnames or ())
             if missing:
                 raise CatalogImportError(f"{path}: no {' or '.join(sorted(missing))} column "
-                                         "(expected a header line: alias,brand).")
+                                         f"(expected a header line: alias,{kind}).")
             for line, row in enumerate(reader, start=2):
-                alias, brand = " ".join((row["alias"] or "").split()), (row["brand"] or "").strip()
-                if not alias or not brand:
-                    report.warnings.append(f"{path.name} line {line}: an empty alias or brand; skipped.")
-                elif brand.casefold() not in spelling:
-                    report.warnings.append(f"{path.name} line {line}: the catalog has no brand {brand!r}; "
+                alias, name = " ".join((row["alias"] or "").split()), (row[kind] or "").strip()
+                if not alias or not name:
+                    report.warnings.append(f"{path.name} line {line}: an empty alias or {kind}; skipped.")
+                elif name.casefold() not in spelling:
+                    report.warnings.append(f"{path.name} line {line}: the catalog has no {kind} {name!r}; "
                                            f"alias {alias!r} skipped.")
                 elif alias.casefold() in aliases:
                     report.warnings.append(f"{path.name} line {line}: alias {alias!r} is given twice; the first kept.")
                 else:
-                    aliases[alias.casefold()] = spelling[brand.casefold()]
+                    aliases[alias.casefold()] = spelling[name.casefold()]
     except (UnicodeDecodeError, csv.Error) as e:
         raise CatalogImportError(f"{path}: cannot read it as a UTF-8 CSV file ({e}).") from None
     return aliases

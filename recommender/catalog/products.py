@@ -68,13 +68,14 @@ class Product:
 
 @dataclass(frozen=True)
 class ShopProfile:
-    """The shop as its owner set it at import (``--shop-name``, ``--sells``, ``--brand-aliases``) and its
-    currency."""
+    """The shop as its owner set it at import (``--shop-name``, ``--sells``, ``--brand-aliases``,
+    ``--category-aliases``) and its currency."""
 
     name: str | None
     sells: str | None  # what the shop sells, in a few words
     currency: str  # ISO 4217
     brand_aliases: dict[str, str] = field(default_factory=dict)  # another name of a brand -> the catalog's ("欧莱雅")
+    category_aliases: dict[str, str] = field(default_factory=dict)  # ... of a category ("洗发水" -> "Shampoos")
 
 
 def _product(row: Sequence[Any], facets: Iterable[tuple[str, str]] = ()) -> Product:
@@ -412,7 +413,8 @@ class Catalog:
         meta = self.meta()
         return ShopProfile(name=meta.get("shop_name") or None, sells=meta.get("shop_sells") or None,
                            currency=meta.get("currency") or DEFAULT_CURRENCY,
-                           brand_aliases=json.loads(meta.get("brand_aliases") or "{}"))
+                           brand_aliases=json.loads(meta.get("brand_aliases") or "{}"),
+                           category_aliases=json.loads(meta.get("category_aliases") or "{}"))
 
     def fingerprint(self) -> str:
         """sha256 over what each product is embedded and trained from (``compute_fingerprint``), stored at import."""
@@ -421,7 +423,7 @@ class Catalog:
 
     def stats(self) -> dict[str, Any]:
         """Counts of products, shoppers, interactions, brands, categories, priced; the currency, facets
-        (name -> products having it), shop settings (the number of brand aliases), source and imported_at."""
+        (name -> products having it), shop settings (the numbers of brand and category aliases), source and imported_at."""
         one = lambda sql: self._rows(sql)[0][0]  # noqa: E731
         meta = self.meta()
         facets = dict(self._rows("SELECT name, count(DISTINCT product_id) AS n FROM product_facets"
@@ -439,6 +441,7 @@ class Catalog:
             "shop_name": meta.get("shop_name"),
             "shop_sells": meta.get("shop_sells"),
             "brand_aliases": len(self.shop().brand_aliases),
+            "category_aliases": len(self.shop().category_aliases),
             "category_source": meta.get("category_source"),
             "source": meta.get("source"),
             "interactions_source": meta.get("interactions_source"),

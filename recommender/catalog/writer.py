@@ -63,6 +63,11 @@ class CatalogWriter:
         """The brands of the products added so far."""
         return [row[0] for row in self.db.conn.execute("SELECT DISTINCT brand FROM products WHERE brand IS NOT NULL")]
 
+    def categories(self) -> set[str]:
+        """The category names of the products added so far, at every level of their paths."""
+        rows = self.db.conn.execute("SELECT DISTINCT category, category_path FROM products")
+        return {name for category, path in rows for name in (category, *(path or "").split(PATH_SEP)) if name}
+
     def add_history(self, shopper_id: str, product_ids: Sequence[str]) -> None:
         """Insert one shopper and their products in order (positions 0, 1, ...)."""
         self.db.conn.execute("INSERT INTO shoppers (id, n_interactions) VALUES (?, ?)", [shopper_id, len(product_ids)])

@@ -3,7 +3,8 @@
 The query is user text: it is normalised, cut to ``max_chars``, and price phrases ("under $10",
 "under twenty dollars": ``prices.PRICE_PHRASE``; "10美元以下": ``prices.zh_prices``) are dropped (prices
 belong to the filters), as are
-the phrases the caller names in ``drop`` (facet values that became filters: "black", "women"), and so
+the phrases the caller names in ``drop`` (facet values and aliases that became filters: "black", "women",
+"洗发水"), and so
 are the stop words it starts and ends with ("show me shampoo please" -> "shampoo": what the encoder
 compares and the reasons quote); stop words are left out of the keyword query. A Latin word of
 two letters or more written inside Chinese is a word of its own ("我想买mascara": "我想买", "mascara"; not
@@ -72,12 +73,15 @@ def parse_query(query: str | None, max_chars: int, drop: Collection[str] = ()) -
 
 def phrase_pattern(phrases: Collection[str]) -> re.Pattern[str] | None:
     """A case-insensitive pattern finding any of ``phrases`` as whole words, the longest first (a space
-    in a phrase matches any run of spaces); None when there is no phrase."""
+    in a phrase matches any run of spaces), a phrase in Han script anywhere (Chinese writes no spaces);
+    None when there is no phrase."""
     unique = sorted({" ".join(p.split()) for p in phrases} - {""}, key=lambda p: (-len(p), p))
     if not unique:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p).replace("\\ ", r"\s+") for p in unique) + r")(?!\w)",
-                      re.I)
+    alternatives = [re.escape(p).replace("\\ ", r"\s+") for p in unique]
+    words = [a for a, p in zip(alternatives, unique) if not HAN.search(p)]
+    han = [a for a, p in zip(alternatives, unique) if HAN.search(p)]
+    return re.compile("|".join([*han, *([r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)"] if words else [])]), re.I)
 
 
 def _trim_filler(text: str) -> str:

@@ -36,7 +36,20 @@ with the source product's vector as the query (its blend and tiers: ``similar``'
 
 Query vectors: the vectors of the last ``query_cache_size`` distinct query texts are kept, so "show
 me more", a new filter on the same words, or a query many shoppers type costs no encoding (the
-encoder is most of a new query's time).
+encoder is most of a new query's time; ``semantic.Semantic``).
+
+Other languages: the catalog's language is taken to be English. A query in Chinese, or one the
+language identifier reads as another language (``i18n.detect``: "Ich suche eine Wimperntusche"), is
+read by the multilingual encoder (USE multilingual, ``text.multilingual``) against its own vectors of
+the products (built by set-up beside MiniLM's, 30 s for the shipped catalog; ``from_paths`` loads
+them): sem is that cosine, the relevance floor divides by that encoder's own reference cosine and
+uses ``relevance_floor_multilingual``. Its words are no keyword matches ("pour" is no match for
+"Prada Pour Homme"), except the Latin words of a Chinese text ("OPI 指甲油"). The shop's aliases of the
+filters' brand and category ("美宝莲", "洗发水": ``shopbot catalog build --brand-aliases``,
+``--category-aliases``) name nothing more than the filters, and a query in another language with a
+category filter has no floor (its other words only order the products of that kind). Such a query
+scores every candidate (no vector index shortlist: the index holds MiniLM's vectors).
+bench/cross_lingual.py measures it (results/cross_lingual.md).
 
 The query is parsed by ``query.parse_query`` (price phrases and filler dropped); the reasons are
 worded by ``reasons`` (its docstring lists them), the collaborative model is reached through
@@ -73,8 +86,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,17 +95,20 @@ import numpy as np
 
 from recommender.catalog.products import Catalog, Product
 from recommender.catalog.types import singular_key
+from recommender.i18n.detect import HAN, detect
 from recommender.ranking import reasons
 from recommender.ranking.cf_bridge import CFBridge, Scored, load_recommender, positions
 from recommender.ranking.facets import FacetVocabulary
 from recommender.ranking.filters import RELAX_ORDER, Filters
 from recommender.ranking.prior import Prior
 from recommender.ranking.query import Query, parse_query
+from recommender.ranking.semantic import Semantic
 from recommender.ranking.similar import in_two_tiers, kind_count, kind_mask
 from recommender.ranking.spelling import Speller
 from recommender.ranking.topk import diversify, top_k
 from recommender.text.embeddings import ProductEmbeddings, cache_path, product_text
 from recommender.text.encoder import Encoder, TextEncoder
+from recommender.text.multilingual import MultilingualEncoder
 
 if TYPE_CHECKING:
     from recommender.cf.recommender import CFRecommender
@@ -104,12 +118,12 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ProductSearch", "ScoredProduct", "SearchConfig", "SearchOutcome"]
 
-_BLOCK = 16_384  # rows per block when cosines are taken over some rows only (25 MB at 384 dimensions)
 _WORD = re.compile(r"\w+")
 _NO_ROWS = np.empty(0, dtype=np.int64)
 # The reference cosine of a catalog without categories: the shipped catalog's (bench/results/relevance_floor.md).
 DEFAULT_REFERENCE = 0.65
 Hits = tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]  # keyword matches: rows, bm25 scores, matched terms
+_NO_HITS: Hits = (_NO_ROWS, np.empty(0), [])
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,11 @@ class SearchConfig:
     # 91 requests for what other shops sell are still listed (lexical look-alikes: "paper towels" ->
     # salon towels); on the fixture shops 1 of 46 requests refused, none of 40 others listed.
     relevance_floor: float = 0.70
+    # The same for a query the multilingual vectors read (reference: theirs, 0.535 on the shipped
+    # catalog): their cosines across languages are closer together. bench/cross_lingual.py's queries on
+    # the shipped catalog, the relevance of their words alone: 88% of 110 Chinese category names reach
+    # 0.55 (69% reach 0.70), 1 of 40 Chinese requests for what other shops sell (the highest: 0.62).
+    relevance_floor_multilingual: float = 0.55
     relevance_reference: float | None = None  # the reference cosine; None: measured on the catalog's categories
     reference_categories: int = 100  # largest categories whose names measure the reference
     # Similar products (recommender/ranking/similar.py). Chosen on 200 random products (seed 7, not the
@@ -148,6 +167,7 @@ class SearchConfig:
     # gave 0.614 / 0.653. Measured on the bench's products by bench/quality.py (results/quality.md).
     similar_w_bought: float = 1.0  # what shoppers buy with the source (the model's part, 0..1)
     similar_kind_share: float = 0.7  # share of a list given to the same kind of product first (4 of 5, 7 of 10)
+    multilingual: bool = True  # from_paths loads the multilingual product vectors ("Other languages")
 
 
 @dataclass(frozen=True)
@@ -175,8 +195,11 @@ class ProductSearch:
 
     def __init__(self, catalog: Catalog, encoder: Encoder, embeddings: ProductEmbeddings,
                  config: SearchConfig | None = None, recommender: CFRecommender | None = None,
-                 index: VectorIndex | None = None) -> None:
-        """``index``: the vector index of ``embeddings`` on a large catalog (module docstring), else None."""
+                 index: VectorIndex | None = None,
+                 multilingual: tuple[Encoder, ProductEmbeddings] | None = None) -> None:
+        """``index``: the vector index of ``embeddings`` on a large catalog (module docstring), else None.
+        ``multilingual``: a multilingual encoder and its vectors of the catalog's products, for queries
+        in another language than the catalog's (module docstring, "Other languages"), or None."""
         self.catalog = catalog
         self.encoder = encoder
         self.embeddings = embeddings
@@ -191,25 +214,30 @@ class ProductSearch:
         self._all_rows = np.arange(len(embeddings))
         self._id_rank = np.empty(len(embeddings), dtype=np.int64)
         self._id_rank[np.argsort(np.array(embeddings.ids, dtype=str), kind="stable")] = self._all_rows
-        # The vectors again, one row per dimension: a query's cosines with every product read them
-        # ~1.9x faster than the product-major matrix here (OpenBLAS's gemv). Below the index's size
-        # only (+18.6 MB on the shipped catalog; it would be +1.5 GB at 1M products).
+        # The vectors again one row per dimension below the index's size only (+18.6 MB on the shipped
+        # catalog; it would be +1.5 GB at 1M products).
         small = len(embeddings) < self.config.index_min_products
-        self._by_dim = np.ascontiguousarray(embeddings.matrix.T) if small else None  # (dim, products)
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector, oldest first
-        self._recent_lock = threading.Lock()
+        self._text = Semantic(encoder, embeddings.matrix, cache_size=self.config.query_cache_size, by_dim=small,
+                              blocks=index is not None)
+        self._foreign: Semantic | None = None
+        if multilingual is not None:
+            other_encoder, other = multilingual
+            found = other.row_numbers(embeddings.ids)  # the other vectors in this ranker's row order
+            matrix = np.where((found >= 0)[:, None], other.matrix[found.clip(0)], 0).astype(np.float32)
+            self._foreign = Semantic(other_encoder, matrix, cache_size=self.config.query_cache_size, by_dim=small,
+                                     blocks=False)
         self.currency = catalog.currency()  # prices in the reasons
         self._facets: FacetVocabulary | None = None
         self._spelling: Speller | None = None
-        self._reference: float | None = None
+        self._aliases: dict[tuple[str, str], list[str]] | None = None  # (brand|category, name) -> its aliases
 
     @classmethod
     def from_paths(cls, catalog_path: str | Path | None = None, cache_dir: str | Path | None = None,
                    *, progress: bool = True, model_path: str | Path | None = None,
                    config: SearchConfig | None = None) -> ProductSearch:
         """Open the catalog, load (or build and cache) its embeddings with the packaged model (and their
-        vector index on a large catalog), and load the collaborative model trained by set-up when it
-        exists for this catalog."""
+        vector index on a large catalog) and with the multilingual one (``SearchConfig.multilingual``),
+        and load the collaborative model trained by set-up when it exists for this catalog."""
         from recommender import config as settings
 
         config = config or SearchConfig()
@@ -217,13 +245,18 @@ class ProductSearch:
         encoder = TextEncoder()
         cache_dir = cache_dir or settings.cache_dir()
         embeddings = ProductEmbeddings.load_or_build(catalog, encoder, cache_dir, progress=progress)
+        multilingual = None
+        if config.multilingual:
+            other = MultilingualEncoder()
+            multilingual = other, ProductEmbeddings.load_or_build(catalog, other, cache_dir, progress=progress)
         index = None
         if len(embeddings) >= config.index_min_products:
             from recommender.text.vector_index import VectorIndex
 
             index = VectorIndex.load_or_build(embeddings, cache_path(cache_dir, encoder.model_id).parent)
         recommender = load_recommender(catalog, Path(model_path or settings.cf_model_path()))
-        return cls(catalog, encoder, embeddings, config, recommender=recommender, index=index)
+        return cls(catalog, encoder, embeddings, config, recommender=recommender, index=index,
+                   multilingual=multilingual)
 
     @property
     def recommender(self) -> CFRecommender | None:
@@ -251,21 +284,22 @@ class ProductSearch:
         """
         filters = filters or Filters()
         q, hits = self._understood(query, filters)
-        floored = self._floored(q, filters)
+        space = self._space(q, hits)
+        floored = self._floored(q, filters, space)
         rows, outcome = self._candidates(filters, exclude)
         if outcome is not None and not floored:
             logger.debug("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
             return outcome
         cfg = self.config
-        vector = self._query_vector(q.text) if q.text else None
+        vector = space.vector(q.text) if q.text else None
         if floored and not len(rows):  # the filter to drop is one whose removal finds a relevant product
-            return self._irrelevant(vector, filters, exclude)
+            return self._irrelevant(space, vector, filters, exclude)
         scored = self._cf_scores(shopper_id, session_items)
-        rows = self._shortlist(rows, vector, hits[0], scored)
-        sem = self._cosines(vector, rows)
-        if floored and sem.max() < self._floor():
-            return self._irrelevant(vector, filters, exclude)
-        kw, matched = self._keyword(hits, rows)
+        rows = self._shortlist(rows, vector if space is self._text else None, hits[0], scored)
+        sem = space.cosines(vector, rows)
+        if floored and sem.max() < self._floor(space):
+            return self._irrelevant(space, vector, filters, exclude)
+        kw, matched = self._keyword(hits if space is self._text or HAN.search(q.text) else _NO_HITS, rows)
         personal = self.cf.personal(rows, scored)
         pop = self._popularity_norm()[rows]
         scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_personal * personal + cfg.w_pop * pop
@@ -281,33 +315,53 @@ class ProductSearch:
 
     def relevance(self, query: str, filters: Filters = Filters()) -> float | None:
         """The relevance floor's measure for a query: the best cosine between its text and a product
-        passing the filters (0 when none passes), divided by the catalog's reference cosine; None when
-        the floor does not apply (no words beyond the filters' own)."""
+        passing the filters (0 when none passes), divided by the reference cosine of the encoder that
+        reads it; None when the floor does not apply (no words beyond the filters' own)."""
         filters = filters or Filters()
-        q, _ = self._understood(query, filters)
-        if not self._floored(q, filters):
+        q, hits = self._understood(query, filters)
+        space = self._space(q, hits)
+        if not self._floored(q, filters, space):
             return None
-        sem = self._cosines(self._query_vector(q.text), self._passing(filters, _NO_ROWS))
-        return float(sem.max()) / self.reference_cosine() if len(sem) else 0.0
+        sem = space.cosines(space.vector(q.text), self._passing(filters, _NO_ROWS))
+        return float(sem.max()) / self._reference(space) if len(sem) else 0.0
 
     def reference_cosine(self) -> float:
         """The catalog's reference cosine (module docstring): ``SearchConfig.relevance_reference`` when
         set, else measured once on the names of its largest categories (``DEFAULT_REFERENCE`` without)."""
-        if self.config.relevance_reference is not None:
+        return self._reference(self._text)
+
+    def _reference(self, space: Semantic) -> float:
+        """The reference cosine of one encoder's side (the configured one is the catalog language's)."""
+        if space is self._text and self.config.relevance_reference is not None:
             return self.config.relevance_reference
-        if self._reference is None:
+        if space.reference is None:
             names = [text for name, _ in self.catalog.categories()[:self.config.reference_categories]
                      if (text := parse_query(name, self.config.max_query_chars).text)]
-            vectors = self.encoder.encode(names) if names else []
+            vectors = space.encoder.encode(names) if names else []
             best = [float(sims.max()) for vector, name in zip(vectors, names)
-                    if len(sims := self._cosines(vector, self._passing(Filters(category=name), _NO_ROWS)))]
-            self._reference = float(np.median(best)) if best else DEFAULT_REFERENCE
-            logger.info("relevance floor: reference cosine %.3f from %d categories", self._reference, len(best))
-        return self._reference
+                    if len(sims := space.cosines(vector, self._passing(Filters(category=name), _NO_ROWS)))]
+            space.reference = float(np.median(best)) if best else DEFAULT_REFERENCE
+            logger.info("relevance floor: reference cosine %.3f of %s from %d categories", space.reference,
+                        space.encoder.model_id, len(best))
+        return space.reference
 
-    def _floor(self) -> float:
-        """The relevance floor as a cosine."""
-        return self.config.relevance_floor * self.reference_cosine()
+    def _floor(self, space: Semantic) -> float:
+        """The relevance floor as a cosine of one encoder's side."""
+        cfg = self.config
+        floor = cfg.relevance_floor_multilingual if space is self._foreign else cfg.relevance_floor
+        return floor * self._reference(space)
+
+    def _space(self, q: Query, hits: Hits) -> Semantic:
+        """The encoder's side that reads a query, when the catalog has multilingual vectors: theirs for a
+        text in Chinese, or in another language than English (the catalog's; ``detect``) with a word the
+        keyword index does not know ("Wimperntusche"; not "eau de parfum" nor "Calvin Klein"), else MiniLM's."""
+        if self._foreign is None or not q.text:
+            return self._text
+        if HAN.search(q.text):
+            return self._foreign
+        known = {term for terms in hits[2] for term in terms}
+        foreign = detect(q.text) not in (None, "en") and not set(q.terms) <= known
+        return self._foreign if foreign else self._text
 
     def facets_in(self, text: str) -> dict[str, str]:
         """Facet name -> value for each of the catalog's facet values ``text`` names as whole words
@@ -334,24 +388,41 @@ class ProductSearch:
         q = parse_query(fixed_text, self.config.max_query_chars)
         return q, self._keyword_hits(q, filtered=not filters.is_empty())
 
+    def _aliases_of(self, filters: Filters) -> list[str]:
+        """The shop's aliases of the filters' brand and category ("美宝莲", "洗发水"): words a query
+        names the filters by, so they name nothing more."""
+        if self._aliases is None:  # read once: the catalog is read-only while serving
+            shop = self.catalog.shop()
+            self._aliases = {}
+            for kind, aliases in (("brand", shop.brand_aliases), ("category", shop.category_aliases)):
+                for alias, name in aliases.items():
+                    self._aliases.setdefault((kind, name.casefold()), []).append(alias)
+        return [alias for kind, value in (("brand", filters.brand), ("category", filters.category)) if value
+                for alias in self._aliases.get((kind, value.casefold()), ())]
+
     def _speller(self) -> Speller:
         if self._spelling is None:  # read once: the catalog is read-only while serving
             names = self.catalog.categories() + [pair for values in self.catalog.facets().values() for pair in values]
             self._spelling = Speller(names)
         return self._spelling
 
-    def _floored(self, q: Query, filters: Filters) -> bool:
+    def _floored(self, q: Query, filters: Filters, space: Semantic) -> bool:
         """True when the relevance floor applies: it is on and the query has words beyond the filters'
-        own, singular or plural ("conditioner" is the category "Conditioners")."""
-        if self.config.relevance_floor <= 0 or not q.text:
+        own, singular or plural ("conditioner" is the category "Conditioners"), and beyond the shop's
+        aliases of them ("我想买洗发水" with the category Shampoos names nothing more). A query in another
+        language with a category filter has none: the filter says the shop carries that kind of product,
+        and the multilingual vectors are too coarse to judge the rest ("膏状腮红": cream blush)."""
+        if self.config.relevance_floor <= 0 or not q.text or (space is self._foreign and filters.category):
             return False
         own = {singular_key(word) for word in filters.words()}
-        return any(singular_key(term) not in own for term in q.terms)
+        rest = parse_query(q.text, self.config.max_query_chars, self._aliases_of(filters))
+        return any(singular_key(term) not in own for term in rest.terms)
 
-    def _irrelevant(self, vector: np.ndarray, filters: Filters, exclude: Collection[str]) -> SearchOutcome:
+    def _irrelevant(self, space: Semantic, vector: np.ndarray, filters: Filters,
+                    exclude: Collection[str]) -> SearchOutcome:
         """The outcome when no candidate reaches the floor: ``no_match`` when no product of the catalog
         does, else the filter whose removal finds one (if a single one does)."""
-        relevant = self._all_rows[self._cosines(vector, self._all_rows) >= self._floor()]
+        relevant = self._all_rows[space.cosines(vector, self._all_rows) >= self._floor(space)]
         if not len(relevant):
             logger.debug("search: nothing in the catalog reaches the relevance floor")
             return SearchOutcome([], None, no_match=True)
@@ -372,7 +443,7 @@ class ProductSearch:
         vector = self.embeddings.matrix[self.embeddings.index_of(product_id)] if product_id in self.embeddings else None
         after = self._cf_scores(None, [product_id])                   # what shoppers go on to buy after it
         rows = self._shortlist(rows, vector, _NO_ROWS, after)
-        text = self._cosines(vector, rows)
+        text = self._text.cosines(vector, rows)
         bought = self.cf.personal(rows, after)
         pop = self._popularity_norm()[rows]
         scores = cfg.w_sem * text + cfg.similar_w_bought * bought + cfg.w_pop * pop
@@ -424,21 +495,6 @@ class ProductSearch:
             rows = np.sort(rows[rows >= 0])
         return rows[~np.isin(rows, excluded)] if len(excluded) else rows
 
-    def _query_vector(self, text: str) -> np.ndarray:
-        """The query's unit vector: kept from a recent query with this text, or encoded (and kept)."""
-        with self._recent_lock:
-            vector = self._recent.get(text)
-            if vector is not None:
-                self._recent.move_to_end(text)
-                return vector
-        vector = self.encoder.encode([text])[0]
-        if self.config.query_cache_size > 0:
-            with self._recent_lock:
-                self._recent[text] = vector
-                while len(self._recent) > self.config.query_cache_size:
-                    self._recent.popitem(last=False)
-        return vector
-
     def _shortlist(self, rows: np.ndarray, vector: np.ndarray | None, keyword_rows: np.ndarray,
                    scored: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         """The candidate rows to score (ascending): all of them, or on a large catalog with wide
@@ -455,19 +511,6 @@ class ProductSearch:
         wanted = np.unique(np.concatenate(picked))
         kept = wanted[positions(rows, wanted) >= 0]
         return kept if len(kept) else rows
-
-    def _cosines(self, vector: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
-        """max(cos(vector, product), 0) of each row's product; zeros without a vector."""
-        if vector is None:
-            return np.zeros(len(rows), dtype=np.float32)
-        matrix = self.embeddings.matrix
-        if self.index is not None and 0 < len(rows) * 4 <= len(matrix):  # large catalog, few rows: theirs only
-            sims = np.concatenate([matrix[rows[i:i + _BLOCK]] @ vector for i in range(0, len(rows), _BLOCK)])
-        elif self._by_dim is not None:
-            sims = (vector @ self._by_dim)[rows]  # one pass over all vectors, no copy of the candidates' rows
-        else:
-            sims = (matrix @ vector)[rows]
-        return np.clip(sims, 0.0, 1.0)
 
     def _keyword_hits(self, q: Query, filtered: bool) -> Hits:
         """The keyword search's matches: their rows (-1: no vector), bm25 scores and matched terms."""

@@ -35,7 +35,7 @@ EMBEDDING_DIM = 384
 _models: dict[str, _Loaded] = {}  # model folder -> loaded model, once per process
 _load_lock = threading.Lock()
 
-__all__ = ["EMBEDDING_DIM", "MODEL_NAME", "Encoder", "Pieces", "TextEncoder", "default_model_id"]
+__all__ = ["EMBEDDING_DIM", "MODEL_NAME", "Encoder", "Pieces", "TextEncoder", "default_model_id", "progress_bar"]
 
 
 class _Loaded(NamedTuple):
@@ -147,7 +147,7 @@ class TextEncoder:
             return out
         loaded = self._loaded()
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        bar = _progress_bar(len(texts)) if progress else None
+        bar = progress_bar(len(texts)) if progress else None
         import torch
 
         try:
@@ -192,7 +192,7 @@ class TextEncoder:
         return pieces
 
 
-def _progress_bar(total: int):
+def progress_bar(total: int):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="Encoding products", unit="text", mininterval=1.0)

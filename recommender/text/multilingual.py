@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from recommender.text.encoder import progress_bar
+
 __all__ = ["ENCODERS", "E5Encoder", "MultilingualEncoder"]
 
 _load_lock = threading.Lock()
@@ -53,14 +55,20 @@ class MultilingualEncoder:
                 self._models[type(self)] = self._load()
         return self._models[type(self)]
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Encode texts into an (n, dim) float32 matrix of unit vectors, ``batch_size`` at a time."""
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Encode texts into an (n, dim) float32 matrix of unit vectors, ``batch_size`` at a time (a tqdm
+        bar shows ``progress``)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         model = self._loaded() if len(texts) else None
+        bar = progress_bar(len(texts)) if progress and len(texts) else None
         for start in range(0, len(texts), batch_size):
             batch = [str(t) for t in texts[start:start + batch_size]]
             vectors = np.asarray(self._encode_batch(model, batch), dtype=np.float32)
             out[start:start + len(batch)] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
         return out
 
 
