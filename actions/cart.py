@@ -16,6 +16,7 @@ from actions.cards import custom_payload
 from actions.failures import ApologisingAction
 from actions.listing import NAME_CHARS, card, entity_values, listing_kind, money, referenced, short_title
 from recommender import CartSummary, CheckoutRefused, EmptyCart, NotInCart, price_cart
+from recommender.i18n.messages import translate
 
 
 def _names(ids: list[str]) -> str:
@@ -48,7 +49,7 @@ def _cart(tracker: Tracker) -> CartSummary:
 
 def _cart_payload(tracker: Tracker, cart: CartSummary) -> dict | None:
     """The cart's lines as cards with quantities, drawn for the shopper's channel."""
-    lines = [{**card(line.product, []), "quantity": line.quantity,
+    lines = [{**card(line.product, [], language=tracker.get_slot(slots.LANGUAGE)), "quantity": line.quantity,
               "line_total": None if line.line_total is None else float(line.line_total)} for line in cart.lines]
     return custom_payload(tracker, {"cart": {"lines": lines, "count": sum(line.quantity for line in cart.lines),
                                              "total": float(cart.total)}})
@@ -125,12 +126,13 @@ class ActionViewCart(ApologisingAction):
         if not cart.lines:
             dispatcher.utter_message(response="utter_cart_empty")
             return []
-        rows = []
+        rows, language = [], tracker.get_slot(slots.LANGUAGE)
         for i, line in enumerate(cart.lines, start=1):
-            price = "price unknown" if line.unit_price is None else \
+            price = translate("price unknown", language) if line.unit_price is None else \
                 f"{line.quantity} x {_money(line.unit_price)} = {_money(line.line_total)}"
             rows.append(f"{i}. {short_title(line.product, NAME_CHARS)}: {price}")
-        total = _money(cart.total) + (" (not counting items without a price)" if cart.unpriced else "")
+        total = _money(cart.total) + (translate(" (not counting items without a price)", language) if cart.unpriced
+                                      else "")
         dispatcher.utter_message(response="utter_cart_contents", lines="\n".join(rows), total=total,
                                  json_message=_cart_payload(tracker, cart))
         return []

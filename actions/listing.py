@@ -22,6 +22,7 @@ from actions import services, slots
 from actions.cards import TITLE_CHARS, clip, custom_payload, facet_values, reasons_text
 from actions.references import resolve
 from recommender import Product, ScoredProduct, format_price
+from recommender.i18n.messages import translate
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +45,19 @@ def money(value: float, code: str | None = None) -> str:
     return format_price(value, code or currency())
 
 
-def price_text(product: Product, code: str) -> str:
-    """The product's price in currency ``code``, or "price unknown"."""
-    return format_price(product.price, code) if product.price is not None else "price unknown"
+def price_text(product: Product, code: str, language: str | None = None) -> str:
+    """The product's price in currency ``code``, or "price unknown" (in ``language``)."""
+    return format_price(product.price, code) if product.price is not None else translate("price unknown", language)
 
 
-def format_results(results: Sequence[ScoredProduct], code: str, start: int = 1) -> str:
+def format_results(results: Sequence[ScoredProduct], code: str, start: int = 1, language: str | None = None) -> str:
     """One numbered line per product: title, brand, price (currency ``code``), facet values in brief,
     and its reasons (the strongest, then the next ones while they are short)."""
     lines = []
     for i, result in enumerate(results, start=start):
         p = result.product
-        details = ", ".join(x for x in (p.brand, price_text(p, code), facet_values(v for _, v in p.facets)) if x)
+        details = ", ".join(x for x in (p.brand, price_text(p, code, language), facet_values(v for _, v in p.facets))
+                            if x)
         reason = f" ({reasons_text(result.reasons)})" if result.reasons else ""
         lines.append(f"{i}. {short_title(p)} - {details}{reason}")
     return "\n".join(lines)
@@ -67,18 +69,18 @@ def button(title: str, intent: str, product_id: str) -> dict[str, str]:
 
 
 def card(product: Product, reasons: Sequence[str], position: int | None = None,
-         code: str | None = None) -> dict[str, Any]:
+         code: str | None = None, language: str | None = None) -> dict[str, Any]:
     """The structured product card every payload carries (its keys: the docstring of actions/cards.py);
-    prices in currency ``code`` (default: the catalog's)."""
+    prices in currency ``code`` (default: the catalog's), labels in ``language`` (None: English)."""
     code = code or currency()
     return {"id": product.id, "position": position, "title": product.display_title, "brand": product.brand,
             "category": product.category, "price": product.price, "currency": code,
-            "price_text": price_text(product, code),
+            "price_text": price_text(product, code, language),
             "facets": [{"name": name, "value": value} for name, value in product.facets],
             "image_url": product.image_url, "rating": product.rating, "reasons": list(reasons),
-            "buttons": [button("Add to cart", "add_to_cart", product.id),
-                        button("Similar", "similar_products", product.id),
-                        button("Details", "product_details", product.id)]}
+            "buttons": [button(translate("Add to cart", language), "add_to_cart", product.id),
+                        button(translate("Similar", language), "similar_products", product.id),
+                        button(translate("Details", language), "product_details", product.id)]}
 
 
 def log_events(tracker: Tracker, kind: str, product_ids: Sequence[str], source: str) -> None:
@@ -102,10 +104,10 @@ def show_listing(dispatcher: CollectingDispatcher, tracker: Tracker, results: Se
     reasons = dict(tracker.get_slot(slots.REASONS) or {}) if more else {}
     start = len(seen) + 1
     ids = [r.product.id for r in results]
-    code = currency()
+    code, language = currency(), tracker.get_slot(slots.LANGUAGE)
     payload = {"listing": kind,
-               "products": [card(r.product, r.reasons, start + i, code) for i, r in enumerate(results)]}
-    dispatcher.utter_message(response=response, products=format_results(results, code, start),
+               "products": [card(r.product, r.reasons, start + i, code, language) for i, r in enumerate(results)]}
+    dispatcher.utter_message(response=response, products=format_results(results, code, start, language),
                              json_message=custom_payload(tracker, payload), **fields)
     log_events(tracker, "shown", ids, kind)
     reasons.update({r.product.id: list(r.reasons) for r in results})

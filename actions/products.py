@@ -13,6 +13,7 @@ from actions.listing import (NAME_CHARS, PAGE_SIZE, card, listing_kind, log_even
                              short_title, show_listing)
 from actions.search import Personal
 from recommender import Product
+from recommender.i18n.messages import translate
 
 
 def _products(ids: list[str]) -> list[Product]:
@@ -38,19 +39,22 @@ class ActionProductDetails(ApologisingAction):
             dispatcher.utter_message(response="utter_nothing_listed")
             return []
         p = products[0]
-        code = services.catalog().currency()
+        code, language = services.catalog().currency(), tracker.get_slot(slots.LANGUAGE)
         reasons = (tracker.get_slot(slots.REASONS) or {}).get(p.id, [])
         lines = [p.display_title, " · ".join(x for x in (p.brand, " > ".join(p.category_path + (p.category,))
-                                                            if p.category else None, price_text(p, code)) if x)]
+                                                            if p.category else None, price_text(p, code, language))
+                                             if x)]
         if p.facets:
             lines.append(" · ".join(f"{name.capitalize()}: {value}" for name, value in p.facets))
         shoppers = _shoppers(p)
         if shoppers:
-            lines.append(f"Bought by {shoppers} shopper{'s' if shoppers != 1 else ''} in our data.")
+            lines.append((translate("Bought by {count} shopper in our data.", language) if shoppers == 1 else
+                          translate("Bought by {count} shoppers in our data.", language)).format(count=shoppers))
         if reasons:
-            lines.append("Why I showed it: " + "; ".join(reasons) + ".")
+            lines.append(translate("Why I showed it: {reasons}.", language).format(reasons="; ".join(reasons)))
         dispatcher.utter_message(response="utter_product_details", details="\n".join(lines),
-                                 json_message=custom_payload(tracker, {"product": card(p, reasons, code=code)}))
+                                 json_message=custom_payload(tracker, {"product": card(p, reasons, code=code,
+                                                                                       language=language)}))
         log_events(tracker, "clicked", [p.id], listing_kind(tracker))
         return [SlotSet(slots.FOCUS, p.id)]
 
@@ -97,20 +101,22 @@ class ActionCompareProducts(ApologisingAction):
         if len(products) < 2:
             dispatcher.utter_message(response="utter_compare_needs_two")
             return []
-        code = services.catalog().currency()
+        code, language = services.catalog().currency(), tracker.get_slot(slots.LANGUAGE)
         reasons = tracker.get_slot(slots.REASONS) or {}
         position = {pid: shown.index(pid) + 1 for pid in ids if pid in shown}
         rows = []
         for p in products:
             label = f"{position[p.id]}. " if p.id in position else "- "
-            facts = [price_text(p, code), p.brand or "no brand", p.category or "no category",
+            facts = [price_text(p, code, language), p.brand or translate("no brand", language),
+                     p.category or translate("no category", language),
                      *([facet_values(v for _, v in p.facets)] if p.facets else []),
-                     f"bought by {_shoppers(p)} shoppers"]
+                     translate("bought by {count} shoppers", language).format(count=_shoppers(p))]
             why = reasons.get(p.id)
             rows.append(label + short_title(p, NAME_CHARS) + ": " + ", ".join(facts)
-                        + (f"; picked because {why[0]}" if why else ""))
-        verdict = compare_verdict(products, [_shoppers(p) for p in products], code)
-        payload = {"comparison": [card(p, reasons.get(p.id, []), position.get(p.id), code) for p in products],
+                        + (translate("; picked because {reason}", language).format(reason=why[0]) if why else ""))
+        verdict = compare_verdict(products, [_shoppers(p) for p in products], code, language)
+        payload = {"comparison": [card(p, reasons.get(p.id, []), position.get(p.id), code, language)
+                                  for p in products],
                    "verdict": verdict}
         dispatcher.utter_message(response="utter_comparison", comparison="\n".join(rows), verdict=verdict,
                                  json_message=custom_payload(tracker, payload))
@@ -118,26 +124,29 @@ class ActionCompareProducts(ApologisingAction):
         return []
 
 
-def compare_verdict(products: list[Product], shoppers: list[int], code: str) -> str:
-    """One line from the facts only: which is cheapest and by how much (currency ``code``), which most
-    shoppers bought."""
+def compare_verdict(products: list[Product], shoppers: list[int], code: str, language: str | None = None) -> str:
+    """One line from the facts only, in ``language``: which is cheapest and by how much (currency
+    ``code``), which most shoppers bought."""
     name = {p.id: short_title(p, 40) for p in products}
     parts = []
     priced = sorted((p for p in products if p.price is not None), key=lambda p: p.price)
     if len(priced) >= 2 and priced[0].price < priced[1].price:
         saving = money(round(priced[1].price - priced[0].price, 2), code)
-        parts.append(f"{name[priced[0].id]} is the cheapest, {saving} less than the next")
+        parts.append(translate("{name} is the cheapest, {saving} less than the next", language).format(
+            name=name[priced[0].id], saving=saving))
     elif len(priced) >= 2:
-        parts.append("the cheapest two cost the same")
+        parts.append(translate("the cheapest two cost the same", language))
     ranked = sorted(zip(shoppers, products), key=lambda t: -t[0])
     if ranked[0][0] > ranked[1][0]:
-        parts.append(f"{name[ranked[0][1].id]} is the most bought ({ranked[0][0]} shoppers against {ranked[1][0]})")
+        parts.append(translate("{name} is the most bought ({most} shoppers against {next})", language).format(
+            name=name[ranked[0][1].id], most=ranked[0][0], next=ranked[1][0]))
     brands = {p.brand for p in products}
     if len(brands) == 1 and products[0].brand:
-        parts.append(f"all are {products[0].brand}")
+        parts.append(translate("all are {brand}", language).format(brand=products[0].brand))
     if not parts:
-        return "Verdict: no clear difference in price or popularity; pick the one whose description suits you."
-    return "Verdict: " + "; ".join(parts) + "."
+        return translate("Verdict: no clear difference in price or popularity; pick the one whose description "
+                         "suits you.", language)
+    return translate("Verdict: {parts}.", language).format(parts=translate("; ", language).join(parts))
 
 
 class ActionExplain(ApologisingAction):

@@ -34,7 +34,7 @@ from actions.shop import words_of
 from actions.vocabulary import Vocabulary
 from recommender import Catalog, Filters, SearchOutcome, parse_query
 from recommender.i18n.detect import HAN
-from recommender.i18n.messages import join, translate
+from recommender.i18n.messages import SOURCE_LANGUAGE, join, translate
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class ActionSearchProducts(ApologisingAction):
                             tracker.get_slot(slots.LANGUAGE))
             events = [SlotSet(name, None) for name in (*LISTING_SLOTS, slots.UNCLEAR)]
         else:
-            summary = describe(filters, code)
+            summary = describe(filters, code, tracker.get_slot(slots.LANGUAGE))
             events = filter_events(filters) + [SlotSet(slots.QUERY, query), SlotSet(slots.UNCLEAR, None)]
             if outcome.results:
                 events += show_listing(dispatcher, tracker, outcome.results, response="utter_search_results",
@@ -128,7 +128,7 @@ class ActionShowMore(ApologisingAction):
             return []
         seen = set(tracker.get_slot(slots.SEEN) or [])
         filters = build_filters({name: tracker.get_slot(name) for name in slots.FILTERS}, services.vocabulary())
-        summary = describe(filters, services.catalog().currency())
+        summary = describe(filters, services.catalog().currency(), tracker.get_slot(slots.LANGUAGE))
         personal = Personal(tracker)
         if listing.get("kind") == "similar" and listing.get("product_id"):
             outcome = services.product_search().similar(listing["product_id"], n=PAGE_SIZE, filters=filters,
@@ -168,7 +168,7 @@ class ActionRecommend(ApologisingAction):
         exclude = set(personal.session_items)                         # recommend what they don't have yet
         outcome = personal.search("", filters, exclude=exclude)
         known = search.knows(personal.shopper_id, personal.session_items)
-        summary = describe(filters, code)
+        summary = describe(filters, code, tracker.get_slot(slots.LANGUAGE))
         events = filter_events(filters) + [SlotSet(slots.QUERY, "")]
         if outcome.results:
             events += show_listing(dispatcher, tracker, outcome.results, kind="recommend", summary=summary,
@@ -309,10 +309,13 @@ def build_filters(values: dict[str, Any], vocabulary: Vocabulary) -> Filters:
                    facets=_facet_dict(values.get(slots.FACETS)))
 
 
-def describe(filters: Filters, currency: str) -> str:
-    """The filters as the end of a sentence, prices in ``currency``: " black in Jeans from Levi's under
-    ₹1,500" ("" when none)."""
-    return "".join(" " + phrase for phrase in filters.describe(currency=currency))
+def describe(filters: Filters, currency: str, language: str | None = None) -> str:
+    """The filters as the end of a sentence, prices in ``currency``, in ``language``: " black in Jeans
+    from Levi's under ₹1,500", "（Jeans类、Levi's品牌和₹1,500以下）" ("" when none)."""
+    phrases = filters.describe(currency, language)
+    if not phrases or language in (None, SOURCE_LANGUAGE):
+        return "".join(" " + phrase for phrase in phrases)
+    return translate(" ({filters})", language).format(filters=join(phrases, language))
 
 
 def filter_events(filters: Filters) -> list[EventType]:

@@ -394,6 +394,15 @@ def test_a_search_filters_by_the_type_and_facets_its_words_name_and_shows_the_sh
     assert listed["image_url"] is None and listed["rating"] is None  # the shop's file has neither
 
 
+def test_a_chinese_conversation_gets_the_summary_and_card_labels_in_chinese(fashion):
+    messages, events = run(tracker("jeans for women under 1500", {"price_max": "1500"}, slots={"language": "zh"}))
+    [message] = messages
+    assert message["summary"] == "（jeans类、women适用和₹1,500以下）"
+    card = message["custom"]["products"][0]
+    assert [b["title"] for b in card["buttons"]] == ["加入购物车", "相似商品", "详情"]
+    assert describe(Filters("jeans", price_max=1500), "INR") == " in jeans under ₹1,500"   # English as before
+
+
 def test_a_search_naming_a_product_type_derived_from_the_titles_filters_by_it(fashion):
     _, events = run(tracker("show me running shoes"))
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 
 from recommender.catalog.formats import normalise_facet
+from recommender.i18n.messages import translate
 from recommender.ranking.prices import format_price
 
 __all__ = ["AUDIENCE_FACETS", "RELAX_ORDER", "Filters", "facet_phrase"]
@@ -66,22 +67,24 @@ class Filters:
         names = [self.brand or "", self.category or "", *(value for _, value in self.facets)]
         return frozenset("".join(ch if ch.isalnum() else " " for ch in " ".join(names).lower()).split())
 
-    def describe(self, currency: str = "USD") -> list[str]:
-        """Phrases for the filters that are set, prices in ``currency``, e.g. ["in Jeans", "from Puma",
-        "black", "for women", "under ₹1,500"]."""
+    def describe(self, currency: str = "USD", language: str | None = None) -> list[str]:
+        """Phrases for the filters that are set, prices in ``currency``, in ``language`` (None: English;
+        names and facet values as the catalog has them), e.g. ["in Jeans", "from Puma", "black", "for
+        women", "under ₹1,500"]."""
         out = []
         if self.category:
-            out.append(f"in {self.category}")
+            out.append(translate("in {category}", language).format(category=self.category))
         if self.brand:
-            out.append(f"from {self.brand}")
-        out += [facet_phrase(name, value) for name, value in self.facets]
+            out.append(translate("from {brand}", language).format(brand=self.brand))
+        out += [facet_phrase(name, value, language) for name, value in self.facets]
         lo, hi = self.price_min, self.price_max
         if lo is not None and hi is not None:
-            out.append(f"between {format_price(lo, currency)} and {format_price(hi, currency)}")
+            out.append(translate("between {low} and {high}", language).format(
+                low=format_price(lo, currency), high=format_price(hi, currency)))
         elif hi is not None:
-            out.append(f"under {format_price(hi, currency)}")
+            out.append(translate("under {price}", language).format(price=format_price(hi, currency)))
         elif lo is not None:
-            out.append(f"over {format_price(lo, currency)}")
+            out.append(translate("over {price}", language).format(price=format_price(lo, currency)))
         return out
 
     def as_kwargs(self) -> dict[str, str | float | Facets | None]:
@@ -98,6 +101,7 @@ class Filters:
         return replace(self, facets=tuple(pair for pair in self.facets if pair[0] != name))
 
 
-def facet_phrase(name: str, value: str) -> str:
-    """How a facet filter reads: "black"; "for women" for a facet that names who it is for."""
-    return f"for {value}" if name in AUDIENCE_FACETS and value != "unisex" else value
+def facet_phrase(name: str, value: str, language: str | None = None) -> str:
+    """How a facet filter reads (in ``language``): "black"; "for women" for a facet that names who it is for."""
+    return translate("for {audience}", language).format(audience=value) \
+        if name in AUDIENCE_FACETS and value != "unisex" else value
