@@ -61,8 +61,7 @@ def load() -> None:
     (`bot.retention`); raise ShopbotError (one line) when one cannot be loaded."""
     try:
         search = services.product_search()
-        search.encoder.encode(["warm up"])  # load the text model now (and bound torch's threads) too
-        search.reference_cosine()  # the relevance floor's measure of this catalog (~0.6 s), not on a first search
+        search.warm_up()  # load the text models (bounding torch's threads) and measure the relevance floor's reference
         services.vocabulary()
         retention.expire_store(services.store(), settings.retention_days())  # what is past the period goes
     except ShopbotError:

@@ -8,6 +8,7 @@ Real encoders (all-MiniLM-L6-v2 and USE multilingual) on the small catalog of te
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -26,9 +27,9 @@ CATEGORY = {"s01": "Shampoos", "s03": "Shampoos", "s12": "Shampoos", "s15": "Sha
 
 
 @pytest.fixture(scope="module")
-def searches(tmp_path_factory):
-    """The ranker with the multilingual vectors and the same ranker without them, on test_search's
-    products imported with a category alias file."""
+def shop(tmp_path_factory):
+    """test_search's products imported with a category alias file, and their vectors: (catalog, MiniLM and
+    its vectors, USE and its vectors)."""
     folder = tmp_path_factory.mktemp("cross-lingual")
     rows = [{"id": i, "title": t, "brand": b, "category": c, "price": pr} for i, t, b, c, pr in PRODUCTS]
     (folder / "products.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -39,10 +40,16 @@ def searches(tmp_path_factory):
     cache = folder / "cache"
     text, other = TextEncoder(), MultilingualEncoder()
     embeddings = ProductEmbeddings.load_or_build(catalog, text, cache, progress=False)
-    multilingual = other, ProductEmbeddings.load_or_build(catalog, other, cache, progress=False)
-    yield (ProductSearch(catalog, text, embeddings, SearchConfig(), multilingual=multilingual),
-           ProductSearch(catalog, text, embeddings, SearchConfig()))
+    yield catalog, (text, embeddings), (other, ProductEmbeddings.load_or_build(catalog, other, cache, progress=False))
     catalog.close()
+
+
+@pytest.fixture(scope="module")
+def searches(shop):
+    """The ranker with the multilingual vectors and the same ranker without them."""
+    catalog, (text, embeddings), multilingual = shop
+    return (ProductSearch(catalog, text, embeddings, SearchConfig(), multilingual=multilingual),
+            ProductSearch(catalog, text, embeddings, SearchConfig()))
 
 
 def kinds(outcome) -> list[str | None]:
@@ -90,3 +97,15 @@ def test_a_category_alias_names_nothing_more_and_the_rest_of_the_words_orders(se
     assert set(kinds(found.search("我想买洗发水", shampoos))) == {"Shampoos"}
     assert found.relevance("给干性头发用的洗发水", shampoos) is None           # a category filter: no floor
     assert kinds(found.search("给干性头发用的洗发水", shampoos, n=1)) == ["Shampoos"]
+
+
+def test_warming_up_measures_both_encoders_references_so_a_first_search_does_not(shop, caplog):
+    catalog, (text, embeddings), multilingual = shop
+    fresh = ProductSearch(catalog, text, embeddings, multilingual=multilingual)
+    with caplog.at_level(logging.INFO, logger="recommender.ranking.ranker"):
+        fresh.warm_up()
+        measured = [r.getMessage() for r in caplog.records if "reference cosine" in r.getMessage()]
+        caplog.clear()
+        fresh.search("睫毛膏"), fresh.search("mascara")
+    assert len(measured) == 2 and "multilingual" in measured[1] and "MiniLM" in measured[0]
+    assert [r for r in caplog.records if "reference cosine" in r.getMessage()] == []

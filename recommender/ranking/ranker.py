@@ -325,6 +325,14 @@ class ProductSearch:
         sem = space.cosines(space.vector(q.text), self._passing(filters, _NO_ROWS))
         return float(sem.max()) / self._reference(space) if len(sem) else 0.0
 
+    def warm_up(self) -> None:
+        """Load the encoders and measure their reference cosines now (~2 s on the shipped catalog), not on
+        a shopper's first search."""
+        for space in (self._text, self._foreign):
+            if space is not None:
+                space.encoder.encode(["warm up"])
+                self._reference(space)
+
     def reference_cosine(self) -> float:
         """The catalog's reference cosine (module docstring): ``SearchConfig.relevance_reference`` when
         set, else measured once on the names of its largest categories (``DEFAULT_REFERENCE`` without)."""
