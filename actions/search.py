@@ -265,9 +265,10 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     if len(amounts) >= 2:
         found[slots.PRICE_MIN], found[slots.PRICE_MAX] = amounts[0], amounts[-1]
     intent, text = _intent(tracker), _message_text(tracker)
-    if (intent == "refine_search" or HAN.search(text)) and vocabulary.brand(found.get(slots.BRAND)) is None:
+    chinese = HAN.search(text) is not None
+    if (intent == "refine_search" or chinese) and vocabulary.brand(found.get(slots.BRAND)) is None:
         found[slots.BRAND] = vocabulary.brand_in(text) or found.get(slots.BRAND)
-    if (intent == "search_products" or HAN.search(text)) and vocabulary.category(found.get(slots.CATEGORY)) is None:
+    if (intent == "search_products" or chinese) and vocabulary.category(found.get(slots.CATEGORY)) is None:
         found[slots.CATEGORY] = vocabulary.category_in(text) or found.get(slots.CATEGORY)
     found[slots.FACETS] = dict(facets) or None
     return {name: found.get(name) for name in slots.FILTERS}

@@ -423,9 +423,10 @@ class Catalog:
 
     def stats(self) -> dict[str, Any]:
         """Counts of products, shoppers, interactions, brands, categories, priced; the currency, facets
-        (name -> products having it), shop settings (the numbers of brand and category aliases), source and imported_at."""
+        (name -> products having it), shop settings (the numbers of brand and category aliases), source
+        and imported_at."""
         one = lambda sql: self._rows(sql)[0][0]  # noqa: E731
-        meta = self.meta()
+        meta, shop = self.meta(), self.shop()
         facets = dict(self._rows("SELECT name, count(DISTINCT product_id) AS n FROM product_facets"
                                  " GROUP BY name ORDER BY n DESC, name")) if self._has_facets else {}
         return {
@@ -436,12 +437,12 @@ class Catalog:
             "categories": one("SELECT count(DISTINCT category) FROM products"),
             "priced": one("SELECT count(*) FROM products WHERE price IS NOT NULL"),
             "untitled": one("SELECT count(*) FROM products WHERE title IS NULL"),
-            "currency": self.currency(),
+            "currency": shop.currency,
             "facets": facets,
             "shop_name": meta.get("shop_name"),
             "shop_sells": meta.get("shop_sells"),
-            "brand_aliases": len(self.shop().brand_aliases),
-            "category_aliases": len(self.shop().category_aliases),
+            "brand_aliases": len(shop.brand_aliases),
+            "category_aliases": len(shop.category_aliases),
             "category_source": meta.get("category_source"),
             "source": meta.get("source"),
             "interactions_source": meta.get("interactions_source"),

@@ -78,9 +78,10 @@ def phrase_pattern(phrases: Collection[str]) -> re.Pattern[str] | None:
     unique = sorted({" ".join(p.split()) for p in phrases} - {""}, key=lambda p: (-len(p), p))
     if not unique:
         return None
-    alternatives = [re.escape(p).replace("\\ ", r"\s+") for p in unique]
-    words = [a for a, p in zip(alternatives, unique) if not HAN.search(p)]
-    han = [a for a, p in zip(alternatives, unique) if HAN.search(p)]
+    han: list[str] = []
+    words: list[str] = []
+    for phrase in unique:
+        (han if HAN.search(phrase) else words).append(re.escape(phrase).replace("\\ ", r"\s+"))
     return re.compile("|".join([*han, *([r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)"] if words else [])]), re.I)
 
 

@@ -368,7 +368,7 @@ class ProductSearch:
         if HAN.search(q.text):
             return self._foreign
         known = {term for terms in hits[2] for term in terms}
-        foreign = detect(q.text) not in (None, "en") and not set(q.terms) <= known
+        foreign = not set(q.terms) <= known and detect(q.text) not in (None, "en")  # the identifier last: it costs most
         return self._foreign if foreign else self._text
 
     def facets_in(self, text: str) -> dict[str, str]:
@@ -423,8 +423,9 @@ class ProductSearch:
         if self.config.relevance_floor <= 0 or not q.text or (space is self._foreign and filters.category):
             return False
         own = {singular_key(word) for word in filters.words()}
-        rest = parse_query(q.text, self.config.max_query_chars, self._aliases_of(filters))
-        return any(singular_key(term) not in own for term in rest.terms)
+        aliases = self._aliases_of(filters)
+        terms = parse_query(q.text, self.config.max_query_chars, aliases).terms if aliases else q.terms
+        return any(singular_key(term) not in own for term in terms)
 
     def _irrelevant(self, space: Semantic, vector: np.ndarray, filters: Filters,
                     exclude: Collection[str]) -> SearchOutcome:
