@@ -14,9 +14,10 @@ install: .venv/.lock-sha256
 .venv/.lock-sha256: requirements/lock.txt scripts/install.sh
 	scripts/install.sh
 
-## browser: Debian's chromium for the browser test (skipped when installed; needs root or sudo)
+## browser: Debian's chromium and a Chinese font for the browser tests (skipped when installed; needs root or sudo)
 browser:
 	scripts/install-debian.sh chromium
+	scripts/install-debian.sh --font zh fonts-wqy-microhei
 
 ## redis: Debian's redis-server for the scale-out test (skipped when installed; needs root or sudo)
 redis:

@@ -12,19 +12,20 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services, slots
 from actions.cards import button_choices, custom_payload
 from actions.failures import ApologisingAction
-from recommender.i18n.messages import language_names, languages
+from recommender.i18n.messages import N_, language_names, languages, translate
 
 logger = logging.getLogger(__name__)
 
 LISTING_SLOTS = (*slots.FILTERS, slots.QUERY, slots.LISTING, slots.SHOWN, slots.SEEN, slots.REASONS, slots.FOCUS)
 # What a clarifying button offers for each intent the NLU hesitated between.
 CHOICES = {
-    "search_products": "Search for it", "refine_search": "Narrow the current search",
-    "show_more": "Show more results", "recommend": "Get recommendations", "similar_products": "See similar products",
-    "product_details": "See product details", "compare_products": "Compare products", "explain": "Know why I picked them",
-    "add_to_cart": "Add to my cart", "remove_from_cart": "Remove from my cart", "view_cart": "See my cart",
-    "checkout": "Check out", "like_product": "Say I like it", "dislike_product": "Say I don't like it",
-    "start_over": "Start over", "help": "See what you can do", "human_handoff": "Talk to a person",
+    "search_products": N_("Search for it"), "refine_search": N_("Narrow the current search"),
+    "show_more": N_("Show more results"), "recommend": N_("Get recommendations"),
+    "similar_products": N_("See similar products"), "product_details": N_("See product details"),
+    "compare_products": N_("Compare products"), "explain": N_("Know why I picked them"),
+    "add_to_cart": N_("Add to my cart"), "remove_from_cart": N_("Remove from my cart"), "view_cart": N_("See my cart"),
+    "checkout": N_("Check out"), "like_product": N_("Say I like it"), "dislike_product": N_("Say I don't like it"),
+    "start_over": N_("Start over"), "help": N_("See what you can do"), "human_handoff": N_("Talk to a person"),
 }
 MAX_CHOICES = 3
 
@@ -111,7 +112,8 @@ class ActionClarify(ApologisingAction):
             intents = intents[:MAX_CHOICES - 1] + ["search_products"]
         if "help" not in intents:
             intents.append("help")
-        buttons = [{"title": CHOICES[name], "payload": f"/{name}"} for name in intents]
+        language = tracker.get_slot(slots.LANGUAGE)
+        buttons = [{"title": translate(CHOICES[name], language), "payload": f"/{name}"} for name in intents]
         dispatcher.utter_message(response="utter_clarify", **button_choices(tracker, buttons))
         return [SlotSet(slots.UNCLEAR, tracker.latest_message.get("text") or "")]
 

@@ -16,26 +16,34 @@ from actions.cards import custom_payload
 from actions.failures import ApologisingAction
 from actions.listing import NAME_CHARS, card, entity_values, listing_kind, money, referenced, short_title
 from recommender import CartSummary, CheckoutRefused, EmptyCart, NotInCart, price_cart
-from recommender.i18n.messages import translate
+from recommender.i18n.messages import N_, join, translate
 
 
-def _names(ids: list[str]) -> str:
-    products = services.catalog().get_products(ids)
-    names = [short_title(p, NAME_CHARS) for p in products] or ["that product"]  # gone from the catalog
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def _names(ids: list[str], tracker: Tracker) -> str:
+    """The products' short titles as one list in the shopper's language."""
+    products, language = services.catalog().get_products(ids), tracker.get_slot(slots.LANGUAGE)
+    return join([short_title(p, NAME_CHARS) for p in products] or [translate("that product", language)],
+                language)  # none: gone from the catalog
 
 
-def _money(amount: Decimal) -> str:
-    return money(float(amount))
+def _money(amount: Decimal, language: str | None) -> str:
+    return money(float(amount), language=language)
 
 
-def _summary(cart: CartSummary) -> str:
-    """ "2 items, $13.48" """
+def _summary(cart: CartSummary, tracker: Tracker) -> str:
+    """ "2 items, $13.48" in the shopper's language."""
+    language = tracker.get_slot(slots.LANGUAGE)
     count = sum(line.quantity for line in cart.lines)
     if not count:
-        return "empty"
-    text = f"{count} item{'s' if count != 1 else ''}, {_money(cart.total)}"
-    return text + (" plus items without a price" if cart.unpriced else "")
+        return translate("empty", language)
+    text = translate(N_("{count} item, {total}") if count == 1 else N_("{count} items, {total}"), language)
+    return text.format(count=count, total=_money(cart.total, language)) + \
+        (translate(" plus items without a price", language) if cart.unpriced else "")
+
+
+def _priced(quantity: int, unit_price: Decimal, line_total: Decimal, language: str | None) -> str:
+    """ "2 x $5 = $10" """
+    return f"{quantity} x {_money(unit_price, language)} = {_money(line_total, language)}"
 
 
 def _message_id(tracker: Tracker) -> str | None:
@@ -68,7 +76,8 @@ class ActionAddToCart(ApologisingAction):
             services.store().add_to_cart(tracker.sender_id, pid, source=listing_kind(tracker),
                                          message_id=_message_id(tracker))
         cart = _cart(tracker)
-        dispatcher.utter_message(response="utter_added_to_cart", titles=_names(known), cart_summary=_summary(cart),
+        dispatcher.utter_message(response="utter_added_to_cart", titles=_names(known, tracker),
+                                 cart_summary=_summary(cart, tracker),
                                  json_message=_cart_payload(tracker, cart))
         return [SlotSet(slots.FOCUS, known[-1])] if known else []
 
@@ -100,7 +109,7 @@ class ActionRemoveFromCart(ApologisingAction):
             return []
         missing = [pid for pid in ids if pid not in in_cart]
         if missing:
-            dispatcher.utter_message(response="utter_not_in_cart", titles=_names(missing))
+            dispatcher.utter_message(response="utter_not_in_cart", titles=_names(missing, tracker))
             return []
         for pid in ids:
             try:
@@ -113,7 +122,8 @@ class ActionRemoveFromCart(ApologisingAction):
     @staticmethod
     def _removed(dispatcher: CollectingDispatcher, tracker: Tracker, ids: list[str]) -> None:
         cart = _cart(tracker)
-        dispatcher.utter_message(response="utter_removed_from_cart", titles=_names(ids), cart_summary=_summary(cart),
+        dispatcher.utter_message(response="utter_removed_from_cart", titles=_names(ids, tracker),
+                                 cart_summary=_summary(cart, tracker),
                                  json_message=_cart_payload(tracker, cart))
 
 
@@ -129,10 +139,10 @@ class ActionViewCart(ApologisingAction):
         rows, language = [], tracker.get_slot(slots.LANGUAGE)
         for i, line in enumerate(cart.lines, start=1):
             price = translate("price unknown", language) if line.unit_price is None else \
-                f"{line.quantity} x {_money(line.unit_price)} = {_money(line.line_total)}"
+                _priced(line.quantity, line.unit_price, line.line_total, language)
             rows.append(f"{i}. {short_title(line.product, NAME_CHARS)}: {price}")
-        total = _money(cart.total) + (translate(" (not counting items without a price)", language) if cart.unpriced
-                                      else "")
+        unpriced = translate(" (not counting items without a price)", language) if cart.unpriced else ""
+        total = _money(cart.total, language) + unpriced
         dispatcher.utter_message(response="utter_cart_contents", lines="\n".join(rows), total=total,
                                  json_message=_cart_payload(tracker, cart))
         return []
@@ -151,13 +161,14 @@ class ActionCheckout(ApologisingAction):
         except CheckoutRefused as exc:
             dispatcher.utter_message(response="utter_checkout_refused", problem=str(exc))
             return []
-        rows = [f"- {line.title[:NAME_CHARS]}: {line.quantity} x {_money(line.unit_price)} = {_money(line.line_total)}"
+        language = tracker.get_slot(slots.LANGUAGE)
+        rows = [f"- {line.title[:NAME_CHARS]}: {_priced(line.quantity, line.unit_price, line.line_total, language)}"
                 for line in order.lines]
         payload = {"order": {"id": order.order_id, "total": float(order.total),
                              "lines": [{"id": line.product_id, "title": line.title, "quantity": line.quantity,
                                         "unit_price": float(line.unit_price)} for line in order.lines]}}
         dispatcher.utter_message(response="utter_order_placed", order_id=f"#{order.order_id}", lines="\n".join(rows),
-                                 total=_money(order.total), json_message=custom_payload(tracker, payload))
+                                 total=_money(order.total, language), json_message=custom_payload(tracker, payload))
         return []
 
 
@@ -173,7 +184,8 @@ class _OpinionAction(ApologisingAction):
         store = services.store()
         for pid in ids:
             (store.like if self.liked else store.dislike)(tracker.sender_id, pid)
-        dispatcher.utter_message(response="utter_liked" if self.liked else "utter_disliked", titles=_names(ids))
+        dispatcher.utter_message(response="utter_liked" if self.liked else "utter_disliked",
+                                 titles=_names(ids, tracker))
         return [SlotSet(slots.FOCUS, ids[-1] if self.liked else None)]
 
 

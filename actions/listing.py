@@ -23,6 +23,7 @@ from actions.cards import TITLE_CHARS, clip, custom_payload, facet_values, reaso
 from actions.references import resolve
 from recommender import Product, ScoredProduct, format_price
 from recommender.i18n.messages import translate
+from recommender.i18n.text import said
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +41,21 @@ def currency() -> str:
     return services.catalog().currency()
 
 
-def money(value: float, code: str | None = None) -> str:
-    """An amount as shown to shoppers, in ``code`` (default: the catalog's currency): "$20", "₹1,299"."""
-    return format_price(value, code or currency())
+def money(value: float, code: str | None = None, language: str | None = None) -> str:
+    """An amount as shown to shoppers of ``language``, in ``code`` (default: the catalog's currency): "$20",
+    "₹1,299"; "US$20.00" in Chinese."""
+    return format_price(value, code or currency(), language)
 
 
 def price_text(product: Product, code: str, language: str | None = None) -> str:
     """The product's price in currency ``code``, or "price unknown" (in ``language``)."""
-    return format_price(product.price, code) if product.price is not None else translate("price unknown", language)
+    return format_price(product.price, code, language) if product.price is not None else \
+        translate("price unknown", language)
+
+
+def reasons_of(result: ScoredProduct, language: str | None) -> list[str]:
+    """The result's reasons in ``language``."""
+    return [said(reason, language) for reason in result.reasons]
 
 
 def format_results(results: Sequence[ScoredProduct], code: str, start: int = 1, language: str | None = None) -> str:
@@ -58,7 +66,7 @@ def format_results(results: Sequence[ScoredProduct], code: str, start: int = 1, 
         p = result.product
         details = ", ".join(x for x in (p.brand, price_text(p, code, language), facet_values(v for _, v in p.facets))
                             if x)
-        reason = f" ({reasons_text(result.reasons)})" if result.reasons else ""
+        reason = f" ({reasons_text(reasons_of(result, language))})" if result.reasons else ""
         lines.append(f"{i}. {short_title(p)} - {details}{reason}")
     return "\n".join(lines)
 
@@ -106,11 +114,12 @@ def show_listing(dispatcher: CollectingDispatcher, tracker: Tracker, results: Se
     ids = [r.product.id for r in results]
     code, language = currency(), tracker.get_slot(slots.LANGUAGE)
     payload = {"listing": kind,
-               "products": [card(r.product, r.reasons, start + i, code, language) for i, r in enumerate(results)]}
+               "products": [card(r.product, reasons_of(r, language), start + i, code, language)
+                            for i, r in enumerate(results)]}
     dispatcher.utter_message(response=response, products=format_results(results, code, start, language),
                              json_message=custom_payload(tracker, payload), **fields)
     log_events(tracker, "shown", ids, kind)
-    reasons.update({r.product.id: list(r.reasons) for r in results})
+    reasons.update({r.product.id: reasons_of(r, language) for r in results})
     return [SlotSet(slots.SHOWN, ids), SlotSet(slots.SEEN, seen + ids), SlotSet(slots.REASONS, reasons),
             SlotSet(slots.LISTING, {"kind": kind, "product_id": product_id}),
             SlotSet(slots.FOCUS, ids[0] if len(ids) == 1 else None)]

@@ -13,7 +13,9 @@ from actions.listing import (NAME_CHARS, PAGE_SIZE, card, listing_kind, log_even
                              short_title, show_listing)
 from actions.search import Personal
 from recommender import Product
-from recommender.i18n.messages import translate
+from recommender.i18n.messages import N_, translate
+
+NO_REASON = N_("no single strong reason: it ranked on small similarity and popularity scores")
 
 
 def _products(ids: list[str]) -> list[Product]:
@@ -131,7 +133,7 @@ def compare_verdict(products: list[Product], shoppers: list[int], code: str, lan
     parts = []
     priced = sorted((p for p in products if p.price is not None), key=lambda p: p.price)
     if len(priced) >= 2 and priced[0].price < priced[1].price:
-        saving = money(round(priced[1].price - priced[0].price, 2), code)
+        saving = money(round(priced[1].price - priced[0].price, 2), code, language)
         parts.append(translate("{name} is the cheapest, {saving} less than the next", language).format(
             name=name[priced[0].id], saving=saving))
     elif len(priced) >= 2:
@@ -164,10 +166,11 @@ class ActionExplain(ApologisingAction):
             dispatcher.utter_message(response="utter_nothing_listed")
             return []
         reasons = tracker.get_slot(slots.REASONS) or {}
+        language = tracker.get_slot(slots.LANGUAGE)
         lines = []
         for p in _products(ids):
             label = f"{shown.index(p.id) + 1}. " if p.id in shown else "- "
-            why = reasons.get(p.id) or ["no single strong reason: it ranked on small similarity and popularity scores"]
+            why = reasons.get(p.id) or [translate(NO_REASON, language)]
             lines.append(f"{label}{short_title(p, NAME_CHARS)}: {'; '.join(why)}")
         dispatcher.utter_message(response="utter_explanations", explanations="\n".join(lines))
         return []

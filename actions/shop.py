@@ -53,7 +53,7 @@ class ShopWords:
         category, brand, prices = _example(catalog)
         price = _round_up(statistics.median(prices)) if prices else None
         return cls(name=shop.name, sells=sells or None, category=category and as_typed(category), brand=brand,
-                   price=None if price is None else format_price(price, shop.currency), language=language)
+                   price=None if price is None else format_price(price, shop.currency, language), language=language)
 
     def _(self, text: str) -> str:
         return translate(text, self.language)

@@ -4,17 +4,31 @@
 #   scripts/install-debian.sh chromium       # tests/test_widget_browser.py: playwright (from the lock)
 #                                            # drives it, never its own browser download
 #   scripts/install-debian.sh redis-server   # tests/test_scale_out.py: a throwaway Redis lock store
+#   scripts/install-debian.sh --font zh fonts-wqy-microhei   # tests/test_widget_browser.py: Chinese
+#                                            # glyphs (skipped when fontconfig has a font for zh)
 # Usage: scripts/install-debian.sh PROGRAM [PACKAGE]   (PACKAGE defaults to PROGRAM)
+#        scripts/install-debian.sh --font LANGUAGE PACKAGE
 set -euo pipefail
-program=${1:?usage: scripts/install-debian.sh PROGRAM [PACKAGE]}
-package=${2:-$program}
-if command -v "$program" >/dev/null; then
-  echo "$program already installed: $(command -v "$program")"
-  exit 0
+usage="usage: scripts/install-debian.sh PROGRAM [PACKAGE] | --font LANGUAGE PACKAGE"
+if [ "${1:-}" = "--font" ]; then
+  language=${2:?$usage}
+  package=${3:?$usage}
+  if command -v fc-list >/dev/null && fc-list ":lang=$language" | grep -q .; then
+    echo "a font for $language already installed: $(fc-list ":lang=$language" family | head -1)"
+    exit 0
+  fi
+  program="a font for $language"
+else
+  program=${1:?$usage}
+  package=${2:-$program}
+  if command -v "$program" >/dev/null; then
+    echo "$program already installed: $(command -v "$program")"
+    exit 0
+  fi
 fi
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 echo "installing Debian's $package ..."
 $SUDO apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
-echo "installed $(command -v "$program")"
+echo "installed $package ($program)"

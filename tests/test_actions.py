@@ -397,10 +397,16 @@ def test_a_search_filters_by_the_type_and_facets_its_words_name_and_shows_the_sh
 def test_a_chinese_conversation_gets_the_summary_and_card_labels_in_chinese(fashion):
     messages, events = run(tracker("jeans for women under 1500", {"price_max": "1500"}, slots={"language": "zh"}))
     [message] = messages
-    assert message["summary"] == "（jeans类、women适用和₹1,500以下）"
+    assert message["summary"] == "（jeans类、women适用和₹1,500.00以下）"
     card = message["custom"]["products"][0]
     assert [b["title"] for b in card["buttons"]] == ["加入购物车", "相似商品", "详情"]
     assert describe(Filters("jeans", price_max=1500), "INR") == " in jeans under ₹1,500"   # English as before
+    # the ranker's reasons and the prices in Chinese, the same in the card, the text and the slot
+    assert card["price_text"] == f"₹{card['price']:,.2f}"
+    assert {"属于jeans，按您的要求", "低于您₹1,500.00的预算"} <= set(card["reasons"])
+    assert all(re.search("[\u4e00-\u9fff]", reason) for reason in card["reasons"])
+    assert "属于jeans，按您的要求" in message["products"] and card["price_text"] in message["products"]
+    assert slot_values(events)[slot_names.REASONS][card["id"]] == card["reasons"]
 
 
 def test_a_search_naming_a_product_type_derived_from_the_titles_filters_by_it(fashion):

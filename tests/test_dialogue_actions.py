@@ -332,6 +332,12 @@ def test_an_unclear_message_gets_buttons_and_the_search_button_searches_its_word
     messages = chat.say("search_products", "/search_products")
     assert messages[0]["response"] == "utter_search_results" and chat.slots["query"] == tracker_text
 
+    chinese = CollectingDispatcher()                                    # the same buttons in Chinese
+    EXECUTOR.actions["action_clarify"](chinese, Tracker("shopper", {**chat.slots, "language": "zh"}, latest, [], False,
+                                                        None, {}, "action_listen"), DOMAIN)
+    assert [b["title"] for b in chinese.messages[0]["buttons"]] == ["搜索这个商品", "获取推荐", "看看你能做什么"]
+    assert [b["payload"] for b in chinese.messages[0]["buttons"]] == payloads
+
 
 def test_facets_are_constraints_across_turns_and_prices_are_in_the_shops_currency(fashion_for):
     db = fashion_for

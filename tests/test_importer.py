@@ -403,6 +403,8 @@ def test_interactions_not_utf8_names_the_fix(write_file, tmp_path: Path) -> None
         ("12,99", 12.99, "USD"),
         ("12,-", 12.0, "USD"),
         ("0.125", 0.125, "USD"),
+        ("２９９元", 299.0, "CNY"),  # full-width digits, as Chinese shops may type them
+        ("1,099.00 元", 1099.0, "CNY"),
     ],
 )
 def test_price_text_as_shops_write_it(write_file, text: str, amount: float, currency: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 
@@ -16,10 +17,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.account import ActionSetLanguage
 from bot.language import LanguageDetector
 from bot.nlg import TranslatingNLG
-from recommender import config
+from recommender import Filters, Product, config, format_price
 from recommender.i18n import messages
 from recommender.i18n.catalogs import message_ids, update
 from recommender.i18n.detect import detect, named_language
+from recommender.i18n.text import Text, said
+from recommender.ranking import reasons
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN_FILE = ROOT / "domain.yml"
@@ -147,3 +150,29 @@ def test_the_chinese_readme_gives_the_english_readmes_commands_and_links_to_file
     links = [target for target in re.findall(r"\]\(([^)#]+)", chinese) if "://" not in target]
     assert links and [target for target in links if not (config.REPO_ROOT / target).exists()] == []
     assert "[简体中文](README.zh-CN.md)" in english
+
+
+def test_a_reason_is_its_english_text_and_is_said_in_the_shoppers_language():
+    """The ranker's reasons stay English strings (logs, tests, English replies) and carry what another
+    language needs: the template, the names as the shop wrote them, prices as that language writes them."""
+    product = Product(id="p1", title="Moisturising Shampoo", brand="L'Oreal Paris", category="Shampoos",
+                      category_path=("Hair Care", "Shampoos"), price=8.0, facets=(("colour", "black"),))
+    why = (reasons.matches(["dry hair", "shampoo"]), reasons.bought_it(40, popular=True),
+           *reasons.filter_reasons(product, Filters("Shampoos", "L'Oreal Paris", price_max=10,
+                                                    facets={"colour": "black"}), "USD"))
+    assert list(why) == ["matches 'dry hair' and 'shampoo'", "popular: 40 shoppers bought it", "L'Oreal Paris, as asked",
+                         "in Shampoos, as asked", "black, as asked", "under your $10 budget"]
+    assert [said(w, "zh") for w in why] == ["符合“dry hair”和“shampoo”", "热门：40位顾客买过", "L'Oreal Paris，按您的要求",
+                                            "属于Shampoos，按您的要求", "black，按您的要求", "低于您US$10.00的预算"]
+    assert [said(w, "es") for w in why] == list(why)                # no Spanish texts: English, prices too
+    assert said("a plain string", "zh") == "a plain string"
+    kept = pickle.loads(pickle.dumps(why[-1]))                      # as a slot or a process boundary keeps it
+    assert isinstance(kept, Text) and kept.said("zh") == "低于您US$10.00的预算"
+
+
+@pytest.mark.parametrize("value, currency, language, shown", [
+    (1299, "CNY", "zh", "¥1,299.00"), (20, "USD", "zh", "US$20.00"), (1299, "USD", None, "$1,299"),
+    (20.5, "USD", "en", "$20.50"), (1299, "EUR", "es", "€1,299"), (1050, "AED", None, "AED 1,050"),
+])
+def test_prices_are_written_as_the_language_of_the_reply_writes_them(value, currency, language, shown):
+    assert format_price(value, currency, language) == shown

@@ -168,10 +168,10 @@ def test_an_unreadable_catalog_gets_an_apology(monkeypatch, caplog):
 
 def test_the_replies_are_in_the_conversations_language(electronics, monkeypatch):
     assert say(electronics, "greet", monkeypatch, "zh") == (
-        "您好！我是Voltstore的购物助手。请告诉我您想找什么，比如“€500以下的Samsung smartphones”。")
+        "您好！我是Voltstore的购物助手。请告诉我您想找什么，比如“€500.00以下的Samsung smartphones”。")
     assert say(electronics, "help", monkeypatch, "zh").splitlines()[:2] == [
         "我会帮您搜索Voltstore的商品目录，并记住您提过的要求。您可以说：",
-        "- “€500以下的smartphones”，然后可以说“便宜一点”、“只要Samsung”或“不限价格”"]
+        "- “€500.00以下的smartphones”，然后可以说“便宜一点”、“只要Samsung”或“不限价格”"]
     assert say(electronics, "out_of_scope", monkeypatch, "zh") == (
         "抱歉，这个我帮不上忙。Voltstore出售phones, TVs and headphones。请问您想买点什么？")
     assert say(electronics, "greet", monkeypatch, "es") == say(electronics, "greet", monkeypatch)  # no catalog: English

@@ -88,9 +88,10 @@ def open_chat(browser: Browser, url: str, dialogs: list[str]) -> Page:
     return page
 
 
-def say(page: Page, text: str) -> None:
-    """Type ``text`` into the chat and send it with Enter; it shows as the shopper's message."""
-    page.get_by_label("Your message").fill(text)
+def say(page: Page, text: str, field: str = "Your message") -> None:
+    """Type ``text`` into the chat (its input labelled ``field``) and send it with Enter; it shows as
+    the shopper's message."""
+    page.get_by_label(field).fill(text)
     page.keyboard.press("Enter")
     expect(page.locator(".shopbot-from-user").last).to_have_text(text)
 
@@ -151,6 +152,58 @@ def test_cards_show_the_catalogs_currency_and_facets_as_text(browser: Browser, t
         expect(page.locator(".shopbot-cart-total")).to_have_text("Total: \u20ac698")
         assert page.locator("#shopbot img, #shopbot b").count() == 0     # no element was made from the text
     assert dialogs == []
+
+
+def test_the_shopper_switches_the_widget_to_chinese_and_its_text_is_drawn_in_chinese_glyphs(
+        browser: Browser, tmp_path: Path) -> None:
+    """The language switch: the widget's labels and lang at once, the assistant asked to reply in
+    Chinese, the pick kept across a reload. Chinese text is drawn with real glyphs: two messages of
+    as many different characters differ on a screenshot (without a CJK font both are rows of the
+    same empty box)."""
+    products = tmp_path / "shop.csv"
+    products.write_text("id,title,brand,category,price\nz1,纯棉短袖T恤,真维斯,服饰 > T恤,59\n", encoding="utf-8")
+    import_catalog(products, tmp_path / "catalog.db", currency="CNY", progress=False)
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        cards = [card(p, ["符合“T恤”"], 1, "CNY", "zh") for p in catalog.get_products(["z1"])]
+    switch = '/set_language{"language":"zh"}'                     # what the widget sends on the pick
+    replies = {switch: [{"text": "好的，之后我会用中文回复。"}],
+               "我想买T恤": [{"text": "为您找到以下商品："}, {"listing": "search", "products": cards}],
+               "我想买短袖": [{"text": "为您找到以下商品："}]}
+    with PageServer(rasa_url=f"http://{HOST}:9") as site:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.route("**/vendor/socket.io.min.js", lambda route: route.fulfill(
+            content_type="text/javascript", body=f"const REPLIES = {json.dumps(replies)};{STUB_CLIENT}"))
+        page.goto(site.url)
+        page.get_by_role("button", name="Chat with our assistant").click()
+        widget = page.locator("#shopbot")
+        expect(widget).to_have_attribute("lang", "en")
+        page.get_by_label("Language").select_option("zh")
+
+        expect(widget).to_have_attribute("lang", "zh-Hans")
+        expect(page.get_by_role("button", name="发送")).to_be_visible()
+        expect(page.get_by_label("您的消息")).to_have_attribute("placeholder", "您想找什么？")
+        expect(page.locator(".shopbot-from-user").last).to_have_text("中文")   # the pick, as the shopper's turn
+        expect(page.locator(".shopbot-from-bot").last).to_have_text("好的，之后我会用中文回复。")  # the stub's answer
+        say(page, "我想买T恤", "您的消息")
+        drawn = page.locator(".shopbot-card")
+        expect(drawn.locator(".shopbot-card-price")).to_have_text("¥59.00")
+        expect(drawn.locator(".shopbot-card-reasons li")).to_have_text("符合“T恤”")
+        expect(drawn.get_by_role("button", name="加入购物车")).to_be_visible()
+        expect(page.locator(".shopbot-from-bot .shopbot-text").last).to_have_attribute("lang", "zh-Hans")
+        say(page, "我想买短袖", "您的消息")
+
+        bubbles = page.locator(".shopbot-from-user .shopbot-text")
+        first, second = (bubbles.nth(i) for i in (1, 2))              # "我想买T恤" is one letter narrower
+        page.evaluate("() => { const b = document.querySelectorAll('.shopbot-from-user .shopbot-text');"
+                      " b[1].textContent = '我想买洗发水'; b[2].textContent = '我想买指甲油'; }")
+        assert first.screenshot() != second.screenshot(), "Chinese is drawn as empty boxes: no CJK font (make browser)"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "widget-chinese.png")
+
+        page.reload()                                                 # the pick is kept with the chat
+        expect(widget).to_have_attribute("lang", "zh-Hans")
+        expect(page.get_by_label("语言")).to_have_value("zh")
+        expect(page.get_by_role("button", name="关闭聊天")).to_be_visible()
 
 
 @pytest.mark.slow

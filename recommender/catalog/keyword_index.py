@@ -2,11 +2,22 @@
 
 ``KeywordIndex`` is handed the catalog's database and a ``positions`` callable (products_fts rowids ->
 catalog positions, -1 for no product); it knows nothing else of the catalog.
+
+Chinese writes no spaces, so FTS5's tokenizer takes a whole run of Han characters for one word
+("小米手机壳黑色"), and no shopper's word matches it. The index also has each run's characters and
+overlapping character pairs (``han_terms``: "手 机 壳 手机 机壳"; the writer fills the column), and a query
+word in Han script is looked up as its pairs (a word of one character as itself), any of which may
+match, so a product scores by how many of them it has (bm25, as for words): "手机壳" finds phone cases
+first, then phones. This is the CJK bigram index of search engines (Lucene's CJKBigramFilter with
+unigrams): it needs no dictionary of any shop's words. FTS5's trigram tokenizer was measured against it
+(bench/chinese_catalog.py): it cannot match a word of fewer than three characters, and most Chinese
+product words have two ("手机", "耳机", "口红").
 """
 
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -20,6 +31,51 @@ KEPT_POSTINGS_BYTES = 256_000_000  # keyword_search keeps recent terms' (product
 _BM25_K1, _BM25_B = 1.2, 0.75  # the constants of FTS5's bm25() (fts5_aux.c)
 
 Postings = tuple[np.ndarray, np.ndarray]  # (positions int32, bm25 parts float64) of one term
+MAX_PIECES = 62  # looked-up pieces of a query (words, Han pairs); one bit each in a 64-bit mask
+_HAN = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"  # i18n.detect.HAN
+# A run of Han characters, with a lone Latin letter written onto its start ("T恤", "U盘": one word)
+_HAN_RUN = re.compile(rf"(?:(?<![A-Za-z0-9])[A-Za-z])?{_HAN}+")
+
+
+def han_terms(text: str) -> list[str]:
+    """What the index holds of the Han characters in ``text``: each run's Han characters, then its
+    overlapping pairs: "蓝牙耳机 T恤" -> 蓝, 牙, 耳, 机, 蓝牙, 牙耳, 耳机, 恤, T恤."""
+    out = []
+    for run in _HAN_RUN.findall(text):
+        out += [*(c for c in run if not c.isascii()), *(run[i:i + 2] for i in range(len(run) - 1))]
+    return out
+
+
+def _han_pieces(text: str) -> list[tuple[str, int, int]]:
+    """What a query word's Han characters are looked up as, with where each is in ``text`` (start, end):
+    each run's overlapping pairs, a run of one character itself."""
+    out = []
+    for run in _HAN_RUN.finditer(text):
+        a, b = run.span()
+        out += [(text[a:b], a, b)] if b - a == 1 else [(text[i:i + 2], i, i + 2) for i in range(a, b - 1)]
+    return out
+
+
+def _pieces(term: str) -> list[tuple[str, int, int]]:
+    """What the index looks up for a query term: its Han pieces, or itself when it has none."""
+    return _han_pieces(term) or [(term, 0, len(term))]
+
+
+def _matched(terms: Sequence[str], pieces: Sequence[tuple[int, str, int, int]], bits: int) -> tuple[str, ...]:
+    """The parts of ``terms`` a product matched (bit i: piece i): a term, or for a Han term each longest
+    stretch of it whose overlapping pairs all matched ("蓝牙耳机" when its three pairs did)."""
+    out: list[str] = []
+    spans: dict[int, list[list[int]]] = {}
+    for i, (k, _, start, end) in enumerate(pieces):
+        if bits >> i & 1:
+            runs = spans.setdefault(k, [])
+            if runs and start < runs[-1][1]:
+                runs[-1][1] = end
+            else:
+                runs.append([start, end])
+    for k, runs in spans.items():
+        out += [terms[k][start:end] for start, end in runs]
+    return tuple(dict.fromkeys(out))
 
 
 def _fts_phrase(term: str) -> str:
@@ -106,12 +162,15 @@ class KeywordIndex:
         self._postings_lock = threading.Lock()
 
     def search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float, tuple[str, ...]]]:
-        """``(position, score, matched_terms)`` of the ``limit`` best products matching any term, best
-        first (ties by position); score > 0, matched_terms are the ``terms`` found in that product."""
+        """``(position, score, matched_terms)`` of the ``limit`` best products matching any term (a Han
+        term: any of its pairs), best first (ties by position); score > 0, matched_terms are the
+        ``terms`` found in that product (of a Han term, the stretches found: ``_matched``)."""
+        pieces = [(k, piece, start, end) for k, term in enumerate(terms)
+                  for piece, start, end in _pieces(term)][:MAX_PIECES]
         score = np.zeros(self.n)
-        found = np.zeros(self.n, dtype=np.int64)  # bit i: term i matched
-        for i, (pos, part) in enumerate(self.postings(terms)):  # in query order, as FTS5 adds up bm25
-            score[pos] += part
+        found = np.zeros(self.n, dtype=np.int64)  # bit i: piece i matched
+        for i, (pos, part) in enumerate(self.postings([piece for _, piece, _, _ in pieces])):  # in query order,
+            score[pos] += part                                                               # as FTS5 adds bm25
             found[pos] |= 1 << i
         top = _best(np.flatnonzero(found), score, limit)
         names: dict[int, tuple[str, ...]] = {}
@@ -119,7 +178,7 @@ class KeywordIndex:
         for p in top.tolist():
             bits = int(found[p])
             if bits not in names:
-                names[bits] = tuple(t for i, t in enumerate(terms) if bits >> i & 1)
+                names[bits] = _matched(terms, pieces, bits)
             out.append((p, max(float(score[p]), 1e-9), names[bits]))
         return out
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +98,7 @@ def read_price(value: Any, field: str = "price") -> Price:
     """
     if isinstance(value, (bool, int, float)):
         return Price(read_amount(value, field))
-    text = str(value).strip()
+    text = unicodedata.normalize("NFKC", str(value)).strip()  # full-width signs and digits: "￥２９９" is "¥299"
     match = _PRICE.match("0" + text if re.match(r"[.,]\d", text) else text)
     if match is None:
         raise ValueError(f"{field} {text!r} is not a number")

@@ -159,6 +159,7 @@ class Catalog:
         have = set(db["products"].columns_dict)  # a schema-1 catalog lacks the newer columns
         self._select = ", ".join(c if c in have else f"NULL AS {c}" for c in _PRODUCT_COLUMNS)
         self._has_facets = db["product_facets"].exists()
+        self._has_han = "han_terms" in have  # schema 4
 
     def _columns(self) -> _Columns:
         if self._cols is None:
@@ -264,6 +265,13 @@ class Catalog:
             return []
         ids = self._columns().ids
         return [(ids[p], score, matched) for p, score, matched in self._keyword_index().search(terms, limit)]
+
+    def han_share(self) -> float:
+        """The share of products whose title, brand or categories have Han characters (0 for none)."""
+        if not self._has_han:
+            return 0.0
+        (han, n), = self._rows("SELECT count(han_terms), count(*) FROM products")
+        return han / n if n else 0.0
 
     def _keyword_index(self) -> KeywordIndex:
         if self._keywords is None:

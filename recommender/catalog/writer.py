@@ -9,13 +9,15 @@ from typing import Any
 
 import sqlite_utils
 
+from recommender.catalog.keyword_index import han_terms
 from recommender.catalog.products import PATH_SEP, compute_fingerprint
 
 FORGET_TIMEOUT_S = 2.0  # a forget waits this long for a locked catalog, then leaves that part pending
-# 2: description, rating, review_count, image_url, stock, product_facets, meta currency; 3: dated
-SCHEMA_VERSION = "3"
+# 2: description, rating, review_count, image_url, stock, product_facets, meta currency; 3: dated; 4: han_terms
+SCHEMA_VERSION = "4"
 _FIELDS = ("id", "title", "brand", "category", "category_path", "price", "sales_rank", "description", "rating",
            "review_count", "image_url", "stock", "dated")
+_INDEXED = ("title", "brand", "category_path", "han_terms")  # the keyword index's columns (products_fts)
 
 
 class CatalogWriter:
@@ -29,7 +31,7 @@ class CatalogWriter:
         self.db["products"].create(
             {"id": str, "title": str, "brand": str, "category": str, "category_path": str,
              "price": float, "sales_rank": float, "description": str, "rating": float, "review_count": int,
-             "image_url": str, "stock": int, "dated": float},
+             "image_url": str, "stock": int, "dated": float, "han_terms": str},
             pk="id",
         )
         self.db["product_facets"].create({"product_id": str, "name": str, "value": str})
@@ -83,12 +85,20 @@ class CatalogWriter:
         self.db["products"].create_index(["category"])
         self.db["product_facets"].create_index(["product_id"])
         self.db["product_facets"].create_index(["name", "value"])
-        self.db["products"].enable_fts(["title", "brand", "category_path"], tokenize="porter", create_triggers=False)
+        self._index_han()
+        self.db["products"].enable_fts(list(_INDEXED), tokenize="porter", create_triggers=False)
         fingerprint = compute_fingerprint(self.db)
         rows = {**meta, "fingerprint": fingerprint, "schema_version": SCHEMA_VERSION}
         self.db["meta"].insert_all(({"key": k, "value": str(v)} for k, v in rows.items()), replace=True)
         self.db.conn.commit()
         return fingerprint
+
+    def _index_han(self) -> None:
+        """Fill ``han_terms`` of the products whose title, brand or categories have Han characters
+        (``keyword_index`` docstring)."""
+        rows = self.db.conn.execute("SELECT id, title, brand, category_path FROM products")
+        updates = [(" ".join(terms), pid) for pid, *text in rows if (terms := han_terms(" ".join(filter(None, text))))]
+        self.db.conn.executemany("UPDATE products SET han_terms = ? WHERE id = ?", updates)
 
     def close(self) -> None:
         """Close the connection (idempotent)."""

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 import torch
 
 from recommender.cf.model import SASRec
+from recommender.i18n.text import Text
 from recommender.cf.train import score_histories
 
 __all__ = ["PurchaseStats", "Reasons", "occlusion_drops", "because_liked",
@@ -30,7 +31,7 @@ MIN_CO_BOUGHT = 2          # "often bought after" needs at least this many shopp
 POPULAR_SHARE = 0.10       # "popular in <category>": top share of the category by shoppers
 MIN_POPULAR = 5            # ... and at least this many shoppers
 
-Reasons = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]   # reasons, products named, personal reasons
+Reasons = tuple[tuple[Text, ...], tuple[str, ...], tuple[Text, ...]]   # reasons, products named, personal reasons
 
 
 def occlusion_drops(model: torch.nn.Module | None, history: np.ndarray, items: np.ndarray) -> np.ndarray | None:
@@ -83,12 +84,13 @@ class PurchaseStats:
         """Training shoppers who bought one of the two items right after the other."""
         return int(self.after[a, b] + self.after[b, a])
 
-    def together_reason(self, a: int, b: int, describe: Callable[[str], str]) -> str | None:
+    def together_reason(self, a: int, b: int, describe: Callable[[str], str]) -> Text | None:
         """"often bought together with <a> (N shoppers)" when N reaches MIN_CO_BOUGHT, else None."""
         together = self.bought_together(a, b)
         if together < MIN_CO_BOUGHT:
             return None
-        return f"often bought together with {describe(self.item_ids[a])} ({together} shoppers)"
+        return Text("often bought together with {product} ({count} shoppers)", product=describe(self.item_ids[a]),
+                    count=together)
 
     def reasons(self, item: int, history: np.ndarray, liked: int | None, describe: Callable[[str], str]) -> Reasons:
         """The reasons to recommend ``item`` after ``history``, the product ids they name, and the personal ones.
@@ -97,17 +99,19 @@ class PurchaseStats:
         """
         reasons, because = [], []
         if liked is not None:
-            reasons.append(f"because you liked {describe(self.item_ids[liked])}")
+            reasons.append(Text("because you liked {product}", product=describe(self.item_ids[liked])))
             because.append(self.item_ids[liked])
         if len(history):
             after = np.asarray(self.after[np.unique(history), item].todense()).ravel()
             if after.max(initial=0) >= MIN_CO_BOUGHT:
                 src = np.unique(history)[int(after.argmax())]
-                reasons.append(f"often bought after {describe(self.item_ids[src])} ({int(after.max())} shoppers)")
+                reasons.append(Text("often bought after {product} ({count} shoppers)",
+                                    product=describe(self.item_ids[src]), count=int(after.max())))
                 because.append(self.item_ids[src])
         personal = tuple(reasons)
         if self.popular_in_category[item]:
-            reasons.append(f"popular in {self.categories[item]} ({int(self.popularity[item])} shoppers)")
+            reasons.append(Text("popular in {category} ({count} shoppers)", category=self.categories[item],
+                                count=int(self.popularity[item])))
         elif not len(history):                                        # ranked by popularity alone
-            reasons.append(f"popular: {int(self.popularity[item])} shoppers bought it")
+            reasons.append(Text("popular: {count} shoppers bought it", count=int(self.popularity[item])))
         return tuple(reasons), tuple(dict.fromkeys(because)), personal

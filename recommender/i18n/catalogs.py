@@ -1,7 +1,7 @@
 """The texts to translate, and the PO catalogs kept in step with them.
 
 The texts are every response text and button title of domain.yml, and in the Python code of
-``actions``, ``bot`` and ``recommender`` the literal first argument of ``translate``, ``_`` and ``N_``
+``actions``, ``bot`` and ``recommender`` the literal first argument of ``translate``, ``_``, ``N_`` and ``Text``
 (read by Babel's Python extractor). ``update`` writes ``locale/<language>.po`` with all of them:
 translations kept, new texts untranslated, texts no longer used dropped.
 """
@@ -19,7 +19,7 @@ from recommender.i18n.messages import LOCALE_DIR, catalog, locale_of, read_trans
 
 logger = logging.getLogger(__name__)
 
-KEYWORDS = ("translate", "_", "N_")  # the calls whose first argument is a text to translate
+KEYWORDS = ("translate", "_", "N_", "Text")  # the calls whose first argument is a text to translate
 CODE_PACKAGES = ("actions", "bot", "recommender")
 
 

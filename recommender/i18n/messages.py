@@ -70,9 +70,15 @@ def join(words: Sequence[str], language: str | None, style: str = "standard") ->
         return ""
     from babel.lists import format_list
 
-    return format_list(list(words), style=style, locale=locale_of(language))
+    return format_list(list(words), style=style, locale=reply_locale(language))
 
 
 def locale_of(language: str | None) -> str:
     """The Babel locale of a language code ("en" -> "en_GB"; a code it does not list is its own locale)."""
     return LOCALES.get(language or SOURCE_LANGUAGE, language or SOURCE_LANGUAGE)
+
+
+def reply_locale(language: str | None) -> str:
+    """The locale of the replies to a shopper of ``language``: its own when the replies are in it (it has a
+    catalog), else English's, so that lists and prices in an English reply are written the English way."""
+    return locale_of(language if language in languages() else SOURCE_LANGUAGE)

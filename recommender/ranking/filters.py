@@ -10,7 +10,7 @@ from recommender.catalog.formats import normalise_facet
 from recommender.i18n.messages import translate
 from recommender.ranking.prices import format_price
 
-__all__ = ["AUDIENCE_FACETS", "RELAX_ORDER", "Filters", "facet_phrase"]
+__all__ = ["AUDIENCE_FACETS", "RELAX_ORDER", "Facet", "Filters", "facet_phrase"]
 
 # When no product passes the filters, the first of these whose removal gives results is named:
 # price first, then the named facets (colour, size...), the product type last.
@@ -80,11 +80,11 @@ class Filters:
         lo, hi = self.price_min, self.price_max
         if lo is not None and hi is not None:
             out.append(translate("between {low} and {high}", language).format(
-                low=format_price(lo, currency), high=format_price(hi, currency)))
+                low=format_price(lo, currency, language), high=format_price(hi, currency, language)))
         elif hi is not None:
-            out.append(translate("under {price}", language).format(price=format_price(hi, currency)))
+            out.append(translate("under {price}", language).format(price=format_price(hi, currency, language)))
         elif lo is not None:
-            out.append(translate("over {price}", language).format(price=format_price(lo, currency)))
+            out.append(translate("over {price}", language).format(price=format_price(lo, currency, language)))
         return out
 
     def as_kwargs(self) -> dict[str, str | float | Facets | None]:
@@ -105,3 +105,14 @@ def facet_phrase(name: str, value: str, language: str | None = None) -> str:
     """How a facet filter reads (in ``language``): "black"; "for women" for a facet that names who it is for."""
     return translate("for {audience}", language).format(audience=value) \
         if name in AUDIENCE_FACETS and value != "unisex" else value
+
+
+@dataclass(frozen=True)
+class Facet:
+    """A facet filter as a value of a ``Text``: said as ``facet_phrase`` says it in each language."""
+
+    name: str
+    value: str
+
+    def said(self, language: str | None) -> str:
+        return facet_phrase(self.name, self.value, language)

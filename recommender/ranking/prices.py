@@ -35,7 +35,9 @@ from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_symbol, list_currencies
 
-__all__ = ["CURRENCIES", "CURRENCY", "CURRENCY_WORDS", "NUMBER_WORDS", "PRICE_PHRASE", "ZH_CURRENCIES",
+from recommender.i18n.messages import LOCALES, SOURCE_LANGUAGE, reply_locale
+
+__all__ = ["Amount", "CURRENCIES", "CURRENCY", "CURRENCY_WORDS", "NUMBER_WORDS", "PRICE_PHRASE", "ZH_CURRENCIES",
            "ZhPrice", "currency_in", "format_price", "nlu_regexes", "zh_number", "zh_prices"]
 
 # ISO 4217 code -> how shoppers write it: its symbols and words (lowercase), the code among them.
@@ -290,11 +292,26 @@ def nlu_regexes() -> dict[str, list[str]]:
     }
 
 
-def format_price(value: float, currency: str = "USD") -> str:
-    """A price as shown to shoppers, in the currency's own symbol and English grouping (Babel, locale
-    "en"); whole amounts without decimals: "$20", "$20.50", "₹1,299", "€12.99", "AED 1,050"."""
+def format_price(value: float, currency: str = "USD", language: str | None = None) -> str:
+    """A price as shown to shoppers of ``language``. In English replies (None, or a language the replies are
+    not written in): the currency's own symbol and English grouping, whole amounts without decimals: "$20",
+    "$20.50", "₹1,299", "€12.99", "AED 1,050". In another language: its locale's standard form (Babel):
+    "¥1,299.00" and "US$20.00" in Chinese, "1.299,00 €" in German."""
     currency = currency.upper()
+    if (locale := reply_locale(language)) != LOCALES[SOURCE_LANGUAGE]:
+        return format_currency(value, currency, locale=locale)
     whole = float(value).is_integer()
     space = " " if get_currency_symbol(currency, locale="en")[-1:].isalpha() else ""  # "AED 1,050"
     return format_currency(value, currency, format=f"¤{space}#,##0" + ("" if whole else ".00"), locale="en",
                            currency_digits=not whole)  # cents as the currency has them ("¥1,200")
+
+
+@dataclass(frozen=True)
+class Amount:
+    """An amount of money as a value of a ``Text``: said as ``format_price`` says it in each language."""
+
+    value: float
+    currency: str
+
+    def said(self, language: str | None) -> str:
+        return format_price(self.value, self.currency, language)

@@ -37,6 +37,14 @@ most my need nice of on one only or over please price product products recommend
 than that the thing things this to under up us want was we what which with would you your
 """.split()) | (set(CURRENCY_WORDS) - set(AMBIGUOUS_WORDS)) | frozenset(
     "我想买 我要买 想买 我想要 我要 我想找 帮我找 有没有 有没有卖 给我看看 看看 请问 推荐 推荐一下 的 吗 呢 吧".split())
+# Chinese filler inside a run of Han characters (no spaces to find it by): a request's opening words and a
+# measure word after them ("我想买一件羽绒服" -> "羽绒服"), the particles it ends with ("有没有被子呢" -> "被子"),
+# and 的 between words ("红色的连衣裙" -> "红色 连衣裙").
+_ZH_OPENING = re.compile(
+    r"^(?:请问|麻烦)?(?:(?:我|帮我|给我)?(?:想|要|想要|需要)?(?:买|找|搜|看看|看一下|推荐一下|推荐|求推荐)|"
+    r"我想要|我要|有没有卖|有没有|有卖)(?:一(?:款|个|件|双|条|台|套|瓶|支|只|把|张|本|盒|包|些|下))?")
+_ZH_CLOSING = re.compile(r"(?:的|吗|呢|吧|啊|呀)+$")
+_ZH_JOINER = re.compile(r"(?<=[\u3400-\u9fff])的(?=[\u3400-\u9fff])")
 _LATIN_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]+")  # a Latin word of 2 or more inside Chinese: "我想买mascara"
 
 
@@ -58,6 +66,7 @@ def parse_query(query: str | None, max_chars: int, drop: Collection[str] = ()) -
         text = f"{text[:price.start]} {text[price.end:].removeprefix('的')}"
     if HAN.search(text):
         text = _LATIN_RUN.sub(lambda word: f" {word.group()} ", text)
+        text = " ".join(_ZH_CLOSING.sub("", _ZH_OPENING.sub("", _ZH_JOINER.sub(" ", run))) for run in text.split())
     if pattern := phrase_pattern(drop):
         text = pattern.sub(" ", text)
     text = _trim_filler(" ".join(text.split()))

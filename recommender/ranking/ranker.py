@@ -86,7 +86,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,6 +122,7 @@ _WORD = re.compile(r"\w+")
 _NO_ROWS = np.empty(0, dtype=np.int64)
 # The reference cosine of a catalog without categories: the shipped catalog's (bench/results/relevance_floor.md).
 DEFAULT_REFERENCE = 0.65
+HAN_CATALOG_SHARE = 0.5  # a catalog with Han characters in this share of its products is written in Chinese
 Hits = tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]  # keyword matches: rows, bm25 scores, matched terms
 _NO_HITS: Hits = (_NO_ROWS, np.empty(0), [])
 
@@ -176,7 +177,7 @@ class ScoredProduct:
 
     product: Product
     score: float
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # English; each a ``Text`` the shopper's language can say (``said``)
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ class ProductSearch:
             self._foreign = Semantic(other_encoder, matrix, cache_size=self.config.query_cache_size, by_dim=small,
                                      blocks=False)
         self.currency = catalog.currency()  # prices in the reasons
+        self._written_in_han = catalog.han_share() >= HAN_CATALOG_SHARE  # "Other languages"
         self._facets: FacetVocabulary | None = None
         self._spelling: Speller | None = None
         self._aliases: dict[tuple[str, str], list[str]] | None = None  # (brand|category, name) -> its aliases
@@ -295,11 +297,15 @@ class ProductSearch:
         if floored and not len(rows):  # the filter to drop is one whose removal finds a relevant product
             return self._irrelevant(space, vector, filters, exclude)
         scored = self._cf_scores(shopper_id, session_items)
+        han = bool(HAN.search(q.text))
+        if floored and han and self._written_in_han and not len(hits[0]):
+            logger.debug("search: no product of this Chinese catalog has a word of %r", q.text)
+            return SearchOutcome([], None, no_match=True)
         rows = self._shortlist(rows, vector if space is self._text else None, hits[0], scored)
         sem = space.cosines(vector, rows)
-        if floored and sem.max() < self._floor(space):
+        kw, matched = self._keyword(hits if space is self._text or han or self._written_in_han else _NO_HITS, rows)
+        if floored and sem.max() < self._floor(space) and not (han and _spelled_out(q.terms, matched.values())):
             return self._irrelevant(space, vector, filters, exclude)
-        kw, matched = self._keyword(hits if space is self._text or HAN.search(q.text) else _NO_HITS, rows)
         personal = self.cf.personal(rows, scored)
         pop = self._popularity_norm()[rows]
         scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_personal * personal + cfg.w_pop * pop
@@ -307,8 +313,9 @@ class ProductSearch:
         personal_reasons = self.cf.history_reasons([p.id for i, p in top if personal[i] >= cfg.personal_reason_min],
                                                    scored)
         results = []
+        said_close = self._reason_min(space)
         for i, product in top:
-            why = self._reasons(product, q, filters, sem[i], kw[i], matched.get(i, ()),
+            why = self._reasons(product, q, filters, (sem[i], said_close), kw[i], matched.get(i, ()),
                                 (cfg.w_personal * personal[i], personal_reasons.get(product.id, ())), float(pop[i]))
             results.append(ScoredProduct(product, round(float(scores[i]), 6), why))
         return SearchOutcome(results, None)
@@ -359,13 +366,21 @@ class ProductSearch:
         floor = cfg.relevance_floor_multilingual if space is self._foreign else cfg.relevance_floor
         return floor * self._reference(space)
 
+    def _reason_min(self, space: Semantic) -> float:
+        """The cosine before saying "close in meaning to": ``semantic_reason_min`` for MiniLM's; for the
+        multilingual vectors, the same share of their reference cosine as of MiniLM's on the shipped catalog."""
+        cfg = self.config
+        return cfg.semantic_reason_min if space is self._text else \
+            cfg.semantic_reason_min / DEFAULT_REFERENCE * self._reference(space)
+
     def _space(self, q: Query, hits: Hits) -> Semantic:
-        """The encoder's side that reads a query, when the catalog has multilingual vectors: theirs for a
-        text in Chinese, or in another language than English (the catalog's; ``detect``) with a word the
-        keyword index does not know ("Wimperntusche"; not "eau de parfum" nor "Calvin Klein"), else MiniLM's."""
+        """The encoder's side that reads a query, when the catalog has multilingual vectors: theirs for
+        every query of a catalog written in Chinese, for a text in Chinese, or in another language than
+        English (``detect``) with a word the keyword index does not know ("Wimperntusche"; not "eau de
+        parfum" nor "Calvin Klein"), else MiniLM's."""
         if self._foreign is None or not q.text:
             return self._text
-        if HAN.search(q.text):
+        if self._written_in_han or HAN.search(q.text):
             return self._foreign
         known = {term for terms in hits[2] for term in terms}
         foreign = not set(q.terms) <= known and detect(q.text) not in (None, "en")  # the identifier last: it costs most
@@ -569,17 +584,36 @@ class ProductSearch:
                     return name
         return None
 
-    def _reasons(self, p: Product, q: Query, filters: Filters, sem: float, kw: float, matched: Sequence[str],
-                 personal: tuple[float, Sequence[str]], pop: float) -> tuple[str, ...]:
-        """The reasons of one search result (``reasons`` module docstring); ``pop``: its popularity part, 0..1."""
+    def _reasons(self, p: Product, q: Query, filters: Filters, sem: tuple[float, float], kw: float,
+                 matched: Sequence[str], personal: tuple[float, Sequence[str]], pop: float) -> tuple[str, ...]:
+        """The reasons of one search result (``reasons`` module docstring); ``sem``: its cosine and the
+        cosine needed to say so (``_reason_min``), ``pop``: its popularity part, 0..1."""
         cfg = self.config
         scored: list[tuple[float, str]] = []
         phrases = reasons.matched_phrases(q.positions, q.spelled, matched, product_text(p)) if kw > 0 else []
         if phrases:
             scored.append((cfg.w_kw * kw, reasons.matches(phrases)))
-        if q.text and sem >= cfg.semantic_reason_min:
-            scored.append((cfg.w_sem * sem, reasons.close_in_meaning(q.text)))
+        if q.text and sem[0] >= sem[1]:
+            scored.append((cfg.w_sem * sem[0], reasons.close_in_meaning(q.text)))
         scored += [(personal[0], text) for text in personal[1]]
         if said := self.prior().reason(p.id, cfg.popular_reason_min, ranking=not q.text):
             scored.append((cfg.w_pop * pop, said))
         return reasons.by_contribution(scored) + reasons.filter_reasons(p, filters, self.currency)
+
+
+def _spelled_out(terms: Sequence[str], matched: Iterable[Sequence[str]]) -> bool:
+    """True when one candidate's keyword matches hold every character of every query term (the stretches
+    of a Han term: "小米" and "手机" spell out "小米手机")."""
+    return any(all(_covered(term, found) for term in terms) for found in matched)
+
+
+def _covered(term: str, found: Sequence[str]) -> bool:
+    """True when the stretches ``found`` of ``term`` cover each of its characters."""
+    covered = [False] * len(term)
+    for part in found:
+        start = term.find(part)
+        while part and start >= 0:
+            covered[start:start + len(part)] = [True] * len(part)
+            start = term.find(part, start + 1)
+    return all(covered)
+

@@ -17,6 +17,9 @@ The ranker's reasons, ordered by contribution (``by_contribution``), then the fi
   that were given (every result satisfies them: they are hard filters), prices in the catalog's
   currency ("under your ₹1,500 budget").
 
+Each reason is a ``Text``: its English wording, said in the shopper's language by the actions
+(``Text.said``; prices as that language writes them, names as the shop wrote them).
+
 Similar products (``similar`` module): by contribution ``described like <p>`` (cos >=
 ``semantic_reason_min``), the model's ``often bought together with <p> (N shoppers)`` and ``popular: N
 shoppers bought it`` (the prior's reason when strong), then ``also from <brand>`` / ``also in <category>``
@@ -30,78 +33,85 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from recommender.ranking.filters import Filters, facet_phrase
-from recommender.ranking.prices import format_price
+from recommender.i18n.detect import HAN
+from recommender.i18n.text import Text
+from recommender.ranking.filters import Facet, Filters
+from recommender.ranking.prices import Amount
 
 if TYPE_CHECKING:
     from recommender.catalog.products import Product
 
 __all__ = ["also_like", "bought_it", "by_contribution", "close_in_meaning", "described_like", "filter_reasons",
-           "join_quoted", "listed", "matched_phrases", "matches", "reviewed", "shorten"]
+           "listed", "matched_phrases", "matches", "reviewed", "shorten"]
 
 
-def by_contribution(scored: Iterable[tuple[float, str]]) -> tuple[str, ...]:
+def by_contribution(scored: Iterable[tuple[float, Text]]) -> tuple[Text, ...]:
     """The reason texts, the largest contribution to the score first (equal ones keep their order)."""
     return tuple(text for _, text in sorted(scored, key=lambda item: -item[0]))
 
 
-def matches(phrases: Sequence[str]) -> str:
-    return "matches " + join_quoted(phrases)
+def matches(phrases: Sequence[str]) -> Text:
+    return Text("matches {terms}", terms=tuple(phrases))
 
 
-def close_in_meaning(query_text: str) -> str:
-    return f"close in meaning to '{shorten(query_text, 60)}'"
+def close_in_meaning(query_text: str) -> Text:
+    return Text("close in meaning to '{query}'", query=shorten(query_text, 60))
 
 
-def bought_it(shoppers: int, popular: bool) -> str:
+def bought_it(shoppers: int, popular: bool) -> Text:
     """ "popular: 40 shoppers bought it" when ``popular``, else "1 shopper bought it"."""
-    bought = f"{shoppers} shopper{'s' if shoppers != 1 else ''} bought it"
-    return f"popular: {bought}" if popular else bought
+    if popular:
+        return Text("popular: {count} shoppers bought it", count=shoppers)
+    return Text("{count} shopper bought it", count=shoppers) if shoppers == 1 else \
+        Text("{count} shoppers bought it", count=shoppers)
 
 
-def reviewed(reviews: int, popular: bool) -> str:
+def reviewed(reviews: int, popular: bool) -> Text:
     """ "popular: 120 reviews" when ``popular``, else "1 review"."""
-    counted = f"{reviews} review{'s' if reviews != 1 else ''}"
-    return f"popular: {counted}" if popular else counted
+    if popular:
+        return Text("popular: {count} reviews", count=reviews)
+    return Text("{count} review", count=reviews) if reviews == 1 else Text("{count} reviews", count=reviews)
 
 
-def listed(day: str, new: bool) -> str:
+def listed(day: str, new: bool) -> Text:
     """ "new: listed 2026-11-03" when among the newest, else "listed 2026-11-03"."""
-    return f"new: listed {day}" if new else f"listed {day}"
+    return Text("new: listed {day}", day=day) if new else Text("listed {day}", day=day)
 
 
-def described_like(source: Product) -> str:
-    return f"described like {shorten(source.display_title, 60)}"
+def described_like(source: Product) -> Text:
+    return Text("described like {product}", product=shorten(source.display_title, 60))
 
 
-def also_like(p: Product, source: Product) -> tuple[str, ...]:
+def also_like(p: Product, source: Product) -> tuple[Text, ...]:
     """What ``p`` shares with the product it is similar to: its brand, its category."""
-    facts = [f"also from {p.brand}"] if p.brand and p.brand == source.brand else []
+    facts = [Text("also from {brand}", brand=p.brand)] if p.brand and p.brand == source.brand else []
     if p.category and p.category == source.category:
-        facts.append(f"also in {p.category}")
+        facts.append(Text("also in {category}", category=p.category))
     return tuple(facts)
 
 
-def filter_reasons(p: Product, filters: Filters, currency: str = "USD") -> tuple[str, ...]:
+def filter_reasons(p: Product, filters: Filters, currency: str = "USD") -> tuple[Text, ...]:
     """One reason per filter that was given, naming the product's own field values (prices in ``currency``)."""
     out = []
     if filters.brand and p.brand:
-        out.append(f"{p.brand}, as asked")
+        out.append(Text("{brand}, as asked", brand=p.brand))
     if filters.category:
         levels = [c for c in (*p.category_path, p.category or "") if c]
         hit = next((c for c in levels if c.casefold() == filters.category.casefold()), p.category)
         if hit:
-            out.append(f"in {hit}, as asked")
-    out += [f"{facet_phrase(name, value)}, as asked" for name, value in filters.facets if (name, value) in p.facets]
+            out.append(Text("in {category}, as asked", category=hit))
+    out += [Text("{facet}, as asked", facet=Facet(name, value))
+            for name, value in filters.facets if (name, value) in p.facets]
     price, lo, hi = p.price, filters.price_min, filters.price_max
     if price is not None and (lo is not None or hi is not None):
         if lo is not None and hi is not None and lo <= price <= hi:
-            out.append(f"between {format_price(lo, currency)} and {format_price(hi, currency)}")
+            out.append(Text("between {low} and {high}", low=Amount(lo, currency), high=Amount(hi, currency)))
         elif hi is not None and lo is None and price <= hi:
-            budget = format_price(hi, currency)
-            out.append(f"under your {budget} budget" if price < hi else f"within your {budget} budget")
+            budget = Amount(hi, currency)
+            out.append(Text("under your {budget} budget", budget=budget) if price < hi else
+                       Text("within your {budget} budget", budget=budget))
         elif lo is not None and hi is None and price >= lo:
-            out.append(f"over {format_price(lo, currency)} as asked")
+            out.append(Text("over {price} as asked", price=Amount(lo, currency)))
     return tuple(out)
 
 
@@ -145,10 +155,11 @@ def _phrases(run: list[str], found: dict[str, str], shown: dict[str, str], folde
 
 
 def _occurs(term: str, folded_text: str) -> str | None:
-    """The form in which ``term`` occurs in the text: itself (word start), or a stemmed variant."""
-    if re.search(r"(?<!\w)" + re.escape(term), folded_text):
+    """The form in which ``term`` occurs in the text: itself (word start; Han script anywhere, it has no
+    spaces), or a stemmed variant."""
+    if re.search(("" if HAN.search(term) else r"(?<!\w)") + re.escape(term), folded_text):
         return term
-    if len(term) < 4:
+    if len(term) < 4 or HAN.search(term):
         return None
     stem = term[: max(4, len(term) - 3)]
     m = re.search(r"(?<!\w)" + re.escape(stem) + r"\w*", folded_text)
@@ -164,7 +175,3 @@ def _fold_accents(text: str) -> str:
 def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
-
-def join_quoted(items: Sequence[str]) -> str:
-    quoted = [f"'{item}'" for item in items]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
