@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services, slots
 from actions.cards import button_choices, custom_payload
 from actions.failures import ApologisingAction
-from recommender.i18n.messages import N_, language_names, languages, translate
+from recommender.i18n.messages import N_, language_names, offered, translate
 
 logger = logging.getLogger(__name__)
 
@@ -122,12 +122,14 @@ class ActionSetLanguage(ApologisingAction):
     """set_language: confirm the language asked for ("speak English", "说中文"), or say which ones the replies
     can be in. The NLU has already set the slot; without a catalog for it the replies stay English."""
 
+    tells_languages = False
+
     def name(self) -> str:
         return "action_set_language"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         asked = next(tracker.get_latest_entity_values(slots.LANGUAGE), None)
-        if asked in languages():
+        if asked in offered():
             dispatcher.utter_message(response="utter_language_set")
         else:
             dispatcher.utter_message(response="utter_language_unavailable", languages=language_names())

@@ -252,9 +252,9 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     different amounts are a range, whatever roles NLU gave them ("between 10 and 30" tagged
     price_max twice is $10 to $30); ``prices=False`` leaves the amounts out (another currency).
     ``facets``: the facet values the message names. Without an entity the catalog knows, a
-    refinement's brand, a new search's derived product type or category alias, and a Chinese
-    message's brand and category (the NLU tags none in Chinese yet) are looked up in the words
-    (Vocabulary.brand_in, category_in)."""
+    refinement's brand and a new search's derived product type or category alias are looked up in the
+    words (Vocabulary.brand_in, category_in); in a Chinese message the words come first (DIET tags
+    "Oreal" in "只要L'Oreal Paris的", a part of a name that may resolve to another brand)."""
     mentions: dict[str, list[Any]] = {}
     for entity in tracker.latest_message.get("entities") or []:
         name = entity.get("entity")
@@ -265,10 +265,10 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     if len(amounts) >= 2:
         found[slots.PRICE_MIN], found[slots.PRICE_MAX] = amounts[0], amounts[-1]
     intent, text = _intent(tracker), _message_text(tracker)
-    chinese = HAN.search(text) is not None
-    if (intent == "refine_search" or chinese) and vocabulary.brand(found.get(slots.BRAND)) is None:
+    chinese = HAN.search(text) is not None  # DIET splits on spaces: in Chinese its tags are parts of names
+    if chinese or (intent == "refine_search" and vocabulary.brand(found.get(slots.BRAND)) is None):
         found[slots.BRAND] = vocabulary.brand_in(text) or found.get(slots.BRAND)
-    if (intent == "search_products" or chinese) and vocabulary.category(found.get(slots.CATEGORY)) is None:
+    if chinese or (intent == "search_products" and vocabulary.category(found.get(slots.CATEGORY)) is None):
         found[slots.CATEGORY] = vocabulary.category_in(text) or found.get(slots.CATEGORY)
     found[slots.FACETS] = dict(facets) or None
     return {name: found.get(name) for name in slots.FILTERS}

@@ -27,7 +27,8 @@ from recommender.catalog.naming import worth_naming
 from recommender.i18n.detect import HAN
 
 FUZZY_CUTOFF = 0.85  # difflib ratio: "maybeline" -> "Maybelline", "mascaras" -> "Mascara"
-_WORD = re.compile(r"\w+")
+# A word: a run of Han characters, or of other word characters ("只要suave的": 只要, suave, 的)
+_WORD = re.compile(rf"{HAN.pattern}+|(?:(?!{HAN.pattern})\w)+")
 # Words refinements are made of: a catalog name made of these only is not looked up in a message
 # ("only", a fashion brand, is not a brand in "only Puma").
 _FILLER = frozenset("""
@@ -50,7 +51,7 @@ class Vocabulary:
     brand_phrases: Phrases = field(default_factory=dict)  # lowercase words -> brand worth naming
     type_phrases: Phrases = field(default_factory=dict)  # singular lowercase words -> derived category
     facet_words: dict[str, frozenset[str]] = field(default_factory=dict)  # word key -> facet names it names
-    han_brands: dict[str, str] = field(default_factory=dict)  # a brand alias in Han script -> its brand
+    han_brands: dict[str, str] = field(default_factory=dict)  # a brand or its alias in Han script -> the brand
     han_categories: dict[str, str] = field(default_factory=dict)  # a category alias in Han script -> its category
 
     @classmethod
@@ -58,12 +59,15 @@ class Vocabulary:
         """Read the names of a ``recommender.catalog.products.Catalog`` (one pass over its products)."""
         brands: dict[str, str] = {}
         brand_phrases: Phrases = {}
+        named_in_han: dict[str, str] = {}  # brands written in Han script: found anywhere in a message ("只要小米的")
         for rank, (brand, count) in enumerate(catalog.brands()):  # most products first: "TIGI" wins over "Tigi"
             brands.setdefault(brand.lower(), brand)
             if worth_naming(rank, count):
                 _add_phrase(brand_phrases, brand, _words(brand))
+                if HAN.search(brand):
+                    named_in_han.setdefault(brand, brand)
         shop = catalog.shop()
-        han_brands = _add_aliases(shop.brand_aliases, brands, brand_phrases, _words)
+        han_brands = {**named_in_han, **_add_aliases(shop.brand_aliases, brands, brand_phrases, _words)}
         categories: dict[str, str] = {}
         type_phrases: Phrases = {}
         han_categories = _add_aliases(shop.category_aliases, categories, type_phrases,
@@ -94,8 +98,8 @@ class Vocabulary:
         return _resolve(value, self.categories)
 
     def brand_in(self, text: str) -> str | None:
-        """The catalog brand (one worth naming) a message names in whole words, or by a Han alias
-        anywhere in it (the longest)."""
+        """The catalog brand (one worth naming) a message names in whole words, or in Han script (the
+        brand or its alias) anywhere in it (the longest)."""
         return _named_in(_words(text), self.brand_phrases) or _han_named(text, self.han_brands)
 
     def category_in(self, text: str) -> str | None:

@@ -803,6 +803,7 @@ def test_a_message_names_a_brand_by_its_alias(aliased_shop):
     vocabulary = Vocabulary.from_catalog(aliased_shop[0].catalog)
     assert vocabulary.brand_in("只要彪马的") == "Puma" and vocabulary.brand("耐克") == "Nike"
     assert vocabulary.brand_in("any levis jeans?") == "Levis"   # a Latin alias: in whole words
+    assert vocabulary.brand_in("只要Puma的") == vocabulary.brand_in("puma的跑鞋") == "Puma"  # Latin inside Chinese
     assert vocabulary.brand_in("我要买鞋") is None
     assert vocabulary.category_in("我想买牛仔裤，只要彪马的") == "jeans" and vocabulary.category("跑鞋") == "running shoes"
     assert vocabulary.category_in("show me denims") == "jeans" and vocabulary.category_in("我要买鞋") is None
@@ -814,6 +815,8 @@ def test_a_chinese_refinement_and_search_filter_by_the_brand_and_type_an_alias_n
         assert slot_values(events)["brand"] == "Puma"
         _, events = run(tracker("耐克 shoes"))
         assert slot_values(events)["brand"] == "Nike"
+        _, events = run(tracker("只要Puma的", {"brand": "Nike"}, intent="refine_search"))  # DIET's tag of a Chinese
+        assert slot_values(events)["brand"] == "Puma"                                     # text: the words win
         _, events = run(tracker("有没有跑鞋", intent="recommend"))          # a Chinese message, any shopping intent
         assert slot_values(events)["category"] == "running shoes"
 

@@ -16,6 +16,7 @@ from contextlib import closing
 import pytest
 
 from actions import slots as slot_names
+from actions.vocabulary import Vocabulary
 from recommender import ProductSearch, SearchConfig
 from recommender.catalog.formats import ColumnMapping
 from recommender.catalog.importer import import_catalog
@@ -107,6 +108,12 @@ def test_a_chinese_request_with_filler_quotes_the_word_the_product_has(chinese_s
     [first] = chinese_shop.search("我想买被子", n=1).results
     assert "被子" in first.product.title and first.reasons[0] == "matches '被子'"
     assert first.reasons[0].said("zh") == "符合“被子”"
+
+
+def test_a_brand_the_catalog_writes_in_chinese_is_found_anywhere_in_a_message(catalog):
+    vocabulary = Vocabulary.from_catalog(catalog)
+    assert vocabulary.brand_in("只要小米的") == "小米" and vocabulary.brand_in("三只松鼠坚果") == "三只松鼠"
+    assert vocabulary.brand_in("我想买手机") is None
 
 
 def test_the_assistant_lists_the_chinese_shops_products_in_chinese_with_yuan_prices(chinese_shop, tmp_path):

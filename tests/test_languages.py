@@ -14,7 +14,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.account import ActionSetLanguage
+from actions.account import ActionSetLanguage, ActionStartOver
 from bot.language import LanguageDetector
 from bot.nlg import TranslatingNLG
 from recommender import Filters, Product, config, format_price
@@ -128,6 +128,37 @@ def test_asking_for_a_language_confirms_it_or_names_the_languages_the_replies_ca
         [message] = _asked(code)
         assert message["response"] == "utter_language_unavailable"
         assert message["languages"] == "English, 中文"
+
+
+def test_the_shop_offers_english_and_chinese_unless_it_says_otherwise(monkeypatch, nlg):
+    assert messages.offered() == ("en", "zh")
+    monkeypatch.setenv("SHOPBOT_LANGUAGES", "en")                 # an English-only shop: Chinese is read,
+    assert messages.offered() == ("en",)                          # answered in English
+    chinese_slot = nlg.generate_from_slots("utter_cart_empty", {"language": "zh"}, "rest")
+    assert chinese_slot == nlg.generate_from_slots("utter_cart_empty", {"language": "en"}, "rest")
+    assert format_price(10, "USD", "zh") == "$10" and messages.join(["a", "b"], "zh") == "a and b"
+    [message] = _asked("zh")
+    assert (message["response"], message["languages"]) == ("utter_language_unavailable", "English")
+    monkeypatch.setenv("SHOPBOT_LANGUAGES", " ZH, de ,xx")         # English always; codes without texts ignored
+    assert messages.offered() == ("en", "zh")
+
+
+def _said_after(language: str | None, before: str | None) -> list[str | None]:
+    """The responses of an action answering a message in ``language``, the conversation's language
+    having been ``before``."""
+    events = [*([{"event": "slot", "name": "language", "value": before}] if before else []),
+              {"event": "user", "text": "…"}, {"event": "slot", "name": "language", "value": language}]
+    latest = {"text": "…", "intent": {"name": "start_over", "confidence": 0.9}, "entities": []}
+    dispatcher = CollectingDispatcher()
+    ActionStartOver().run(dispatcher, Tracker("s", {"language": language}, latest, events, False, None, {}, None), {})
+    return [m["response"] for m in dispatcher.messages]
+
+
+def test_a_switch_to_a_language_the_replies_cannot_be_in_is_answered_in_english_said_once():
+    assert _said_after("es", None) == ["utter_language_unavailable", "utter_started_over"]
+    assert _said_after("es", "zh") == ["utter_language_unavailable", "utter_started_over"]
+    assert _said_after("es", "es") == ["utter_started_over"]      # said once: not again while it lasts
+    assert _said_after("zh", "en") == _said_after("en", None) == ["utter_started_over"]
 
 
 def test_the_translations_command_refuses_what_is_not_a_language_code():

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from recommender.config import REPO_ROOT
-from recommender.i18n.messages import LOCALE_DIR, catalog, locale_of, read_translations
+from recommender.i18n.messages import LOCALE_DIR, catalog, languages, locale_of, read_translations
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ def update(language: str, root: Path = REPO_ROOT, locale_dir: Path = LOCALE_DIR)
     with path.open("wb") as f:
         write_po(f, out, width=100, omit_header=False, sort_output=False)
     catalog.cache_clear()
+    languages.cache_clear()
     missing = sum(1 for text in ids if not known.get(text))
     logger.info("%s: %d texts, %d untranslated", path, len(ids), missing)
     return len(ids), missing
