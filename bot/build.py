@@ -23,6 +23,7 @@ import yaml
 from bot import nlu_lookups
 from bot.servers import RASA, rasa_env
 from recommender import Catalog, ProductEmbeddings, ShopbotError, TextEncoder, config, import_catalog
+from recommender.catalog.writer import SCHEMA_VERSION
 from recommender.ranking.prior import Prior
 from recommender.text.multilingual import MultilingualEncoder
 
@@ -46,9 +47,15 @@ class StepResult:
 
 
 def ensure_catalog(progress: bool = True) -> str:
-    """Build the shipped Beauty catalog unless a catalog file is already there."""
+    """Build the shipped Beauty catalog unless a catalog file is already there (kept as it is: it may be
+    a shop's own; one built by an older version is named, with the command that builds it again)."""
     path = config.catalog_path()
     if path.exists():
+        with Catalog.open(path) as catalog:
+            version = catalog.meta().get("schema_version")
+        if version != SCHEMA_VERSION:
+            return (f"kept {path}, built by an older version (catalog format {version}, now {SCHEMA_VERSION}): "
+                    f"run 'shopbot catalog build' again for what it lacks (docs/catalog-format.md)")
         return f"kept {path}"
     report = import_catalog(config.SHIPPED_PRODUCTS, path, interactions=config.SHIPPED_SEQUENCES,
                             mapping="recbole", currency="USD", brand_aliases=config.SHIPPED_BRAND_ALIASES,

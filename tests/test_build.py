@@ -1,9 +1,11 @@
-"""bot.build: one set-up at a time per checkout; the Rasa model trained again only when what it is trained from changed."""
+"""bot.build: one set-up at a time per checkout; the Rasa model trained again only when what it is trained from
+changed; a catalog already there kept."""
 
 from __future__ import annotations
 
 import fcntl
 import shutil
+import sqlite3
 import subprocess
 import threading
 import time
@@ -11,7 +13,7 @@ import time
 import pytest
 
 from bot import build
-from recommender import config
+from recommender import config, import_catalog
 
 
 def test_a_second_setup_waits_for_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,3 +79,18 @@ def test_the_model_is_trained_again_only_when_its_inputs_or_the_model_file_chang
     assert build.train_model().startswith("kept") and len(runs) == 2
     build.model_path().write_bytes(b"a model another rasa train wrote")
     assert build.train_model().startswith("model") and len(runs) == 3
+
+
+def test_set_up_keeps_a_catalog_it_finds_and_names_one_built_by_an_older_version(tmp_path, monkeypatch) -> None:
+    """A catalog already there may be a shop's own: set-up never replaces it, but says when its format is
+    older than this version's, and how to build it again."""
+    path = tmp_path / "catalog.db"
+    (tmp_path / "p.csv").write_text("id,title,price\np1,Soap,2\n")
+    import_catalog(tmp_path / "p.csv", path, progress=False)
+    monkeypatch.setenv("SHOPBOT_CATALOG", str(path))
+    assert build.ensure_catalog() == f"kept {path}"
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    assert build.ensure_catalog().startswith(f"kept {path}, built by an older version (catalog format 3, now 4)")
+    with sqlite3.connect(path) as conn:                               # kept: the shop's product is still there
+        assert conn.execute("SELECT id FROM products").fetchall() == [("p1",)]

@@ -44,6 +44,7 @@ def test_chinese_numerals(numeral, value):
 def test_the_currency_a_chinese_text_writes():
     assert [currency_in(t) for t in ("100元以下", "10美元以下", "二十欧元左右", "一块肥皂", "便宜的刀", "不超过50")] == [
         "CNY", "USD", "EUR", None, None, None]
+    assert [currency_in(t) for t in ("预算300 RMB", "300rmb以内", "Farmbrook soap")] == ["CNY", "CNY", None]
 
 
 @pytest.mark.parametrize("text, listed, expected", [

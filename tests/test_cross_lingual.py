@@ -15,7 +15,8 @@ import pytest
 from recommender.catalog.importer import import_catalog
 from recommender.catalog.products import Catalog
 from recommender.ranking.filters import Filters
-from recommender.ranking.ranker import ProductSearch, SearchConfig
+from recommender.ranking.ranker import (DEFAULT_REFERENCE, DEFAULT_REFERENCE_MULTILINGUAL, ProductSearch,
+                                       SearchConfig)
 from recommender.text.embeddings import ProductEmbeddings
 from recommender.text.encoder import TextEncoder
 from recommender.text.multilingual import MultilingualEncoder
@@ -109,3 +110,18 @@ def test_warming_up_measures_both_encoders_references_so_a_first_search_does_not
         fresh.search("睫毛膏"), fresh.search("mascara")
     assert len(measured) == 2 and "multilingual" in measured[1] and "MiniLM" in measured[0]
     assert [r for r in caplog.records if "reference cosine" in r.getMessage()] == []
+
+
+def test_a_catalog_without_categories_takes_each_encoders_own_default_reference(shop, tmp_path, caplog):
+    _, (text, _), (other, _) = shop
+    (tmp_path / "p.csv").write_text("id,title\np1,Lavender hand soap\np2,Cotton tote bag\n")
+    import_catalog(tmp_path / "p.csv", tmp_path / "catalog.db", progress=False)
+    with Catalog.open(tmp_path / "catalog.db") as bare:
+        search = ProductSearch(bare, text, ProductEmbeddings.load_or_build(bare, text, tmp_path, progress=False),
+                               multilingual=(other, ProductEmbeddings.load_or_build(bare, other, tmp_path,
+                                                                                     progress=False)))
+        with caplog.at_level(logging.INFO, logger="recommender.ranking.ranker"):
+            search.warm_up()
+    measured = [r.getMessage() for r in caplog.records if "reference cosine" in r.getMessage()]
+    said = [float(m.split(" of ")[0].rsplit(" ", 1)[1]) for m in measured]
+    assert said == [DEFAULT_REFERENCE, DEFAULT_REFERENCE_MULTILINGUAL]

@@ -27,14 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 import sqlite_utils
 
+from recommender.i18n.detect import HAN
+
 KEPT_POSTINGS_BYTES = 256_000_000  # keyword_search keeps recent terms' (product, bm25 part) pairs, 12 bytes each
 _BM25_K1, _BM25_B = 1.2, 0.75  # the constants of FTS5's bm25() (fts5_aux.c)
 
 Postings = tuple[np.ndarray, np.ndarray]  # (positions int32, bm25 parts float64) of one term
 MAX_PIECES = 62  # looked-up pieces of a query (words, Han pairs); one bit each in a 64-bit mask
-_HAN = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"  # i18n.detect.HAN
 # A run of Han characters, with a lone Latin letter written onto its start ("T恤", "U盘": one word)
-_HAN_RUN = re.compile(rf"(?:(?<![A-Za-z0-9])[A-Za-z])?{_HAN}+")
+_HAN_RUN = re.compile(rf"(?:(?<![A-Za-z0-9])[A-Za-z])?{HAN.pattern}+")
 
 
 def han_terms(text: str) -> list[str]:

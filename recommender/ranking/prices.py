@@ -127,8 +127,9 @@ PRICE_PHRASE = re.compile(
     re.I)
 
 _MENTION = re.compile(rf"{_SYMBOL}|\b{_words(CURRENCY_WORDS)}\b", re.I)
-_ZH_MENTION = re.compile("|".join(w for w in sorted(_ZH_CURRENCY_WORD, key=len, reverse=True) if w not in ZH_WEAK_WORDS),
-                         re.I)
+_ZH_MENTION = re.compile("|".join(  # a Latin word ("rmb") whole, not inside "Farmbrook"; Chinese ones anywhere
+    rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])" if w.isascii() else re.escape(w)
+    for w in sorted(_ZH_CURRENCY_WORD, key=len, reverse=True) if w not in ZH_WEAK_WORDS), re.I)
 _TYPED_CODE = re.compile(r"(?<![^\W\d_])([A-Z]{3})\s?(?=\d)|(?<=\d)\s?([A-Z]{3})\b")  # "CHF 50", "50CHF"
 
 
@@ -144,8 +145,8 @@ def currency_in(text: str) -> str | None:
     Chinese currency words count the same way ("100元以下", "10美元以下"; "块" and "刀" only in a price).
 
     >>> [currency_in(t) for t in ("under 1500 rupees", "jeans under ₹1500", "a 55 inch tv", "50 CHF max",
-    ...                           "100元以下", "一块肥皂", "十美元以下")]
-    ['INR', 'INR', None, 'CHF', 'CNY', None, 'USD']
+    ...                           "100元以下", "一块肥皂", "十美元以下", "Farmbrook soap", "预算300 RMB")]
+    ['INR', 'INR', None, 'CHF', 'CNY', None, 'USD', None, 'CNY']
     """
     text = unicodedata.normalize("NFKC", str(text))  # "₨" -> "Rs", "＄" -> "$", "￥" -> "¥"
     for phrase in PRICE_PHRASE.finditer(text):

@@ -51,6 +51,14 @@ category filter has no floor (its other words only order the products of that ki
 scores every candidate (no vector index shortlist: the index holds MiniLM's vectors).
 bench/cross_lingual.py measures it (results/cross_lingual.md).
 
+A catalog written in Chinese (Han characters in at least ``HAN_CATALOG_SHARE`` of its products) is read
+by the multilingual vectors for every query, English ones too, and its keyword index matches Han words
+by their characters and pairs (catalog/keyword_index.py). There a Chinese query none of whose pairs the
+index has names nothing the shop sells (``no_match``), and one whose every character a candidate's
+keyword matches spell out ("小米" and "手机" for "小米手机") passes the relevance floor whatever its
+cosine; the "close in meaning" reason of the multilingual side needs the same share of its reference
+cosine as MiniLM's does of its own (``_reason_min``). bench/chinese_catalog.py measures it.
+
 The query is parsed by ``query.parse_query`` (price phrases and filler dropped); the reasons are
 worded by ``reasons`` (its docstring lists them), the collaborative model is reached through
 ``cf_bridge.CFBridge``, and top-k and diversity are the array functions of ``topk``.
@@ -120,8 +128,10 @@ __all__ = ["ProductSearch", "ScoredProduct", "SearchConfig", "SearchOutcome"]
 
 _WORD = re.compile(r"\w+")
 _NO_ROWS = np.empty(0, dtype=np.int64)
-# The reference cosine of a catalog without categories: the shipped catalog's (bench/results/relevance_floor.md).
+# The reference cosine of a catalog without categories: the shipped catalog's (bench/results/relevance_floor.md),
+# MiniLM's and the multilingual vectors' (its log line at start: "reference cosine 0.535 of ...").
 DEFAULT_REFERENCE = 0.65
+DEFAULT_REFERENCE_MULTILINGUAL = 0.535
 HAN_CATALOG_SHARE = 0.5  # a catalog with Han characters in this share of its products is written in Chinese
 Hits = tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]  # keyword matches: rows, bm25 scores, matched terms
 _NO_HITS: Hits = (_NO_ROWS, np.empty(0), [])
@@ -346,7 +356,8 @@ class ProductSearch:
         return self._reference(self._text)
 
     def _reference(self, space: Semantic) -> float:
-        """The reference cosine of one encoder's side (the configured one is the catalog language's)."""
+        """The reference cosine of one encoder's side (the configured one is the catalog language's; without
+        categories, the shipped catalog's for that encoder)."""
         if space is self._text and self.config.relevance_reference is not None:
             return self.config.relevance_reference
         if space.reference is None:
@@ -355,7 +366,8 @@ class ProductSearch:
             vectors = space.encoder.encode(names) if names else []
             best = [float(sims.max()) for vector, name in zip(vectors, names)
                     if len(sims := space.cosines(vector, self._passing(Filters(category=name), _NO_ROWS)))]
-            space.reference = float(np.median(best)) if best else DEFAULT_REFERENCE
+            space.reference = float(np.median(best)) if best else \
+                DEFAULT_REFERENCE if space is self._text else DEFAULT_REFERENCE_MULTILINGUAL
             logger.info("relevance floor: reference cosine %.3f of %s from %d categories", space.reference,
                         space.encoder.model_id, len(best))
         return space.reference
