@@ -113,13 +113,14 @@ def show_listing(dispatcher: CollectingDispatcher, tracker: Tracker, results: Se
     start = len(seen) + 1
     ids = [r.product.id for r in results]
     code, language = currency(), tracker.get_slot(slots.LANGUAGE)
+    said = {r.product.id: reasons_of(r, language) for r in results}
     payload = {"listing": kind,
-               "products": [card(r.product, reasons_of(r, language), start + i, code, language)
+               "products": [card(r.product, said[r.product.id], start + i, code, language)
                             for i, r in enumerate(results)]}
     dispatcher.utter_message(response=response, products=format_results(results, code, start, language),
                              json_message=custom_payload(tracker, payload), **fields)
     log_events(tracker, "shown", ids, kind)
-    reasons.update({r.product.id: reasons_of(r, language) for r in results})
+    reasons.update(said)
     return [SlotSet(slots.SHOWN, ids), SlotSet(slots.SEEN, seen + ids), SlotSet(slots.REASONS, reasons),
             SlotSet(slots.LISTING, {"kind": kind, "product_id": product_id}),
             SlotSet(slots.FOCUS, ids[0] if len(ids) == 1 else None)]

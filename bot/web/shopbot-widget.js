@@ -67,7 +67,6 @@
   };
   const offered = (script.dataset.languages || "en,zh").split(",").map((code) => code.trim()).filter((code) => TEXTS[code]);
   if (!offered.length) offered.push("en");
-  let language = offered[0];
 
   /** An amount as the assistant writes it, in the payload's currency (ISO code; USD in payloads from
    * before currencies): "$20", "\u20ac12.99", "\u20b91,299"; null when there is no amount. */
@@ -112,9 +111,9 @@
     return /\p{Script=Han}/u.test(String(text || "")) ? TEXTS.zh.lang : null;
   }
 
-  const stored = storageGet(LANGUAGE_KEY, null);
+  // The shopper's last pick, else the browser's first language the shop offers, else the shop's first.
   const preferred = (navigator.languages || [navigator.language || ""]).map((tag) => String(tag).slice(0, 2));
-  language = [stored, ...preferred].find((code) => offered.includes(code)) || offered[0];
+  let language = [storageGet(LANGUAGE_KEY, null), ...preferred].find((code) => offered.includes(code)) || offered[0];
 
   // ---- the widget's elements --------------------------------------------------------------------
   const root = el("div", "shopbot");
@@ -191,16 +190,16 @@
     log.setAttribute("aria-label", t("log"));
     typing.setAttribute("aria-label", t("typing"));
     label.textContent = t("input");
-    input.placeholder = script.dataset[code === "en" ? "placeholder" : `placeholder${code[0].toUpperCase()}${code.slice(1)}`]
-      || t("placeholder");
+    input.placeholder = shopText("placeholder");
     send.textContent = t("send");
     setCartCount(cartCount.textContent);
   }
 
-  /** The shop's greeting in the widget's language (data-greeting, data-greeting-zh), else the widget's. */
-  function greeting() {
-    const key = language === "en" ? "greeting" : `greeting${language[0].toUpperCase()}${language.slice(1)}`;
-    return script.dataset[key] || t("greeting");
+  /** The shop's own words for ``key`` in the widget's language (data-greeting, data-greeting-zh), else
+   * the widget's. */
+  function shopText(key) {
+    const attribute = language === "en" ? key : `${key}${language[0].toUpperCase()}${language.slice(1)}`;
+    return script.dataset[attribute] || t(key);
   }
 
   // ---- rendering ----------------------------------------------------------------------------------
@@ -474,7 +473,7 @@
   /** Show the widget once its stylesheet is in (no unstyled flash), then connect. */
   function show() {
     useLanguage(language);
-    render({ from: "bot", message: { text: greeting() } });
+    render({ from: "bot", message: { text: shopText("greeting") } });
     history.forEach(render);  // before the log is on the page, so screen readers do not read it all again
     document.body.append(root);
     setOpen(storageGet(OPEN_KEY, false), false);

@@ -21,8 +21,9 @@ import scipy.sparse as sp
 import torch
 
 from recommender.cf.model import SASRec
-from recommender.i18n.text import Text
 from recommender.cf.train import score_histories
+from recommender.i18n.text import Text
+from recommender.ranking.reasons import bought_it
 
 __all__ = ["PurchaseStats", "Reasons", "occlusion_drops", "because_liked",
            "MIN_CO_BOUGHT", "POPULAR_SHARE", "MIN_POPULAR"]
@@ -113,5 +114,5 @@ class PurchaseStats:
             reasons.append(Text("popular in {category} ({count} shoppers)", category=self.categories[item],
                                 count=int(self.popularity[item])))
         elif not len(history):                                        # ranked by popularity alone
-            reasons.append(Text("popular: {count} shoppers bought it", count=int(self.popularity[item])))
+            reasons.append(bought_it(int(self.popularity[item]), popular=True))
         return tuple(reasons), tuple(dict.fromkeys(because)), personal

@@ -44,7 +44,7 @@ _ZH_OPENING = re.compile(
     r"^(?:请问|麻烦)?(?:(?:我|帮我|给我)?(?:想|要|想要|需要)?(?:买|找|搜|看看|看一下|推荐一下|推荐|求推荐)|"
     r"我想要|我要|有没有卖|有没有|有卖)(?:一(?:款|个|件|双|条|台|套|瓶|支|只|把|张|本|盒|包|些|下))?")
 _ZH_CLOSING = re.compile(r"(?:的|吗|呢|吧|啊|呀)+$")
-_ZH_JOINER = re.compile(r"(?<=[\u3400-\u9fff])的(?=[\u3400-\u9fff])")
+_ZH_JOINER = re.compile(rf"(?<={HAN.pattern})的(?={HAN.pattern})")
 _LATIN_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]+")  # a Latin word of 2 or more inside Chinese: "我想买mascara"
 
 
