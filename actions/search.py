@@ -35,6 +35,7 @@ from actions.vocabulary import Vocabulary
 from recommender import Catalog, Filters, SearchOutcome, parse_query
 from recommender.i18n.detect import HAN
 from recommender.i18n.messages import SOURCE_LANGUAGE, join, translate
+from recommender.ranking.query import phrase_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,14 @@ RESPONSES = ("utter_search_results", "utter_no_results", "utter_search_unavailab
              "utter_not_carried", "utter_other_currency", *(f"utter_relax_{name}" for name in slots.FILTERS))
 _DROP = {"price": (slots.PRICE_MIN, slots.PRICE_MAX), "brand": (slots.BRAND,), "category": (slots.CATEGORY,)}
 _PRICES = (slots.PRICE_MIN, slots.PRICE_MAX)
+# How shoppers ask for a recommendation, left out of what it searches for: "what's the most popular
+# mascara" searches "mascara"; a request with nothing else lists personal picks within the filters.
+_ASKING = phrase_pattern("""
+best rated|best seller|best sellers|choose|favorite|favourite|highest rated|most popular|people|personal|pick|
+picks|popular|recomend|recommend|recommendation|recommendations|right now|should|sugest|suggest|suggestion|
+suggestions|these days|think|top pick|top picks|top rated|trending|usually|whats|what's|worth buying|
+人气|好评|推荐|最受欢迎|最火|热门|热销|畅销
+""".replace("\n", "").split("|"))
 
 
 class Personal:
@@ -134,7 +143,8 @@ class ActionShowMore(ApologisingAction):
             outcome = services.product_search().similar(listing["product_id"], n=PAGE_SIZE, filters=filters,
                                                         exclude=seen | personal.disliked)
         elif listing.get("kind") == "recommend":                      # still nothing they already have
-            outcome = personal.search("", filters, exclude=seen | set(personal.session_items))
+            outcome = personal.search(tracker.get_slot(slots.QUERY) or "", filters,
+                                      exclude=seen | set(personal.session_items))
         else:
             outcome = personal.search(tracker.get_slot(slots.QUERY) or "", filters, exclude=seen)
         if not outcome.results:
@@ -166,10 +176,13 @@ class ActionRecommend(ApologisingAction):
         personal = Personal(tracker)
         filters = build_filters(values, vocabulary)
         exclude = set(personal.session_items)                         # recommend what they don't have yet
-        outcome = personal.search("", filters, exclude=exclude)
+        query = " ".join(_ASKING.sub(" ", _message_text(tracker)).split())  # "best shampoo for curly hair"
+        outcome = personal.search(query, filters, exclude=exclude)
+        if outcome.no_match:                                          # "what should I get my mom": no product named
+            query, outcome = "", personal.search("", filters, exclude=exclude)
         known = search.knows(personal.shopper_id, personal.session_items)
         summary = describe(filters, code, tracker.get_slot(slots.LANGUAGE))
-        events = filter_events(filters) + [SlotSet(slots.QUERY, "")]
+        events = filter_events(filters) + [SlotSet(slots.QUERY, query)]
         if outcome.results:
             events += show_listing(dispatcher, tracker, outcome.results, kind="recommend", summary=summary,
                                    response="utter_recommendations" if known else "utter_popular_for_new")
@@ -255,16 +268,18 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     refinement's brand and a new search's derived product type or category alias are looked up in the
     words (Vocabulary.brand_in, category_in); in a Chinese message the words come first (DIET tags
     "Oreal" in "只要L'Oreal Paris的", a part of a name that may resolve to another brand)."""
+    intent, text = _intent(tracker), _message_text(tracker)
     mentions: dict[str, list[Any]] = {}
     for entity in tracker.latest_message.get("entities") or []:
         name = entity.get("entity")
-        if name in slots.ENTITY_FILTERS and (prices or name not in _PRICES):
+        if name in _PRICES and (not prices or _percentage(text, entity)):
+            continue
+        if name in slots.ENTITY_FILTERS:
             mentions.setdefault(name, []).append(entity.get("value"))
     found = {name: values[0] for name, values in mentions.items()}
     amounts = sorted({a for name in _PRICES for a in map(parse_price, mentions.get(name, [])) if a is not None})
     if len(amounts) >= 2:
         found[slots.PRICE_MIN], found[slots.PRICE_MAX] = amounts[0], amounts[-1]
-    intent, text = _intent(tracker), _message_text(tracker)
     chinese = HAN.search(text) is not None  # DIET splits on spaces: in Chinese its tags are parts of names
     if chinese or (intent == "refine_search" and vocabulary.brand(found.get(slots.BRAND)) is None):
         found[slots.BRAND] = vocabulary.brand_in(text) or found.get(slots.BRAND)
@@ -272,6 +287,12 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
         found[slots.CATEGORY] = vocabulary.category_in(text) or found.get(slots.CATEGORY)
     found[slots.FACETS] = dict(facets) or None
     return {name: found.get(name) for name in slots.FILTERS}
+
+
+def _percentage(text: str, entity: Mapping[str, Any]) -> bool:
+    """Whether an amount the NLU tagged is a percentage ("100% Pure mascara": a brand, not a price)."""
+    end = entity.get("end")
+    return isinstance(end, int) and text[end:].lstrip().startswith("%")
 
 
 def requested_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping[str, str], *,

@@ -9,8 +9,9 @@ products or more, or one of the catalog's 100 biggest) are looked up so, and onl
 derived from the titles (a catalog imported without categories: meta ``category_source`` =
 "derived"); a name made of refinement words only ("only", "new", ...) never is. The shop's aliases
 (``shopbot catalog build --brand-aliases``, ``--category-aliases``: "欧莱雅" for L'Oreal Paris, "洗发水"
-for Shampoos) name their brand or category the same way; Chinese writes no spaces, so an alias in Han
-script is found anywhere in the text (the longest). ``facets_named``
+for Shampoos) name their brand or category the same way, and so do the categories of a catalog written
+in Chinese; Chinese writes no spaces, so a name in Han script is found anywhere in the text where a
+word may end (the longest: "蓝牙耳机" names 耳机, "手机壳" does not name 手机). ``facets_named``
 reads which facets a lifting phrase names ("any colour", "any size", "for anyone"). Built once per
 process (actions/services.py).
 """
@@ -36,6 +37,10 @@ a all an and any anything are as at best but by cheap cheaper do for from get gi
 look looking me more my new no not of on one only or other please show some something than that the these
 this those to too want what with you
 """.split())
+# The first character of what may follow a noun in a Chinese request (particles, verbs, questions):
+# "手机有吗", "口红推荐", "面霜哪个好", "洗发水，100元以下".
+_AFTER_NOUN = frozenset("的吗呢吧啊呀了么嘛哦有和或与跟及还也都要在是推哪多怎什给便贵价好买就可能不没太很最送等来请一两几"
+                        "从进加放删撤拿换去移比被")
 _ANYONE = frozenset({"anyone", "anybody", "everyone", "everybody", "unisex"})
 
 Phrases = dict[tuple[str, ...], str]
@@ -79,6 +84,8 @@ class Vocabulary:
                     categories[level.lower()] = level
                     if derived:
                         _add_phrase(type_phrases, level, _words(level, singular_key))
+                    if HAN.search(level):                         # a catalog written in Chinese: "手机"
+                        han_categories.setdefault(level, level)
         facet_words: dict[str, set[str]] = {}
         for name in catalog.facets():
             keys = {_facet_key(w) for w in _words(name)} - _FILLER
@@ -104,8 +111,9 @@ class Vocabulary:
 
     def category_in(self, text: str) -> str | None:
         """The derived product type or category alias a message names in whole words, singular or
-        plural, or the category a Han alias anywhere in it names (the longest)."""
-        return _named_in(_words(text, singular_key), self.type_phrases) or _han_named(text, self.han_categories)
+        plural, or the category a Han name or alias names where a noun ends in it (the longest)."""
+        return (_named_in(_words(text, singular_key), self.type_phrases)
+                or _han_named(text, self.han_categories, heads=True))
 
     def facets_named(self, phrase: str) -> frozenset[str]:
         """The catalog facet names a lifting phrase names: "any color" -> {"colour"}, "for anyone" -> {"gender"}."""
@@ -126,10 +134,24 @@ def _add_aliases(aliases: dict[str, str], names: dict[str, str], phrases: Phrase
     return han
 
 
-def _han_named(text: str, aliases: dict[str, str]) -> str | None:
-    """The name of the longest Han alias found anywhere in ``text``, or None."""
-    found = [alias for alias in aliases if alias in text] if aliases and HAN.search(text) else []
+def _han_named(text: str, aliases: dict[str, str], heads: bool = False) -> str | None:
+    """The name of the longest Han alias found anywhere in ``text`` (``heads``: where a noun ends,
+    as a product type is said), or None."""
+    said = _ends_word if heads else str.__contains__
+    found = [alias for alias in aliases if said(text, alias)] if aliases and HAN.search(text) else []
     return aliases[max(found, key=len)] if found else None
+
+
+def _ends_word(text: str, alias: str) -> bool:
+    """Whether ``alias`` is in ``text`` where a Chinese noun ends: Chinese puts the head last, so "手机"
+    is said in "智能手机" and "手机有吗", not in "手机壳" (a phone case)."""
+    start = text.find(alias)
+    while start >= 0:
+        after = text[start + len(alias):start + len(alias) + 1]
+        if not after or not HAN.match(after) or after in _AFTER_NOUN:
+            return True
+        start = text.find(alias, start + 1)
+    return False
 
 
 def _words(text: str, key: Callable[[str], str] = str) -> tuple[str, ...]:

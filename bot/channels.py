@@ -278,10 +278,26 @@ class SocketIO(GuardedChannel, SocketIOInput):
                 return
             given = data.get("message_id") if identity.valid_message_id(data.get("message_id")) else None
             senders.give(self.sender_namespace, given)  # this event's own task
-            await handle(UserMessage(str(data.get("message") or ""), SocketIOOutput(sio, self.bot_message_evt),
+            await handle(UserMessage(str(data.get("message") or ""), LanguageOutput(sio, self.bot_message_evt),
                                      session["shopper"], input_channel=self.name()))
 
         return webhook
+class LanguageOutput(SocketIOOutput):
+    """Rasa's socket.io output, each message with the language of its text (``language``, from the
+    response: bot/nlg.py), so that the widget's own labels follow a shopper who switches by writing."""
+
+    language: str | None = None
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        self.language = message.get("language")
+        await super().send_response(recipient_id, message)
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        if self.language and isinstance(response, dict):
+            response = {**response, "language": self.language}
+        await super()._send_message(socket_id, response)
+
+
 TELEGRAM_API = telegram_api.TELEGRAM_PRODUCTION  # where the Bot API is (the tests use a local stand-in)
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 

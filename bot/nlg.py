@@ -4,7 +4,8 @@ endpoints.yml names this class as Rasa's natural-language generator (``nlg: type
 It picks a response variation as Rasa's own ``TemplatedNaturalLanguageGenerator`` does (channel,
 conditions), then translates its text and button titles into the language of the `language` slot from
 the message catalogs (``recommender.i18n.messages``), then fills the ``{placeholders}``. Without a
-translation the English text is used.
+translation the English text is used. Each response names the language it is written in (``language``:
+Rasa keeps it as the message's metadata; the socket.io channel sends it to the web widget).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.language import LANGUAGE
-from recommender.i18n.messages import translate
+from recommender.i18n.messages import reply_language, translate
 
 
 class TranslatingNLG(TemplatedNaturalLanguageGenerator):
@@ -36,4 +37,5 @@ class TranslatingNLG(TemplatedNaturalLanguageGenerator):
             response["text"] = translate(response["text"], language)
         for button in response.get("buttons") or []:
             button["title"] = translate(button["title"], language)
+        response["language"] = reply_language(language)  # the web widget's own labels follow it
         return self._fill_response(response, filled_slots, **kwargs)

@@ -340,6 +340,15 @@ def test_the_same_price_twice_is_one_price():
     assert (found["price_min"], found["price_max"]) == (None, "$2")
 
 
+def test_a_percentage_is_no_price():
+    text = "100% Pure mascara under $20"                      # a brand with a number in its name
+    latest = {"text": text, "intent": {"name": "search_products", "confidence": 0.9},
+              "entities": [{"entity": "price_max", "value": "100", "start": 0, "end": 3},
+                           {"entity": "price_max", "value": "$20", "start": 24, "end": 27}]}
+    found = requested_filters(Tracker("s", EMPTY_SLOTS, latest, [], False, None, {}, None), NO_NAMES, {})
+    assert (found["price_min"], found["price_max"]) == (None, "$20")
+
+
 def test_search_failure_is_logged_and_answered_politely(monkeypatch, tmp_path, caplog):
     services.use(None)
     monkeypatch.setenv("SHOPBOT_CATALOG", str(tmp_path / "missing.db"))

@@ -67,3 +67,25 @@ def test_the_cap_leaves_room_for_the_longest_message_the_guard_allows() -> None:
     from bot.channels import Limits
 
     assert Limits().max_chars * 12 < MAX_SOCKET_BYTES < 1_000_000  # 12: an escaped astral character
+
+
+def test_each_reply_names_the_language_of_its_text_for_the_widget() -> None:
+    async def test(url: str, agent: EchoAgent) -> None:
+        async def handle_message(message: UserMessage) -> None:   # as Rasa sends a response of bot/nlg.py
+            await message.output_channel.send_response(message.sender_id, {
+                "text": "为您找到以下商品：\n\n要看更多吗？", "language": "zh",
+                "buttons": [{"title": "更多", "payload": "/show_more"}]})
+
+        agent.handle_message = handle_message  # type: ignore[method-assign]
+        received: list[dict] = []
+        alice = Visitor()
+        alice.client.on("bot_uttered", received.append)
+        await alice.client.connect(url, socketio_path="/socket.io", transports=["polling"],
+                                   auth={"token": identity.issue(KEY, "alice")}, wait_timeout=5)
+        await alice.say("我想买洗发水")
+        await until(lambda: len(received) == 2)
+        assert [(m["text"], m["language"]) for m in received] == [("为您找到以下商品：", "zh"), ("要看更多吗？", "zh")]
+        assert received[1]["quick_replies"][0]["title"] == "更多"
+        await alice.client.disconnect()
+
+    run(test, socket_channel())

@@ -128,3 +128,26 @@ def test_the_assistant_lists_the_chinese_shops_products_in_chinese_with_yuan_pri
         assert "被子" in cards[0]["title"]
         assert all(re.fullmatch(r"¥[\d,]+\.\d\d", c["price_text"]) for c in cards)
         assert "¥200.00以下" in message["summary"] and "低于您¥200.00的预算" in cards[0]["reasons"]
+
+
+def test_a_category_the_catalog_writes_in_chinese_is_named_where_a_noun_ends(catalog):
+    vocabulary = Vocabulary.from_catalog(catalog)
+    assert vocabulary.category_in("我想买手机") == vocabulary.category_in("华为智能手机有吗") == "手机"
+    assert vocabulary.category_in("耳机推荐") == vocabulary.category_in("我要蓝牙耳机") == "耳机"
+    assert vocabulary.category_in("手机壳") is None and vocabulary.category_in("耳机线") is None  # not a phone
+    with open(SHOP / "queries.tsv", encoding="utf-8", newline="") as rows:
+        named = [(vocabulary.category_in(row["query"]), row["category"])
+                 for row in csv.DictReader(rows, delimiter="\t")]
+    assert all(found in (None, kind) for found, kind in named)        # never the wrong kind of product
+    assert sum(found == kind for found, kind in named) >= 30          # 31 of the shop's 70 queries name it
+
+
+def test_a_chinese_category_is_the_search_filter_and_is_kept_when_the_shopper_refines(chinese_shop, tmp_path):
+    for _ in injected(chinese_shop, tmp_path):
+        _, events = run(tracker("我想买手机", slots={"language": "zh"}))
+        found = slot_values(events)
+        assert found[slot_names.CATEGORY] == "手机" and set(leaf(chinese_shop.catalog, found[slot_names.SHOWN])) == {"手机"}
+        _, events = run(tracker("只要小米的", intent="refine_search", slots={"language": "zh", **found}))
+        kept = slot_values(events)
+        assert (kept[slot_names.CATEGORY], kept[slot_names.BRAND]) == ("手机", "小米")
+        assert set(leaf(chinese_shop.catalog, kept[slot_names.SHOWN])) == {"手机"}

@@ -266,6 +266,16 @@ def test_likes_personalise_and_dislikes_leave_products_out(services_for, shop, t
     assert disliked not in chat.shown
 
 
+def test_a_recommendation_searches_for_what_the_shopper_names(services_for, shop):
+    chat = Conversation("asking-shopper")
+    chat.say("recommend", "what's the most popular mascara you'd recommend?")   # no entity: the words say it
+    assert chat.slots["query"] == "the mascara you'd ?" and set(chat.shown[:3]) == {"m1", "m2", "l1"}
+    chat.say("show_more", "more")                                         # the same words, the next page
+    assert chat.slots["query"] == "the mascara you'd ?" and not {"m1", "m2", "l1"} & set(chat.shown)
+    chat.say("recommend", "what do you think I would like?")            # nothing named: popular, any kind
+    assert chat.shown == [found.product.id for found in shop.search("", n=5).results]
+
+
 def test_forget_me_deletes_the_shopper_everywhere(shop, tmp_path):
     folder = tmp_path / "copy"
     folder.mkdir()

@@ -106,6 +106,7 @@ def test_replies_follow_the_language_slot_and_stay_english_without_a_catalog(nlg
         languages="English, 中文")
     assert spanish == english and nlg.generate_from_slots("utter_language_set", {}, "rest")["text"] == \
         "OK, I'll reply in English from now on."
+    assert (english["language"], chinese["language"], spanish["language"]) == ("en", "zh", "en")  # the text's
 
 
 def test_a_channel_variant_is_translated_too(nlg):

@@ -88,6 +88,17 @@ def open_chat(browser: Browser, url: str, dialogs: list[str]) -> Page:
     return page
 
 
+def stubbed_chat(browser: Browser, url: str, replies: dict[str, list[dict]]) -> Page:
+    """A new desktop-sized page at ``url`` whose socket.io client is ``STUB_CLIENT`` answering with
+    ``replies``, the chat opened."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.route("**/vendor/socket.io.min.js", lambda route: route.fulfill(
+        content_type="text/javascript", body=f"const REPLIES = {json.dumps(replies)};{STUB_CLIENT}"))
+    page.goto(url)
+    page.get_by_role("button", name="Chat with our assistant").click()
+    return page
+
+
 def say(page: Page, text: str, field: str = "Your message") -> None:
     """Type ``text`` into the chat (its input labelled ``field``) and send it with Enter; it shows as
     the shopper's message."""
@@ -126,12 +137,8 @@ def test_cards_show_the_catalogs_currency_and_facets_as_text(browser: Browser, t
                "my cart": [{"text": "Your cart:"}, {"cart": {"lines": [line], "count": 2, "total": 698.0}}]}
     dialogs: list[str] = []
     with PageServer(rasa_url=f"http://{HOST}:9") as site:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.route("**/vendor/socket.io.min.js", lambda route: route.fulfill(
-            content_type="text/javascript", body=f"const REPLIES = {json.dumps(replies)};{STUB_CLIENT}"))
+        page = stubbed_chat(browser, site.url, replies)
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        page.goto(site.url)
-        page.get_by_role("button", name=re.compile("Chat with our assistant")).click()
         expect(page.locator(".shopbot-from-bot").first).to_have_text(
             "Hi! Tell me what you\u2019re looking for: a kind of product, a brand, a budget, or all three.")
         expect(page.get_by_label("Your message")).to_have_attribute("placeholder", "What are you looking for?")
@@ -170,11 +177,7 @@ def test_the_shopper_switches_the_widget_to_chinese_and_its_text_is_drawn_in_chi
                "我想买T恤": [{"text": "为您找到以下商品："}, {"listing": "search", "products": cards}],
                "我想买短袖": [{"text": "为您找到以下商品："}]}
     with PageServer(rasa_url=f"http://{HOST}:9") as site:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.route("**/vendor/socket.io.min.js", lambda route: route.fulfill(
-            content_type="text/javascript", body=f"const REPLIES = {json.dumps(replies)};{STUB_CLIENT}"))
-        page.goto(site.url)
-        page.get_by_role("button", name="Chat with our assistant").click()
+        page = stubbed_chat(browser, site.url, replies)
         widget = page.locator("#shopbot")
         expect(widget).to_have_attribute("lang", "en")
         page.get_by_label("Language").select_option("zh")
@@ -206,6 +209,28 @@ def test_the_shopper_switches_the_widget_to_chinese_and_its_text_is_drawn_in_chi
         expect(page.get_by_role("button", name="关闭聊天")).to_be_visible()
 
 
+def test_the_widgets_labels_follow_the_language_the_assistant_replies_in(browser: Browser) -> None:
+    """A shopper who switches by writing: each reply names its language (bot/nlg.py), the widget's own
+    labels follow it, and keep it on a reload; a language the widget has no labels for changes nothing."""
+    replies = {"我想买洗发水": [{"text": "为您找到以下商品：", "language": "zh"}],
+               "und jetzt?": [{"text": "Sorry, I can only reply in English, 中文.", "language": "de"}],
+               "show me shampoo": [{"text": "Here is what I found:", "language": "en"}]}
+    with PageServer(rasa_url=f"http://{HOST}:9") as site:
+        page = stubbed_chat(browser, site.url, replies)
+        widget = page.locator("#shopbot")
+        say(page, "我想买洗发水")
+        expect(widget).to_have_attribute("lang", "zh-Hans")
+        expect(page.get_by_label("语言")).to_have_value("zh")
+        say(page, "und jetzt?", "您的消息")
+        expect(page.locator(".shopbot-from-bot").last).to_have_text("Sorry, I can only reply in English, 中文.")
+        expect(widget).to_have_attribute("lang", "zh-Hans")
+        page.reload()                                                 # still open, still Chinese
+        expect(widget).to_have_attribute("lang", "zh-Hans")
+        say(page, "show me shampoo", "您的消息")
+        expect(widget).to_have_attribute("lang", "en")
+        expect(page.get_by_role("button", name="Send")).to_be_visible()
+
+
 @pytest.mark.slow
 def test_a_shopper_finds_cheap_shampoo_fills_the_cart_and_keeps_the_chat_after_a_reload(
         browser: Browser, trained_model: Path, tmp_path: Path) -> None:
@@ -219,16 +244,16 @@ def test_a_shopper_finds_cheap_shampoo_fills_the_cart_and_keeps_the_chat_after_a
         expect(page.locator(".shopbot-typing")).to_be_hidden()
 
         with sqlite3.connect(f"file:{config.catalog_path()}?mode=ro", uri=True) as catalog:
-            for card in cards.all():
+            for drawn in cards.all():
                 title, category, price = catalog.execute(
                     "SELECT title, category, price FROM products WHERE id = ?",
-                    [card.get_attribute("data-product-id")]).fetchone()
+                    [drawn.get_attribute("data-product-id")]).fetchone()
                 assert category == "Shampoos" and price <= 10, (title, category, price)
-                assert card.locator(".shopbot-card-price").inner_text() == format_price(price)
-                assert title.startswith(card.locator(".shopbot-card-title").inner_text().rstrip("…").rstrip())
-                assert card.locator(".shopbot-card-reasons li").count() >= 1
+                assert drawn.locator(".shopbot-card-price").inner_text() == format_price(price)
+                assert title.startswith(drawn.locator(".shopbot-card-title").inner_text().rstrip("…").rstrip())
+                assert drawn.locator(".shopbot-card-reasons li").count() >= 1
                 for name in ("Add to cart", "Similar", "Details"):
-                    expect(card.get_by_role("button", name=name)).to_be_visible()
+                    expect(drawn.get_by_role("button", name=name)).to_be_visible()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=ARTIFACTS / "widget-desktop.png")
 

@@ -14,7 +14,9 @@
  * default); the widget's own labels exist in English and Chinese. The shopper picks one in the header:
  * the widget's labels change, the assistant is asked to reply in it, and the widget's element gets its
  * lang attribute, so the browser writes each script with the right fonts and line breaks; a message or
- * title with Han characters is marked Chinese whatever the widget's language.
+ * title with Han characters is marked Chinese whatever the widget's language. A shopper who switches
+ * by writing in another language gets the labels of the language the assistant replies in (each
+ * reply names it).
  *
  * Every piece of catalog or user text is put into the page with textContent, never parsed as HTML.
  * The token, the session id and the conversation are kept in localStorage, so a reload continues the
@@ -453,6 +455,11 @@
     socket.on("bot_uttered", (message) => {
       pending = null;
       setTyping(false);
+      const written = message && message.language;  // a shopper who switched by writing: the labels follow
+      if (offered.includes(written) && written !== language) {
+        useLanguage(written);
+        storageSet(LANGUAGE_KEY, written);
+      }
       remember({ from: "bot", message });
       if (message && message.forgotten === true) forgetLocally();
     });
