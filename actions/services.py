@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from actions.vocabulary import Vocabulary
 from recommender import Catalog, ForgottenShoppers, ProductSearch, ShopStore, config, forget_shoppers
+from recommender.i18n.messages import SOURCE_LANGUAGE
+from recommender.policies import Policies
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +23,7 @@ _lock = threading.Lock()
 _search: ProductSearch | None = None
 _vocabulary: Vocabulary | None = None
 _store: ShopStore | None = None
+_policies: dict[str, Policies | None] = {}  # a reply language -> the policies its questions are answered from
 _record_seen: int | None = None  # the forgotten-shoppers record's mtime when the served model last applied it
 
 
@@ -65,6 +68,18 @@ def vocabulary() -> Vocabulary:
         if _vocabulary is None:
             _vocabulary = Vocabulary.from_catalog(shop)
         return _vocabulary
+
+
+def policies(language: str | None) -> Policies | None:
+    """The shop's policies to answer a shopper writing in ``language`` from (``Policies.for_language``),
+    or None when the shop has none (``config.policies_path``: the demo catalog has the demo's); loaded
+    once per language."""
+    key = language or SOURCE_LANGUAGE
+    path = config.policies_path(catalog().meta().get("source"))
+    with _lock:
+        if key not in _policies:
+            _policies[key] = None if path is None else Policies.for_language(path, key, config.cache_dir())
+        return _policies[key]
 
 
 def store() -> ShopStore:
@@ -141,3 +156,4 @@ def use(search: ProductSearch | None = None, shop_store: ShopStore | None = None
     global _search, _vocabulary, _store, _record_seen
     with _lock:
         _search, _vocabulary, _store, _record_seen = search, None, shop_store, None
+        _policies.clear()

@@ -24,6 +24,8 @@ from bot import nlu_lookups
 from bot.servers import RASA, rasa_env
 from recommender import Catalog, ProductEmbeddings, ShopbotError, TextEncoder, config, import_catalog
 from recommender.catalog.writer import SCHEMA_VERSION
+from recommender.i18n.messages import offered
+from recommender.policies import Policies
 from recommender.ranking.prior import Prior
 from recommender.text.multilingual import MultilingualEncoder
 
@@ -71,6 +73,17 @@ def ensure_embeddings(progress: bool = True) -> str:
         for encoder in (TextEncoder(num_threads=os.cpu_count() or 1), MultilingualEncoder()):
             embeddings = ProductEmbeddings.load_or_build(catalog, encoder, config.cache_dir(), progress=progress)
     return f"{len(embeddings):,} product embeddings (all-MiniLM-L6-v2 and multilingual USE)"
+
+
+def ensure_policies() -> str:
+    """Embed the shop's policy file (and each translation of it a language the shop offers has), unless
+    the vectors of that file's content are cached."""
+    with Catalog.open(config.catalog_path()) as catalog:
+        path = config.policies_path(catalog.meta().get("source"))
+    if path is None:
+        return "no policy file (set SHOPBOT_POLICIES): questions about the shop's policies go to a person"
+    sections = [len(Policies.for_language(path, language, config.cache_dir()).passages) for language in offered()]
+    return f"{sections[0]} policy sections of {_shown(path)}, in {len(sections)} language(s)"
 
 
 def ensure_cf_model() -> str:
@@ -175,6 +188,7 @@ def setup(progress: bool = True) -> Iterator[StepResult]:
 def _steps(progress: bool) -> Iterator[StepResult]:
     steps = (("catalog", lambda: ensure_catalog(progress)),
              ("embeddings", lambda: ensure_embeddings(progress)),
+             ("policies", ensure_policies),
              ("collaborative model", ensure_cf_model),
              ("nlu lookups", ensure_lookups),
              ("rasa model", train_model))

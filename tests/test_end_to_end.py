@@ -234,3 +234,11 @@ def test_the_demo_shop_says_it_does_not_carry_running_shoes_and_lists_nothing(as
     replies = assistant.send("e2e-running-shoes", "show me running shoes")
     assert shown_products(replies) == [], replies
     assert "doesn't carry" in reply_text(replies), replies
+
+
+def test_a_question_about_the_shops_policies_is_answered_from_its_policy_file(assistant: Assistant) -> None:
+    """The demo shop's data/shop/policies.md: the section quoted; what it does not say goes to a person."""
+    assert reply_text(assistant.send("e2e-policy", "do you ship to canada?")).startswith('From our Shipping policy: "')
+    assert "30" in reply_text(assistant.send("e2e-policy", "how long do I have to return something?"))
+    unknown = assistant.send("e2e-policy", "do you have a loyalty program?")
+    assert reply_text(unknown) in domain_texts("utter_policy_unknown"), unknown

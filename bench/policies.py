@@ -1,0 +1,136 @@
+"""Answers from the shop's policy file (issue 21, item 2): is the right section found, and is a question
+the file does not answer left unanswered?
+
+bench/data/policy_questions.tsv holds shoppers' questions in English and Chinese, each with the
+``##`` section of data/shop/policies.md that answers it, or ``-`` when the file does not. English
+questions are asked of policies.md, Chinese ones of its translation policies.zh.md, and also of the
+English file (a shop that wrote its policies in one language). For each encoder (MiniLM, the Universal
+Sentence Encoder multilingual, multilingual-e5-small) and each relevance floor it prints: top-1 section
+accuracy on the answerable questions (an "I don't know" counts as wrong), the share of unanswerable ones
+left unanswered, and the floor that maximises the lower of the two; and both at the floor the assistant
+uses with that encoder (it reads English questions with MiniLM, others with the multilingual USE:
+``Policies.for_language``). Targets: >= 0.9 and >= 0.9. It draws both shares against the floor.
+
+Usage: .venv/bin/python bench/policies.py [--out bench/results/policies.md]
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+
+from _common import load_average, machine_header  # bench/_common.py, next to this file
+from recommender import config
+from recommender.policies import DEFAULT_FLOOR, MULTILINGUAL_FLOOR, Policies, translation
+from recommender.text.encoder import TextEncoder
+from recommender.text.multilingual import E5Encoder, MultilingualEncoder
+
+RESULTS = Path(__file__).parent / "results"
+QUESTIONS = Path(__file__).parent / "data" / "policy_questions.tsv"
+FLOORS = np.round(np.arange(0.20, 0.951, 0.025), 3)
+
+
+@dataclass(frozen=True)
+class Asked:
+    language: str
+    question: str
+    section: str | None  # None: the file does not answer it
+
+
+def read_questions(path: Path = QUESTIONS) -> list[Asked]:
+    with path.open(encoding="utf-8", newline="") as rows:
+        return [Asked(r["language"], r["question"], None if r["section"] == "-" else r["section"])
+                for r in csv.DictReader(rows, delimiter="\t")]
+
+
+def found(policies: Policies, english: Policies, asked: list[Asked]) -> list[tuple[str | None, float]]:
+    """(section, score) of the best section for each question, under its English heading."""
+    heading = dict(zip((p.section for p in policies.passages), (p.section for p in english.passages)))
+    out = []
+    for a in asked:
+        answer = policies.answer(a.question)
+        out.append((heading.get(answer.section) if answer else None, answer.score if answer else -1.0))
+    return out
+
+
+def rates(results: list[tuple[str | None, float]], asked: list[Asked], floor: float) -> tuple[float, float]:
+    """(accuracy on the answerable questions, share of the unanswerable ones left unanswered) at ``floor``."""
+    right = [s == a.section and score >= floor for (s, score), a in zip(results, asked) if a.section]
+    unknown = [score < floor for (_, score), a in zip(results, asked) if not a.section]
+    return float(np.mean(right)), float(np.mean(unknown))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=RESULTS / "policies.md",
+              show_default=True, help="the Markdown report (a figure is drawn beside it)")
+def main(out: Path) -> None:
+    """Section accuracy and "I don't know" rates of the policy answers, per encoder and floor."""
+    asked = read_questions()
+    source = config.SHIPPED_POLICIES
+    cases = {"English -> policies.md": ([a for a in asked if a.language == "en"], "en"),
+             "Chinese -> policies.zh.md": ([a for a in asked if a.language == "zh"], "zh"),
+             "Chinese -> policies.md": ([a for a in asked if a.language == "zh"], "en")}
+    lines = [machine_header("Policy answers", f"load {load_average()}"), "",
+             f"Command: `.venv/bin/python bench/policies.py`. Questions: {QUESTIONS.relative_to(config.REPO_ROOT)} "
+             f"({sum(a.section is not None for a in asked)} answerable, {sum(a.section is None for a in asked)} not); "
+             f"policies: {source.relative_to(config.REPO_ROOT)} and its Chinese translation. Accuracy: the right "
+             "section, above the floor, among the answerable questions; unknown: the unanswerable questions "
+             "below the floor. Best floor: the one with the highest lower of the two.", "",
+             "| encoder | questions -> file | top-1 accuracy (no floor) | best floor | accuracy | unknown "
+             "| the assistant's floor: accuracy / unknown | ms per question |",
+             "|---|---|---|---|---|---|---|---|"]
+    curves = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for encoder, served in ((TextEncoder(), DEFAULT_FLOOR), (MultilingualEncoder(), MULTILINGUAL_FLOOR),
+                                (E5Encoder(), None)):
+            english = Policies.load_or_build(source, encoder, Path(cache), floor=-1.0)
+            for case, (questions, language) in cases.items():
+                policies = Policies.load_or_build(translation(source, language), encoder, Path(cache), floor=-1.0)
+                started = time.perf_counter()
+                results = found(policies, english, questions)
+                ms = (time.perf_counter() - started) * 1000 / len(questions)
+                table = [rates(results, questions, floor) for floor in FLOORS]
+                best = max(range(len(FLOORS)), key=lambda i: (min(table[i]), table[i][0]))
+                at_served = "%.3f / %.3f at %.3f" % (*rates(results, questions, served), served) if served else "-"
+                lines.append(f"| {encoder.model_id.split('@')[0]} | {case} | {rates(results, questions, -1.0)[0]:.3f} "
+                             f"| {FLOORS[best]:.3f} | {table[best][0]:.3f} | {table[best][1]:.3f} "
+                             f"| {at_served} | {ms:.1f} |")
+                curves[(type(encoder).__name__, case)] = table
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    click.echo("\n".join(lines))
+    draw(curves, out.with_suffix(".png"))
+    click.echo(f"wrote {out} and {out.with_suffix('.png')}")
+
+
+def draw(curves: dict[tuple[str, str], list[tuple[float, float]]], path: Path) -> None:
+    """Accuracy and unknown share against the floor, one panel per encoder."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    encoders = sorted({name for name, _ in curves})
+    fig, axes = plt.subplots(1, len(encoders), figsize=(5 * len(encoders), 4), sharey=True)
+    for ax, name in zip(np.atleast_1d(axes), encoders):
+        for (encoder, case), table in curves.items():
+            if encoder == name:
+                line, = ax.plot(FLOORS, [t[0] for t in table], label=f"{case}: accuracy")
+                ax.plot(FLOORS, [t[1] for t in table], linestyle="--", color=line.get_color(), label=f"{case}: unknown")
+        ax.axhline(0.9, color="grey", linewidth=0.8)
+        ax.set(title=name, xlabel="relevance floor (cosine)", ylim=(0, 1.02))
+    np.atleast_1d(axes)[0].set_ylabel("share of questions")
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
