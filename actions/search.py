@@ -156,8 +156,9 @@ class ActionShowMore(ApologisingAction):
 
 
 class ActionRecommend(ApologisingAction):
-    """recommend: personal picks (history, likes, cart) within the constraints named or current;
-    a shopper with nothing yet gets the most popular products, and is told so."""
+    """recommend: personal picks (history, likes, cart) of what the message names ("the best shampoo for
+    curly hair"; how shoppers ask left out: ``_ASKING``) within the constraints named or current; a
+    shopper with nothing yet gets the most popular products, and is told so."""
 
     apology = "utter_search_unavailable"
     what = "recommendation"

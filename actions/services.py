@@ -23,7 +23,7 @@ _lock = threading.Lock()
 _search: ProductSearch | None = None
 _vocabulary: Vocabulary | None = None
 _store: ShopStore | None = None
-_policies: dict[str, Policies | None] = {}  # a reply language -> the policies its questions are answered from
+_policies: dict[str, Policies | None] = {}  # a message's language -> the policies its questions are answered from
 _record_seen: int | None = None  # the forgotten-shoppers record's mtime when the served model last applied it
 
 

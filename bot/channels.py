@@ -282,6 +282,8 @@ class SocketIO(GuardedChannel, SocketIOInput):
                                      session["shopper"], input_channel=self.name()))
 
         return webhook
+
+
 class LanguageOutput(SocketIOOutput):
     """Rasa's socket.io output, each message with the language of its text (``language``, from the
     response: bot/nlg.py), so that the widget's own labels follow a shopper who switches by writing."""

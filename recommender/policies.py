@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.errors import ShopbotError
+from recommender.files import replaced_whole
 from recommender.text.encoder import Encoder, TextEncoder
 from recommender.text.multilingual import MultilingualEncoder
 
@@ -118,13 +119,15 @@ class Policies:
                                   "'## Heading' (docs/policies.md)")
         key = hashlib.sha256(data + b"\0" + encoder.model_id.encode()).hexdigest()
         cached = cache_dir / "policies" / f"{key}.npy"
-        if cached.is_file():
+        texts = [text for p in passages for text in (f"{p.section}: {p.text}", *p.sentences)]
+        try:
             vectors = np.load(cached, allow_pickle=False)
-        else:
-            texts = [text for p in passages for text in (f"{p.section}: {p.text}", *p.sentences)]
+        except (OSError, ValueError):  # not cached yet (or unreadable): encode it
+            vectors = None
+        if vectors is None or len(vectors) != len(texts):
             vectors = encoder.encode(texts)
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cached, vectors, allow_pickle=False)
+            with replaced_whole(cached) as tmp, open(tmp, "xb") as fh:
+                np.save(fh, vectors, allow_pickle=False)
             logger.info("embedded %d policy sections of %s", len(passages), path)
         return cls(passages, encoder, vectors, floor)
 

@@ -138,3 +138,14 @@ def test_the_action_quotes_the_section_or_offers_a_person(monkeypatch, shop, tmp
     monkeypatch.setenv("SHOPBOT_POLICIES", "none")                       # a shop without a policy file
     for _ in injected(shop, tmp_path):
         assert ask("do you ship to canada?")["response"] == "utter_policy_unknown"
+
+
+def test_an_unreadable_cache_file_is_encoded_again(tmp_path):
+    policy = tmp_path / "policies.md"
+    policy.write_text("## Payment\nWe take cards and PayPal.\n", encoding="utf-8")
+    counting = Counting()
+    Policies.load_or_build(policy, counting, tmp_path)
+    [cached] = (tmp_path / "policies").glob("*.npy")
+    cached.write_bytes(b"not numpy")                                     # a broken or foreign file
+    assert Policies.load_or_build(policy, counting, tmp_path, floor=-1.0).answer("paypal?").section == "Payment"
+    assert counting.texts == 2 + 2 + 1 and len(list((tmp_path / "policies").iterdir())) == 1
