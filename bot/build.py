@@ -24,8 +24,8 @@ from bot import nlu_lookups
 from bot.servers import RASA, rasa_env
 from recommender import Catalog, ProductEmbeddings, ShopbotError, TextEncoder, config, import_catalog
 from recommender.catalog.writer import SCHEMA_VERSION
-from recommender.i18n.messages import offered
-from recommender.policies import Policies
+from recommender.i18n.messages import SOURCE_LANGUAGE, offered
+from recommender.policies import Policies, translation
 from recommender.ranking.prior import Prior
 from recommender.text.multilingual import MultilingualEncoder
 
@@ -82,8 +82,12 @@ def ensure_policies() -> str:
         path = config.policies_path(catalog.meta().get("source"))
     if path is None:
         return "no policy file (set SHOPBOT_POLICIES): questions about the shop's policies go to a person"
-    sections = [len(Policies.for_language(path, language, config.cache_dir()).passages) for language in offered()]
-    return f"{sections[0]} policy sections of {_shown(path)}, in {len(sections)} language(s)"
+    sections = len(Policies.for_language(path, SOURCE_LANGUAGE, config.cache_dir()).passages)
+    others = [language for language in offered() if language != SOURCE_LANGUAGE]
+    for language in others:  # each offered language's questions are read with the multilingual encoder
+        Policies.for_language(path, language, config.cache_dir())
+    own = [language for language in others if translation(path, language) != path]
+    return f"{sections} policy sections of {_shown(path)}" + (f"; translated: {', '.join(own)}" if own else "")
 
 
 def ensure_cf_model() -> str:

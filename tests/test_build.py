@@ -94,3 +94,18 @@ def test_set_up_keeps_a_catalog_it_finds_and_names_one_built_by_an_older_version
     assert build.ensure_catalog().startswith(f"kept {path}, built by an older version (catalog format 3, now 4)")
     with sqlite3.connect(path) as conn:                               # kept: the shop's product is still there
         assert conn.execute("SELECT id FROM products").fetchall() == [("p1",)]
+
+
+def test_set_up_embeds_the_shops_policy_file_or_says_there_is_none(tmp_path, monkeypatch) -> None:
+    (tmp_path / "p.csv").write_text("id,title,price\np1,Soap,2\n")
+    import_catalog(tmp_path / "p.csv", tmp_path / "catalog.db", progress=False)   # a shop's own catalog
+    monkeypatch.setenv("SHOPBOT_CATALOG", str(tmp_path / "catalog.db"))
+    monkeypatch.setenv("SHOPBOT_CACHE", str(tmp_path))
+    monkeypatch.delenv("SHOPBOT_POLICIES", raising=False)
+    monkeypatch.delenv("SHOPBOT_LANGUAGES", raising=False)                         # English and Chinese
+    assert build.ensure_policies().startswith("no policy file (set SHOPBOT_POLICIES)")  # not the demo's
+    (tmp_path / "ours.md").write_text("## Delivery\nThree days.\n\n## Returns\nWithin 15 days.\n")
+    (tmp_path / "ours.zh.md").write_text("## 配送\n三天送达。\n\n## 退货\n15天内可退。\n")
+    monkeypatch.setenv("SHOPBOT_POLICIES", str(tmp_path / "ours.md"))
+    assert build.ensure_policies() == f"2 policy sections of {tmp_path / 'ours.md'}; translated: zh"
+    assert len(list((tmp_path / "policies").glob("*.npy"))) == 2        # MiniLM's of ours.md, USE's of ours.zh.md
