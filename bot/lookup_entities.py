@@ -2,8 +2,10 @@
 
 DIET tags words, and on a brand it has not seen it often tags only some of them: "only Mary Kay"
 gives the brands "Mary" and "Kay", "Herbal Essences shampoo" the brand "Herbal". For each name of
-the lookup table found in the message (the longest that matches), if DIET tagged part of it as that
-entity and no entity crosses its edges, the entities inside it become one entity spanning the name.
+the lookup table found in the message (the longest that matches), if DIET tagged part of it and no
+entity crosses its edges, the entities inside it become one entity of the table spanning the name: a
+part of a brand DIET took for something else is the brand too ("only Mary Kay" gave the category "Kay",
+"100% Pure mascara" the price "100").
 
 A name DIET did not tag stays untagged: many brands are also everyday words or phrases ("Simple",
 "Everyone", "Kinky Curly", "As I Am"), and whether "something simple for kinky curly hair" names a
@@ -72,13 +74,14 @@ class LookupEntityCompleter(GraphComponent, EntityExtractorMixin):
 
     def _grown(self, entities: list[dict], table: str, start: int, end: int, name: str) -> list[dict]:
         """`entities` with those inside [start, end) made one entity of `table` spanning it, if DIET
-        tagged part of it as `table` and no entity crosses its edges."""
+        tagged part of it (as `table`, or as another entity: "Kay" of "Mary Kay" as a category, "100" of
+        "100% Pure" as a price) and no entity crosses its edges nor is the whole name already."""
         inside = [e for e in entities if e["start"] < end and e["end"] > start]
-        pieces = [e for e in inside if e["entity"] == table]
         crossing = any(e["start"] < start or e["end"] > end for e in inside)
-        if not pieces or crossing or [(e["start"], e["end"]) for e in inside] == [(start, end)]:
+        if not inside or crossing or [(e["start"], e["end"]) for e in inside] == [(start, end)]:
             return entities
-        whole = {**pieces[0], "start": start, "end": end, "value": name,
+        pieces = [e for e in inside if e["entity"] == table] or inside
+        whole = {**pieces[0], "entity": table, "start": start, "end": end, "value": name,
                  "confidence_entity": min(e.get("confidence_entity", 1.0) for e in pieces),
                  "processors": list(pieces[0].get("processors", []))}
         self.add_processor_name(whole)

@@ -65,6 +65,16 @@ def test_the_longest_name_wins_and_what_lies_inside_it_goes(tmp_path: Path):
                    ("brand", "L'Oreal Paris", "L'Oreal Paris")]
 
 
+def test_a_part_of_a_name_diet_took_for_something_else_is_the_name_too(tmp_path: Path):
+    text = "only Mary Kay"                                        # "Kay" tagged as a category
+    assert after(tmp_path, text, [entity(text, "Kay", "category")]) == [("brand", "Mary Kay", "Mary Kay")]
+    text = "shampoo by herbal essences under 10"
+    out = after(tmp_path, text, [entity(text, "shampoo", "category"), entity(text, "essences", "category"),
+                                 entity(text, "10", "price_max")])
+    assert out == [("category", "shampoo", "shampoo"), ("brand", "herbal essences", "herbal essences"),
+                   ("price_max", "10", "10")]
+
+
 def test_names_diet_did_not_tag_and_entities_outside_names_stay_as_they_are(tmp_path: Path):
     text = "hi everyone, any maybeline?"
     assert after(tmp_path, text, [entity(text, "maybeline")]) == [("brand", "maybeline", "maybeline")]
