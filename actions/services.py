@@ -75,7 +75,10 @@ def policies(language: str | None) -> Policies | None:
     or None when the shop has none (``config.policies_path``: the demo catalog has the demo's); loaded
     once per language."""
     key = language or SOURCE_LANGUAGE
-    path = config.policies_path(catalog().meta().get("source"))
+    with _lock:
+        if key in _policies:  # the catalog's source is read once per language, not per question
+            return _policies[key]
+    path = config.policies_path(catalog().meta().get("source"))  # catalog() takes the lock itself
     with _lock:
         if key not in _policies:
             _policies[key] = None if path is None else Policies.for_language(path, key, config.cache_dir())
