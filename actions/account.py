@@ -26,6 +26,9 @@ CHOICES = {
     "add_to_cart": N_("Add to my cart"), "remove_from_cart": N_("Remove from my cart"), "view_cart": N_("See my cart"),
     "checkout": N_("Check out"), "like_product": N_("Say I like it"), "dislike_product": N_("Say I don't like it"),
     "start_over": N_("Start over"), "help": N_("See what you can do"), "human_handoff": N_("Talk to a person"),
+    "ask_policy": N_("Ask about the shop's policies"), "order_status": N_("See where my order is"),
+    "order_history": N_("See my orders"), "cancel_order": N_("Cancel an order"),
+    "return_item": N_("Return something"), "reorder": N_("Buy an order again"),
 }
 MAX_CHOICES = 3
 

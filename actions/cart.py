@@ -26,24 +26,28 @@ def _names(ids: list[str], tracker: Tracker) -> str:
                 language)  # none: gone from the catalog
 
 
-def _money(amount: Decimal, language: str | None) -> str:
+def money_text(amount: Decimal, language: str | None) -> str:
     return money(float(amount), language=language)
 
 
-def _summary(cart: CartSummary, tracker: Tracker) -> str:
+def items_total(count: int, total: Decimal, language: str | None) -> str:
     """ "2 items, $13.48" in the shopper's language."""
-    language = tracker.get_slot(slots.LANGUAGE)
+    text = translate(N_("{count} item, {total}") if count == 1 else N_("{count} items, {total}"), language)
+    return text.format(count=count, total=money_text(total, language))
+
+
+def cart_summary(cart: CartSummary, language: str | None) -> str:
+    """ "2 items, $13.48" ("empty"; "... plus items without a price")."""
     count = sum(line.quantity for line in cart.lines)
     if not count:
         return translate("empty", language)
-    text = translate(N_("{count} item, {total}") if count == 1 else N_("{count} items, {total}"), language)
-    return text.format(count=count, total=_money(cart.total, language)) + \
+    return items_total(count, cart.total, language) + \
         (translate(" plus items without a price", language) if cart.unpriced else "")
 
 
-def _priced(quantity: int, unit_price: Decimal, line_total: Decimal, language: str | None) -> str:
+def priced(quantity: int, unit_price: Decimal, line_total: Decimal, language: str | None) -> str:
     """ "2 x $5 = $10" """
-    return f"{quantity} x {_money(unit_price, language)} = {_money(line_total, language)}"
+    return f"{quantity} x {money_text(unit_price, language)} = {money_text(line_total, language)}"
 
 
 def _message_id(tracker: Tracker) -> str | None:
@@ -77,7 +81,7 @@ class ActionAddToCart(ApologisingAction):
                                          message_id=_message_id(tracker))
         cart = _cart(tracker)
         dispatcher.utter_message(response="utter_added_to_cart", titles=_names(known, tracker),
-                                 cart_summary=_summary(cart, tracker),
+                                 cart_summary=cart_summary(cart, tracker.get_slot(slots.LANGUAGE)),
                                  json_message=_cart_payload(tracker, cart))
         return [SlotSet(slots.FOCUS, known[-1])] if known else []
 
@@ -123,7 +127,7 @@ class ActionRemoveFromCart(ApologisingAction):
     def _removed(dispatcher: CollectingDispatcher, tracker: Tracker, ids: list[str]) -> None:
         cart = _cart(tracker)
         dispatcher.utter_message(response="utter_removed_from_cart", titles=_names(ids, tracker),
-                                 cart_summary=_summary(cart, tracker),
+                                 cart_summary=cart_summary(cart, tracker.get_slot(slots.LANGUAGE)),
                                  json_message=_cart_payload(tracker, cart))
 
 
@@ -139,10 +143,10 @@ class ActionViewCart(ApologisingAction):
         rows, language = [], tracker.get_slot(slots.LANGUAGE)
         for i, line in enumerate(cart.lines, start=1):
             price = translate("price unknown", language) if line.unit_price is None else \
-                _priced(line.quantity, line.unit_price, line.line_total, language)
+                priced(line.quantity, line.unit_price, line.line_total, language)
             rows.append(f"{i}. {short_title(line.product, NAME_CHARS)}: {price}")
         unpriced = translate(" (not counting items without a price)", language) if cart.unpriced else ""
-        total = _money(cart.total, language) + unpriced
+        total = money_text(cart.total, language) + unpriced
         dispatcher.utter_message(response="utter_cart_contents", lines="\n".join(rows), total=total,
                                  json_message=_cart_payload(tracker, cart))
         return []
@@ -162,14 +166,14 @@ class ActionCheckout(ApologisingAction):
             dispatcher.utter_message(response="utter_checkout_refused", problem=str(exc))
             return []
         language = tracker.get_slot(slots.LANGUAGE)
-        rows = [f"- {line.title[:NAME_CHARS]}: {_priced(line.quantity, line.unit_price, line.line_total, language)}"
+        rows = [f"- {line.title[:NAME_CHARS]}: {priced(line.quantity, line.unit_price, line.line_total, language)}"
                 for line in order.lines]
         payload = {"order": {"id": order.order_id, "total": float(order.total),
                              "lines": [{"id": line.product_id, "title": line.title, "quantity": line.quantity,
                                         "unit_price": float(line.unit_price)} for line in order.lines]}}
         dispatcher.utter_message(response="utter_order_placed", order_id=f"#{order.order_id}", lines="\n".join(rows),
-                                 total=_money(order.total, language), json_message=custom_payload(tracker, payload))
-        return []
+                                 total=money_text(order.total, language), json_message=custom_payload(tracker, payload))
+        return [SlotSet(slots.ORDER, str(order.order_id)), SlotSet(slots.ORDER_CHANGE, None)]
 
 
 class _OpinionAction(ApologisingAction):

@@ -265,9 +265,10 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     """Filter values in the latest message. The first mention of each entity wins; two or more
     different amounts are a range, whatever roles NLU gave them ("between 10 and 30" tagged
     price_max twice is $10 to $30); ``prices=False`` leaves the amounts out (another currency).
-    ``facets``: the facet values the message names. Without an entity the catalog knows, a
-    refinement's brand and a new search's derived product type or category alias are looked up in the
-    words (Vocabulary.brand_in, category_in); in a Chinese message the words come first (DIET tags
+    ``facets``: the facet values the message names. Without an entity the catalog knows, the brand
+    and a new search's derived product type or category alias are looked up in the words
+    (Vocabulary.brand_in, category_in; a new search not by a brand name that is a common word of the
+    titles); in a Chinese message the words come first (DIET tags
     "Oreal" in "只要L'Oreal Paris的", a part of a name that may resolve to another brand)."""
     intent, text = _intent(tracker), _message_text(tracker)
     mentions: dict[str, list[Any]] = {}
@@ -282,8 +283,8 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     if len(amounts) >= 2:
         found[slots.PRICE_MIN], found[slots.PRICE_MAX] = amounts[0], amounts[-1]
     chinese = HAN.search(text) is not None  # DIET splits on spaces: in Chinese its tags are parts of names
-    if chinese or (intent == "refine_search" and vocabulary.brand(found.get(slots.BRAND)) is None):
-        found[slots.BRAND] = vocabulary.brand_in(text) or found.get(slots.BRAND)
+    if chinese or (intent in ("refine_search", "search_products") and vocabulary.brand(found.get(slots.BRAND)) is None):
+        found[slots.BRAND] = vocabulary.brand_in(text, common=intent != "search_products") or found.get(slots.BRAND)
     if chinese or (intent == "search_products" and vocabulary.category(found.get(slots.CATEGORY)) is None):
         found[slots.CATEGORY] = vocabulary.category_in(text) or found.get(slots.CATEGORY)
     found[slots.FACETS] = dict(facets) or None

@@ -105,7 +105,7 @@ class Forgotten:
     """What forgetting a shopper deleted: shopper-store rows per table, past purchases in the catalog
     (None while the catalog part is pending), and the parts of the forget left pending."""
 
-    rows: dict[str, int]  # cart, cart_changes, orders, order_items, feedback, events
+    rows: dict[str, int]  # cart, cart_changes, order_returns, order_status, order_items, orders, feedback, events
     purchases: int | None
     pending: tuple[str, ...] = ()  # "catalog" (the file could not be written), "model" (the checkpoint)
 

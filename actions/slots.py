@@ -19,3 +19,5 @@ SEEN = "seen_product_ids"  # every product of the listing shown so far
 REASONS = "shown_reasons"  # product id -> the reasons it was shown with
 FOCUS = "focus_product_id"  # the product the conversation is about ("add it")
 LANGUAGE = "language"  # the conversation's language ("en", "zh", ...), set by the NLU from each message
+ORDER = "order_number"  # the shopper's order last talked about ("cancel it"), its number as text
+ORDER_CHANGE = "order_change"  # a cancel or return asked for: {"kind": "cancel" | "return", "order", "positions"}

@@ -7,7 +7,10 @@ of "short dress" is "dress"), case-insensitively and, for types, singular or plu
 singular keys the derived types are grouped by). Only the brands worth naming (``worth_naming``: 3
 products or more, or one of the catalog's 100 biggest) are looked up so, and only product types
 derived from the titles (a catalog imported without categories: meta ``category_source`` =
-"derived"); a name made of refinement words only ("only", "new", ...) never is. The shop's aliases
+"derived"); a name made of refinement words only ("only", "new", ...) never is. A new search looks a
+brand up only by a name that is not a common word of the shop's titles (``brand_in(text, common=False)``):
+a one-word brand found in more titles of other brands than it has products ("Clear" in "clear nail
+polish") names itself only in a refinement ("only Clear"). The shop's aliases
 (``shopbot catalog build --brand-aliases``, ``--category-aliases``: "欧莱雅" for L'Oreal Paris, "洗发水"
 for Shampoos) name their brand or category the same way, and so do the categories of a catalog written
 in Chinese; Chinese writes no spaces, so a name in Han script is found anywhere in the text where a
@@ -58,6 +61,7 @@ class Vocabulary:
     facet_words: dict[str, frozenset[str]] = field(default_factory=dict)  # word key -> facet names it names
     han_brands: dict[str, str] = field(default_factory=dict)  # a brand or its alias in Han script -> the brand
     han_categories: dict[str, str] = field(default_factory=dict)  # a category alias in Han script -> its category
+    common_brands: frozenset[str] = frozenset()  # brands named by a word the titles of other brands use more
 
     @classmethod
     def from_catalog(cls, catalog) -> Vocabulary:
@@ -78,7 +82,12 @@ class Vocabulary:
         han_categories = _add_aliases(shop.category_aliases, categories, type_phrases,
                                       lambda text: _words(text, singular_key))
         derived = catalog.meta().get("category_source") == "derived"  # ("shoes", "running shoes"): both levels
+        one_word = {words[0]: brand for words, brand in brand_phrases.items() if len(words) == 1}
+        in_other_titles: dict[str, int] = dict.fromkeys(one_word.values(), 0)
         for product in catalog.iter_products():
+            for word in set(_words(product.title or "")) & one_word.keys():
+                if (product.brand or "").lower() != one_word[word].lower():
+                    in_other_titles[one_word[word]] += 1
             for level in (*product.category_path, product.category or ""):
                 if level and level.lower() not in categories:
                     categories[level.lower()] = level
@@ -93,8 +102,10 @@ class Vocabulary:
                 keys |= _ANYONE
             for key in keys:
                 facet_words.setdefault(key, set()).add(name)
+        own = dict(catalog.brands())
+        common = frozenset(brand for brand, others in in_other_titles.items() if others > own.get(brand, 0))
         return cls(brands, categories, brand_phrases, type_phrases,
-                   {key: frozenset(names) for key, names in facet_words.items()}, han_brands, han_categories)
+                   {key: frozenset(names) for key, names in facet_words.items()}, han_brands, han_categories, common)
 
     def brand(self, value: str | None) -> str | None:
         """The catalog brand this value names, or None when it names none."""
@@ -104,10 +115,13 @@ class Vocabulary:
         """The catalog category (any path level) this value names, or None."""
         return _resolve(value, self.categories)
 
-    def brand_in(self, text: str) -> str | None:
+    def brand_in(self, text: str, *, common: bool = True) -> str | None:
         """The catalog brand (one worth naming) a message names in whole words, or in Han script (the
-        brand or its alias) anywhere in it (the longest)."""
-        return _named_in(_words(text), self.brand_phrases) or _han_named(text, self.han_brands)
+        brand or its alias) anywhere in it (the longest); ``common=False``: not a brand named by a common
+        word of the titles."""
+        phrases = self.brand_phrases if common or not self.common_brands else \
+            {words: brand for words, brand in self.brand_phrases.items() if brand not in self.common_brands}
+        return _named_in(_words(text), phrases) or _han_named(text, self.han_brands)
 
     def category_in(self, text: str) -> str | None:
         """The derived product type or category alias a message names in whole words, singular or

@@ -30,6 +30,9 @@ For each catalog, the NLU model the assistant would run for it, and two messages
    type right = the category entities mapped by ``Vocabulary.category`` are [the type] (a parent level,
    "shoes" for "running shoes", is wrong: the filter would be wider); price right = the price_max
    entities read by ``actions.prices.parse_price`` are [the amount], and no price_min.
+5. And what the shopper gets: the brand and type filters the search action derives from that parse
+   (``actions.search.requested_filters`` on a fresh conversation, then ``build_filters``: the entities,
+   else the brand or type named in the words), counted right only with the right intent too.
 
 Each brand's row also says whether its name is in the catalog's brand lookup (brands not worth
 naming, under 3 products outside the catalog's 100 biggest, and everyday words are left out:
@@ -331,11 +334,16 @@ class Outcome:
     brand_ok: bool
     type_ok: bool | None = None
     price_ok: bool | None = None
+    brand_filter: str | None = None  # the search action's brand filter from this parse
+    brand_filter_ok: bool = False  # ... and the right intent
+    type_filter_ok: bool | None = None
 
     def wrong(self) -> list[str]:
         """What is wrong, in words."""
         shown = {"brand": self.brands, "type": self.types, "price": self.prices}
         parts = [] if self.intent_ok else [f"intent {self.intent}"]
+        if self.intent_ok and not self.brand_filter_ok:
+            parts.append(f"brand filter {self.brand_filter}")
         for name, ok in (("brand", self.brand_ok), ("type", self.type_ok), ("price", self.price_ok)):
             if ok is False:
                 values = ", ".join(f"'{value}' -> {mapped}" for value, mapped in shown[name]) or "none"
@@ -358,16 +366,31 @@ def score(probe: Probe, kind: str, parse: dict[str, Any], vocabulary) -> Outcome
         return [str(e["value"]) for e in entities if e["entity"] == name]
 
     brands = [(v, vocabulary.brand(v)) for v in values("brand")]
+    filters = action_filters(probe.messages[kind], parse, vocabulary)
+    intent_ok = parse["intent"]["name"] == INTENTS[kind]
     types = [(v, vocabulary.category(v)) for v in values("category")]
     prices = [(v, parse_price(v)) for v in values("price_max")]
     searching = kind == SEARCH
     return Outcome(
         text=probe.messages[kind], intent=parse["intent"]["name"], brands=brands, types=types, prices=prices,
-        price_min=values("price_min"), intent_ok=parse["intent"]["name"] == INTENTS[kind],
+        price_min=values("price_min"), intent_ok=intent_ok,
         brand_ok=_same((b for _, b in brands), probe.brand),
         type_ok=_same((t for _, t in types), probe.type) if searching and probe.type else None,
         price_ok=([a for _, a in prices] == [probe.price] and not values("price_min")) if searching else None,
+        brand_filter=filters.brand, brand_filter_ok=intent_ok and _same([filters.brand], probe.brand),
+        type_filter_ok=intent_ok and _same([filters.category], probe.type) if searching and probe.type else None,
     )
+
+
+def action_filters(text: str, parse: dict[str, Any], vocabulary) -> Any:
+    """The filters the search action derives from a parse on a fresh conversation (no slots yet)."""
+    from rasa_sdk import Tracker
+
+    from actions.search import build_filters, requested_filters
+
+    latest = {"text": text, "intent": parse["intent"], "entities": parse.get("entities") or []}
+    tracker = Tracker("bench", {}, latest, [], False, None, {}, "action_listen")
+    return build_filters(requested_filters(tracker, vocabulary, {}), vocabulary)
 
 
 @dataclass
@@ -502,15 +525,19 @@ def catalog_table(m: Measured) -> list[str]:
 
 
 def summary_table(results: Sequence[Measured]) -> list[str]:
-    lines = ["| catalog | brands measured (in brand lookup) | intent: only / search | brand: only / search "
-             "| type | price entity | brand, lookup brands only: only / search |", "|---|---|---|---|---|---|---|"]
+    lines = ["| catalog | brands measured (in brand lookup) | intent: only / search | brand entity: only / search "
+             "| type entity | price entity | brand, lookup brands only: only / search "
+             "| **brand filter the shopper gets: only / search** | **type filter** |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for m in results:
         lookup = sum(p.in_lookup for p in m.probes)
         lines.append(
             f"| {m.name} | {len(m.probes)} of {m.brands} ({lookup}) | {_pct(m.share(ONLY, 'intent_ok'))} / "
             f"{_pct(m.share(SEARCH, 'intent_ok'))} | {_pct(m.share(ONLY, 'brand_ok'))} / {_pct(m.share(SEARCH, 'brand_ok'))} "
             f"| {_pct(m.share(SEARCH, 'type_ok'))} | {_pct(m.share(SEARCH, 'price_ok'))} "
-            f"| {_pct(m.share(ONLY, 'brand_ok', _in_lookup))} / {_pct(m.share(SEARCH, 'brand_ok', _in_lookup))} |")
+            f"| {_pct(m.share(ONLY, 'brand_ok', _in_lookup))} / {_pct(m.share(SEARCH, 'brand_ok', _in_lookup))} "
+            f"| {_pct(m.share(ONLY, 'brand_filter_ok'))} / {_pct(m.share(SEARCH, 'brand_filter_ok'))} "
+            f"| {_pct(m.share(SEARCH, 'type_filter_ok'))} |")
     return lines
 
 

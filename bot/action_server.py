@@ -4,7 +4,8 @@ Loading at start (catalog, product embeddings, encoder, collaborative model, sho
 missing, corrupt or locked catalog stops the server with one `Error: ...` line instead of a failure
 in the middle of a chat, and the first shopper does not wait for the loading.
 
-Only the Rasa server may call it: every request but ``GET /health`` needs the header
+Only the Rasa server may call it: every request but ``GET /health`` and the shop's orders API
+(`bot/orders_api.py`, under ``/orders/``, which needs ``$SHOPBOT_ORDERS_TOKEN`` instead) needs the header
 ``Authorization: Bearer $SHOPBOT_ACTION_TOKEN`` (endpoints.yml sends it), else 403 and no action runs.
 `bot.servers` starts it with that token; by hand (unset, the token is generated once into
 var/secrets/SHOPBOT_ACTION_TOKEN, where the Rasa server's start in `bot.servers` finds it too):
@@ -25,7 +26,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 
 from actions import services
-from bot import identity, retention, settings
+from bot import identity, orders_api, retention, settings
 from recommender import ShopbotError
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ class RequireToken:
     """A rasa-sdk plugin: every request but ``/health`` must carry ``Authorization: Bearer <token>``.
 
     Without it, or with another token, the answer is 403 and no action runs. The tokens are compared
-    in constant time (`identity.bearer_matches`).
+    in constant time (`identity.bearer_matches`). Paths under ``/orders/`` are the orders API's, which
+    checks its own token (`bot.orders_api`): Sanic routes a request before this check, so such a path
+    reaches that API's routes or none.
     """
 
     def __init__(self, token: str) -> None:
@@ -49,7 +52,9 @@ class RequireToken:
         app.register_middleware(self.check, "request")
 
     async def check(self, request: Request) -> Any:
-        if request.path == "/health" or identity.bearer_matches(request.headers.get("Authorization"), self.token):
+        if request.path == "/health" or request.path.startswith(orders_api.PREFIX):
+            return None
+        if identity.bearer_matches(request.headers.get("Authorization"), self.token):
             return None
         logger.warning("a request to %s was refused: missing or wrong action token", request.path)
         return response.json({"error": "A valid 'Authorization: Bearer <action token>' header is required."},
@@ -89,6 +94,7 @@ def main(port: int, debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         plugin_manager().register(RequireToken(settings.secret("SHOPBOT_ACTION_TOKEN")))
+        plugin_manager().register(orders_api.OrdersApi(settings.secret("SHOPBOT_ORDERS_TOKEN")))
         load()
     except ShopbotError as e:
         raise click.ClickException(str(e)) from e

@@ -10,15 +10,11 @@ import uuid
 from pathlib import Path
 
 from recommender.config import cache_dir
-from recommender.errors import ShopbotError
+from recommender.errors import InvalidSetting, ShopbotError
 
 
 class EmptySecretFile(ShopbotError):
     """A generated secret's file holds nothing."""
-
-
-class InvalidSetting(ShopbotError):
-    """An environment variable holds a value the bot cannot use."""
 
 
 def tracker_path() -> Path:
@@ -51,8 +47,10 @@ def retention_days() -> int | None:
 
 # The shared secrets of our own servers: the REST webhook's bearer token, the key that signs the web
 # widget's shopper tokens and the token of Rasa's HTTP API when it is on (who is talking, bot/identity.py),
-# and the token the Rasa server sends the action server (bot/action_server.py).
-SECRETS = ("SHOPBOT_REST_TOKEN", "SHOPBOT_JWT_KEY", "SHOPBOT_API_TOKEN", "SHOPBOT_ACTION_TOKEN")
+# the token the Rasa server sends the action server (bot/action_server.py) and the one a shop's own systems
+# send to set an order's status (bot/orders_api.py).
+SECRETS = ("SHOPBOT_REST_TOKEN", "SHOPBOT_JWT_KEY", "SHOPBOT_API_TOKEN", "SHOPBOT_ACTION_TOKEN",
+           "SHOPBOT_ORDERS_TOKEN")
 
 
 def secret(name: str) -> str:

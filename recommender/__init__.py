@@ -67,6 +67,10 @@ _EXPORTS = {
     "ShopStore": "recommender.store.shop",
     "CartSummary": "recommender.store.pricing",
     "price_cart": "recommender.store.pricing",
+    "to_money": "recommender.store.pricing",
+    "Order": "recommender.store.orders",
+    "StatusChange": "recommender.store.orders",
+    "ORDER_STATUSES": "recommender.store.values",
     # errors
     "ShopbotError": "recommender.errors",
     "BadRow": "recommender.errors",
@@ -76,6 +80,9 @@ _EXPORTS = {
     "CheckoutRefused": "recommender.errors",
     "EmptyCart": "recommender.errors",
     "NotInCart": "recommender.errors",
+    "InvalidOrderChange": "recommender.errors",
+    "InvalidStoreValue": "recommender.errors",
+    "OrderNotFound": "recommender.errors",
     "StoreError": "recommender.errors",
 }
 
@@ -109,13 +116,16 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from recommender.evaluate.report import write_report
     from recommender.evaluate.runner import BenchmarkConfig, parse_models, parse_overrides, run_benchmark
     from recommender.errors import (BadRow, CatalogImportError, CatalogNotFound, CheckoutRefused, EmptyCart,
-                                    NotInCart, ProductNotFound, ShopbotError, StoreError)
+                                    InvalidOrderChange, InvalidStoreValue, NotInCart, OrderNotFound,
+                                    ProductNotFound, ShopbotError, StoreError)
     from recommender.ranking.filters import AUDIENCE_FACETS, RELAX_ORDER, Filters
     from recommender.ranking.prices import CURRENCY, NUMBER_WORDS, currency_in, format_price
     from recommender.catalog.types import singular_key
     from recommender.ranking.query import parse_query
     from recommender.ranking.ranker import ProductSearch, ScoredProduct, SearchConfig, SearchOutcome
-    from recommender.store.pricing import CartSummary, price_cart
+    from recommender.store.orders import Order, StatusChange
+    from recommender.store.pricing import CartSummary, price_cart, to_money
+    from recommender.store.values import ORDER_STATUSES
     from recommender.store.forgotten import ForgottenShoppers
     from recommender.store.shop import ShopStore
     from recommender.text.embeddings import ProductEmbeddings

@@ -1,9 +1,12 @@
-"""The recommender's paths read from the environment (the bot's own settings: bot/settings.py)."""
+"""The recommender's paths and shop settings read from the environment (the bot's own: bot/settings.py)."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+from recommender.errors import InvalidSetting
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = REPO_ROOT / "data" / "products" / "amazon-beauty"
@@ -46,3 +49,23 @@ def policies_path(catalog_source: str | None = None) -> Path | None:
         return Path(value)
     demo = catalog_source is not None and Path(catalog_source).resolve() == SHIPPED_PRODUCTS.resolve()
     return SHIPPED_POLICIES if demo else None
+
+
+RETURN_DAYS = 30  # the default return window
+MAX_RETURN_DAYS = 3650
+
+
+def return_days() -> int:
+    """How many days after delivery a shopper may return what they bought: $SHOPBOT_RETURN_DAYS, default
+    30; 0: the shop takes no returns in the chat.
+
+    Raises:
+        InvalidSetting: the variable is not a whole number of days from 0 to 3650.
+    """
+    raw = os.environ.get("SHOPBOT_RETURN_DAYS", "").strip()
+    if not raw:
+        return RETURN_DAYS
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or int(raw) > MAX_RETURN_DAYS:
+        raise InvalidSetting(f"SHOPBOT_RETURN_DAYS={raw!r:.40} is not a number of days: set a whole number from 0 "
+                             f"to {MAX_RETURN_DAYS} (default {RETURN_DAYS}).")
+    return int(raw)

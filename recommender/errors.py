@@ -9,6 +9,10 @@ class ShopbotError(Exception):
     """Base class of every error this project raises on purpose."""
 
 
+class InvalidSetting(ShopbotError):
+    """An environment variable holds a value the shop cannot use."""
+
+
 # --- catalog (recommender/catalog/products.py, recommender/catalog/importer.py) -------------------
 
 
@@ -51,7 +55,7 @@ class StoreError(ShopbotError):
 
 
 class InvalidStoreValue(ShopbotError, ValueError):
-    """A quantity, id, event kind, source label, time or metrics grouping outside the allowed values."""
+    """An id, quantity, event kind, source, time, grouping, order status, note or order line not allowed."""
 
 
 class NotInCart(ShopbotError, KeyError):
@@ -67,6 +71,17 @@ class EmptyCart(ShopbotError):
 
 class CheckoutRefused(ShopbotError):
     """Checkout refused: a cart product has no known price or is no longer in the catalog."""
+
+
+class OrderNotFound(ShopbotError, KeyError):
+    """No order with this id (for a shopper: none of theirs; whose it is, is never said)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidOrderChange(ShopbotError):
+    """A status change, cancellation or return the order's status (or return window) does not allow."""
 
 
 # --- shopper histories, collaborative model, offline evaluation (recommender/cf/, evaluate/) ------

@@ -16,6 +16,7 @@ import os
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,22 @@ def call(url: str, body: bytes | None = None, authorization: str | None = None) 
         return error.code, json.loads(error.read())
 
 
+def served(app: Sanic, calls: Callable[[str], list[tuple[int, Any]]]) -> list[tuple[int, Any]]:
+    """Serve ``app`` on a real Sanic server on a free local port; what ``calls(its URL)`` got from it."""
+    async def run() -> list[tuple[int, Any]]:
+        sock = socket.socket()
+        sock.bind((HOST, 0))
+        server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+        await server.startup()
+        try:
+            return await asyncio.to_thread(calls, f"http://{HOST}:{sock.getsockname()[1]}")
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    return asyncio.run(run())
+
+
 REFUSED = [None, "Bearer wrong", f"Bearer {TOKEN}x", TOKEN, f"Basic {TOKEN}"]
 
 
@@ -73,23 +90,11 @@ def test_only_a_caller_with_the_token_runs_an_action() -> None:
     app = create_app(__name__, cors_origins=None)
     RequireToken(TOKEN).attach_sanic_app_extensions(app)
     body = action_call("action_record_run_for_the_token_test", "alice")
-
-    async def serve() -> list[tuple[int, Any]]:
-        sock = socket.socket()
-        sock.bind((HOST, 0))
-        server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-        await server.startup()
-        url = f"http://{HOST}:{sock.getsockname()[1]}"
-        try:
-            return [await asyncio.to_thread(call, url + path, data, auth) for path, data, auth in [
-                *[("/webhook", body, auth) for auth in REFUSED],
-                ("/actions", None, None), ("/health", None, None), ("/webhook", body, f"Bearer {TOKEN}")]]
-        finally:
-            server.close()
-            await server.wait_closed()
+    requests = [*[("/webhook", body, auth) for auth in REFUSED],
+                ("/actions", None, None), ("/health", None, None), ("/webhook", body, f"Bearer {TOKEN}")]
 
     RUNS.clear()
-    answers = asyncio.run(serve())
+    answers = served(app, lambda url: [call(url + path, data, auth) for path, data, auth in requests])
 
     assert [status for status, _ in answers] == [403] * 5 + [403, 200, 200]
     assert all("Authorization: Bearer" in body["error"] for _, body in answers[:6])

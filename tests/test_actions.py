@@ -495,6 +495,28 @@ def test_brand_names_are_looked_up_in_whole_words_of_brands_worth_naming(fashion
     assert names.brand_in("HRX by Hrithik Roshan joggers") == "HRX by Hrithik Roshan"
 
 
+def test_a_new_search_names_a_brand_by_its_words_unless_the_titles_use_them_as_a_common_word(tmp_path):
+    clear = [{"id": "c1", "title": "Scalp Care Shampoo", "brand": "Clear", "category": P + "Hair Care > Shampoos",
+              "price": 5.0}]
+    others = [{"id": f"n{i}", "title": f"Clear Nail Polish No. {i}", "brand": "OPI",
+               "category": P + "Makeup > Nails > Nail Polish", "price": 9.0} for i in range(2)]
+    shop = open_shop(tmp_path, PRODUCTS + clear + others, HISTORIES)
+    try:
+        names = Vocabulary.from_catalog(shop.catalog)
+        assert names.common_brands == {"Clear"}                          # 2 other titles say "clear", it has 1
+        assert names.brand_in("clear nail polish", common=False) is None
+        assert names.brand_in("only Clear") == "Clear"                   # a refinement still may name it
+        services.use(shop, ShopStore.open(tmp_path / "shop.db"))
+        _, events = run(tracker("suave shampoo for dry hair", intent="search_products"))   # NLU tagged nothing
+        assert slot_values(events)["brand"] == "Suave"
+        _, events = run(tracker("clear nail polish", intent="search_products"))
+        assert slot_values(events)["brand"] is None
+    finally:
+        services.store().close()
+        services.use(None)
+        shop.catalog.close()
+
+
 @pytest.mark.parametrize("phrase, kept", [
     ("any colour", {"gender": "women"}), ("any color", {"gender": "women"}),
     ("colours don't matter", {"gender": "women"}),

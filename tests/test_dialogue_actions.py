@@ -309,9 +309,9 @@ def test_forget_me_deletes_the_shopper_everywhere(shop, tmp_path):
             assert conn.execute("SELECT count(*) FROM interactions WHERE shopper_id = 'u2'").fetchone()[0] == 2
         assert not copy.knows("u1") and copy.knows("u2")              # the served model's history too
         again = services.forget("u1")                                 # nothing is left to delete
-        # every table with shopper rows, order_items (keyed by order) too
+        # every table with shopper rows, and those keyed by the shopper's orders
         assert again == services.Forgotten(dict.fromkeys(again.rows, 0), 0)
-        assert set(again.rows) == with_shoppers | {"order_items"}
+        assert set(again.rows) == with_shoppers | {"order_items", "order_status", "order_returns"}
     finally:
         services.use(None)
         store.close()

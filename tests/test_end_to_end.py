@@ -242,3 +242,50 @@ def test_a_question_about_the_shops_policies_is_answered_from_its_policy_file(as
     assert "30" in reply_text(assistant.send("e2e-policy", "how long do I have to return something?"))
     unknown = assistant.send("e2e-policy", "do you have a loyalty program?")
     assert reply_text(unknown) in domain_texts("utter_policy_unknown"), unknown
+
+
+def orders_api(assistant: Assistant, order_id: str, status: str, note: str | None = None) -> dict:
+    """POST /orders/<id>/status on the action server, as a shop's own system does, with the orders token."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{assistant.action_port}/orders/{order_id}/status", method="POST",
+        data=json.dumps({"status": status, "note": note}).encode(),
+        headers={"Authorization": f"Bearer {settings.secret('SHOPBOT_ORDERS_TOKEN')}",
+                 "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def test_after_checkout_status_cancel_return_and_buy_again(assistant: Assistant, shared_state: Path) -> None:
+    """The shop moves the order over HTTP; the shopper asks in words, in English and Chinese; another shopper
+    who names the order learns nothing of it. What changed is read from the store file."""
+    me = "e2e-orders"
+    assistant.send(me, "show me mascara")
+    assistant.send(me, "add the first one to my cart")
+    assistant.send(me, "add the second one to my cart")
+    number = re.search(r"Order #(\d+) placed", reply_text(assistant.send(me, "checkout"))).group(1)
+    assert reply_text(assistant.send(me, "where is my order?")).startswith(f"Order #{number} (2 items, $")
+
+    assert orders_api(assistant, number, "shipped", "tracking 1Z999")["status"] == "shipped"
+    status = reply_text(assistant.send(me, "has my order shipped?"))
+    assert "is shipped" in status and "shipped (tracking 1Z999)" in status, status
+    assert reply_text(assistant.send(me, "cancel my order")) == \
+        f"Order #{number} is shipped: an order can only be cancelled before it ships."
+    assert reply_text(assistant.send("e2e-orders-other", f"where is order #{number}?")) == \
+        'I can\'t find that order. Say "show my orders" to see yours.'
+
+    orders_api(assistant, number, "delivered")
+    assert reply_text(assistant.send(me, "I want to return the second one")).startswith(
+        f"Return this from order #{number}?\n2. ")
+    assert reply_text(assistant.send(me, "yes")).startswith(f"Your return from order #{number} is recorded")
+    assert "已送达" in reply_text(assistant.send(me, "我的订单到哪了"))
+    assert reply_text(assistant.send(me, "buy that again")).startswith(f"Back in your cart from order #{number}")
+
+    again = re.search(r"Order #(\d+) placed", reply_text(assistant.send(me, "checkout"))).group(1)
+    assert reply_text(assistant.send(me, "cancel my order")).startswith(f"Cancel order #{again} (")
+    assert reply_text(assistant.send(me, "yes")) == f"Order #{again} is cancelled."
+    with sqlite3.connect(shared_state / "shop.db") as db:
+        assert db.execute("SELECT order_id, position FROM order_returns").fetchall() == [(int(number), 1)]
+        assert [s for (s,) in db.execute("SELECT status FROM order_status WHERE order_id = ? ORDER BY change_id",
+                                         [int(number)])] == ["placed", "shipped", "delivered"]
+        assert db.execute("SELECT status FROM order_status WHERE order_id = ? ORDER BY change_id DESC LIMIT 1",
+                          [int(again)]).fetchone() == ("cancelled",)

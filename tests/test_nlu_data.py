@@ -38,7 +38,8 @@ INTENTS = {"greet", "goodbye", "affirm", "deny", "help", "bot_challenge", "out_o
            "search_products", "refine_search", "show_more", "recommend", "similar_products",
            "product_details", "compare_products", "explain", "add_to_cart", "remove_from_cart",
            "view_cart", "checkout", "like_product", "dislike_product", "start_over", "forget_me",
-           "human_handoff", "set_language", "ask_policy"}
+           "human_handoff", "set_language", "ask_policy", "order_status", "order_history", "cancel_order",
+           "return_item", "reorder"}
 # What the actions get after EntitySynonymMapper.
 SYNONYM_VALUES = {"relative_price": {"lower", "higher"}, "drop_filter": {"price", "brand", "category"}}
 # A drop_filter without a synonym lifts an attribute: its words name the facet (data/nlu/refine.yml).
@@ -105,7 +106,7 @@ def real_catalog():
 def test_the_data_has_exactly_the_contract_intents_and_entities(nlu):
     assert set(nlu.intents) == INTENTS
     assert nlu.entities == {"category", "brand", "price_min", "price_max", "ordinal", "relative_price",
-                            "drop_filter"}
+                            "drop_filter", "order_number"}
 
 
 def test_intents_and_entities_match_the_domain(nlu):

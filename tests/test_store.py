@@ -351,6 +351,8 @@ def test_a_version_1_store_is_upgraded_in_place(store_path: Path, tiny_catalog: 
         fill(store, "s1", tiny_catalog)
     with sqlite3.connect(store_path) as conn:
         conn.execute("DROP TABLE cart_changes")
+        conn.execute("DROP TABLE order_returns")
+        conn.execute("DROP TABLE order_status")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'store_schema_version'")
     conn.close()
     before = all_rows(store_path)
@@ -358,7 +360,7 @@ def test_a_version_1_store_is_upgraded_in_place(store_path: Path, tiny_catalog: 
         assert store.add_to_cart("s1", "p2", message_id="msg-9") == 2
         assert store.add_to_cart("s1", "p2", message_id="msg-9") == 2
     after = all_rows(store_path)
-    assert after["meta"] == [("store_schema_version", "2")]
+    assert after["meta"] == [("store_schema_version", "3")]
     assert after["orders"] == before["orders"] and after["feedback"] == before["feedback"]
     assert [row[:4] for row in after["cart_changes"]] == [("s1", "msg-9", "p2", "add")]
 
@@ -384,16 +386,16 @@ def test_forget_leaves_no_row_about_the_shopper(store: ShopStore, tiny_catalog: 
     fill(store, "s2", tiny_catalog)
     s2_before = mentions(all_rows(store_path), "s2")
     s2_orders = store.orders("s2")
-    assert store.forget("s1") == {"cart": 1, "cart_changes": 2, "order_items": 1, "orders": 1, "feedback": 2,
-                                  "events": 5}
+    assert store.forget("s1") == {"cart": 1, "cart_changes": 2, "order_returns": 0, "order_status": 1,
+                                  "order_items": 1, "orders": 1, "feedback": 2, "events": 5}
     rows = all_rows(store_path)
     assert mentions(rows, "s1") == []
     s1_order = store.orders("s2")[0].order_id - 1  # order_items rows name the order, not the shopper
     assert [r for r in rows["order_items"] if r[0] == s1_order] == []
     assert mentions(rows, "s2") == s2_before
     assert store.orders("s2") == s2_orders
-    assert store.forget("s1") == {"cart": 0, "cart_changes": 0, "order_items": 0, "orders": 0, "feedback": 0,
-                                  "events": 0}
+    assert store.forget("s1") == {"cart": 0, "cart_changes": 0, "order_returns": 0, "order_status": 0,
+                                  "order_items": 0, "orders": 0, "feedback": 0, "events": 0}
 
 
 def test_forget_leaves_no_byte_of_the_shopper_in_the_file_or_its_log(
@@ -445,9 +447,9 @@ def test_a_catalog_or_foreign_file_is_not_a_store(tiny_catalog_path: Path, tmp_p
 def test_newer_schema_is_refused(store_path: Path) -> None:
     ShopStore.open(store_path).close()
     with sqlite3.connect(store_path) as conn:
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'store_schema_version'")
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'store_schema_version'")
     conn.close()
-    with pytest.raises(StoreError, match="has store schema version 3; this shopbot reads version 2"):
+    with pytest.raises(StoreError, match="has store schema version 4; this shopbot reads version 3"):
         ShopStore.open(store_path)
 
 

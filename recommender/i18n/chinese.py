@@ -7,6 +7,8 @@ understand:
 - ``ordinals``: "第二个" -> "2", "前两个" -> "first 2", "最后一个" -> "last", "最后两个" -> "last 2",
   "倒数第二个" -> "2 to last", "这两个" / "这俩" -> "both", "3号" -> "3" (actions/references.py);
 - ``relative_price``: "便宜一点" -> "lower", "贵一点的" -> "higher" (the entity relative_price);
+- ``order_numbers``: "12号订单", "订单12", "订单号 1043", "#345" -> "12", "12", "1043", "345" (the entity
+  order_number); a number so used is not a position;
 - prices are read with the price vocabulary: ``recommender.ranking.prices.zh_prices``.
 """
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 from recommender.ranking.prices import zh_number
 
-__all__ = ["Mention", "ordinals", "relative_price"]
+__all__ = ["Mention", "order_numbers", "ordinals", "relative_price"]
 
 _NUMERAL = r"(?:\d+|[一二两三四五六七八九十]+)"
 # Measure words after a position: "第二个", "第3款", "前两件".
@@ -29,7 +31,8 @@ _ORDINAL = re.compile(
     rf"|(?:最后|后)(?P<last>{_NUMERAL}){_MEASURE}"
     rf"|最后(?:一|那)(?:{_MEASURE})"
     rf"|(?P<both>这两{_MEASURE}|那两{_MEASURE}|这俩|那俩|两{_MEASURE}都)"
-    rf"|(?<![\d.])(?P<number>\d{{1,2}})号")
+    rf"|(?<![\d.])(?P<number>\d{{1,2}})号(?!订单)")
+_ORDER_NUMBER = re.compile(r"(?<![\d.])(\d{1,9})\s*号订单|订单(?:号|编号)?\s*(?:是|为)?\s*[#＃]?\s*(\d{1,9})|[#＃]\s*(\d{1,9})")
 LOWER = ("便宜", "实惠", "划算", "低价", "平价", "太贵", "不要这么贵", "别这么贵")
 HIGHER = ("贵一点", "贵点", "贵些", "更贵", "高端", "高档", "好一点", "档次高")
 _LOWER = re.compile("|".join(LOWER))
@@ -91,3 +94,12 @@ def relative_price(text: str) -> Mention | None:
         if match := pattern.search(text):
             return Mention(value, match.start(), match.end())
     return None
+
+
+def order_numbers(text: str) -> list[Mention]:
+    """The order numbers a Chinese text names.
+
+    >>> [m.value for m in order_numbers("12号订单到哪了？订单号 1043 呢，还有#7")]
+    ['12', '1043', '7']
+    """
+    return [Mention(next(g for g in m.groups() if g), m.start(), m.end()) for m in _ORDER_NUMBER.finditer(text)]

@@ -8,8 +8,9 @@ Every write is one ``BEGIN IMMEDIATE`` transaction and the file is in WAL mode, 
 and the CLI may use the same file at once. Times are stored as ISO 8601 UTC text.
 
 Modules: ``connection`` (schema, opening, upgrading, transactions), ``values`` (checks on ids,
-sources, quantities), ``carts`` (each change once per message), ``pricing`` (a cart at today's
-catalog prices), ``orders`` (checkout), ``likes``, ``events`` (events and metrics), ``shop``
+sources, quantities, order statuses), ``carts`` (each change once per message), ``pricing`` (a cart at
+today's catalog prices), ``orders`` (checkout, reading orders), ``order_status`` (after checkout: the
+shop's status changes, cancelling, returns), ``likes``, ``events`` (events and metrics), ``shop``
 (``ShopStore``, and forget).
 """
 
@@ -17,13 +18,14 @@ from recommender.store.carts import CartLine
 from recommender.store.connection import SCHEMA_VERSION, Clock, utc_now
 from recommender.store.events import EVENT_KINDS, MetricsRow
 from recommender.store.likes import Feedback
-from recommender.store.orders import Order, OrderLine
+from recommender.store.order_status import MOVES
+from recommender.store.orders import Order, OrderLine, StatusChange
 from recommender.store.pricing import CartSummary, PricedLine, price_cart, to_money
 from recommender.store.shop import ShopStore
-from recommender.store.values import MAX_ID_CHARS, MAX_QUANTITY
+from recommender.store.values import MAX_ID_CHARS, MAX_NOTE_CHARS, MAX_QUANTITY, ORDER_STATUSES
 
 __all__ = [
-    "EVENT_KINDS", "MAX_ID_CHARS", "MAX_QUANTITY", "SCHEMA_VERSION", "CartLine", "CartSummary", "Clock",
-    "Feedback", "MetricsRow", "Order", "OrderLine", "PricedLine", "ShopStore", "price_cart", "to_money",
-    "utc_now",
+    "EVENT_KINDS", "MAX_ID_CHARS", "MAX_NOTE_CHARS", "MAX_QUANTITY", "MOVES", "ORDER_STATUSES", "SCHEMA_VERSION",
+    "CartLine", "CartSummary", "Clock", "Feedback", "MetricsRow", "Order", "OrderLine", "PricedLine", "ShopStore",
+    "StatusChange", "price_cart", "to_money", "utc_now",
 ]

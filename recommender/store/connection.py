@@ -17,7 +17,7 @@ from recommender.errors import InvalidStoreValue, StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"  # meta key "store_schema_version"; also tells a store from a catalog file
+SCHEMA_VERSION = "3"  # meta key "store_schema_version"; also tells a store from a catalog file
 BUSY_TIMEOUT_S = 10.0  # how long a write waits for another process's transaction
 
 # the cart changes each message made, so a replayed message (a retry after a crash) changes nothing
@@ -25,6 +25,21 @@ _CART_CHANGES = """CREATE TABLE cart_changes (
         shopper_id TEXT NOT NULL, message_id TEXT NOT NULL, product_id TEXT NOT NULL,
         change TEXT NOT NULL CHECK (change IN ('add', 'remove')), at TEXT NOT NULL,
         PRIMARY KEY (shopper_id, message_id, product_id, change))"""
+
+# an order's status history, one row per change, oldest first (change_id); the first is 'placed'
+_ORDER_STATUS = (
+    """CREATE TABLE order_status (
+        change_id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders (order_id),
+        status TEXT NOT NULL CHECK (status IN ('placed', 'shipped', 'delivered', 'cancelled', 'returned')),
+        at TEXT NOT NULL, note TEXT)""",
+    "CREATE INDEX order_status_order ON order_status (order_id)",
+)
+# the order lines returned, each once and whole
+_ORDER_RETURNS = """CREATE TABLE order_returns (
+        return_id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, position INTEGER NOT NULL,
+        quantity INTEGER NOT NULL CHECK (quantity > 0), at TEXT NOT NULL,
+        UNIQUE (order_id, position),
+        FOREIGN KEY (order_id, position) REFERENCES order_items (order_id, position))"""
 
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -53,9 +68,16 @@ _SCHEMA = (
     "CREATE INDEX events_shopper ON events (shopper_id)",
     "CREATE INDEX events_at ON events (at)",
     _CART_CHANGES,
+    *_ORDER_STATUS,
+    _ORDER_RETURNS,
 )
 # version -> (next version, the statements that bring a file of that version to it)
-_UPGRADES = {"1": ("2", (_CART_CHANGES,))}
+_UPGRADES = {
+    "1": ("2", (_CART_CHANGES,)),
+    "2": ("3", (*_ORDER_STATUS, _ORDER_RETURNS,  # the orders so far were placed when created
+                "INSERT INTO order_status (order_id, status, at)"
+                " SELECT order_id, 'placed', created_at FROM orders ORDER BY order_id")),
+}
 
 Clock = Callable[[], datetime]
 
@@ -153,6 +175,19 @@ class StoreFile:
             except BaseException:
                 self.db.rollback()  # a no-op when the error already ended the transaction
                 raise
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Several reads from one snapshot of the file (inside a write transaction: that transaction's)."""
+        with self._lock:
+            if self.db.conn.in_transaction:
+                yield
+                return
+            self.db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self.db.execute("COMMIT")  # a read-only transaction: nothing to undo
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

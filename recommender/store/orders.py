@@ -1,17 +1,21 @@
-"""Checkout and past orders: a cart becomes an order at today's catalog prices (no payment)."""
+"""Checkout and past orders: a cart becomes an order at today's catalog prices (no payment), with the
+history of its status and the lines returned (changed by ``order_status``)."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from recommender.catalog.products import Catalog
-from recommender.errors import CheckoutRefused, EmptyCart
+from recommender.errors import CheckoutRefused, EmptyCart, InvalidStoreValue
 from recommender.store.carts import Carts
 from recommender.store.pricing import CENT, price_cart, refusal
+from recommender.store.values import can_be_order_id, check_status
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +35,34 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
+class StatusChange:
+    """One step of an order's history: its new status, when, and the shop's note (a tracking number)."""
+
+    status: str
+    at: datetime
+    note: str | None
+
+
+@dataclass(frozen=True)
 class Order:
-    """A checked-out cart (no payment is taken)."""
+    """A checked-out cart (no payment is taken), its status history and the lines returned."""
 
     order_id: int
     created_at: datetime
-    lines: list[OrderLine]
+    lines: list[OrderLine]  # a line's index is its position in order_items
     total: Decimal
+    history: list[StatusChange]  # oldest first; the first is 'placed'
+    returned: dict[int, int]  # line position -> quantity returned
+
+    @property
+    def status(self) -> str:
+        """The current status: the last change's."""
+        return self.history[-1].status
+
+    @property
+    def delivered_at(self) -> datetime | None:
+        """When the order was delivered, or None."""
+        return next((c.at for c in reversed(self.history) if c.status == "delivered"), None)
 
 
 def _cents(amount: Decimal) -> int:
@@ -49,7 +74,8 @@ def _money(cents: int) -> Decimal:
 
 
 class Orders(Carts):
-    """The ``orders`` and ``order_items`` tables, written from the cart at checkout."""
+    """The ``orders`` and ``order_items`` tables, written from the cart at checkout, and reading orders
+    with their ``order_status`` history and ``order_returns``."""
 
     def checkout(self, shopper_id: str, catalog: Catalog) -> Order:
         """Turn the cart into an order at today's catalog prices (no payment), in one transaction.
@@ -82,18 +108,74 @@ class Orders(Carts):
             )
             sources = {line.product_id: line.source for line in cart}
             self._insert_events([(now, shopper_id, "ordered", sources[o.product_id], o.product_id) for o in lines])
+            self._insert_status(order_id, "placed", now)
             self.db.execute("DELETE FROM cart WHERE shopper_id = ?", [shopper_id])
         logger.info("Order %s: %d lines, total %s", order_id, len(lines), summary.total)
-        return Order(order_id, datetime.fromisoformat(now), lines, summary.total)
+        created = datetime.fromisoformat(now)
+        return Order(order_id, created, lines, summary.total, [StatusChange("placed", created, None)], {})
 
     def orders(self, shopper_id: str) -> list[Order]:
         """The shopper's orders, oldest first."""
-        rows = self._rows(
+        with self._reading():
+            ids = self._rows("SELECT order_id FROM orders WHERE shopper_id = ? ORDER BY order_id", [shopper_id])
+            return self._load([row[0] for row in ids])
+
+    def order(self, shopper_id: str, order_id: int) -> Order | None:
+        """The shopper's order ``order_id``; None when there is none or it is another shopper's."""
+        if not can_be_order_id(order_id):
+            return None
+        with self._reading():
+            ids = self._rows("SELECT order_id FROM orders WHERE order_id = ? AND shopper_id = ?",
+                             [order_id, shopper_id])
+            return next(iter(self._load([row[0] for row in ids])), None)
+
+    def shop_order(self, order_id: int) -> Order | None:
+        """Order ``order_id`` whoever's it is (the shop's side), or None."""
+        if not can_be_order_id(order_id):
+            return None
+        with self._reading():
+            return next(iter(self._load([order_id])), None)
+
+    def recent_orders(self, n: int = 20, status: str | None = None) -> list[Order]:
+        """The ``n`` latest orders of every shopper (the shop's side), newest first; with ``status``,
+        only the orders in that status now."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise InvalidStoreValue(f"The number of orders must be a whole number from 1, got {n!r:.80}")
+        if status is not None:
+            check_status(status)
+        with self._reading():
+            ids = self._rows(
+                "SELECT order_id FROM orders o WHERE :status IS NULL OR :status = (SELECT s.status"
+                " FROM order_status s WHERE s.order_id = o.order_id ORDER BY s.change_id DESC LIMIT 1)"
+                " ORDER BY order_id DESC LIMIT :n", {"status": status, "n": n})
+            return self._load([row[0] for row in ids])
+
+    def _load(self, order_ids: Sequence[int]) -> list[Order]:
+        """The orders with these ids, in this order (ids of no order are left out); the caller reads
+        in one snapshot (``_reading``)."""
+        ids = json.dumps(list(order_ids))  # bound as one value: SELECT value FROM json_each(?)
+        items = self._rows(
             "SELECT o.order_id, o.created_at, o.total_cents, i.product_id, i.title, i.quantity, i.unit_price_cents"
-            " FROM orders o JOIN order_items i USING (order_id) WHERE o.shopper_id = ?"
-            " ORDER BY o.order_id, i.position", [shopper_id])
-        orders = []
-        for (order_id, created_at, total), items in itertools.groupby(rows, key=lambda r: r[:3]):
-            lines = [OrderLine(r[3], r[4], r[5], _money(r[6])) for r in items]
-            orders.append(Order(order_id, datetime.fromisoformat(created_at), lines, _money(total)))
-        return orders
+            " FROM orders o JOIN order_items i USING (order_id) WHERE o.order_id IN (SELECT value FROM json_each(?))"
+            " ORDER BY o.order_id, i.position", [ids])
+        history: dict[int, list[StatusChange]] = {}
+        for order_id, status, at, note in self._rows(
+                "SELECT order_id, status, at, note FROM order_status"
+                " WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY change_id", [ids]):
+            history.setdefault(order_id, []).append(StatusChange(status, datetime.fromisoformat(at), note))
+        returned: dict[int, dict[int, int]] = {}
+        for order_id, position, quantity in self._rows(
+                "SELECT order_id, position, quantity FROM order_returns"
+                " WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY position", [ids]):
+            returned.setdefault(order_id, {})[position] = quantity
+        orders = {}
+        for (order_id, created_at, total), rows in itertools.groupby(items, key=lambda r: r[:3]):
+            lines = [OrderLine(r[3], r[4], r[5], _money(r[6])) for r in rows]
+            orders[order_id] = Order(order_id, datetime.fromisoformat(created_at), lines, _money(total),
+                                     history.get(order_id, []), returned.get(order_id, {}))
+        return [orders[i] for i in order_ids if i in orders]
+
+    def _insert_status(self, order_id: int, status: str, at: str, note: str | None = None) -> None:
+        """Add a step to the order's history; the caller holds a transaction."""
+        self.db.execute("INSERT INTO order_status (order_id, status, at, note) VALUES (?, ?, ?, ?)",
+                        [order_id, status, at, note])

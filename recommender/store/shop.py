@@ -1,4 +1,5 @@
-"""``ShopStore``: carts, orders, likes and events of every shopper in one file, forgetting one, and retention."""
+"""``ShopStore``: carts, orders (and their status), likes and events of every shopper in one file, forgetting one,
+and retention."""
 
 from __future__ import annotations
 
@@ -6,22 +7,24 @@ import logging
 
 from recommender.store.events import Events
 from recommender.store.likes import Likes
-from recommender.store.orders import Orders
+from recommender.store.order_status import OrderChanges
 from recommender.store.retention import Retention
 
 logger = logging.getLogger(__name__)
 
 
-class ShopStore(Orders, Likes, Events, Retention):
+class ShopStore(OrderChanges, Likes, Events, Retention):
     """Carts, orders, feedback and events of every shopper, in one SQLite file."""
 
     def forget(self, shopper_id: str) -> dict[str, int]:
         """Delete every row about the shopper, in one transaction; returns rows deleted per table."""
-        steps = {
+        theirs = "WHERE order_id IN (SELECT order_id FROM orders WHERE shopper_id = ?)"
+        steps = {  # an order's rows before the order (the foreign keys are enforced)
             "cart": "DELETE FROM cart WHERE shopper_id = ?",
             "cart_changes": "DELETE FROM cart_changes WHERE shopper_id = ?",
-            "order_items": "DELETE FROM order_items WHERE order_id IN"
-                           " (SELECT order_id FROM orders WHERE shopper_id = ?)",
+            "order_returns": f"DELETE FROM order_returns {theirs}",
+            "order_status": f"DELETE FROM order_status {theirs}",
+            "order_items": f"DELETE FROM order_items {theirs}",
             "orders": "DELETE FROM orders WHERE shopper_id = ?",
             "feedback": "DELETE FROM feedback WHERE shopper_id = ?",
             "events": "DELETE FROM events WHERE shopper_id = ?",
