@@ -11,6 +11,7 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from actions.vocabulary import Vocabulary
 from recommender import Catalog, ForgottenShoppers, ProductSearch, ShopStore, config, forget_shoppers
@@ -70,6 +71,11 @@ def vocabulary() -> Vocabulary:
         return _vocabulary
 
 
+def policy_file() -> Path | None:
+    """The shop's policy file (``config.policies_path``: the demo catalog has the demo's), or None."""
+    return config.policies_path(catalog().meta().get("source"))  # catalog() takes the lock itself
+
+
 def policies(language: str | None) -> Policies | None:
     """The shop's policies to answer a shopper writing in ``language`` from (``Policies.for_language``),
     or None when the shop has none (``config.policies_path``: the demo catalog has the demo's); loaded
@@ -78,7 +84,7 @@ def policies(language: str | None) -> Policies | None:
     with _lock:
         if key in _policies:  # the catalog's source is read once per language, not per question
             return _policies[key]
-    path = config.policies_path(catalog().meta().get("source"))  # catalog() takes the lock itself
+    path = policy_file()
     with _lock:
         if key not in _policies:
             _policies[key] = None if path is None else Policies.for_language(path, key, config.cache_dir())

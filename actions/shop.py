@@ -31,8 +31,8 @@ COMMANDS = (N_('"show more", "tell me about the second one", "compare the first 
             N_('"add number 3 to my cart", "what\'s in my cart", "checkout"'),
             N_('"I like the first one", "what do you recommend?"'),
             N_('"where is my order?", "what did I buy last time?", "cancel my order", "buy that again"'),
-            N_('"how long does delivery take?", "how do I return something?"'),
             N_('"start over", "talk to a human", "delete my data"'))
+POLICY_QUESTIONS = N_('"how long does delivery take?", "how do I return something?"')  # a shop with a policy file
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,9 @@ class ShopWords:
             self._("a kind of product, a brand, a budget, or all three")
         return self._("Hi! I'm {who}. Tell me what you're looking for, {ask}.").format(who=who, ask=ask)
 
-    def help(self) -> str:
-        """What the shopper can say: a search and its refinements from the catalog, then every command."""
+    def help(self, policies: bool = False) -> str:
+        """What the shopper can say: a search and its refinements from the catalog, then every command (and
+        questions about the shop's policies when it has a policy file)."""
         search = self.request(brand=False)
         refine = [self._('"cheaper"'), *([self._('"only {brand}"').format(brand=self.brand)] if self.brand else []),
                   self._('"no price limit"')]
@@ -85,7 +86,8 @@ class ShopWords:
         first = self._('"{search}", then {refinements}').format(search=search, refinements=refinements) if search \
             else self._("a kind of product, a brand or a budget, then {refinements}").format(refinements=refinements)
         where = self._("the catalog of {shop}").format(shop=self.name) if self.name else self._("this shop's catalog")
-        lines = "\n".join(f"- {line}" for line in (first, *(self._(c) for c in COMMANDS)))
+        commands = (*COMMANDS[:-1], POLICY_QUESTIONS, COMMANDS[-1]) if policies else COMMANDS
+        lines = "\n".join(f"- {line}" for line in (first, *(self._(c) for c in commands)))
         return self._("I search {where} for you and keep track of what you asked. You can say:").format(
             where=where) + "\n" + lines
 
@@ -146,7 +148,9 @@ class ActionHelp(ApologisingAction):
         return "action_help"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-        dispatcher.utter_message(text=words_of(services.catalog(), tracker.get_slot(slots.LANGUAGE)).help())
+        language = tracker.get_slot(slots.LANGUAGE)
+        words = words_of(services.catalog(), language)
+        dispatcher.utter_message(text=words.help(policies=services.policy_file() is not None))
         return []
 
 

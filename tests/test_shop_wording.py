@@ -176,3 +176,12 @@ def test_the_replies_are_in_the_conversations_language(electronics, monkeypatch)
     assert say(electronics, "out_of_scope", monkeypatch, "zh") == (
         "抱歉，这个我帮不上忙。Voltstore出售phones, TVs and headphones。请问您想买点什么？")
     assert say(electronics, "greet", monkeypatch, "es") == say(electronics, "greet", monkeypatch)  # no texts: English
+
+
+def test_help_names_policy_questions_only_for_a_shop_with_a_policy_file(electronics_file, monkeypatch, tmp_path):
+    catalog = electronics_file()
+    monkeypatch.delenv("SHOPBOT_POLICIES", raising=False)             # a shop's own catalog: no policy file
+    assert "how do I return something?" not in say(catalog, "help", monkeypatch)
+    (tmp_path / "policies.md").write_text("## Returns\nThirty days.\n")
+    monkeypatch.setenv("SHOPBOT_POLICIES", str(tmp_path / "policies.md"))
+    assert '- "how long does delivery take?", "how do I return something?"' in say(catalog, "help", monkeypatch)
