@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services, slots
 from actions.cards import button_choices, custom_payload
 from actions.failures import ApologisingAction
-from recommender.i18n.messages import N_, language_names, offered, translate
+from recommender.i18n.messages import N_, join, language_names, offered, translate
 
 logger = logging.getLogger(__name__)
 
@@ -57,37 +57,45 @@ class ActionForgetMe(ApologisingAction):
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         forgotten = services.forget(tracker.sender_id)
-        dispatcher.utter_message(response="utter_forgotten", deleted=describe_deleted(forgotten),
+        deleted = describe_deleted(forgotten, tracker.get_slot(slots.LANGUAGE))
+        dispatcher.utter_message(response="utter_forgotten", deleted=deleted,
                                  json_message=custom_payload(tracker, {"forgotten": True}))
         return [Restarted()]
 
 
 # what each part of a forget left pending still holds, until it can be written
-PENDING_PLACES = {"catalog": "the product catalog", "model": "the recommendation model's file"}
+PENDING_PLACES = {"catalog": N_("the product catalog"), "model": N_("the recommendation model's file")}
+# (one, many) of each count a forget reports
+COUNTED = {"cart": (N_("your cart ({n} product)"), N_("your cart ({n} products)")),
+           "orders": (N_("{n} order ({lines})"), N_("{n} orders ({lines})")),
+           "order_items": (N_("{n} line"), N_("{n} lines")),
+           "feedback": (N_("{n} like or dislike"), N_("{n} likes and dislikes")),
+           "events": (N_("{n} activity record"), N_("{n} activity records")),
+           "purchases": (N_("{n} past purchase"), N_("{n} past purchases"))}
 
 
-def describe_deleted(forgotten: services.Forgotten) -> str:
+def describe_deleted(forgotten: services.Forgotten, language: str | None = None) -> str:
     """ "your cart (2 products), 1 order (3 lines), 4 likes and dislikes, 25 activity records, 12 past
-    purchases and this conversation"; with a part left pending, the past purchases are not counted as
-    deleted and a last clause says where they still are until it can be written."""
-    def count(n: int, one: str, many: str) -> str:
-        return f"{n} {one if n == 1 else many}"
+    purchases and this conversation", in the shopper's language; with a part left pending, the past
+    purchases are not counted as deleted and a last clause says where they still are until it can be written."""
+    def count(what: str, n: int, **more: str) -> str:
+        return translate(COUNTED[what][n != 1], language).format(n=n, **more)
 
     deleted = forgotten.rows
-    parts = [f"your cart ({count(deleted.get('cart', 0), 'product', 'products')})",
-             f"{count(deleted.get('orders', 0), 'order', 'orders')} "
-             f"({count(deleted.get('order_items', 0), 'line', 'lines')})",
-             count(deleted.get("feedback", 0), "like or dislike", "likes and dislikes"),
-             count(deleted.get("events", 0), "activity record", "activity records"),
-             *([] if forgotten.purchases is None else [count(forgotten.purchases, "past purchase", "past purchases")]),
-             "this conversation"]
-    said = ", ".join(parts[:-1]) + " and " + parts[-1]
+    parts = [count("cart", deleted.get("cart", 0)),
+             count("orders", deleted.get("orders", 0), lines=count("order_items", deleted.get("order_items", 0))),
+             count("feedback", deleted.get("feedback", 0)), count("events", deleted.get("events", 0)),
+             *([] if forgotten.purchases is None else [count("purchases", forgotten.purchases)]),
+             translate("this conversation", language)]
+    said = join(parts, language)
     if not forgotten.pending:
         return said
-    places = " and ".join(PENDING_PLACES[part] for part in forgotten.pending)
-    it = "it" if len(forgotten.pending) == 1 else "they"
-    return (f"{said}. Your past purchases are no longer used for recommendations; they stay in {places} "
-            f"until {it} can be written again, then they are deleted too")
+    places = join([translate(PENDING_PLACES[part], language) for part in forgotten.pending], language)
+    text = N_("{said}. Your past purchases are no longer used for recommendations; they stay in {places} until "
+              "it can be written again, then they are deleted too") if len(forgotten.pending) == 1 else \
+        N_("{said}. Your past purchases are no longer used for recommendations; they stay in {places} until "
+           "they can be written again, then they are deleted too")
+    return translate(text, language).format(said=said, places=places)
 
 
 class ActionHumanHandoff(ApologisingAction):

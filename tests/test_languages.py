@@ -208,3 +208,16 @@ def test_a_reason_is_its_english_text_and_is_said_in_the_shoppers_language():
 ])
 def test_prices_are_written_as_the_language_of_the_reply_writes_them(value, currency, language, shown):
     assert format_price(value, currency, language) == shown
+
+
+def test_the_forget_reply_says_what_was_deleted_in_the_shoppers_language():
+    from actions import services
+    from actions.account import describe_deleted
+
+    forgotten = services.Forgotten({"cart": 2, "orders": 1, "order_items": 3, "feedback": 1, "events": 5}, 4)
+    assert describe_deleted(forgotten) == ("your cart (2 products), 1 order (3 lines), 1 like or dislike, "
+                                           "5 activity records, 4 past purchases and this conversation")
+    assert describe_deleted(forgotten, "zh") == ("您的购物车（2 件商品）、1 个订单（3 行）、1 条喜欢或不喜欢、5 条活动记录、"
+                                                 "4 条购买记录和这段对话")
+    pending = services.Forgotten(forgotten.rows, None, ("catalog",))
+    assert describe_deleted(pending, "zh").endswith("在商品目录可以写入之前它们暂时留在那里，之后也会被删除")
