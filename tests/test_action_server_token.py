@@ -10,13 +10,8 @@ records its runs; the slow one starts the real action server process and calls a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import socket
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +26,7 @@ from sanic import Sanic
 from bot.action_server import RequireToken
 from bot.servers import HOST, endpoints_for, free_port, start_action_server, stop
 from recommender import config
+from tests.http_calls import call, served
 
 TOKEN = "a-test-action-token"
 RUNS: list[str] = []
@@ -53,33 +49,6 @@ def action_call(action: str, sender: str) -> bytes:
     tracker = DialogueStateTracker(sender, domain.slots)
     return json.dumps({"next_action": action, "sender_id": sender, "version": "3.6.21",
                        "tracker": tracker.current_state(EventVerbosity.ALL), "domain": domain.as_dict()}).encode()
-
-
-def call(url: str, body: bytes | None = None, authorization: str | None = None) -> tuple[int, Any]:
-    """(status, JSON answer) of a GET (no body) or POST to `url`."""
-    headers = {"Content-Type": "application/json", **({"Authorization": authorization} if authorization else {})}
-    request = urllib.request.Request(url, data=body, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def served(app: Sanic, calls: Callable[[str], list[tuple[int, Any]]]) -> list[tuple[int, Any]]:
-    """Serve ``app`` on a real Sanic server on a free local port; what ``calls(its URL)`` got from it."""
-    async def run() -> list[tuple[int, Any]]:
-        sock = socket.socket()
-        sock.bind((HOST, 0))
-        server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-        await server.startup()
-        try:
-            return await asyncio.to_thread(calls, f"http://{HOST}:{sock.getsockname()[1]}")
-        finally:
-            server.close()
-            await server.wait_closed()
-
-    return asyncio.run(run())
 
 
 REFUSED = [None, "Bearer wrong", f"Bearer {TOKEN}x", TOKEN, f"Basic {TOKEN}"]

@@ -24,7 +24,7 @@ from bot.action_server import RequireToken
 from bot.orders_api import OrdersApi
 from recommender.catalog.products import Catalog
 from recommender.store import ShopStore
-from tests.test_action_server_token import call, served
+from tests.http_calls import call, served
 
 ACTION_TOKEN = "a-test-action-token"
 ORDERS_TOKEN = "a-test-orders-token"
