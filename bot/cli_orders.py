@@ -105,7 +105,7 @@ def show(order_id: int, store_path: Path | None) -> None:
     click.echo(f"Order #{order.order_id}, created {_when(order.created_at)} UTC: {order.status}")
     for position, line in enumerate(order.lines):
         returned = f"  returned {order.returned[position]}" if position in order.returned else ""
-        click.echo(f"  {position}. {line.quantity} x {line.title} ({line.product_id})  "
+        click.echo(f"  {position + 1}. {line.quantity} x {line.title} ({line.product_id})  "
                    f"{line.unit_price:.2f} each  {line.line_total:.2f}{returned}")
     click.echo(f"Total {order.total:.2f}")
     click.echo("History:")

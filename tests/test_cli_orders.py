@@ -63,8 +63,8 @@ def test_list_shows_the_latest_orders_without_shopper_ids(runner: CliRunner, sto
 def test_show_lists_lines_history_and_returns(runner: CliRunner, store_path: Path) -> None:
     assert run(runner, store_path, "show", "1").splitlines() == [
         "Order #1, created 2024-05-01 11:00 UTC: delivered",
-        "  0. 3 x Matte Lipstick Red (p2)  8.99 each  26.97",
-        "  1. 1 x Gentle Shampoo for Dry Hair (p1)  12.50 each  12.50  returned 1",
+        "  1. 3 x Matte Lipstick Red (p2)  8.99 each  26.97",
+        "  2. 1 x Gentle Shampoo for Dry Hair (p1)  12.50 each  12.50  returned 1",
         "Total 39.47",
         "History:",
         "  2024-05-01 11:00  placed",
