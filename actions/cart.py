@@ -50,7 +50,7 @@ def priced(quantity: int, unit_price: Decimal, line_total: Decimal, language: st
     return f"{quantity} x {money_text(unit_price, language)} = {money_text(line_total, language)}"
 
 
-def _message_id(tracker: Tracker) -> str | None:
+def message_id_of(tracker: Tracker) -> str | None:
     """Rasa's id of the shopper's message this turn answers; the same when that message is handled again."""
     return tracker.latest_message.get("message_id") or None
 
@@ -78,7 +78,7 @@ class ActionAddToCart(ApologisingAction):
         known = [p.id for p in services.catalog().get_products(ids)]
         for pid in known:
             services.store().add_to_cart(tracker.sender_id, pid, source=listing_kind(tracker),
-                                         message_id=_message_id(tracker))
+                                         message_id=message_id_of(tracker))
         cart = _cart(tracker)
         dispatcher.utter_message(response="utter_added_to_cart", titles=_names(known, tracker),
                                  cart_summary=cart_summary(cart, tracker.get_slot(slots.LANGUAGE)),
@@ -94,7 +94,7 @@ class ActionRemoveFromCart(ApologisingAction):
         return "action_remove_from_cart"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-        message_id = _message_id(tracker)
+        message_id = message_id_of(tracker)
         removed = services.store().removed_by(tracker.sender_id, message_id) if message_id else []
         if removed:  # positions now point elsewhere in the shorter cart: never resolve them again
             self._removed(dispatcher, tracker, removed)

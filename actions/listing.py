@@ -132,6 +132,12 @@ def entity_values(tracker: Tracker, name: str) -> list[str]:
             if e.get("entity") == name and e.get("value") is not None]
 
 
+def say_not_listed(dispatcher: CollectingDispatcher, listed: int, missing: Sequence[int]) -> None:
+    """Tell the shopper that the positions ``missing`` are not among the ``listed`` ones shown."""
+    dispatcher.utter_message(response="utter_position_not_shown", count=f"{listed} product{'s' if listed != 1 else ''}",
+                             positions=" or ".join(str(p) for p in missing))
+
+
 def referenced(dispatcher: CollectingDispatcher, tracker: Tracker, listed: Sequence[str] | None = None,
                *, default_all: bool = False) -> list[str] | None:
     """The product ids the latest message refers to, or None after telling the shopper what is wrong.
@@ -155,9 +161,7 @@ def referenced(dispatcher: CollectingDispatcher, tracker: Tracker, listed: Seque
             return None
         found = resolve(mentions, listed)
         if found.missing:
-            count = f"{len(listed)} product{'s' if len(listed) != 1 else ''}"
-            dispatcher.utter_message(response="utter_position_not_shown", count=count,
-                                     positions=" or ".join(str(p) for p in found.missing))
+            say_not_listed(dispatcher, len(listed), found.missing)
             return None
         return found.product_ids
     focus = tracker.get_slot(slots.FOCUS)

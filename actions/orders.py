@@ -22,9 +22,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services, slots
 from actions.cards import button_choices
-from actions.cart import cart_summary, items_total, money_text, priced
+from actions.cart import cart_summary, items_total, message_id_of, money_text, priced
 from actions.failures import ApologisingAction
-from actions.listing import NAME_CHARS, entity_values
+from actions.listing import NAME_CHARS, entity_values, say_not_listed
 from actions.references import positions
 from recommender import InvalidOrderChange, Order, OrderNotFound, config, price_cart, to_money
 from recommender.i18n.messages import N_, join, reply_locale, translate
@@ -39,8 +39,8 @@ def _date(at: datetime, language: str | None) -> str:
     return format_date(at.date(), format="medium", locale=reply_locale(language))
 
 
-def _status(order: Order, language: str | None) -> str:
-    return translate(STATUS_WORDS[order.status], language)
+def _status(status: str, language: str | None) -> str:
+    return translate(STATUS_WORDS[status], language)
 
 
 def _number(order: Order) -> str:
@@ -110,10 +110,11 @@ class ActionOrderStatus(ApologisingAction):
         if order is None:
             return []
         language = tracker.get_slot(slots.LANGUAGE)
-        history = "\n".join(f"- {_date(change.at, language)}: {translate(STATUS_WORDS[change.status], language)}"
+        history = "\n".join(f"- {_date(change.at, language)}: {_status(change.status, language)}"
                             + (f" ({change.note})" if change.note else "") for change in order.history)
         dispatcher.utter_message(response="utter_order_status", order_id=_number(order),
-                                 summary=_summary(order, language), status=_status(order, language), history=history)
+                                 summary=_summary(order, language), status=_status(order.status, language),
+                                 history=history)
         return _talked_about(order)
 
 
@@ -134,7 +135,7 @@ class ActionOrderHistory(ApologisingAction):
         earlier = translate("\nEarlier orders: {orders}.", language).format(orders=join(before, language)) \
             if before else ""
         dispatcher.utter_message(response="utter_order_history", order_id=_number(last),
-                                 date=_date(last.created_at, language), status=_status(last, language),
+                                 date=_date(last.created_at, language), status=_status(last.status, language),
                                  lines=_lines(last, language), total=money_text(last.total, language), earlier=earlier)
         return _talked_about(last)
 
@@ -152,7 +153,7 @@ class ActionCancelOrder(ApologisingAction):
         language = tracker.get_slot(slots.LANGUAGE)
         if order.status != "placed":
             dispatcher.utter_message(response="utter_cannot_cancel", order_id=_number(order),
-                                     status=_status(order, language))
+                                     status=_status(order.status, language))
             return [SlotSet(slots.ORDER_CHANGE, None), *_talked_about(order)]
         dispatcher.utter_message(response="utter_confirm_cancel", order_id=_number(order),
                                  summary=_summary(order, language))
@@ -171,7 +172,7 @@ def return_refusal(order: Order, chosen: Sequence[int], now: datetime, window_da
         titles = [order.lines[i].title[:NAME_CHARS] for i in (chosen or range(len(order.lines)))]
         return "utter_already_returned", {"titles": join(titles, language)}
     if order.status != "delivered" or order.delivered_at is None:
-        return "utter_cannot_return_yet", {**fields, "status": _status(order, language)}
+        return "utter_cannot_return_yet", {**fields, "status": _status(order.status, language)}
     last_day = order.delivered_at + timedelta(days=window_days)
     if now > last_day:
         return "utter_return_window_passed", {**fields, "date": _date(order.delivered_at, language),
@@ -205,9 +206,7 @@ class ActionReturnItem(ApologisingAction):
         language, talked = tracker.get_slot(slots.LANGUAGE), _talked_about(order)
         chosen, missing = _chosen_lines(tracker, order)
         if missing:
-            count = f"{len(order.lines)} product{'s' if len(order.lines) != 1 else ''}"
-            dispatcher.utter_message(response="utter_position_not_shown", count=count,
-                                     positions=" or ".join(str(p) for p in missing))
+            say_not_listed(dispatcher, len(order.lines), missing)
             return [SlotSet(slots.ORDER_CHANGE, None), *talked]
         refusal = return_refusal(order, chosen, services.store().clock(), config.return_days(), language)
         if refusal:
@@ -260,7 +259,7 @@ class ActionSettleOrderChange(ApologisingAction):
                 dispatcher.utter_message(response="utter_order_not_found")
             elif change["kind"] == "cancel":
                 dispatcher.utter_message(response="utter_cannot_cancel", order_id=_number(order),
-                                         status=_status(order, language))
+                                         status=_status(order.status, language))
             else:
                 response, fields = return_refusal(order, change["positions"], store.clock(), config.return_days(),
                                                   language) or ("utter_order_unchanged", {})
@@ -282,14 +281,13 @@ class ActionReorder(ApologisingAction):
         catalog, store, language = services.catalog(), services.store(), tracker.get_slot(slots.LANGUAGE)
         products = {p.id: p for p in catalog.get_products([line.product_id for line in order.lines])}
         added, gone, changed = [], [], []
-        message_id = tracker.latest_message.get("message_id") or None
         for line in order.lines:
             product = products.get(line.product_id)
             if product is None or product.price is None:
                 gone.append(line.title[:NAME_CHARS])
                 continue
             store.add_to_cart(tracker.sender_id, line.product_id, line.quantity, source="reorder",
-                              message_id=message_id)
+                              message_id=message_id_of(tracker))
             added.append(line.title[:NAME_CHARS])
             if (now := to_money(product.price)) != line.unit_price:
                 changed.append(translate("{title} now {now} (was {then})", language).format(
