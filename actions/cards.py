@@ -16,9 +16,10 @@ A card (``listing.card``) has these keys, every one always present:
 
 - ``id``, ``position`` (its number in the listing, or null), ``title``, ``brand``, ``category`` (leaf);
 - ``price`` (a number, null when unknown), ``currency`` (the catalog's ISO 4217 code, "INR"),
-  ``price_text`` (the price as shown: "₹1,299", or "price unknown");
+  ``price_text`` (the price as shown: "₹1,299", or "price unknown"; "₹1,299, out of stock" when it is);
 - ``facets``: ``[{"name": "colour", "value": "black"}, ...]`` (normalised lowercase; [] when none);
-- ``image_url`` (null when unknown), ``rating`` (a number, null when unknown);
+- ``image_url`` (null when unknown), ``rating`` (a number, null when unknown), ``in_stock`` (false only for
+  a product the shop marked out of stock: its card has no "Add to cart" button);
 - ``reasons`` (strings), ``buttons`` (``{"title", "payload"}``);
 - a cart line adds ``quantity`` and ``line_total``.
 

@@ -50,6 +50,18 @@ def priced(quantity: int, unit_price: Decimal, line_total: Decimal, language: st
     return f"{quantity} x {money_text(unit_price, language)} = {money_text(line_total, language)}"
 
 
+def checkout_problems(cart: CartSummary, language: str | None) -> str:
+    """Why the cart cannot be checked out, in the shopper's language: each product to remove and why."""
+    problems = [translate("{title} has no price", language).format(title=short_title(p, NAME_CHARS))
+                for p in cart.unpriced]
+    problems += [translate("{title} is out of stock", language).format(title=short_title(p, NAME_CHARS))
+                 for p in cart.sold_out]
+    problems += [translate("a product in it is no longer sold", language)] * len(cart.missing)
+    remove = N_("{problems}. Remove it from your cart first.") if len(problems) == 1 else \
+        N_("{problems}. Remove them from your cart first.")
+    return translate(remove, language).format(problems=join(problems, language))
+
+
 def message_id_of(tracker: Tracker) -> str | None:
     """Rasa's id of the shopper's message this turn answers; the same when that message is handled again."""
     return tracker.latest_message.get("message_id") or None
@@ -75,7 +87,13 @@ class ActionAddToCart(ApologisingAction):
         ids = referenced(dispatcher, tracker)
         if ids is None:
             return []
-        known = [p.id for p in services.catalog().get_products(ids)]
+        products = services.catalog().get_products(ids)
+        sold_out = [p.id for p in products if not p.in_stock]
+        if sold_out:
+            dispatcher.utter_message(response="utter_out_of_stock", titles=_names(sold_out, tracker))
+        known = [p.id for p in products if p.in_stock]
+        if sold_out and not known:
+            return [SlotSet(slots.FOCUS, sold_out[-1])]
         for pid in known:
             services.store().add_to_cart(tracker.sender_id, pid, source=listing_kind(tracker),
                                          message_id=message_id_of(tracker))
@@ -162,8 +180,9 @@ class ActionCheckout(ApologisingAction):
         except EmptyCart:
             dispatcher.utter_message(response="utter_cart_empty")
             return []
-        except CheckoutRefused as exc:
-            dispatcher.utter_message(response="utter_checkout_refused", problem=str(exc))
+        except CheckoutRefused as refused:
+            dispatcher.utter_message(response="utter_checkout_refused",
+                                     problem=checkout_problems(refused.cart or _cart(tracker), tracker.get_slot(slots.LANGUAGE)))
             return []
         language = tracker.get_slot(slots.LANGUAGE)
         rows = [f"- {line.title[:NAME_CHARS]}: {priced(line.quantity, line.unit_price, line.line_total, language)}"

@@ -22,7 +22,7 @@ from actions import services, slots
 from actions.cards import TITLE_CHARS, clip, custom_payload, facet_values, reasons_text
 from actions.references import resolve
 from recommender import Product, ScoredProduct, format_price
-from recommender.i18n.messages import translate
+from recommender.i18n.messages import N_, join, translate
 from recommender.i18n.text import said
 
 logger = logging.getLogger(__name__)
@@ -48,9 +48,11 @@ def money(value: float, code: str | None = None, language: str | None = None) ->
 
 
 def price_text(product: Product, code: str, language: str | None = None) -> str:
-    """The product's price in currency ``code``, or "price unknown" (in ``language``)."""
-    return format_price(product.price, code, language) if product.price is not None else \
+    """The product's price in currency ``code``, or "price unknown" (in ``language``); marked when it is
+    out of stock ("$12, out of stock")."""
+    text = format_price(product.price, code, language) if product.price is not None else \
         translate("price unknown", language)
+    return text if product.in_stock else translate("{price}, out of stock", language).format(price=text)
 
 
 def reasons_of(result: ScoredProduct, language: str | None) -> list[str]:
@@ -76,6 +78,11 @@ def button(title: str, intent: str, product_id: str) -> dict[str, str]:
     return {"title": title, "payload": f"/{intent}{json.dumps({'product_id': product_id})}"}
 
 
+# a card's buttons: (title, intent of its payload)
+CARD_BUTTONS = ((N_("Add to cart"), "add_to_cart"), (N_("Similar"), "similar_products"),
+                (N_("Details"), "product_details"))
+
+
 def card(product: Product, reasons: Sequence[str], position: int | None = None,
          code: str | None = None, language: str | None = None) -> dict[str, Any]:
     """The structured product card every payload carries (its keys: the docstring of actions/cards.py);
@@ -85,10 +92,10 @@ def card(product: Product, reasons: Sequence[str], position: int | None = None,
             "category": product.category, "price": product.price, "currency": code,
             "price_text": price_text(product, code, language),
             "facets": [{"name": name, "value": value} for name, value in product.facets],
-            "image_url": product.image_url, "rating": product.rating, "reasons": list(reasons),
-            "buttons": [button(translate("Add to cart", language), "add_to_cart", product.id),
-                        button(translate("Similar", language), "similar_products", product.id),
-                        button(translate("Details", language), "product_details", product.id)]}
+            "image_url": product.image_url, "rating": product.rating, "in_stock": product.in_stock,
+            "reasons": list(reasons),
+            "buttons": [button(translate(title, language), intent, product.id) for title, intent in CARD_BUTTONS
+                        if product.in_stock or intent != "add_to_cart"]}  # nothing out of stock goes to a cart
 
 
 def log_events(tracker: Tracker, kind: str, product_ids: Sequence[str], source: str) -> None:
@@ -105,9 +112,10 @@ def listing_kind(tracker: Tracker) -> str:
 
 
 def show_listing(dispatcher: CollectingDispatcher, tracker: Tracker, results: Sequence[ScoredProduct], *,
-                 response: str, kind: str, more: bool = False, product_id: str | None = None,
+                 response: str, kind: str, more: bool = False, product_id: str | None = None, out_of_stock: int = 0,
                  **fields: Any) -> list[EventType]:
-    """Send a page of results and remember it; ``more`` continues the listing last shown."""
+    """Send a page of results and remember it; ``more`` continues the listing last shown; ``out_of_stock``:
+    how many products out of stock the page left out (said after it)."""
     seen = list(tracker.get_slot(slots.SEEN) or []) if more else []
     reasons = dict(tracker.get_slot(slots.REASONS) or {}) if more else {}
     start = len(seen) + 1
@@ -119,6 +127,8 @@ def show_listing(dispatcher: CollectingDispatcher, tracker: Tracker, results: Se
                             for i, r in enumerate(results)]}
     dispatcher.utter_message(response=response, products=format_results(results, code, start, language),
                              json_message=custom_payload(tracker, payload), **fields)
+    if out_of_stock:
+        dispatcher.utter_message(response="utter_out_of_stock_left_out", count=counted(out_of_stock, language))
     log_events(tracker, "shown", ids, kind)
     reasons.update(said)
     return [SlotSet(slots.SHOWN, ids), SlotSet(slots.SEEN, seen + ids), SlotSet(slots.REASONS, reasons),
@@ -132,10 +142,20 @@ def entity_values(tracker: Tracker, name: str) -> list[str]:
             if e.get("entity") == name and e.get("value") is not None]
 
 
-def say_not_listed(dispatcher: CollectingDispatcher, listed: int, missing: Sequence[int]) -> None:
-    """Tell the shopper that the positions ``missing`` are not among the ``listed`` ones shown."""
-    dispatcher.utter_message(response="utter_position_not_shown", count=f"{listed} product{'s' if listed != 1 else ''}",
-                             positions=" or ".join(str(p) for p in missing))
+PRODUCT_COUNT = (N_("{n} product"), N_("{n} products"))  # (one, many): "I only showed 2 products"
+
+
+def counted(n: int, language: str | None) -> str:
+    """ "1 product", "2 products" in ``language``."""
+    return translate(PRODUCT_COUNT[n != 1], language).format(n=n)
+
+
+def say_not_listed(dispatcher: CollectingDispatcher, listed: int, missing: Sequence[int],
+                   language: str | None) -> None:
+    """Tell the shopper, in their language, that the positions ``missing`` are not among the ``listed`` shown."""
+    dispatcher.utter_message(response="utter_position_not_shown",
+                             count=counted(listed, language),
+                             positions=join([str(p) for p in missing], language, style="or"))
 
 
 def referenced(dispatcher: CollectingDispatcher, tracker: Tracker, listed: Sequence[str] | None = None,
@@ -161,7 +181,7 @@ def referenced(dispatcher: CollectingDispatcher, tracker: Tracker, listed: Seque
             return None
         found = resolve(mentions, listed)
         if found.missing:
-            say_not_listed(dispatcher, len(listed), found.missing)
+            say_not_listed(dispatcher, len(listed), found.missing, tracker.get_slot(slots.LANGUAGE))
             return None
         return found.product_ids
     focus = tracker.get_slot(slots.FOCUS)

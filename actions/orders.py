@@ -111,7 +111,8 @@ class ActionOrderStatus(ApologisingAction):
             return []
         language = tracker.get_slot(slots.LANGUAGE)
         history = "\n".join(f"- {_date(change.at, language)}: {_status(change.status, language)}"
-                            + (f" ({change.note})" if change.note else "") for change in order.history)
+                            + (f" ({translate(change.note, language)})" if change.note else "")
+                            for change in order.history)
         dispatcher.utter_message(response="utter_order_status", order_id=_number(order),
                                  summary=_summary(order, language), status=_status(order.status, language),
                                  history=history)
@@ -206,7 +207,7 @@ class ActionReturnItem(ApologisingAction):
         language, talked = tracker.get_slot(slots.LANGUAGE), _talked_about(order)
         chosen, missing = _chosen_lines(tracker, order)
         if missing:
-            say_not_listed(dispatcher, len(order.lines), missing)
+            say_not_listed(dispatcher, len(order.lines), missing, language)
             return [SlotSet(slots.ORDER_CHANGE, None), *talked]
         refusal = return_refusal(order, chosen, services.store().clock(), config.return_days(), language)
         if refusal:
@@ -268,8 +269,8 @@ class ActionSettleOrderChange(ApologisingAction):
 
 
 class ActionReorder(ApologisingAction):
-    """reorder: the order's products back into the cart at today's prices, saying which prices changed
-    and which products the shop no longer sells."""
+    """reorder: the order's products back into the cart at today's prices, saying which prices changed,
+    which products are out of stock (not added) and which the shop no longer sells."""
 
     def name(self) -> str:
         return "action_reorder"
@@ -280,11 +281,14 @@ class ActionReorder(ApologisingAction):
             return []
         catalog, store, language = services.catalog(), services.store(), tracker.get_slot(slots.LANGUAGE)
         products = {p.id: p for p in catalog.get_products([line.product_id for line in order.lines])}
-        added, gone, changed = [], [], []
+        added, gone, changed, sold_out = [], [], [], []
         for line in order.lines:
             product = products.get(line.product_id)
             if product is None or product.price is None:
                 gone.append(line.title[:NAME_CHARS])
+                continue
+            if not product.in_stock:
+                sold_out.append(line.title[:NAME_CHARS])
                 continue
             store.add_to_cart(tracker.sender_id, line.product_id, line.quantity, source="reorder",
                               message_id=message_id_of(tracker))
@@ -294,9 +298,13 @@ class ActionReorder(ApologisingAction):
                     title=line.title[:NAME_CHARS], now=money_text(now, language),
                     then=money_text(line.unit_price, language)))
         if not added:
-            dispatcher.utter_message(response="utter_reorder_unavailable", order_id=_number(order))
+            if sold_out:
+                dispatcher.utter_message(response="utter_out_of_stock", titles=join(sold_out, language))
+            else:
+                dispatcher.utter_message(response="utter_reorder_unavailable", order_id=_number(order))
             return _talked_about(order)
-        changes = ""
+        changes = translate(" Out of stock, not added: {titles}.", language).format(
+            titles=join(sold_out, language)) if sold_out else ""
         if changed:
             changes += translate(" Prices since that order: {changes}.", language).format(
                 changes=join(changed, language))

@@ -11,7 +11,7 @@ from actions.cards import custom_payload, facet_values
 from actions.failures import ApologisingAction
 from actions.listing import (NAME_CHARS, PAGE_SIZE, card, listing_kind, log_events, money, price_text, referenced,
                              short_title, show_listing)
-from actions.search import Personal
+from actions.search import Personal, build_filters
 from recommender import Product
 from recommender.i18n.messages import N_, translate
 
@@ -76,13 +76,16 @@ class ActionSimilarProducts(ApologisingAction):
             return []
         source_kind = listing_kind(tracker)
         products = _products(ids[:1])
-        outcome = services.product_search().similar(ids[0], n=PAGE_SIZE, exclude=Personal(tracker).disliked)
+        stock = build_filters({slots.IN_STOCK: tracker.get_slot(slots.IN_STOCK)}, services.vocabulary())
+        outcome = services.product_search().similar(ids[0], n=PAGE_SIZE, filters=stock,
+                                                    exclude=Personal(tracker).disliked)
         if not outcome.results or not products:
             dispatcher.utter_message(response="utter_no_more_results", summary="")
             return []
         log_events(tracker, "clicked", ids[:1], source_kind)
         return show_listing(dispatcher, tracker, outcome.results, response="utter_similar_results", kind="similar",
-                            product_id=ids[0], title=short_title(products[0], NAME_CHARS), summary="")
+                            product_id=ids[0], title=short_title(products[0], NAME_CHARS), summary="",
+                            out_of_stock=outcome.out_of_stock)
 
 
 class ActionCompareProducts(ApologisingAction):

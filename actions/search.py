@@ -43,8 +43,10 @@ CENT = 0.01
 ASKED_CHARS = 60  # what the shopper asked for, quoted when the shop does not carry it
 # Every response this action sends (utter_relax_<filter> for each filter search can ask to relax).
 RESPONSES = ("utter_search_results", "utter_no_results", "utter_search_unavailable", "utter_no_price_to_compare",
-             "utter_not_carried", "utter_other_currency", *(f"utter_relax_{name}" for name in slots.FILTERS))
+             "utter_not_carried", "utter_other_currency", "utter_relax_in_stock",
+             *(f"utter_relax_{name}" for name in slots.FILTERS))
 _DROP = {"price": (slots.PRICE_MIN, slots.PRICE_MAX), "brand": (slots.BRAND,), "category": (slots.CATEGORY,)}
+OUT_OF_STOCK_TOO = "stock"  # the drop_filter value of "including out of stock"
 _PRICES = (slots.PRICE_MIN, slots.PRICE_MAX)
 # How shoppers ask for a recommendation, left out of what it searches for: "what's the most popular
 # mascara" searches "mascara"; a request with nothing else lists personal picks within the filters.
@@ -109,10 +111,10 @@ class ActionSearchProducts(ApologisingAction):
             events = [SlotSet(name, None) for name in (*LISTING_SLOTS, slots.UNCLEAR)]
         else:
             summary = describe(filters, code, tracker.get_slot(slots.LANGUAGE))
-            events = filter_events(filters) + [SlotSet(slots.QUERY, query), SlotSet(slots.UNCLEAR, None)]
+            events = filter_events(filters, values) + [SlotSet(slots.QUERY, query), SlotSet(slots.UNCLEAR, None)]
             if outcome.results:
                 events += show_listing(dispatcher, tracker, outcome.results, response="utter_search_results",
-                                       kind="search", summary=summary)
+                                       kind="search", summary=summary, out_of_stock=outcome.out_of_stock)
             else:
                 say_no_results(dispatcher, outcome, filters, summary)
                 events += [SlotSet(slots.SHOWN, []), SlotSet(slots.SEEN, [])]
@@ -136,7 +138,7 @@ class ActionShowMore(ApologisingAction):
             dispatcher.utter_message(response="utter_nothing_listed")
             return []
         seen = set(tracker.get_slot(slots.SEEN) or [])
-        filters = build_filters({name: tracker.get_slot(name) for name in slots.FILTERS}, services.vocabulary())
+        filters = build_filters(slot_filters(tracker), services.vocabulary())
         summary = describe(filters, services.catalog().currency(), tracker.get_slot(slots.LANGUAGE))
         personal = Personal(tracker)
         if listing.get("kind") == "similar" and listing.get("product_id"):
@@ -152,7 +154,7 @@ class ActionShowMore(ApologisingAction):
             return []
         return show_listing(dispatcher, tracker, outcome.results, response="utter_more_results",
                             kind=listing.get("kind", "search"), more=True, product_id=listing.get("product_id"),
-                            summary=summary)
+                            summary=summary, out_of_stock=outcome.out_of_stock)
 
 
 class ActionRecommend(ApologisingAction):
@@ -172,8 +174,7 @@ class ActionRecommend(ApologisingAction):
         foreign = foreign_currency(tracker, code)
         mentioned = _mentioned_filters(tracker, vocabulary, search.facets_in(_message_text(tracker)),
                                        prices=foreign is None)
-        values = mentioned if any(v is not None for v in mentioned.values()) else \
-            {name: tracker.get_slot(name) for name in slots.FILTERS}
+        values = mentioned if any(v is not None for v in mentioned.values()) else slot_filters(tracker)
         personal = Personal(tracker)
         filters = build_filters(values, vocabulary)
         exclude = set(personal.session_items)                         # recommend what they don't have yet
@@ -183,10 +184,11 @@ class ActionRecommend(ApologisingAction):
             query, outcome = "", personal.search("", filters, exclude=exclude)
         known = search.knows(personal.shopper_id, personal.session_items)
         summary = describe(filters, code, tracker.get_slot(slots.LANGUAGE))
-        events = filter_events(filters) + [SlotSet(slots.QUERY, query)]
+        events = filter_events(filters, values) + [SlotSet(slots.QUERY, query)]
         if outcome.results:
             events += show_listing(dispatcher, tracker, outcome.results, kind="recommend", summary=summary,
-                                   response="utter_recommendations" if known else "utter_popular_for_new")
+                                   response="utter_recommendations" if known else "utter_popular_for_new",
+                                   out_of_stock=outcome.out_of_stock)
         else:
             say_no_results(dispatcher, outcome, filters, summary)
         if foreign:
@@ -288,7 +290,8 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
     if chinese or (intent == "search_products" and vocabulary.category(found.get(slots.CATEGORY)) is None):
         found[slots.CATEGORY] = vocabulary.category_in(text) or found.get(slots.CATEGORY)
     found[slots.FACETS] = dict(facets) or None
-    return {name: found.get(name) for name in slots.FILTERS}
+    found[slots.IN_STOCK] = False if OUT_OF_STOCK_TOO in entity_values(tracker, "drop_filter") else None
+    return {name: found.get(name) for name in (*slots.FILTERS, slots.IN_STOCK)}
 
 
 def _percentage(text: str, entity: Mapping[str, Any]) -> bool:
@@ -306,7 +309,8 @@ def requested_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping[
     found = _mentioned_filters(tracker, vocabulary, facets, prices=prices)
     if _intent(tracker) == "search_products":
         return found
-    values = {name: found[name] if found[name] is not None else tracker.get_slot(name) for name in slots.FILTERS}
+    values = {name: found[name] if found[name] is not None else tracker.get_slot(name)
+              for name in (*slots.FILTERS, slots.IN_STOCK)}
     if found[slots.PRICE_MIN] is not None and found[slots.PRICE_MAX] is None:  # "over $20" replaces "under $10"
         values[slots.PRICE_MAX] = None
     if found[slots.PRICE_MAX] is not None and found[slots.PRICE_MIN] is None:
@@ -315,7 +319,7 @@ def requested_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping[
     for dropped in entity_values(tracker, "drop_filter"):
         for name in _DROP.get(dropped, ()):
             values[name] = None
-        if dropped not in _DROP:
+        if dropped not in _DROP and dropped != OUT_OF_STOCK_TOO:
             for name in vocabulary.facets_named(dropped):
                 kept.pop(name, None)
     values[slots.FACETS] = kept or None
@@ -324,13 +328,20 @@ def requested_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping[
 
 def build_filters(values: dict[str, Any], vocabulary: Vocabulary) -> Filters:
     """Filters the catalog understands. A brand or category it does not know is no filter (the
-    words still reach semantic search); reversed price bounds are swapped."""
+    words still reach semantic search); reversed price bounds are swapped; products out of stock are
+    left out unless the shopper asked for them too (on a catalog that has some)."""
     lo, hi = parse_price(values.get(slots.PRICE_MIN)), parse_price(values.get(slots.PRICE_MAX))
     if lo is not None and hi is not None and lo > hi:
         lo, hi = hi, lo
     return Filters(category=vocabulary.category(values.get(slots.CATEGORY)),
                    brand=vocabulary.brand(values.get(slots.BRAND)), price_min=lo, price_max=hi,
-                   facets=_facet_dict(values.get(slots.FACETS)))
+                   facets=_facet_dict(values.get(slots.FACETS)),
+                   in_stock=values.get(slots.IN_STOCK) is not False and services.catalog().sells_out())
+
+
+def slot_filters(tracker: Tracker) -> dict[str, Any]:
+    """The filter values of the current listing, from its slots."""
+    return {name: tracker.get_slot(name) for name in (*slots.FILTERS, slots.IN_STOCK)}
 
 
 def describe(filters: Filters, currency: str, language: str | None = None) -> str:
@@ -342,10 +353,12 @@ def describe(filters: Filters, currency: str, language: str | None = None) -> st
     return translate(" ({filters})", language).format(filters=join(phrases, language))
 
 
-def filter_events(filters: Filters) -> list[EventType]:
-    """The filters actually used, written back to their slots (None clears a stale one)."""
+def filter_events(filters: Filters, values: Mapping[str, Any]) -> list[EventType]:
+    """The filters actually used, written back to their slots (None clears a stale one), and whether the
+    shopper asked for products out of stock too (from ``values``)."""
     return [SlotSet(name, (dict(filters.facets) or None) if name == slots.FACETS else getattr(filters, name))
-            for name in slots.FILTERS]
+            for name in slots.FILTERS] + \
+        [SlotSet(slots.IN_STOCK, False if values.get(slots.IN_STOCK) is False else None)]
 
 
 def _facet_dict(value: Any) -> dict[str, str]:

@@ -10,6 +10,8 @@ PRICE_MAX = "price_max"
 FACETS = "facets"  # {facet name: value}, e.g. {"colour": "black"}; None when there are none
 FILTERS = (CATEGORY, BRAND, PRICE_MIN, PRICE_MAX, FACETS)
 ENTITY_FILTERS = (CATEGORY, BRAND, PRICE_MIN, PRICE_MAX)  # the filters NLU tags as entities of the same name
+# False when the shopper asked for products out of stock too ("including out of stock"); None: in stock only
+IN_STOCK = "in_stock"
 
 QUERY = "query"  # the words of the current search
 UNCLEAR = "unclear_text"  # a message the NLU was unsure of, until a clarifying button says what it meant

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recommender.store.pricing import CartSummary
 
 
 class ShopbotError(Exception):
@@ -70,7 +74,12 @@ class EmptyCart(ShopbotError):
 
 
 class CheckoutRefused(ShopbotError):
-    """Checkout refused: a cart product has no known price or is no longer in the catalog."""
+    """Checkout refused: a cart product has no known price, is out of stock or is no longer in the catalog;
+    ``cart`` is the priced cart that was refused."""
+
+    def __init__(self, message: str, cart: CartSummary | None = None) -> None:
+        super().__init__(message)
+        self.cart = cart
 
 
 class OrderNotFound(ShopbotError, KeyError):

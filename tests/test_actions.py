@@ -199,8 +199,8 @@ def slot_events(category=None, brand=None, price_min=None, price_max=None, shown
                 reasons=None, facets=None) -> list[dict]:
     """The events of a search: the filters used, the words, and what was shown (nothing: lists cleared)."""
     events = [SlotSet("category", category), SlotSet("brand", brand), SlotSet("price_min", price_min),
-              SlotSet("price_max", price_max), SlotSet("facets", facets), SlotSet("query", query),
-              SlotSet("unclear_text", None)]
+              SlotSet("price_max", price_max), SlotSet("facets", facets), SlotSet("in_stock", None),
+              SlotSet("query", query), SlotSet("unclear_text", None)]
     if not shown:
         return events + [SlotSet("shown_product_ids", []), SlotSet("seen_product_ids", [])]
     return events + [SlotSet("shown_product_ids", list(shown)), SlotSet("seen_product_ids", list(shown)),
@@ -224,7 +224,7 @@ def test_lists_products_with_title_brand_price_and_a_reason(search):
                 {"title": "Similar", "payload": f'/similar_products{{"product_id": "{pid}"}}'},
                 {"title": "Details", "payload": f'/product_details{{"product_id": "{pid}"}}'}]
 
-    unknown = {"facets": [], "image_url": None, "rating": None}  # the shop's file has none of these
+    unknown = {"facets": [], "image_url": None, "rating": None, "in_stock": True}  # the shop's file has none of these
     cards = {"listing": "search", "products": [
         {"id": "m1", "position": 1, "title": "Great Lash Mascara, Blackest Black", "brand": "Maybelline",
          "category": "Mascara", "price": 4.99, "currency": "USD", "price_text": "$4.99", **unknown,
@@ -312,7 +312,7 @@ def test_other_intents_keep_the_slots_and_override_them_with_new_entities():
     t = tracker("cheaper please", {"price_max": "$12"}, intent="refine_search", slots=old)
 
     assert requested_filters(t, NO_NAMES, {}) == {"category": "Nail Polish", "brand": "OPI", "price_min": None,
-                                                  "price_max": "$12", "facets": None}
+                                                  "price_max": "$12", "facets": None, "in_stock": None}
 
 
 def message_with(*entities: tuple[str, str]) -> Tracker:

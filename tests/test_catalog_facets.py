@@ -301,18 +301,24 @@ def test_bad_optional_values_are_bad_rows(write_file, tmp_path: Path) -> None:
             "a,Ok,\"1,299\",\"4,5\",\"1,204\",3\n"
             "b,Bad rating,5,great,,\n"
             "c,Half review,5,,12.5,\n"
-            "d,Text stock,5,,,in stock\n"
-            "e,Negative stock,5,,,-2\n")
+            "d,Text stock,5,,,lots\n"
+            "e,Negative stock,5,,,-2\n"
+            "f,Half stock,5,,,2.5\n"
+            "g,Sold out,5,,,Sold Out\n"
+            "h,In stock,5,,,in_stock\n")
     report = import_catalog(write_file("o.csv", rows), tmp_path / "o.db", currency="USD", progress=False)
     assert [str(e) for e in report.errors] == [
         "line 3: rating 'great' is not a number",
         "line 4: review_count '12.5' is not a whole number",
-        "line 5: stock 'in stock' is not a number",
+        "line 5: stock 'lots' is neither a whole count nor in / out of stock (e.g. 12, 0, in stock, out of stock, "
+        "yes, no)",
         "line 6: stock '-2' is negative",
+        "line 7: stock '2.5' is not a whole number",
     ]
     with Catalog.open(tmp_path / "o.db") as cat:
-        a = cat.get_product("a")
+        a, g, h = cat.get_products(["a", "g", "h"])
     assert (a.price, a.rating, a.review_count, a.stock) == (1299.0, 4.5, 1204, 3)
+    assert (g.stock, g.in_stock, h.stock, h.in_stock, a.in_stock) == (0, False, 1, True, True)
 
 
 def test_jsonl_facets_may_be_lists(write_file, tmp_path: Path) -> None:

@@ -346,7 +346,7 @@ def test_rest_keeps_the_numbered_text_and_the_generic_payload(shopper, api):
     assert [c["id"] for c in custom["custom"]["products"]] == chat.shown
     assert set(custom["custom"]["products"][0]) == {"id", "position", "title", "brand", "category", "price",
                                                      "currency", "price_text", "facets", "image_url", "rating",
-                                                     "reasons", "buttons"}
+                                                     "in_stock", "reasons", "buttons"}
 
 
 # ---- cart, details, comparison, checkout ----------------------------------------------------------------

@@ -184,7 +184,7 @@ def test_a_conversation_and_its_cart_survive_a_restart_of_both_servers(
 
 
 CARD_FIELDS = {"id", "position", "title", "brand", "category", "price", "currency", "price_text", "facets", "image_url",
-               "rating", "reasons", "buttons"}
+               "rating", "in_stock", "reasons", "buttons"}
 
 
 def test_the_readme_curl_example_answers_with_the_documented_schema(assistant: Assistant,

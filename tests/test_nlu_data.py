@@ -41,7 +41,7 @@ INTENTS = {"greet", "goodbye", "affirm", "deny", "help", "bot_challenge", "out_o
            "human_handoff", "set_language", "ask_policy", "order_status", "order_history", "cancel_order",
            "return_item", "reorder"}
 # What the actions get after EntitySynonymMapper.
-SYNONYM_VALUES = {"relative_price": {"lower", "higher"}, "drop_filter": {"price", "brand", "category"}}
+SYNONYM_VALUES = {"relative_price": {"lower", "higher"}, "drop_filter": {"price", "brand", "category", "stock"}}
 # A drop_filter without a synonym lifts an attribute: its words name the facet (data/nlu/refine.yml).
 FACET_WORDS = {"colour", "color", "colours", "colors", "size", "gender", "material", "anyone"}
 PRODUCT_INTENTS = {"search_products", "refine_search", "recommend", "similar_products"}
@@ -192,7 +192,7 @@ def test_ordinals_are_annotated_the_documented_way(nlu):
 
 @pytest.mark.parametrize("entity", sorted(SYNONYM_VALUES))
 def test_relative_price_and_drop_filter_map_to_exactly_their_values(nlu, entity):
-    """relative_price: lower or higher. drop_filter: price, brand or category by a synonym, or, with no
+    """relative_price: lower or higher. drop_filter: price, brand, category or stock by a synonym, or, with no
     synonym, an attribute lift whose words name the facet ("any colour", "size doesn't matter")."""
     synonyms = {k.lower(): v for k, v in nlu.entity_synonyms.items()}
     values = [synonyms.get(e["value"].lower(), e["value"]) for m in nlu.intent_examples

@@ -321,6 +321,26 @@ def parse_count(value: Any, field: str) -> int | None:
     return int(number)
 
 
+# A stock cell that says in or out rather than a count (folded: lowercase, spaces and "_" / "-" as one space).
+_IN_STOCK = {"in stock", "in", "yes", "y", "true", "available", "instock"}
+_OUT_OF_STOCK = {"out of stock", "out", "no", "n", "false", "sold out", "unavailable", "outofstock"}
+
+
+def parse_stock(value: Any) -> int | None:
+    """A stock cell: a whole count ("12", "1,204"), or in / out ("in stock" -> 1: in stock, count unknown;
+    "sold out" -> 0), None when empty (not tracked); raises ValueError naming what it accepts."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        said = " ".join(value.replace("_", " ").replace("-", " ").split()).lower()
+        if said in _IN_STOCK or said in _OUT_OF_STOCK:
+            return int(said in _IN_STOCK)
+        if said not in _NULLS and not any(ch.isdigit() for ch in said):
+            raise ValueError(f"stock {value.strip()[:40]!r} is neither a whole count nor in / out of stock "
+                             "(e.g. 12, 0, in stock, out of stock, yes, no)")
+    return parse_count(value, "stock")  # "-2" is negative, "2.5" not a whole number
+
+
 def parse_price(value: Any) -> tuple[float | None, tuple[str, ...]]:
     """A price cell as the shop wrote it -> (amount, currencies it names); (None, ()) when empty."""
     if value is None or (isinstance(value, str) and value.strip().lower() in _NULLS):
@@ -424,6 +444,6 @@ def parse_product(record: dict[str, Any] | BadRecord, mapping: ColumnMapping) ->
         "rating": parse_number(record.get("rating"), "rating"),
         "review_count": parse_count(record.get("review_count"), "review_count"),
         "image_url": (one_line(str(image)) or None) if (image := record.get("image_url")) is not None else None,
-        "stock": parse_count(record.get("stock"), "stock"),
+        "stock": parse_stock(record.get("stock")),
         "cuts": cuts,
     }

@@ -55,7 +55,12 @@ class Product:
     rating: float | None = None
     review_count: int | None = None
     image_url: str | None = None
-    stock: int | None = None  # None: not tracked
+    stock: int | None = None  # None: not tracked; 0: out of stock (an "in stock" cell without a count is 1)
+
+    @property
+    def in_stock(self) -> bool:
+        """False only for a product the shop marked out of stock (stock 0); untracked stock counts as in stock."""
+        return self.stock != 0
 
     @property
     def display_title(self) -> str:
@@ -114,10 +119,13 @@ class _Columns:
     facet_codes: dict[tuple[str, str], int]  # (name, value) -> code
     facet_start: np.ndarray  # (len(facet_codes) + 1,) offsets into facet_pos
     facet_pos: np.ndarray  # product positions grouped by facet code
+    sold_out: np.ndarray  # (n,) bool: stock 0
 
     @classmethod
-    def read(cls, db: sqlite_utils.Database, with_facets: bool) -> _Columns:
-        rows = db.execute("SELECT rowid, id, brand, category, category_path, price FROM products ORDER BY id").fetchall()
+    def read(cls, db: sqlite_utils.Database, with_facets: bool, with_stock: bool) -> _Columns:
+        stock = "stock" if with_stock else "NULL"
+        rows = db.execute(f"SELECT rowid, id, brand, category, category_path, price, {stock} FROM products"
+                          " ORDER BY id").fetchall()
         position = np.full(max((r[0] for r in rows), default=0) + 1, -1, dtype=np.int64)
         position[[r[0] for r in rows]] = np.arange(len(rows))
         brands: dict[str, int] = {}
@@ -137,7 +145,8 @@ class _Columns:
                    price=np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=np.float64),
                    brand=np.array(brand, dtype=np.int64), brands=brands,
                    place=np.array(place, dtype=np.int64), places=list(places),
-                   facet_codes=facet_codes, facet_start=facet_start, facet_pos=facet_pos)
+                   facet_codes=facet_codes, facet_start=facet_start, facet_pos=facet_pos,
+                   sold_out=np.array([r[6] == 0 for r in rows], dtype=bool))
 
     def having(self, name: str, value: str) -> np.ndarray:
         """(n,) bool: the products that have this facet pair (normalised here)."""
@@ -160,10 +169,11 @@ class Catalog:
         self._select = ", ".join(c if c in have else f"NULL AS {c}" for c in _PRODUCT_COLUMNS)
         self._has_facets = db["product_facets"].exists()
         self._has_han = "han_terms" in have  # schema 4
+        self._has_stock = "stock" in have  # schema 2
 
     def _columns(self) -> _Columns:
         if self._cols is None:
-            self._cols = _Columns.read(self.db, self._has_facets)
+            self._cols = _Columns.read(self.db, self._has_facets, self._has_stock)
         return self._cols
 
     @classmethod
@@ -291,11 +301,12 @@ class Catalog:
         price_min: float | None = None,
         price_max: float | None = None,
         facets: Iterable[tuple[str, str]] = (),
+        in_stock: bool = False,
     ) -> list[str]:
         """Ids of products passing every given filter, ordered by id (arguments of ``filter_mask``)."""
         ids = self._columns().ids
         mask = self.filter_mask(category=category, brand=brand, price_min=price_min, price_max=price_max,
-                                facets=facets)
+                                facets=facets, in_stock=in_stock)
         return [ids[i] for i in np.flatnonzero(mask).tolist()]
 
     def filter_mask(
@@ -306,6 +317,7 @@ class Catalog:
         price_min: float | None = None,
         price_max: float | None = None,
         facets: Iterable[tuple[str, str]] = (),
+        in_stock: bool = False,
     ) -> np.ndarray:
         """(n,) bool over ``product_ids()``: True for the products passing every given filter.
 
@@ -316,6 +328,7 @@ class Catalog:
             price_min, price_max: inclusive bounds; products with unknown price never pass them.
             facets: (name, value) pairs, compared normalised (``normalise_facet``); a product passes
                 when it has every pair. A pair the catalog does not have passes no product.
+            in_stock: leave out the products marked out of stock (stock 0; untracked stock passes).
         """
         cols = self._columns()
         mask = np.ones(len(cols.ids), dtype=bool)
@@ -332,7 +345,13 @@ class Catalog:
             mask &= cols.price <= float(price_max)
         for name, value in facets:
             mask &= cols.having(name, value)
+        if in_stock:
+            mask &= ~cols.sold_out
         return mask
+
+    def sells_out(self) -> bool:
+        """True when some product is marked out of stock: only then does an in-stock filter leave anything out."""
+        return bool(self._columns().sold_out.any())
 
     def brands(self) -> list[tuple[str, int]]:
         """(brand, product count), most products first."""

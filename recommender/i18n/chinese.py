@@ -35,6 +35,9 @@ _ORDINAL = re.compile(
 _ORDER_NUMBER = re.compile(r"(?<![\d.])(\d{1,9})\s*号订单|订单(?:号|编号)?\s*(?:是|为)?\s*[#＃]?\s*(\d{1,9})|[#＃]\s*(\d{1,9})")
 LOWER = ("便宜", "实惠", "划算", "低价", "平价", "太贵", "不要这么贵", "别这么贵")
 HIGHER = ("贵一点", "贵点", "贵些", "更贵", "高端", "高档", "好一点", "档次高")
+_SOLD_OUT = r"(?:缺货|售罄|卖完了?|没货|无货)"
+# "including out of stock": a word for it with a cue of inclusion before ("包括缺货的") or after ("缺货的也给我看看")
+_OUT_OF_STOCK_TOO = re.compile(rf"(?:包括|包含|加上|算上|连)(?:那些)?{_SOLD_OUT}|{_SOLD_OUT}的?(?:商品|东西)?(?:也|都)")
 _LOWER = re.compile("|".join(LOWER))
 _HIGHER = re.compile("|".join(HIGHER))
 
@@ -94,6 +97,16 @@ def relative_price(text: str) -> Mention | None:
         if match := pattern.search(text):
             return Mention(value, match.start(), match.end())
     return None
+
+
+def out_of_stock_too(text: str) -> Mention | None:
+    """"stock" (drop_filter's value: show the products out of stock too) when the text asks for them, else None.
+
+    >>> [m and m.value for m in (out_of_stock_too(t) for t in ("包括缺货的", "没货的也列出来吧", "第一个缺货吗"))]
+    ['stock', 'stock', None]
+    """
+    match = _OUT_OF_STOCK_TOO.search(text)
+    return Mention("stock", match.start(), match.end()) if match else None
 
 
 def order_numbers(text: str) -> list[Mention]:

@@ -13,8 +13,9 @@ from recommender.ranking.prices import format_price
 __all__ = ["AUDIENCE_FACETS", "RELAX_ORDER", "Facet", "Filters", "facet_phrase"]
 
 # When no product passes the filters, the first of these whose removal gives results is named:
-# price first, then the named facets (colour, size...), the product type last.
-RELAX_ORDER = ("price_max", "price_min", "facets", "brand", "category")
+# stock first (everything that matches is out of stock), then price, the named facets (colour, size...),
+# the product type last.
+RELAX_ORDER = ("in_stock", "price_max", "price_min", "facets", "brand", "category")
 # Facets that say who a product is for: described "for women", not "women".
 AUDIENCE_FACETS = frozenset({"gender", "sex", "audience", "age group", "department"})
 
@@ -33,7 +34,8 @@ class Filters:
     """Hard filters: every result satisfies every filter that is set (None or no facets = not set).
 
     ``facets``: (name, value) pairs, e.g. (("colour", "black"), ("gender", "women")); a dict is
-    accepted too. A product passes when it has every pair.
+    accepted too. A product passes when it has every pair. ``in_stock``: only products not marked out
+    of stock (``Product.in_stock``).
     """
 
     category: str | None = None
@@ -41,6 +43,7 @@ class Filters:
     price_min: float | None = None
     price_max: float | None = None
     facets: Facets = ()
+    in_stock: bool = False
 
     def __post_init__(self) -> None:
         for name in ("category", "brand"):
@@ -52,6 +55,7 @@ class Filters:
                 value = float(value)
                 object.__setattr__(self, name, None if math.isnan(value) else value)
         object.__setattr__(self, "facets", _facet_pairs(self.facets))
+        object.__setattr__(self, "in_stock", bool(self.in_stock))
 
     def is_empty(self) -> bool:
         """True when no filter is set."""
@@ -59,7 +63,7 @@ class Filters:
 
     def is_set(self, name: str) -> bool:
         """True when the filter ``name`` (a field, "facets" for all of them) is set."""
-        return bool(self.facets) if name == "facets" else getattr(self, name) is not None
+        return bool(getattr(self, name)) if name in ("facets", "in_stock") else getattr(self, name) is not None
 
     def words(self) -> frozenset[str]:
         """The lowercased words of the brand, category and facet values that are set ("L'Oreal Paris" ->
@@ -93,7 +97,7 @@ class Filters:
 
     def without(self, name: str) -> Filters:
         """A copy with one filter removed ("facets": all of them)."""
-        return replace(self, **{name: () if name == "facets" else None})
+        return replace(self, **{name: {"facets": (), "in_stock": False}.get(name)})
 
     def without_facet(self, name: str) -> Filters:
         """A copy without the facet ``name`` ("colour")."""

@@ -94,8 +94,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -194,11 +194,13 @@ class ScoredProduct:
 class SearchOutcome:
     """Ranked results; ``relax`` names the filter to drop when nothing passed the filters (or the
     relevance floor); ``no_match``: the query named something and no product of the catalog is
-    relevant to it (then ``results == []``)."""
+    relevant to it (then ``results == []``); ``out_of_stock``: with the in-stock filter, how many of the
+    products the same search shows without it are out of stock (left out of this page)."""
 
     results: list[ScoredProduct]
     relax: str | None = None
     no_match: bool = False
+    out_of_stock: int = 0
 
 
 class ProductSearch:
@@ -295,6 +297,20 @@ class ProductSearch:
             session_items: products this conversation showed interest in (liked, added to the cart).
         """
         filters = filters or Filters()
+        return self._counting_out_of_stock(filters, lambda f: self._search(query, f, n, exclude, shopper_id,
+                                                                           session_items))
+
+    def _counting_out_of_stock(self, filters: Filters, run: Callable[[Filters], SearchOutcome]) -> SearchOutcome:
+        """``run(filters)``; with the in-stock filter on a catalog that has products out of stock, with the
+        count of those ``run`` without it shows (``SearchOutcome.out_of_stock``: a second run)."""
+        outcome = run(filters)
+        if not filters.in_stock or not outcome.results or not self.catalog.sells_out():
+            return outcome
+        every = run(filters.without("in_stock"))
+        return replace(outcome, out_of_stock=sum(not r.product.in_stock for r in every.results))
+
+    def _search(self, query: str, filters: Filters, n: int, exclude: Collection[str], shopper_id: str | None,
+                session_items: Sequence[str]) -> SearchOutcome:
         q, hits = self._understood(query, filters)
         space = self._space(q, hits)
         floored = self._floored(q, filters, space)
@@ -472,6 +488,10 @@ class ProductSearch:
         """
         source = self.catalog.get_product(product_id)
         filters = filters or Filters()
+        return self._counting_out_of_stock(filters, lambda f: self._similar(source, n, f, exclude))
+
+    def _similar(self, source: Product, n: int, filters: Filters, exclude: Collection[str]) -> SearchOutcome:
+        product_id = source.id
         rows, outcome = self._candidates(filters, [*exclude, product_id])
         if outcome is not None:
             return outcome

@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 from recommender.errors import InvalidOrderChange, InvalidStoreValue, OrderNotFound
+from recommender.i18n.messages import N_
 from recommender.store.orders import Order, Orders
 from recommender.store.values import can_be_order_id, check_id, check_status, clean_note
 
@@ -84,7 +85,7 @@ class OrderChanges(Orders):
                 raise InvalidOrderChange(f"Order #{order_id} has been cancelled already")
             if order.status != "placed":
                 raise InvalidOrderChange(f"Order #{order_id} {_IS[order.status]}: it can no longer be cancelled")
-            self._insert_status(order_id, "cancelled", now, "by the shopper")
+            self._insert_status(order_id, "cancelled", now, N_("by the shopper"))
             changed = self._load([order_id])[0]
         logger.info("Order %s was cancelled by its shopper", order_id)
         return changed
@@ -123,7 +124,7 @@ class OrderChanges(Orders):
             self._check_returnable(order, wanted)
             self._insert_returns(order, wanted, at)
             if len(order.returned) + len(wanted) == len(order.lines):
-                self._insert_status(order_id, "returned", at, "every line returned by the shopper")
+                self._insert_status(order_id, "returned", at, N_("every line returned by the shopper"))
             changed = self._load([order_id])[0]
         logger.info("Order %s: %d lines returned", order_id, len(wanted))
         return changed

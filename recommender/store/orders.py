@@ -85,7 +85,8 @@ class Orders(Carts):
 
         Raises:
             EmptyCart: nothing to order.
-            CheckoutRefused: a product has no known price or left the catalog; the cart is unchanged.
+            CheckoutRefused: a product has no known price, is out of stock or left the catalog; the cart is
+                unchanged.
         """
         now = self._now()
         with self._write():
@@ -93,8 +94,8 @@ class Orders(Carts):
             if not cart:
                 raise EmptyCart(f"The cart of shopper {shopper_id!r} is empty; add a product before checkout")
             summary = price_cart(cart, catalog)
-            if not summary.complete:
-                raise CheckoutRefused(refusal(summary))
+            if not summary.orderable:
+                raise CheckoutRefused(refusal(summary), summary)
             (order_id,) = self._rows(
                 "INSERT INTO orders (shopper_id, created_at, total_cents) VALUES (?, ?, ?) RETURNING order_id",
                 [shopper_id, now, _cents(summary.total)],

@@ -36,6 +36,16 @@ class CartSummary:
         """True when every line is in the catalog and priced, so ``total`` is the cart's price."""
         return not self.unpriced and not self.missing
 
+    @property
+    def sold_out(self) -> list[Product]:
+        """The products of ``lines`` now marked out of stock (they cannot be ordered)."""
+        return [line.product for line in self.lines if not line.product.in_stock]
+
+    @property
+    def orderable(self) -> bool:
+        """True when the cart can be checked out: complete, and nothing in it out of stock."""
+        return self.complete and not self.sold_out
+
 
 def to_money(price: float | Decimal) -> Decimal:
     """A catalog price as an exact Decimal rounded to the cent (half up): 8.99 -> Decimal('8.99')."""
@@ -64,7 +74,8 @@ def price_cart(lines: Sequence[CartLine], catalog: Catalog) -> CartSummary:
 
 
 def refusal(summary: CartSummary) -> str:
-    """Why an incomplete cart cannot be checked out, naming each product to remove."""
+    """Why a cart that is not ``orderable`` cannot be checked out, naming each product to remove."""
     problems = [f"{p.display_title} ({p.id}) has no price" for p in summary.unpriced]
+    problems += [f"{p.display_title} ({p.id}) is out of stock" for p in summary.sold_out]
     problems += [f"product {pid!r} is no longer in the catalog" for pid in summary.missing]
     return f"Cannot check out: {'; '.join(problems)}. Remove {'it' if len(problems) == 1 else 'them'} first."
