@@ -30,6 +30,7 @@ CHOICES = {
     "ask_policy": N_("Ask about the shop's policies"), "order_status": N_("See where my order is"),
     "order_history": N_("See my orders"), "cancel_order": N_("Cancel an order"),
     "return_item": N_("Return something"), "reorder": N_("Buy an order again"),
+    "my_data": N_("See what you keep about me"), "forget_item": N_("Forget a like or dislike"),
 }
 MAX_CHOICES = 3
 

@@ -15,7 +15,7 @@ from actions import services, slots
 from actions.cards import custom_payload
 from actions.failures import ApologisingAction
 from actions.listing import NAME_CHARS, card, entity_values, listing_kind, money, referenced, short_title
-from recommender import CartSummary, CheckoutRefused, EmptyCart, NotInCart, price_cart
+from recommender import CartSummary, CheckoutRefused, EmptyCart, NotInCart, PricesChanged, price_cart, to_money
 from recommender.i18n.messages import N_, join, translate
 
 
@@ -62,6 +62,12 @@ def checkout_problems(cart: CartSummary, language: str | None) -> str:
     return translate(remove, language).format(problems=join(problems, language))
 
 
+def price_change(title: str, now: Decimal, then: Decimal, language: str | None) -> str:
+    """ "Matte Lipstick now $6.00 (was $5.00)" in the shopper's language."""
+    return translate("{title} now {now} (was {then})", language).format(
+        title=title, now=money_text(now, language), then=money_text(then, language))
+
+
 def message_id_of(tracker: Tracker) -> str | None:
     """Rasa's id of the shopper's message this turn answers; the same when that message is handled again."""
     return tracker.latest_message.get("message_id") or None
@@ -91,12 +97,14 @@ class ActionAddToCart(ApologisingAction):
         sold_out = [p.id for p in products if not p.in_stock]
         if sold_out:
             dispatcher.utter_message(response="utter_out_of_stock", titles=_names(sold_out, tracker))
-        known = [p.id for p in products if p.in_stock]
-        if sold_out and not known:
+        available = [p for p in products if p.in_stock]
+        if sold_out and not available:
             return [SlotSet(slots.FOCUS, sold_out[-1])]
-        for pid in known:
-            services.store().add_to_cart(tracker.sender_id, pid, source=listing_kind(tracker),
-                                         message_id=message_id_of(tracker))
+        for p in available:  # at the price the shopper sees now: checkout says when it changes
+            services.store().add_to_cart(tracker.sender_id, p.id, source=listing_kind(tracker),
+                                         message_id=message_id_of(tracker),
+                                         price=None if p.price is None else to_money(p.price))
+        known = [p.id for p in available]
         cart = _cart(tracker)
         dispatcher.utter_message(response="utter_added_to_cart", titles=_names(known, tracker),
                                  cart_summary=cart_summary(cart, tracker.get_slot(slots.LANGUAGE)),
@@ -179,6 +187,14 @@ class ActionCheckout(ApologisingAction):
             order = services.store().checkout(tracker.sender_id, services.catalog())
         except EmptyCart:
             dispatcher.utter_message(response="utter_cart_empty")
+            return []
+        except PricesChanged as changed:  # the cart now holds today's prices: the next checkout orders at them
+            language = tracker.get_slot(slots.LANGUAGE)
+            changes = [price_change(short_title(line.product, NAME_CHARS), line.unit_price, line.shown_price, language)
+                       for line in changed.cart.repriced]
+            dispatcher.utter_message(response="utter_checkout_refused", problem=translate(
+                "prices changed since you added them: {changes}. Say \"checkout\" again to order at today's prices.",
+                language).format(changes=join(changes, language)))
             return []
         except CheckoutRefused as refused:
             dispatcher.utter_message(response="utter_checkout_refused",

@@ -22,7 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services, slots
 from actions.cards import button_choices
-from actions.cart import cart_summary, items_total, message_id_of, money_text, priced
+from actions.cart import cart_summary, items_total, message_id_of, money_text, price_change, priced
 from actions.failures import ApologisingAction
 from actions.listing import NAME_CHARS, entity_values, say_not_listed
 from actions.references import positions
@@ -290,13 +290,12 @@ class ActionReorder(ApologisingAction):
             if not product.in_stock:
                 sold_out.append(line.title[:NAME_CHARS])
                 continue
+            now = to_money(product.price)  # said below when it changed: the price shown
             store.add_to_cart(tracker.sender_id, line.product_id, line.quantity, source="reorder",
-                              message_id=message_id_of(tracker))
+                              message_id=message_id_of(tracker), price=now)
             added.append(line.title[:NAME_CHARS])
-            if (now := to_money(product.price)) != line.unit_price:
-                changed.append(translate("{title} now {now} (was {then})", language).format(
-                    title=line.title[:NAME_CHARS], now=money_text(now, language),
-                    then=money_text(line.unit_price, language)))
+            if now != line.unit_price:
+                changed.append(price_change(line.title[:NAME_CHARS], now, line.unit_price, language))
         if not added:
             if sold_out:
                 dispatcher.utter_message(response="utter_out_of_stock", titles=join(sold_out, language))

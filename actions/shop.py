@@ -31,7 +31,7 @@ COMMANDS = (N_('"show more", "tell me about the second one", "compare the first 
             N_('"add number 3 to my cart", "what\'s in my cart", "checkout"'),
             N_('"I like the first one", "what do you recommend?"'),
             N_('"where is my order?", "what did I buy last time?", "cancel my order", "buy that again"'),
-            N_('"start over", "talk to a human", "delete my data"'))
+            N_('"start over", "talk to a human", "what do you know about me?", "delete my data"'))
 POLICY_QUESTIONS = N_('"how long does delivery take?", "how do I return something?"')  # a shop with a policy file
 
 

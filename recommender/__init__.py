@@ -78,6 +78,7 @@ _EXPORTS = {
     "CatalogNotFound": "recommender.errors",
     "ProductNotFound": "recommender.errors",
     "CheckoutRefused": "recommender.errors",
+    "PricesChanged": "recommender.errors",
     "EmptyCart": "recommender.errors",
     "NotInCart": "recommender.errors",
     "InvalidOrderChange": "recommender.errors",
@@ -117,7 +118,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from recommender.evaluate.runner import BenchmarkConfig, parse_models, parse_overrides, run_benchmark
     from recommender.errors import (BadRow, CatalogImportError, CatalogNotFound, CheckoutRefused, EmptyCart,
                                     InvalidOrderChange, InvalidStoreValue, NotInCart, OrderNotFound,
-                                    ProductNotFound, ShopbotError, StoreError)
+                                    PricesChanged, ProductNotFound, ShopbotError, StoreError)
     from recommender.ranking.filters import AUDIENCE_FACETS, RELAX_ORDER, Filters
     from recommender.ranking.prices import CURRENCY, NUMBER_WORDS, currency_in, format_price
     from recommender.catalog.types import singular_key

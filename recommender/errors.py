@@ -82,6 +82,11 @@ class CheckoutRefused(ShopbotError):
         self.cart = cart
 
 
+class PricesChanged(CheckoutRefused):
+    """Checkout refused because a price changed since the shopper was shown it (``cart.repriced``); the cart now
+    holds today's prices as shown, so the next checkout orders at them."""
+
+
 class OrderNotFound(ShopbotError, KeyError):
     """No order with this id (for a shopper: none of theirs; whose it is, is never said)."""
 

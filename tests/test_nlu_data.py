@@ -39,7 +39,7 @@ INTENTS = {"greet", "goodbye", "affirm", "deny", "help", "bot_challenge", "out_o
            "product_details", "compare_products", "explain", "add_to_cart", "remove_from_cart",
            "view_cart", "checkout", "like_product", "dislike_product", "start_over", "forget_me",
            "human_handoff", "set_language", "ask_policy", "order_status", "order_history", "cancel_order",
-           "return_item", "reorder"}
+           "return_item", "reorder", "my_data", "forget_item"}
 # What the actions get after EntitySynonymMapper.
 SYNONYM_VALUES = {"relative_price": {"lower", "higher"}, "drop_filter": {"price", "brand", "category", "stock"}}
 # A drop_filter without a synonym lifts an attribute: its words name the facet (data/nlu/refine.yml).

@@ -308,7 +308,7 @@ def test_a_version_2_store_is_upgraded_with_placed_orders(store_path: Path, cloc
         assert old.history == [StatusChange("placed", datetime(2024, 4, 1, 10, tzinfo=timezone.utc), None)]
         assert store.set_order_status(2, "shipped").status == "shipped"
     rows = all_rows(store_path)
-    assert rows["meta"] == [("store_schema_version", "3")]
+    assert rows["meta"] == [("store_schema_version", "4")]
     assert [row[1:3] for row in rows["order_status"]] == [(1, "placed"), (2, "placed"), (2, "shipped")]
     assert rows["order_returns"] == []
 

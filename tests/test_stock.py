@@ -1,7 +1,8 @@
 """Stock: what is out of stock is left out of listings (and counted), shown marked on request, never added
-to a cart, refused at checkout and left out of "buy that again". A grocery shop written here (counts,
-"in stock" / "sold out" cells, an untracked product) and the electronics fixture (a stock column with
-16 products at 0), through the catalog, the ranker and the actions with real trackers and stores."""
+to a cart, refused at checkout and left out of "buy that again"; and checkout orders only at prices the
+shopper was shown. A grocery shop written here (counts, "in stock" / "sold out" cells, an untracked
+product) and the electronics fixture (a stock column with 16 products at 0), through the catalog, the
+ranker and the actions with real trackers and stores."""
 
 from __future__ import annotations
 
@@ -35,10 +36,11 @@ HISTORIES = {"s1": ["g1", "g6"], "s2": ["g3", "g6"]}
 
 @pytest.fixture(scope="module")
 def grocer(tmp_path_factory):
-    """The grocery shop, and the same shop after the Arabica beans sold out."""
+    """The grocery shop, and the same shop after the Arabica beans sold out and the decaf went up to $5.49."""
     now = open_shop(tmp_path_factory.mktemp("grocer"), GROCERIES, HISTORIES)
-    later = open_shop(tmp_path_factory.mktemp("grocer_later"),
-                      [{**p, "stock": 0} if p["id"] == "g1" else p for p in GROCERIES], HISTORIES)
+    changes = {"g1": {"stock": 0}, "g3": {"price": 5.49}}
+    later = open_shop(tmp_path_factory.mktemp("grocer_later"), [{**p, **changes.get(p["id"], {})} for p in GROCERIES],
+                      HISTORIES)
     yield now, later
     now.catalog.close()
     later.catalog.close()
@@ -144,6 +146,21 @@ def test_checkout_rereads_stock_and_names_what_sold_out(store, grocer):
     assert said == "Arabica Coffee Beans 1kg缺货。请先把它从购物车里移除。"
 
 
+def test_checkout_says_which_prices_changed_and_orders_at_them_when_asked_again(store, grocer):
+    chat = Conversation("flo")
+    chat.say("add_to_cart", "/add_to_cart", product_id=["g3", "g6"])
+    services.use(grocer[1], store)  # the decaf costs more now
+    changed = chat.say("checkout", "checkout")
+    assert responses(changed) == ["utter_checkout_refused"]
+    assert changed[0]["problem"] == ('prices changed since you added them: Decaf Ground Coffee 250g now $5.49 '
+                                     '(was $4.99). Say "checkout" again to order at today\'s prices.')
+    assert sql(store, "SELECT count(*) FROM orders") == [(0,)]
+    placed = chat.say("checkout", "checkout")[0]
+    assert placed["response"] == "utter_order_placed"
+    assert sql(store, "SELECT product_id, unit_price_cents FROM order_items ORDER BY position") == [
+        ("g3", 549), ("g6", 199)]
+
+
 def test_buy_again_leaves_out_what_is_out_of_stock(store, grocer):
     chat = Conversation("ed")
     chat.say("add_to_cart", "/add_to_cart", product_id=["g1", "g3"])
@@ -151,8 +168,10 @@ def test_buy_again_leaves_out_what_is_out_of_stock(store, grocer):
     services.use(grocer[1], store)
     again = chat.say("reorder", "buy that again")[0]
     assert again["response"] == "utter_reordered" and again["titles"] == "Decaf Ground Coffee 250g"
-    assert again["changes"] == " Out of stock, not added: Arabica Coffee Beans 1kg."
+    assert again["changes"] == (" Out of stock, not added: Arabica Coffee Beans 1kg. Prices since that order: "
+                                "Decaf Ground Coffee 250g now $5.49 (was $4.99).")
     assert sql(store, "SELECT product_id FROM cart WHERE shopper_id = 'ed'") == [("g3",)]
+    assert responses(chat.say("checkout", "checkout")) == ["utter_order_placed"]  # at the price just said
 
 
 def test_chinese_shoppers_get_the_same(store):

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 from recommender import config
 from recommender.catalog.products import Catalog
-from recommender.errors import CheckoutRefused, EmptyCart, InvalidStoreValue, NotInCart, StoreError
+from recommender.errors import CheckoutRefused, EmptyCart, InvalidStoreValue, NotInCart, PricesChanged, StoreError
 from recommender.store import MetricsRow, ShopStore, price_cart
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
@@ -183,6 +183,30 @@ def test_checkout_refuses_unpriced_and_missing_products(store: ShopStore, tiny_c
                                "product 'gone' is no longer in the catalog. Remove them first.")
     assert [line.product_id for line in store.cart_lines("s1")] == ["p1", "p3", "gone"]
     assert store.orders("s1") == []
+
+
+def test_checkout_orders_only_at_prices_the_shopper_was_shown(store: ShopStore, tiny_catalog: Catalog,
+                                                             store_path: Path) -> None:
+    store.add_to_cart("s1", "p2", 2, price=Decimal("7.99"))  # the catalog says 8.99 now
+    store.add_to_cart("s1", "p1", price=Decimal("12.50"))     # unchanged
+    store.add_to_cart("s1", "p5")                             # shown price not known: not compared
+    with pytest.raises(PricesChanged) as info:
+        store.checkout("s1", tiny_catalog)
+    assert str(info.value) == "Prices changed since they were added to the cart: p2 7.99 -> 8.99"
+    assert [(line.product.id, line.shown_price, line.unit_price) for line in info.value.cart.repriced] == [
+        ("p2", Decimal("7.99"), Decimal("8.99"))]
+    assert store.orders("s1") == [] and all_rows(store_path)["orders"] == []
+    assert [(line.product_id, line.price) for line in store.cart_lines("s1")] == [
+        ("p2", Decimal("8.99")), ("p1", Decimal("12.50")), ("p5", None)]  # today's price, now shown
+    order = store.checkout("s1", tiny_catalog)
+    assert [(o.product_id, o.unit_price) for o in order.lines][:2] == [("p2", Decimal("8.99")), ("p1", Decimal("12.50"))]
+
+
+def test_adding_again_keeps_the_latest_price_shown(store: ShopStore, store_path: Path) -> None:
+    store.add_to_cart("s1", "p2", price=Decimal("7.99"))
+    store.add_to_cart("s1", "p2", price=Decimal("8.99"))
+    assert [(line.quantity, line.price) for line in store.cart_lines("s1")] == [(2, Decimal("8.99"))]
+    assert [row[-1] for row in all_rows(store_path)["cart"]] == [899]
 
 
 @pytest.mark.parametrize("trigger", [
@@ -353,6 +377,7 @@ def test_a_version_1_store_is_upgraded_in_place(store_path: Path, tiny_catalog: 
         conn.execute("DROP TABLE cart_changes")
         conn.execute("DROP TABLE order_returns")
         conn.execute("DROP TABLE order_status")
+        conn.execute("ALTER TABLE cart DROP COLUMN price_cents")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'store_schema_version'")
     conn.close()
     before = all_rows(store_path)
@@ -360,9 +385,10 @@ def test_a_version_1_store_is_upgraded_in_place(store_path: Path, tiny_catalog: 
         assert store.add_to_cart("s1", "p2", message_id="msg-9") == 2
         assert store.add_to_cart("s1", "p2", message_id="msg-9") == 2
     after = all_rows(store_path)
-    assert after["meta"] == [("store_schema_version", "3")]
+    assert after["meta"] == [("store_schema_version", "4")]
     assert after["orders"] == before["orders"] and after["feedback"] == before["feedback"]
     assert [row[:4] for row in after["cart_changes"]] == [("s1", "msg-9", "p2", "add")]
+    assert [row[-1] for row in after["cart"]] == [None]  # the price shown before the upgrade is not known
 
 
 # -- forget and isolation ---------------------------------------------------------------------
@@ -379,6 +405,18 @@ def fill(store: ShopStore, shopper: str, catalog: Catalog) -> None:
 
 def mentions(rows: dict[str, list[tuple]], value: str) -> list[tuple[str, tuple]]:
     return [(table, row) for table, table_rows in rows.items() for row in table_rows if value in row]
+
+
+def test_one_opinion_is_forgotten_and_what_is_kept_is_counted(store: ShopStore, tiny_catalog: Catalog) -> None:
+    fill(store, "s1", tiny_catalog)
+    fill(store, "s2", tiny_catalog)
+    kept = store.kept("s1")
+    assert kept == {"cart": 1, "orders": 1, "feedback": 2, "events": kept["events"]} and kept["events"] > 0
+    liked = store.feedback("s1").liked[0]
+    assert store.forget_opinion("s1", liked) == "like"
+    assert store.forget_opinion("s1", liked) is None
+    assert liked not in store.feedback("s1").liked and liked in store.feedback("s2").liked
+    assert store.kept("s1")["feedback"] == 1 and store.kept("nobody") == dict.fromkeys(kept, 0)
 
 
 def test_forget_leaves_no_row_about_the_shopper(store: ShopStore, tiny_catalog: Catalog, store_path: Path) -> None:
@@ -447,9 +485,9 @@ def test_a_catalog_or_foreign_file_is_not_a_store(tiny_catalog_path: Path, tmp_p
 def test_newer_schema_is_refused(store_path: Path) -> None:
     ShopStore.open(store_path).close()
     with sqlite3.connect(store_path) as conn:
-        conn.execute("UPDATE meta SET value = '4' WHERE key = 'store_schema_version'")
+        conn.execute("UPDATE meta SET value = '5' WHERE key = 'store_schema_version'")
     conn.close()
-    with pytest.raises(StoreError, match="has store schema version 4; this shopbot reads version 3"):
+    with pytest.raises(StoreError, match="has store schema version 5; this shopbot reads version 4"):
         ShopStore.open(store_path)
 
 

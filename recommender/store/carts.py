@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Literal
 
 from recommender.errors import InvalidStoreValue, NotInCart
 from recommender.store.connection import StoreFile
-from recommender.store.values import MAX_QUANTITY, check_id, check_quantity, check_source
+from recommender.store.values import MAX_QUANTITY, cents, check_id, check_quantity, check_source, from_cents
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class CartLine:
     quantity: int
     added_at: datetime  # first added; adding more keeps the line's place
     source: str  # the list it was first added from: search, recommend, similar, ...
+    price: Decimal | None = None  # the unit price the shopper was shown when adding it (None: not known)
 
 
 REPLAY_WINDOW = timedelta(days=1)  # how long a message's cart changes are remembered: a retry comes sooner
@@ -29,12 +31,14 @@ class Carts(StoreFile):
     """The ``cart`` table: one line per shopper and product; ``cart_changes``: what each message changed."""
 
     def add_to_cart(self, shopper_id: str, product_id: str, quantity: int = 1, *, source: str = "cart",
-                    message_id: str | None = None) -> int:
+                    message_id: str | None = None, price: Decimal | None = None) -> int:
         """Add ``quantity`` of a product and log an ``added`` event from ``source``; returns the new quantity.
 
         Args:
             source: the list the shopper added it from (search, recommend, similar, ...); the line
                 keeps the source of its first add, and checkout credits its ``ordered`` event to it.
+            price: the unit price the shopper was shown (the latest add's counts): checkout tells them
+                when today's differs.
             message_id: the shopper's message this add answers. A message that already added this
                 product (a retry after a crash) adds nothing and returns the line's quantity.
         """
@@ -47,10 +51,10 @@ class Carts(StoreFile):
             if not self._first_change(shopper_id, message_id, product_id, "add", now):
                 return self._quantity(shopper_id, product_id)
             (new,) = self._rows(
-                "INSERT INTO cart (shopper_id, product_id, quantity, source, added_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (shopper_id, product_id) DO UPDATE SET quantity = quantity + excluded.quantity"
-                " RETURNING quantity",
-                [shopper_id, product_id, quantity, source, now],
+                "INSERT INTO cart (shopper_id, product_id, quantity, source, added_at, price_cents)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (shopper_id, product_id) DO UPDATE SET"
+                " quantity = quantity + excluded.quantity, price_cents = excluded.price_cents RETURNING quantity",
+                [shopper_id, product_id, quantity, source, now, None if price is None else cents(price)],
             )[0]
             if new > MAX_QUANTITY:
                 raise InvalidStoreValue(f"At most {MAX_QUANTITY} of product {product_id!r} fit in a cart")
@@ -91,9 +95,16 @@ class Carts(StoreFile):
 
     def cart_lines(self, shopper_id: str) -> list[CartLine]:
         """The shopper's cart in the order the products were first added; [] when empty."""
-        rows = self._rows("SELECT product_id, quantity, added_at, source FROM cart WHERE shopper_id = ?"
+        rows = self._rows("SELECT product_id, quantity, added_at, source, price_cents FROM cart WHERE shopper_id = ?"
                           " ORDER BY added_at, rowid", [shopper_id])
-        return [CartLine(pid, qty, datetime.fromisoformat(at), source) for pid, qty, at, source in rows]
+        return [CartLine(pid, qty, datetime.fromisoformat(at), source, None if shown is None else from_cents(shown))
+                for pid, qty, at, source, shown in rows]
+
+    def _reprice(self, shopper_id: str, prices: dict[str, Decimal]) -> None:
+        """Record that the shopper was shown these unit prices (product id -> price) for their cart's lines
+        (the caller holds the write transaction)."""
+        self.db.conn.executemany("UPDATE cart SET price_cents = ? WHERE shopper_id = ? AND product_id = ?",
+                                 [(cents(price), shopper_id, pid) for pid, price in prices.items()])
 
     def clear_cart(self, shopper_id: str) -> int:
         """Empty the cart; returns the number of lines removed."""

@@ -17,7 +17,7 @@ from recommender.errors import InvalidStoreValue, StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "3"  # meta key "store_schema_version"; also tells a store from a catalog file
+SCHEMA_VERSION = "4"  # meta key "store_schema_version"; also tells a store from a catalog file
 BUSY_TIMEOUT_S = 10.0  # how long a write waits for another process's transaction
 
 # the cart changes each message made, so a replayed message (a retry after a crash) changes nothing
@@ -46,7 +46,7 @@ _SCHEMA = (
     """CREATE TABLE cart (
         shopper_id TEXT NOT NULL, product_id TEXT NOT NULL,
         quantity INTEGER NOT NULL CHECK (quantity > 0),
-        source TEXT NOT NULL, added_at TEXT NOT NULL,
+        source TEXT NOT NULL, added_at TEXT NOT NULL, price_cents INTEGER,
         PRIMARY KEY (shopper_id, product_id))""",
     """CREATE TABLE orders (
         order_id INTEGER PRIMARY KEY AUTOINCREMENT, shopper_id TEXT NOT NULL,
@@ -77,6 +77,7 @@ _UPGRADES = {
     "2": ("3", (*_ORDER_STATUS, _ORDER_RETURNS,  # the orders so far were placed when created
                 "INSERT INTO order_status (order_id, status, at)"
                 " SELECT order_id, 'placed', created_at FROM orders ORDER BY order_id")),
+    "3": ("4", ("ALTER TABLE cart ADD COLUMN price_cents INTEGER",)),  # lines added before: price not known
 }
 
 Clock = Callable[[], datetime]

@@ -35,6 +35,14 @@ class Likes(StoreFile):
             self.db.execute("INSERT OR REPLACE INTO feedback (shopper_id, product_id, opinion, at) VALUES (?, ?, ?, ?)",
                             [shopper_id, product_id, opinion, now])
 
+    def forget_opinion(self, shopper_id: str, product_id: str) -> str | None:
+        """Delete the shopper's like or dislike of the product; returns which it was ("like", "dislike"),
+        None when there was none."""
+        with self._write():
+            rows = self._rows("DELETE FROM feedback WHERE shopper_id = ? AND product_id = ? RETURNING opinion",
+                              [shopper_id, product_id])
+        return rows[0][0] if rows else None
+
     def feedback(self, shopper_id: str) -> Feedback:
         """The shopper's liked and disliked products, each oldest first."""
         rows = self._rows("SELECT product_id, opinion FROM feedback WHERE shopper_id = ? ORDER BY at, rowid",

@@ -12,10 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from recommender.catalog.products import Catalog
-from recommender.errors import CheckoutRefused, EmptyCart, InvalidStoreValue
-from recommender.store.carts import Carts
-from recommender.store.pricing import CENT, price_cart, refusal
-from recommender.store.values import can_be_order_id, check_status
+from recommender.errors import CheckoutRefused, EmptyCart, InvalidStoreValue, PricesChanged
+from recommender.store.carts import CartLine, Carts
+from recommender.store.pricing import CartSummary, price_cart, refusal
+from recommender.store.values import can_be_order_id, cents, check_status, from_cents
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +65,6 @@ class Order:
         return next((c.at for c in reversed(self.history) if c.status == "delivered"), None)
 
 
-def _cents(amount: Decimal) -> int:
-    return int(amount.quantize(CENT) * 100)
-
-
-def _money(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)
-
-
 class Orders(Carts):
     """The ``orders`` and ``order_items`` tables, written from the cart at checkout, and reading orders
     with their ``order_status`` history and ``order_returns``."""
@@ -82,11 +74,15 @@ class Orders(Carts):
 
         Writes ``orders`` and ``order_items`` (title and price snapshots), empties the cart and logs
         an ``ordered`` event per line credited to the line's source. A failure writes none of it.
+        Nothing is ordered at a price the shopper was not shown: when a line's price changed since it
+        was added, the cart records today's prices as shown (the caller tells the shopper) and
+        PricesChanged is raised; the next checkout orders at them.
 
         Raises:
             EmptyCart: nothing to order.
             CheckoutRefused: a product has no known price, is out of stock or left the catalog; the cart is
                 unchanged.
+            PricesChanged: a price changed since the shopper was shown it (a CheckoutRefused).
         """
         now = self._now()
         with self._write():
@@ -96,21 +92,33 @@ class Orders(Carts):
             summary = price_cart(cart, catalog)
             if not summary.orderable:
                 raise CheckoutRefused(refusal(summary), summary)
-            (order_id,) = self._rows(
-                "INSERT INTO orders (shopper_id, created_at, total_cents) VALUES (?, ?, ?) RETURNING order_id",
-                [shopper_id, now, _cents(summary.total)],
-            )[0]
-            lines = [OrderLine(p.product.id, p.product.display_title, p.quantity, p.unit_price)
-                     for p in summary.lines if p.unit_price is not None]
-            self.db.conn.executemany(
-                "INSERT INTO order_items (order_id, position, product_id, title, quantity, unit_price_cents)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(order_id, i, o.product_id, o.title, o.quantity, _cents(o.unit_price)) for i, o in enumerate(lines)],
-            )
-            sources = {line.product_id: line.source for line in cart}
-            self._insert_events([(now, shopper_id, "ordered", sources[o.product_id], o.product_id) for o in lines])
-            self._insert_status(order_id, "placed", now)
-            self.db.execute("DELETE FROM cart WHERE shopper_id = ?", [shopper_id])
+            if summary.repriced:
+                self._reprice(shopper_id, {line.product.id: line.unit_price for line in summary.repriced})
+            else:
+                order = self._place(shopper_id, cart, summary, now)
+        if summary.repriced:  # outside the transaction, which has recorded the prices now shown
+            changed = ", ".join(f"{line.product.id} {line.shown_price} -> {line.unit_price}"
+                                for line in summary.repriced)
+            raise PricesChanged(f"Prices changed since they were added to the cart: {changed}", summary)
+        return order
+
+    def _place(self, shopper_id: str, cart: Sequence[CartLine], summary: CartSummary, now: str) -> Order:
+        """Write the order of an orderable cart and empty the cart (the caller holds the write transaction)."""
+        (order_id,) = self._rows(
+            "INSERT INTO orders (shopper_id, created_at, total_cents) VALUES (?, ?, ?) RETURNING order_id",
+            [shopper_id, now, cents(summary.total)],
+        )[0]
+        lines = [OrderLine(p.product.id, p.product.display_title, p.quantity, p.unit_price)
+                 for p in summary.lines if p.unit_price is not None]
+        self.db.conn.executemany(
+            "INSERT INTO order_items (order_id, position, product_id, title, quantity, unit_price_cents)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(order_id, i, o.product_id, o.title, o.quantity, cents(o.unit_price)) for i, o in enumerate(lines)],
+        )
+        sources = {line.product_id: line.source for line in cart}
+        self._insert_events([(now, shopper_id, "ordered", sources[o.product_id], o.product_id) for o in lines])
+        self._insert_status(order_id, "placed", now)
+        self.db.execute("DELETE FROM cart WHERE shopper_id = ?", [shopper_id])
         logger.info("Order %s: %d lines, total %s", order_id, len(lines), summary.total)
         created = datetime.fromisoformat(now)
         return Order(order_id, created, lines, summary.total, [StatusChange("placed", created, None)], {})
@@ -171,8 +179,8 @@ class Orders(Carts):
             returned.setdefault(order_id, {})[position] = quantity
         orders = {}
         for (order_id, created_at, total), rows in itertools.groupby(items, key=lambda r: r[:3]):
-            lines = [OrderLine(r[3], r[4], r[5], _money(r[6])) for r in rows]
-            orders[order_id] = Order(order_id, datetime.fromisoformat(created_at), lines, _money(total),
+            lines = [OrderLine(r[3], r[4], r[5], from_cents(r[6])) for r in rows]
+            orders[order_id] = Order(order_id, datetime.fromisoformat(created_at), lines, from_cents(total),
                                      history.get(order_id, []), returned.get(order_id, {}))
         return [orders[i] for i in order_ids if i in orders]
 

@@ -8,8 +8,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from recommender.catalog.products import Catalog, Product
 from recommender.store.carts import CartLine
+from recommender.store.values import CENT
 
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,12 @@ class PricedLine:
     quantity: int
     unit_price: Decimal | None
     line_total: Decimal | None
+    shown_price: Decimal | None = None  # the unit price the shopper was shown for it (None: not known)
+
+    @property
+    def repriced(self) -> bool:
+        """True when today's price differs from the one the shopper was shown."""
+        return None not in (self.shown_price, self.unit_price) and self.shown_price != self.unit_price
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,11 @@ class CartSummary:
     def sold_out(self) -> list[Product]:
         """The products of ``lines`` now marked out of stock (they cannot be ordered)."""
         return [line.product for line in self.lines if not line.product.in_stock]
+
+    @property
+    def repriced(self) -> list[PricedLine]:
+        """The lines whose price changed since the shopper was shown it."""
+        return [line for line in self.lines if line.repriced]
 
     @property
     def orderable(self) -> bool:
@@ -64,7 +75,7 @@ def price_cart(lines: Sequence[CartLine], catalog: Catalog) -> CartSummary:
             continue
         unit = to_money(product.price) if product.price is not None else None
         total = unit * line.quantity if unit is not None else None
-        priced.append(PricedLine(product, line.quantity, unit, total))
+        priced.append(PricedLine(product, line.quantity, unit, total, line.price))
     return CartSummary(
         lines=priced,
         total=sum((p.line_total for p in priced if p.line_total is not None), Decimal("0.00")),

@@ -16,6 +16,13 @@ logger = logging.getLogger(__name__)
 class ShopStore(OrderChanges, Likes, Events, Retention):
     """Carts, orders, feedback and events of every shopper, in one SQLite file."""
 
+    def kept(self, shopper_id: str) -> dict[str, int]:
+        """How many rows about the shopper each table keeps (what ``forget`` would delete, less the per-message
+        records): cart lines, orders, likes and dislikes (feedback), activity events."""
+        with self._reading():
+            return {table: self._rows(f"SELECT count(*) FROM {table} WHERE shopper_id = ?", [shopper_id])[0][0]
+                    for table in ("cart", "orders", "feedback", "events")}
+
     def forget(self, shopper_id: str) -> dict[str, int]:
         """Delete every row about the shopper, in one transaction; returns rows deleted per table."""
         theirs = "WHERE order_id IN (SELECT order_id FROM orders WHERE shopper_id = ?)"

@@ -1,8 +1,10 @@
-"""Checks on what callers hand the shop store: ids, list labels (sources), quantities, order statuses and notes."""
+"""Checks on what callers hand the shop store (ids, list labels (sources), quantities, order statuses and notes),
+and money as the store keeps it (whole cents)."""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from recommender.errors import InvalidStoreValue
@@ -13,6 +15,17 @@ ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled", "returned")  # 
 MAX_ORDER_ID = 2**63 - 1  # SQLite's largest integer
 MAX_NOTE_CHARS = 500  # a status change's note (a tracking number, a reason)
 _SOURCE = re.compile(r"[a-z_]{1,20}")
+CENT = Decimal("0.01")
+
+
+def cents(amount: Decimal) -> int:
+    """An amount in whole cents, as the store keeps it: Decimal('8.99') -> 899."""
+    return int(amount.quantize(CENT) * 100)
+
+
+def from_cents(value: int) -> Decimal:
+    """A stored amount back as money: 899 -> Decimal('8.99')."""
+    return Decimal(value).scaleb(-2)
 
 
 def check_id(value: Any, what: str) -> None:
