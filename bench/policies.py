@@ -1,15 +1,23 @@
 """Answers from the shop's policy file (issue 21, item 2): is the right section found, and is a question
-the file does not answer left unanswered?
+the file does not answer left unanswered? Asked of two kinds of shop.
 
-bench/data/policy_questions.tsv holds shoppers' questions in English and Chinese, each with the
-``##`` section of data/shop/policies.md that answers it, or ``-`` when the file does not. English
-questions are asked of policies.md, Chinese ones of its translation policies.zh.md, and also of the
-English file (a shop that wrote its policies in one language). For each encoder (MiniLM, the Universal
+Each shop has a policy file, its Chinese translation beside it, and shoppers' questions in English and
+Chinese, each with the ``##`` section (English heading) of the file that answers it, or ``-`` when the
+file does not:
+
+- the demo shop: data/shop/policies.md and policies.zh.md, bench/data/policy_questions.tsv;
+- Voltio, an electronics and home-appliance shop: bench/data/policies_electronics.md and
+  policies_electronics.zh.md, bench/data/policy_questions_electronics.tsv.
+
+English questions are asked of the English file, Chinese ones of its translation, and also of the
+English file (a shop that wrote its policies in one language); a translation's sections are those of
+the English file in the same order. For each shop and encoder (MiniLM, the Universal
 Sentence Encoder multilingual, multilingual-e5-small) and each relevance floor it prints: top-1 section
 accuracy on the answerable questions (an "I don't know" counts as wrong), the share of unanswerable ones
 left unanswered, and the floor that maximises the lower of the two; and both at the floor the assistant
 uses with that encoder (it reads English questions with MiniLM, others with the multilingual USE:
-``Policies.for_language``). Targets: >= 0.9 and >= 0.9. It draws both shares against the floor.
+``Policies.for_language``). Targets: >= 0.9 and >= 0.9, for both shops. It prints one table per shop and
+draws both shares against the floor, one row of panels per shop.
 
 Usage: .venv/bin/python bench/policies.py [--out bench/results/policies.md]
 """
@@ -32,8 +40,21 @@ from recommender.text.encoder import TextEncoder
 from recommender.text.multilingual import E5Encoder, MultilingualEncoder
 
 RESULTS = Path(__file__).parent / "results"
-QUESTIONS = Path(__file__).parent / "data" / "policy_questions.tsv"
+DATA = Path(__file__).parent / "data"
 FLOORS = np.round(np.arange(0.20, 0.951, 0.025), 3)
+
+
+@dataclass(frozen=True)
+class Shop:
+    name: str
+    kind: str
+    policies: Path  # the English file; its Chinese translation beside it (``translation``)
+    questions: Path
+
+
+SHOPS = (Shop("The demo shop", "beauty products", config.SHIPPED_POLICIES, DATA / "policy_questions.tsv"),
+         Shop("Voltio", "electronics and home appliances", DATA / "policies_electronics.md",
+              DATA / "policy_questions_electronics.tsv"))
 
 
 @dataclass(frozen=True)
@@ -43,7 +64,7 @@ class Asked:
     section: str | None  # None: the file does not answer it
 
 
-def read_questions(path: Path = QUESTIONS) -> list[Asked]:
+def read_questions(path: Path) -> list[Asked]:
     with path.open(encoding="utf-8", newline="") as rows:
         return [Asked(r["language"], r["question"], None if r["section"] == "-" else r["section"])
                 for r in csv.DictReader(rows, delimiter="\t")]
@@ -70,38 +91,42 @@ def rates(results: list[tuple[str | None, float]], asked: list[Asked], floor: fl
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=RESULTS / "policies.md",
               show_default=True, help="the Markdown report (a figure is drawn beside it)")
 def main(out: Path) -> None:
-    """Section accuracy and "I don't know" rates of the policy answers, per encoder and floor."""
-    asked = read_questions()
-    source = config.SHIPPED_POLICIES
-    cases = {"English -> policies.md": ([a for a in asked if a.language == "en"], "en"),
-             "Chinese -> policies.zh.md": ([a for a in asked if a.language == "zh"], "zh"),
-             "Chinese -> policies.md": ([a for a in asked if a.language == "zh"], "en")}
+    """Section accuracy and "I don't know" rates of the policy answers, per shop, encoder and floor."""
+    encoders = ((TextEncoder(), DEFAULT_FLOOR), (MultilingualEncoder(), MULTILINGUAL_FLOOR), (E5Encoder(), None))
     lines = [machine_header("Policy answers", f"load {load_average()}"), "",
-             f"Command: `.venv/bin/python bench/policies.py`. Questions: {QUESTIONS.relative_to(config.REPO_ROOT)} "
-             f"({sum(a.section is not None for a in asked)} answerable, {sum(a.section is None for a in asked)} not); "
-             f"policies: {source.relative_to(config.REPO_ROOT)} and its Chinese translation. Accuracy: the right "
-             "section, above the floor, among the answerable questions; unknown: the unanswerable questions "
-             "below the floor. Best floor: the one with the highest lower of the two.", "",
-             "| encoder | questions -> file | top-1 accuracy (no floor) | best floor | accuracy | unknown "
-             "| the assistant's floor: accuracy / unknown | ms per question |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Command: `.venv/bin/python bench/policies.py`. Accuracy: the right section, above the floor, among "
+             "the answerable questions; unknown: the unanswerable questions below the floor. Best floor: the one "
+             "with the highest lower of the two."]
     curves = {}
     with tempfile.TemporaryDirectory() as cache:
-        for encoder, served in ((TextEncoder(), DEFAULT_FLOOR), (MultilingualEncoder(), MULTILINGUAL_FLOOR),
-                                (E5Encoder(), None)):
-            english = Policies.load_or_build(source, encoder, Path(cache), floor=-1.0)
-            for case, (questions, language) in cases.items():
-                policies = Policies.load_or_build(translation(source, language), encoder, Path(cache), floor=-1.0)
-                started = time.perf_counter()
-                results = found(policies, english, questions)
-                ms = (time.perf_counter() - started) * 1000 / len(questions)
-                table = [rates(results, questions, floor) for floor in FLOORS]
-                best = max(range(len(FLOORS)), key=lambda i: (min(table[i]), table[i][0]))
-                at_served = "%.3f / %.3f at %.3f" % (*rates(results, questions, served), served) if served else "-"
-                lines.append(f"| {encoder.model_id.split('@')[0]} | {case} | {rates(results, questions, -1.0)[0]:.3f} "
-                             f"| {FLOORS[best]:.3f} | {table[best][0]:.3f} | {table[best][1]:.3f} "
-                             f"| {at_served} | {ms:.1f} |")
-                curves[(type(encoder).__name__, case)] = table
+        for shop in SHOPS:
+            asked = read_questions(shop.questions)
+            source, chinese = shop.policies, translation(shop.policies, "zh")
+            cases = {f"English -> {source.name}": ([a for a in asked if a.language == "en"], "en"),
+                     f"Chinese -> {chinese.name}": ([a for a in asked if a.language == "zh"], "zh"),
+                     f"Chinese -> {source.name}": ([a for a in asked if a.language == "zh"], "en")}
+            lines += ["", f"## {shop.name} ({shop.kind}): {source.relative_to(config.REPO_ROOT)} and "
+                      f"{chinese.relative_to(config.REPO_ROOT)}", "",
+                      f"Questions: {shop.questions.relative_to(config.REPO_ROOT)} "
+                      f"({sum(a.section is not None for a in asked)} answerable, "
+                      f"{sum(a.section is None for a in asked)} not).", "",
+                      "| encoder | questions -> file | top-1 accuracy (no floor) | best floor | accuracy | unknown "
+                      "| the assistant's floor: accuracy / unknown | ms per question |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for encoder, served in encoders:
+                english = Policies.load_or_build(source, encoder, Path(cache), floor=-1.0)
+                for case, (questions, language) in cases.items():
+                    policies = Policies.load_or_build(translation(source, language), encoder, Path(cache), floor=-1.0)
+                    started = time.perf_counter()
+                    results = found(policies, english, questions)
+                    ms = (time.perf_counter() - started) * 1000 / len(questions)
+                    table = [rates(results, questions, floor) for floor in FLOORS]
+                    best = max(range(len(FLOORS)), key=lambda i: (min(table[i]), table[i][0]))
+                    at_served = "%.3f / %.3f at %.3f" % (*rates(results, questions, served), served) if served else "-"
+                    lines.append(f"| {encoder.model_id.split('@')[0]} | {case} "
+                                 f"| {rates(results, questions, -1.0)[0]:.3f} | {FLOORS[best]:.3f} "
+                                 f"| {table[best][0]:.3f} | {table[best][1]:.3f} | {at_served} | {ms:.1f} |")
+                    curves[(shop.name, type(encoder).__name__, case)] = table
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     click.echo("\n".join(lines))
@@ -109,24 +134,28 @@ def main(out: Path) -> None:
     click.echo(f"wrote {out} and {out.with_suffix('.png')}")
 
 
-def draw(curves: dict[tuple[str, str], list[tuple[float, float]]], path: Path) -> None:
-    """Accuracy and unknown share against the floor, one panel per encoder."""
+def draw(curves: dict[tuple[str, str, str], list[tuple[float, float]]], path: Path) -> None:
+    """Accuracy and unknown share against the floor: one row of panels per shop, one column per encoder."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    encoders = sorted({name for name, _ in curves})
-    fig, axes = plt.subplots(1, len(encoders), figsize=(5 * len(encoders), 4), sharey=True)
-    for ax, name in zip(np.atleast_1d(axes), encoders):
-        for (encoder, case), table in curves.items():
-            if encoder == name:
-                line, = ax.plot(FLOORS, [t[0] for t in table], label=f"{case}: accuracy")
-                ax.plot(FLOORS, [t[1] for t in table], linestyle="--", color=line.get_color(), label=f"{case}: unknown")
-        ax.axhline(0.9, color="grey", linewidth=0.8)
-        ax.set(title=name, xlabel="relevance floor (cosine)", ylim=(0, 1.02))
-    np.atleast_1d(axes)[0].set_ylabel("share of questions")
-    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower left")
+    shops = list(dict.fromkeys(shop for shop, _, _ in curves))
+    encoders = sorted({name for _, name, _ in curves})
+    fig, axes = plt.subplots(len(shops), len(encoders), figsize=(5 * len(encoders), 4 * len(shops)), sharey=True,
+                             squeeze=False)
+    for row, shop in zip(axes, shops):
+        for ax, name in zip(row, encoders):
+            for (owner, encoder, case), table in curves.items():
+                if (owner, encoder) == (shop, name):
+                    line, = ax.plot(FLOORS, [t[0] for t in table], label=f"{case}: accuracy")
+                    ax.plot(FLOORS, [t[1] for t in table], linestyle="--", color=line.get_color(),
+                            label=f"{case}: unknown")
+            ax.axhline(0.9, color="grey", linewidth=0.8)
+            ax.set(title=f"{shop}: {name}", xlabel="relevance floor (cosine)", ylim=(0, 1.02))
+        row[0].set_ylabel("share of questions")
+        row[0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -7,8 +7,8 @@ with a sentence encoder; a question is answered by the section whose passage or 
 closest to it, quoted by the sentences closest to the question (at most ``QUOTE_SENTENCES``, in the
 passage's order). A question no section reaches ``floor`` (cosine) is not answered: the caller says it
 does not know. A file's translations sit beside it, one per language: ``policies.md`` and
-``policies.zh.md``. The vectors are cached per file, encoder and content, so they are rebuilt only when
-the file changes.
+``policies.zh.md``. The vectors are cached per encoder and the texts embedded, so they are rebuilt only
+when the file (or how it is split) changes.
 """
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ MAX_BYTES = 1_000_000  # a policy file is a page of text, not a book
 _SECTION = re.compile(r"^##(?!#)\s*(.+?)\s*#*\s*$", re.M)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
 _CJK_END = re.compile(r"[。！？；]$")
-_MARKUP = re.compile(r"^\s{0,3}(?:#{3,6}\s*|[-*+]\s+|\d+[.)]\s+|>\s*)|[*_`]+|\[([^\]]*)\]\([^)]*\)", re.M)
+# Markdown dropped from a passage: heading marks, list and quote marks, emphasis (an "_" inside a word, as in
+# customer_care@shop.example, is kept) and a link's address
+_MARKUP = re.compile(r"^\s{0,3}(?:#{3,6}\s*|[-*+]\s+|\d+[.)]\s+|>\s*)|[*`]+|(?<!\w)_+|_+(?!\w)|\[([^\]]*)\]\([^)]*\)",
+                     re.M)
 
 
 class PolicyFileError(ShopbotError):
@@ -101,8 +104,8 @@ class Policies:
 
     @classmethod
     def load_or_build(cls, path: Path, encoder: Encoder, cache_dir: Path, floor: float = DEFAULT_FLOOR) -> Policies:
-        """The policies of the file at ``path``, their vectors from the cache when the file and the encoder
-        are those they were made from, else encoded (and cached).
+        """The policies of the file at ``path``, their vectors from the cache when the texts embedded (the file
+        as split) and the encoder are those they were made from, else encoded (and cached).
 
         Raises:
             PolicyFileError: the file cannot be read, is too large or has no section.
@@ -117,9 +120,9 @@ class Policies:
         if not passages:
             raise PolicyFileError(f"the policy file {path} has no '## ' section: write each policy under a "
                                   "'## Heading' (docs/policies.md)")
-        key = hashlib.sha256(data + b"\0" + encoder.model_id.encode()).hexdigest()
-        cached = cache_dir / "policies" / f"{key}.npy"
         texts = [text for p in passages for text in (f"{p.section}: {p.text}", *p.sentences)]
+        key = hashlib.sha256("\0".join([encoder.model_id, *texts]).encode()).hexdigest()
+        cached = cache_dir / "policies" / f"{key}.npy"
         try:
             vectors = np.load(cached, allow_pickle=False)
         except (OSError, ValueError):  # not cached yet (or unreadable): encode it

@@ -46,11 +46,15 @@ Next day.
 
 ## 退货
 签收后30天内可以退货。请保留包装。
+
+## Contact
+Write to _customer_care@shop.example_ or see __shop.example/help_center__.
 """)
     assert [(p.section, p.sentences) for p in passages] == [
         ("Shipping and delivery",
          ("We ship to Canada.", "See the carriers!", "Free over $50.", "Express", "Next day.")),
-        ("退货", ("签收后30天内可以退货。", "请保留包装。"))]
+        ("退货", ("签收后30天内可以退货。", "请保留包装。")),
+        ("Contact", ("Write to customer_care@shop.example or see shop.example/help_center.",))]
     assert passages[1].text == "签收后30天内可以退货。请保留包装。"
 
 
