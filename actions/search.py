@@ -137,6 +137,9 @@ class ActionShowMore(ApologisingAction):
         if not listing:
             dispatcher.utter_message(response="utter_nothing_listed")
             return []
+        if listing.get("kind") == "my_data":  # the likes and dislikes listed whole ("what do you know about me?")
+            dispatcher.utter_message(response="utter_no_more_results", summary="")
+            return []
         seen = set(tracker.get_slot(slots.SEEN) or [])
         filters = build_filters(slot_filters(tracker), services.vocabulary())
         summary = describe(filters, services.catalog().currency(), tracker.get_slot(slots.LANGUAGE))

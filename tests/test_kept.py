@@ -45,6 +45,7 @@ def test_what_is_kept_is_listed_and_one_opinion_can_be_forgotten(store):
         '1 order ("where is my order?" shows it).',
         f"{events} records of what you were shown, opened, added and ordered (for the shop's statistics)."]
     assert chat.shown == ["o1", "m3"]  # "the first one" is the first listed here
+    assert responses(chat.say("show_more", "show more")) == ["utter_no_more_results"]  # the list was whole
 
     forgot = chat.say("forget_item", "forget that I liked the first one", ordinal="first")
     assert forgot[0]["response"] == "utter_opinion_forgotten"
