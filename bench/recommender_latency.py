@@ -7,7 +7,10 @@ queries built from the catalog (its top categories and brands, shipped shoppers'
 - search: a free-text query without filters, with category/brand/price filters, and personalised
   for a shipped shopper (the collaborative model scores every candidate);
 - browse: no query words, a category filter (ranked by popularity);
-- similar: products like one product.
+- similar: products like one product;
+- stock: the filtered searches again on a copy of the catalog where 1 product in 10 is sold out, in stock
+  only, as the assistant searches such a shop (the ranking runs twice: with the stock filter, and without
+  it to count what the page left out): what a shop with stock pays.
 
 Baseline in the same run: encoding the query text alone (the floor of any search by meaning), so
 the ratio shows what ranking, filtering, keyword search and reasons add. A second row encodes through
@@ -29,21 +32,26 @@ Usage: .venv/bin/python bench/recommender_latency.py [--repeats 200] [--out benc
 from __future__ import annotations
 
 import itertools
+import shutil
+import sqlite3
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
 import torch
 
 from _common import load_average, machine_header, p95  # bench/_common.py, next to this file
-from recommender import Filters, ProductSearch, SearchConfig
+from recommender import Catalog, Filters, ProductSearch, SearchConfig
 
 TARGET_P95_MS = 20.0
 BASELINE = "encode query (baseline)"
 EAGER = "encode query, eager transformer"
 SEEN = "query seen before:"
+STOCKED = "search + filters, 1 in 10 sold out, in stock only"
 PHRASES = ("shampoo for dry hair", "long lasting red lipstick", "vegan face moisturizer",
            "something for oily skin", "gentle cleanser for sensitive skin", "waterproof mascara",
            "a nice perfume for my mom", "nail polish that doesn't chip", "anti aging eye cream",
@@ -63,9 +71,21 @@ def timed(calls: list[Callable[[], object]], repeats: int) -> list[float]:
     return samples
 
 
-def workloads(search: ProductSearch, seen: ProductSearch) -> dict[str, list[Callable[[], object]]]:
+def sold_out_copy(search: ProductSearch, folder: Path) -> ProductSearch:
+    """``search`` over a copy of its catalog in ``folder`` where every tenth product is out of stock (the others
+    have 5), with the same encoder, vectors and model (stock is not part of the vectors' fingerprint)."""
+    copy = folder / "catalog.db"
+    shutil.copyfile(search.catalog.path, copy)
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE products SET stock = CASE WHEN rowid % 10 = 0 THEN 0 ELSE 5 END")
+    db.close()
+    return ProductSearch(Catalog.open(copy), search.encoder, search.embeddings, search.config, search.recommender)
+
+
+def workloads(search: ProductSearch, seen: ProductSearch,
+              stocked: ProductSearch) -> dict[str, list[Callable[[], object]]]:
     """name -> the calls of that kind, built from the catalog's own categories, brands and shoppers;
-    ``search`` encodes every query, ``seen`` keeps recent query vectors."""
+    ``search`` encodes every query, ``seen`` keeps recent query vectors, ``stocked`` is ``sold_out_copy``."""
     categories = [name for name, _ in search.catalog.categories()[:8]]
     brands = [name for name, _ in search.catalog.brands()[:8]]
     shoppers = [shopper for shopper, _ in itertools.islice(search.catalog.iter_histories(), 16)]
@@ -82,6 +102,8 @@ def workloads(search: ProductSearch, seen: ProductSearch) -> dict[str, list[Call
         EAGER: [lambda p=p: eager(p) for p in PHRASES],
         "search": [lambda p=p: search.search(p) for p in PHRASES],
         "search + filters": [lambda p=p, f=f: search.search(p, f) for p, f in zip(PHRASES, itertools.cycle(filters))],
+        STOCKED: [lambda p=p, f=f: stocked.search(p, replace(f, in_stock=True))
+                  for p, f in zip(PHRASES, itertools.cycle(filters))],
         "search, personal": [lambda p=p, s=s: search.search(p, shopper_id=s) for p, s in zip(PHRASES, shoppers)],
         f"{SEEN} search": [lambda p=p: seen.search(p) for p in PHRASES],
         f"{SEEN} search + filters": [lambda p=p, f=f: seen.search(p, f) for p, f in zip(PHRASES, itertools.cycle(filters))],
@@ -108,12 +130,16 @@ def main(repeats: int, out: Path | None) -> None:
     search = ProductSearch.from_paths(progress=False, config=SearchConfig(query_cache_size=0))
     load = time.perf_counter() - start
     seen = ProductSearch(search.catalog, search.encoder, search.embeddings, SearchConfig(), search.recommender)
-    results = {name: timed(calls, repeats) for name, calls in workloads(search, seen).items()}
+    with tempfile.TemporaryDirectory() as folder:
+        stocked = sold_out_copy(search, Path(folder))
+        results = {name: timed(calls, repeats) for name, calls in workloads(search, seen, stocked).items()}
+        stocked.close()
     load_after = load_average()
     base = statistics.median(results[BASELINE])
     new = [ms for name, samples in results.items()
            if name not in (BASELINE, EAGER) and not name.startswith(SEEN) for ms in samples]
     repeated = [ms for name, samples in results.items() if name.startswith(SEEN) for ms in samples]
+    stock_ratio = statistics.median(results[STOCKED]) / statistics.median(results["search + filters"])
     rows = [f"| {name} | {statistics.median(s):.1f} | {p95(s):.1f} | {max(s):.1f} | "
             f"{statistics.median(s) / base:.1f}x |" for name, s in results.items()]
 
@@ -134,6 +160,8 @@ def main(repeats: int, out: Path | None) -> None:
         f"New queries (every call but the two encode rows and the seen-before rows): {verdict(new)}.",
         f"Queries seen before (their vectors kept): {verdict(repeated)}.",
         f"Browse and similar (no query to encode) are in both: {verdict(results['browse category'] + results['similar products'])}.",
+        f"A shop with products out of stock: the filtered searches take {stock_ratio:.2f}x as long "
+        "(medians; two rankings per search).",
     ]
     click.echo("\n".join(lines))
     if out is not None:
