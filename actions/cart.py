@@ -62,6 +62,14 @@ def checkout_problems(cart: CartSummary, language: str | None) -> str:
     return translate(remove, language).format(problems=join(problems, language))
 
 
+def prices_changed(cart: CartSummary, language: str | None) -> str:
+    """Which prices changed since the shopper added the lines, and that the next checkout orders at them."""
+    changes = [price_change(short_title(line.product, NAME_CHARS), line.unit_price, line.shown_price, language)
+               for line in cart.repriced]
+    return translate("prices changed since you added them: {changes}. Say \"checkout\" again to order at today's "
+                     "prices.", language).format(changes=join(changes, language))
+
+
 def price_change(title: str, now: Decimal, then: Decimal, language: str | None) -> str:
     """ "Matte Lipstick now $6.00 (was $5.00)" in the shopper's language."""
     return translate("{title} now {now} (was {then})", language).format(
@@ -188,17 +196,10 @@ class ActionCheckout(ApologisingAction):
         except EmptyCart:
             dispatcher.utter_message(response="utter_cart_empty")
             return []
-        except PricesChanged as changed:  # the cart now holds today's prices: the next checkout orders at them
-            language = tracker.get_slot(slots.LANGUAGE)
-            changes = [price_change(short_title(line.product, NAME_CHARS), line.unit_price, line.shown_price, language)
-                       for line in changed.cart.repriced]
-            dispatcher.utter_message(response="utter_checkout_refused", problem=translate(
-                "prices changed since you added them: {changes}. Say \"checkout\" again to order at today's prices.",
-                language).format(changes=join(changes, language)))
-            return []
-        except CheckoutRefused as refused:
-            dispatcher.utter_message(response="utter_checkout_refused",
-                                     problem=checkout_problems(refused.cart or _cart(tracker), tracker.get_slot(slots.LANGUAGE)))
+        except CheckoutRefused as refused:  # PricesChanged too: the cart now holds today's prices as shown
+            cart, language = refused.cart or _cart(tracker), tracker.get_slot(slots.LANGUAGE)
+            dispatcher.utter_message(response="utter_checkout_refused", problem=prices_changed(cart, language)
+                                     if isinstance(refused, PricesChanged) else checkout_problems(cart, language))
             return []
         language = tracker.get_slot(slots.LANGUAGE)
         rows = [f"- {line.title[:NAME_CHARS]}: {priced(line.quantity, line.unit_price, line.line_total, language)}"
