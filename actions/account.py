@@ -16,8 +16,7 @@ from recommender.i18n.messages import N_, join, language_names, offered, transla
 
 logger = logging.getLogger(__name__)
 
-LISTING_SLOTS = (*slots.FILTERS, slots.IN_STOCK, slots.QUERY, slots.LISTING, slots.SHOWN, slots.SEEN, slots.REASONS,
-                 slots.FOCUS)
+LISTING_SLOTS = (*slots.CONSTRAINTS, slots.QUERY, slots.LISTING, slots.SHOWN, slots.SEEN, slots.REASONS, slots.FOCUS)
 # What a clarifying button offers for each intent the NLU hesitated between.
 CHOICES = {
     "search_products": N_("Search for it"), "refine_search": N_("Narrow the current search"),

@@ -294,7 +294,7 @@ def _mentioned_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping
         found[slots.CATEGORY] = vocabulary.category_in(text) or found.get(slots.CATEGORY)
     found[slots.FACETS] = dict(facets) or None
     found[slots.IN_STOCK] = False if OUT_OF_STOCK_TOO in entity_values(tracker, "drop_filter") else None
-    return {name: found.get(name) for name in (*slots.FILTERS, slots.IN_STOCK)}
+    return {name: found.get(name) for name in slots.CONSTRAINTS}
 
 
 def _percentage(text: str, entity: Mapping[str, Any]) -> bool:
@@ -312,8 +312,7 @@ def requested_filters(tracker: Tracker, vocabulary: Vocabulary, facets: Mapping[
     found = _mentioned_filters(tracker, vocabulary, facets, prices=prices)
     if _intent(tracker) == "search_products":
         return found
-    values = {name: found[name] if found[name] is not None else tracker.get_slot(name)
-              for name in (*slots.FILTERS, slots.IN_STOCK)}
+    values = {name: found[name] if found[name] is not None else tracker.get_slot(name) for name in slots.CONSTRAINTS}
     if found[slots.PRICE_MIN] is not None and found[slots.PRICE_MAX] is None:  # "over $20" replaces "under $10"
         values[slots.PRICE_MAX] = None
     if found[slots.PRICE_MAX] is not None and found[slots.PRICE_MIN] is None:
@@ -344,7 +343,7 @@ def build_filters(values: dict[str, Any], vocabulary: Vocabulary) -> Filters:
 
 def slot_filters(tracker: Tracker) -> dict[str, Any]:
     """The filter values of the current listing, from its slots."""
-    return {name: tracker.get_slot(name) for name in (*slots.FILTERS, slots.IN_STOCK)}
+    return {name: tracker.get_slot(name) for name in slots.CONSTRAINTS}
 
 
 def describe(filters: Filters, currency: str, language: str | None = None) -> str:

@@ -12,6 +12,7 @@ FILTERS = (CATEGORY, BRAND, PRICE_MIN, PRICE_MAX, FACETS)
 ENTITY_FILTERS = (CATEGORY, BRAND, PRICE_MIN, PRICE_MAX)  # the filters NLU tags as entities of the same name
 # False when the shopper asked for products out of stock too ("including out of stock"); None: in stock only
 IN_STOCK = "in_stock"
+CONSTRAINTS = (*FILTERS, IN_STOCK)  # what a listing is constrained by: its filters and the stock choice
 
 QUERY = "query"  # the words of the current search
 UNCLEAR = "unclear_text"  # a message the NLU was unsure of, until a clarifying button says what it meant
