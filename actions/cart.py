@@ -11,11 +11,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services, slots
+from actions import services, slots, variants
 from actions.cards import custom_payload
 from actions.failures import ApologisingAction
 from actions.listing import NAME_CHARS, card, entity_values, listing_kind, money, referenced, short_title
-from recommender import CartSummary, CheckoutRefused, EmptyCart, NotInCart, PricesChanged, price_cart, to_money
+from recommender import (CartSummary, CheckoutRefused, EmptyCart, NotInCart, PricesChanged, Product, price_cart,
+                         to_money)
+from recommender.catalog.variants import Variant, pick_variants
 from recommender.i18n.messages import N_, join, translate
 
 
@@ -94,30 +96,72 @@ def _cart_payload(tracker: Tracker, cart: CartSummary) -> dict | None:
 
 
 class ActionAddToCart(ApologisingAction):
+    """add_to_cart, and the answer to "Which size?" (``actions/variants.py``): a product sold in several
+    options is added once the shopper has named one; an option out of stock is never added."""
+
     def name(self) -> str:
         return "action_add_to_cart"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        named_ids = entity_values(tracker, "product_id")
+        chosen = variants.answered(tracker, entity_values(tracker, "ordinal"), named_ids)
+        if chosen is not None:  # the answer to "Which size?"
+            product = services.catalog().get_product(tracker.get_slot(slots.VARIANT_QUESTION)["product_id"])
+            return self._choose(dispatcher, tracker, product, [v for v in product.variants if v.id in chosen])
         ids = referenced(dispatcher, tracker)
         if ids is None:
             return []
-        products = services.catalog().get_products(ids)
+        text, ready, asking = tracker.latest_message.get("text") or "", [], None
+        for p in services.catalog().get_products(ids):
+            if len(p.variants) == 1:
+                p = p.variant(p.variants[0])
+            elif p.variants and p.in_stock:  # the message may name the option itself: "add the black one in M"
+                picked = pick_variants("" if named_ids else text, [v.options for v in p.variants])
+                named = [p.variants[i] for i in picked]
+                if len(named) != 1 or not named[0].in_stock:
+                    asking = asking or (p, named)
+                    continue
+                p = p.variant(named[0])
+            ready.append(p)
+        events = self._add(dispatcher, tracker, ready) if ready else []
+        if asking:
+            return events + self._choose(dispatcher, tracker, *asking)
+        return events + [SlotSet(slots.VARIANT_QUESTION, None)]
+
+    def _choose(self, dispatcher: CollectingDispatcher, tracker: Tracker, product: Product,
+                named: list[Variant]) -> list[EventType]:
+        """The shopper named these options of ``product`` (none: not yet): add the one variant named if it
+        is in stock; else say which named ones are out of stock and ask among what is available."""
+        available = [v for v in named if v.in_stock]
+        if len(named) == 1 and available:
+            return self._add(dispatcher, tracker, [product.variant(available[0])]) + \
+                [SlotSet(slots.VARIANT_QUESTION, None)]
+        if not any(v.in_stock for v in product.variants):  # sold out since the question
+            return self._add(dispatcher, tracker, [product]) + [SlotSet(slots.VARIANT_QUESTION, None)]
+        if named and not available:
+            language = tracker.get_slot(slots.LANGUAGE)
+            labels = [variants.label(v, variants.varying(product.variants)) for v in named]
+            dispatcher.utter_message(response="utter_variant_out_of_stock", options=join(labels, language))
+        return variants.ask(dispatcher, tracker, product, available or None)
+
+    @staticmethod
+    def _add(dispatcher: CollectingDispatcher, tracker: Tracker, products: list[Product]) -> list[EventType]:
+        """Add the products in stock at the price shown now (checkout says when it changes); name the others."""
         sold_out = [p.id for p in products if not p.in_stock]
         if sold_out:
             dispatcher.utter_message(response="utter_out_of_stock", titles=_names(sold_out, tracker))
         available = [p for p in products if p.in_stock]
         if sold_out and not available:
-            return [SlotSet(slots.FOCUS, sold_out[-1])]
-        for p in available:  # at the price the shopper sees now: checkout says when it changes
+            return [SlotSet(slots.FOCUS, products[-1].product_id)]
+        for p in available:
             services.store().add_to_cart(tracker.sender_id, p.id, source=listing_kind(tracker),
                                          message_id=message_id_of(tracker),
                                          price=None if p.price is None else to_money(p.price))
-        known = [p.id for p in available]
         cart = _cart(tracker)
-        dispatcher.utter_message(response="utter_added_to_cart", titles=_names(known, tracker),
+        dispatcher.utter_message(response="utter_added_to_cart", titles=_names([p.id for p in available], tracker),
                                  cart_summary=cart_summary(cart, tracker.get_slot(slots.LANGUAGE)),
                                  json_message=_cart_payload(tracker, cart))
-        return [SlotSet(slots.FOCUS, known[-1])] if known else []
+        return [SlotSet(slots.FOCUS, available[-1].product_id)] if available else []
 
 
 class ActionRemoveFromCart(ApologisingAction):
@@ -145,6 +189,8 @@ class ActionRemoveFromCart(ApologisingAction):
             ids = [focus] if focus else referenced(dispatcher, tracker, listed=in_cart)
         if ids is None:
             return []
+        of_product = {p.product_id: p.id for p in services.catalog().get_products(in_cart)}  # a variant's product
+        ids = [pid if pid in in_cart else of_product.get(pid, pid) for pid in ids]
         missing = [pid for pid in ids if pid not in in_cart]
         if missing:
             dispatcher.utter_message(response="utter_not_in_cart", titles=_names(missing, tracker))

@@ -16,6 +16,8 @@ from recommender.i18n.messages import N_, join, translate
 KEPT = {"cart": (N_("Your cart: {n} product."), N_("Your cart: {n} products.")),
         "orders": (N_("{n} order (\"where is my order?\" shows it)."),
                    N_("{n} orders (\"what did I buy last time?\" shows them).")),
+        "watches": (N_("{n} watch (\"what am I watching?\" lists it)."),
+                    N_("{n} watches (\"what am I watching?\" lists them).")),
         "events": (N_("{n} record of what you were shown, opened, added and ordered (for the shop's statistics)."),
                    N_("{n} records of what you were shown, opened, added and ordered (for the shop's statistics).")),
         "purchases": (N_("{n} past purchase in the shop's history (it personalises your recommendations)."),

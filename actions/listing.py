@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -32,8 +33,11 @@ NAME_CHARS = 60  # a product named inside a sentence (cart, comparison, reasons)
 
 
 def short_title(product: Product, limit: int = TITLE_CHARS) -> str:
-    """The product's title cut at a word boundary for chat."""
-    return clip(product.display_title, limit)
+    """The product's title cut at a word boundary for chat; a variant's options kept whole ("Tee (M / Black)")."""
+    if not product.options:
+        return clip(product.display_title, limit)
+    options = f" ({' / '.join(value for _, value in product.options)})"
+    return clip(replace(product, options=()).display_title, max(limit - len(options), limit // 2)) + options
 
 
 def currency() -> str:
@@ -48,10 +52,12 @@ def money(value: float, code: str | None = None, language: str | None = None) ->
 
 
 def price_text(product: Product, code: str, language: str | None = None) -> str:
-    """The product's price in currency ``code``, or "price unknown" (in ``language``); marked when it is
-    out of stock ("$12, out of stock")."""
+    """The product's price in currency ``code``, or "price unknown" (in ``language``); "from $12" for a
+    product whose options differ in price; marked when it is out of stock ("$12, out of stock")."""
     text = format_price(product.price, code, language) if product.price is not None else \
         translate("price unknown", language)
+    if product.prices_differ and product.price is not None:  # the lowest of its options' prices
+        text = translate("from {price}", language).format(price=text)
     return text if product.in_stock else translate("{price}, out of stock", language).format(price=text)
 
 

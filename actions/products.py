@@ -12,6 +12,7 @@ from actions.failures import ApologisingAction
 from actions.listing import (NAME_CHARS, PAGE_SIZE, card, listing_kind, log_events, money, price_text, referenced,
                              short_title, show_listing)
 from actions.search import Personal, build_filters
+from actions.variants import options_text
 from recommender import Product
 from recommender.i18n.messages import N_, translate
 
@@ -43,11 +44,12 @@ class ActionProductDetails(ApologisingAction):
         p = products[0]
         code, language = services.catalog().currency(), tracker.get_slot(slots.LANGUAGE)
         reasons = (tracker.get_slot(slots.REASONS) or {}).get(p.id, [])
-        lines = [p.display_title, " · ".join(x for x in (p.brand, " > ".join(p.category_path + (p.category,))
-                                                            if p.category else None, price_text(p, code, language))
-                                             if x)]
+        path = " > ".join(p.category_path) or p.category  # the path ends with the category itself
+        lines = [p.display_title, " · ".join(x for x in (p.brand, path, price_text(p, code, language)) if x)]
         if p.facets:
             lines.append(" · ".join(f"{name.capitalize()}: {value}" for name, value in p.facets))
+        if options := options_text(p, language):
+            lines.append(options)
         shoppers = _shoppers(p)
         if shoppers:
             lines.append((translate("Bought by {count} shopper in our data.", language) if shoppers == 1 else

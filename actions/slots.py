@@ -21,6 +21,7 @@ SHOWN = "shown_product_ids"  # the page last shown, in order
 SEEN = "seen_product_ids"  # every product of the listing shown so far
 REASONS = "shown_reasons"  # product id -> the reasons it was shown with
 FOCUS = "focus_product_id"  # the product the conversation is about ("add it")
+VARIANT_QUESTION = "variant_question"  # "Which size?" asked, until answered (actions/variants.py)
 LANGUAGE = "language"  # the conversation's language ("en", "zh", ...), set by the NLU from each message
 ORDER = "order_number"  # the shopper's order last talked about ("cancel it"), its number as text
 ORDER_CHANGE = "order_change"  # a cancel or return asked for: {"kind": "cancel" | "return", "order", "positions"}

@@ -31,6 +31,7 @@ import asyncio
 import hmac
 import html
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -40,12 +41,15 @@ from typing import Any
 from aiogram.bot import api as telegram_api
 from aiogram.utils.exceptions import TelegramAPIError
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.callback import CallbackInput
+from rasa.core.channels.channel import OutputChannel
 from rasa.core.channels.facebook import FacebookInput
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.slack import SlackBot, SlackInput
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from rasa.core.channels.telegram import TelegramInput, TelegramOutput
 from rasa.shared.exceptions import RasaException
+from rasa.utils.endpoints import EndpointConfig
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -232,6 +236,29 @@ class Rest(GuardedChannel, RestInput):
         return senders.json_body(request).get("message_id")
 
 
+class Callback(Rest, CallbackInput):
+    """Rasa's callback channel, guarded like the REST channel: a shop's own app POSTs to
+    /webhooks/callback/webhook (``Authorization: Bearer`` the REST token) and gets every reply, and the
+    messages of watches that come true (``bot/watch_delivery.py``), POSTed to its ``url``
+    ($SHOPBOT_CALLBACK_URL) with the app's own ``recipient_id``. Senders are ``callback:<id>``.
+    """
+
+    sender_namespace = "callback"
+
+    def __init__(self, endpoint: EndpointConfig, token: str | None = None) -> None:
+        CallbackInput.__init__(self, endpoint)
+        self.token = token
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        credentials = dict(credentials or {})
+        token = credentials.pop("token", None)
+        return cls(EndpointConfig.from_dict(credentials), token)
+
+    def get_output_channel(self) -> OutputChannel:
+        return senders.ToApp(super().get_output_channel(), self.sender_namespace)
+
+
 class SocketIO(GuardedChannel, SocketIOInput):
     """Rasa's socket.io channel (the web widget), guarded, with signed identity.
 
@@ -300,7 +327,9 @@ class LanguageOutput(SocketIOOutput):
         await super()._send_message(socket_id, response)
 
 
-TELEGRAM_API = telegram_api.TELEGRAM_PRODUCTION  # where the Bot API is (the tests use a local stand-in)
+# Where the Bot API is: Telegram's, or a Bot API server of the shop's own ($TELEGRAM_API_URL; the tests' stand-in)
+TELEGRAM_API = telegram_api.TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]) \
+    if os.environ.get("TELEGRAM_API_URL") else telegram_api.TELEGRAM_PRODUCTION
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
@@ -334,6 +363,7 @@ class Telegram(GuardedChannel, TelegramInput):
                  secret_token: str | None = None, debug_mode: bool = True) -> None:
         super().__init__(access_token, verify, webhook_url, debug_mode)
         self.secret_token = secret_token
+        self.webhook_set = False  # the webhook is registered once, as the server starts
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
@@ -342,9 +372,13 @@ class Telegram(GuardedChannel, TelegramInput):
         return cls(credentials.get("access_token"), credentials.get("verify"), credentials.get("webhook_url"),
                    credentials.get("secret_token"))
 
-    def get_output_channel(self) -> TelegramSecretOutput:
-        """The output channel, once the webhook (with its secret token) is registered with Telegram."""
+    def get_output_channel(self) -> OutputChannel:
+        """The output channel, the first time (as the server starts) once the webhook (with its secret token) is
+        registered with Telegram; a message Rasa's API sends to a sender (``telegram:<chat id>``, a watch's:
+        the server runs then, so nothing is registered) goes to the chat."""
         channel = TelegramSecretOutput(self.access_token, self.secret_token)
+        if self.webhook_set:
+            return senders.ToApp(channel, self.sender_namespace)
 
         async def register() -> None:
             try:
@@ -356,7 +390,8 @@ class Telegram(GuardedChannel, TelegramInput):
             asyncio.run(register())
         except TelegramAPIError as error:
             raise RasaException(f"Failed to set channel webhook: {error}") from error
-        return channel
+        self.webhook_set = True
+        return senders.ToApp(channel, self.sender_namespace)
 
     def blueprint(self, on_new_message: Handler) -> Any:
         if not self.secret_token:

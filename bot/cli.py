@@ -1,6 +1,7 @@
 """The ``shopbot`` command line: the group, its small commands and ``evaluate``; the catalog commands
 are in ``bot/cli_catalog.py``, the ones that start servers (chat, serve, web) in ``bot/cli_servers.py``,
-``retention`` in ``bot/cli_retention.py`` and ``orders`` in ``bot/cli_orders.py``.
+``retention`` in ``bot/cli_retention.py``, ``orders`` in ``bot/cli_orders.py`` and ``watches`` in
+``bot/cli_watches.py``.
 
 Run it as ``.venv/bin/shopbot``, ``python -m bot`` or ``python -m bot.cli``.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import click
 
-from bot import cli_catalog, cli_orders, cli_retention, cli_servers
+from bot import cli_catalog, cli_orders, cli_retention, cli_servers, cli_watches
 from recommender import ShopbotError, config
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -54,12 +55,13 @@ def catalog() -> None:
     """
 
 
-for _command in (cli_catalog.build, cli_catalog.stats, cli_catalog.keyword_search):
+for _command in (cli_catalog.build, cli_catalog.update, cli_catalog.stats, cli_catalog.keyword_search):
     catalog.add_command(_command)
 for _command in (cli_servers.chat, cli_servers.serve, cli_servers.web):
     cli.add_command(_command)
 cli.add_command(cli_retention.retention)
 cli.add_command(cli_orders.orders)
+cli.add_command(cli_watches.watches)
 
 
 @cli.command("search")

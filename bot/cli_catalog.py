@@ -9,10 +9,12 @@ from typing import Any
 
 import click
 
+from bot.cli_watches import fire_after_change
 from recommender import (
     FORMATS, INTERACTION_FORMATS, INTERACTION_PRESETS, PRESETS, REPEATED_IDS, BadRow, Catalog, CatalogImportError,
     ImportReport, InteractionMapping, OrderRules, config, format_price, import_catalog, parse_not_products, plural,
 )
+from recommender.catalog.update import update_catalog
 
 MAX_SHOWN = 20  # bad rows / warnings listed before "... and N more"
 
@@ -42,7 +44,7 @@ def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str,
     for item in items:
         key, sep, column = item.partition("=")
         if not sep or not key.strip() or not column.strip():
-            what = "NAME=COLUMN" if option == "--facet" else "FIELD=COLUMN"
+            what = "NAME=COLUMN" if option in ("--facet", "--option") else "FIELD=COLUMN"
             raise click.BadParameter(f"{item!r} is not {what}, e.g. {example}", param_hint=option)
         parsed[key.strip()] = column.strip()
     return parsed
@@ -67,7 +69,8 @@ def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str,
                    "(columns id,title,brand,category,price).")
 @click.option("--column", "columns", multiple=True, metavar="FIELD=COLUMN",
               help="Map one product field to your column, e.g. --column id=sku (repeatable). Fields: id, title, "
-                   "brand, category, price, description, rating, review_count, image_url, stock, sales_rank; "
+                   "brand, category, price, description, rating, review_count, image_url, stock, sales_rank, "
+                   "parent_id (rows sharing it are variants of one product, see --option); "
                    "for an order export also date (the latest line wins), quantity and order_id (cancellations).")
 @click.option("--repeated-ids", type=click.Choice(REPEATED_IDS), default="latest", show_default=True,
               help="A repeated id is another order line of one product: its latest (or first) line gives title "
@@ -77,6 +80,9 @@ def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str,
                    "histories; 'auto' stands for every id without a digit in an order export, e.g. auto,C2.")
 @click.option("--facet", "facets", multiple=True, metavar="NAME=COLUMN",
               help="Read a shop attribute shoppers filter by, e.g. --facet colour=PrimaryColour (repeatable).")
+@click.option("--option", "options", multiple=True, metavar="NAME=COLUMN",
+              help="A column the variants of one product differ in, e.g. --option size=Size (repeatable); "
+                   "rows sharing the parent_id column's value are one product, sold in those options.")
 @click.option("--currency", default=None, metavar="CODE",
               help="ISO 4217 code of the prices, e.g. EUR. Default: the one the price text names (\"₹1,299\"), "
                    "else USD.")
@@ -96,7 +102,8 @@ def _parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str,
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no warnings (bad rows are still listed).")
 def build(products: Path | None, interactions: Path | None, interactions_format: str | None,
           interactions_columns: tuple[str, ...], fmt: str | None, mapping: str | None, columns: tuple[str, ...],
-          repeated_ids: str, not_products: str, facets: tuple[str, ...], currency: str | None,
+          repeated_ids: str, not_products: str, facets: tuple[str, ...], options: tuple[str, ...],
+          currency: str | None,
           shop_name: str | None, sells: str | None, brand_aliases: Path | None, category_aliases: Path | None,
           db_path: Path | None, strict: bool, quiet: bool) -> None:
     """Import PRODUCTS (and shopper histories) into a new catalog file.
@@ -116,6 +123,9 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
         --facet gender=Gender --currency INR --shop-name "Urban Threads" --sells "clothes and shoes"
         --brand-aliases brand_aliases.csv --category-aliases category_aliases.csv
 
+        shopbot catalog build outdoor.csv --column id=sku --column parent_id=parent --option size=Size
+        --option colour=Colour --currency EUR
+
         shopbot catalog build orders.csv --column id=StockCode --column title=Description
         --column price=UnitPrice --column date=InvoiceDate --column quantity=Quantity --currency GBP
         --not-products auto,C2 --interactions orders.csv --interactions-column shopper=CustomerID
@@ -132,6 +142,8 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
         col_map = col_map.with_columns(**_parse_pairs(columns, "--column", "id=sku"))
     if facets:
         col_map = col_map.with_facets(_parse_pairs(facets, "--facet", "colour=PrimaryColour"))
+    if options:
+        col_map = col_map.with_options(_parse_pairs(options, "--option", "size=Size"))
     inter_map = None
     if interactions_columns:
         same_file = interactions is not None and interactions.resolve() == products.resolve()
@@ -150,6 +162,44 @@ def build(products: Path | None, interactions: Path | None, interactions_format:
         _list_to_stderr(f"{plural(len(e.bad_rows), 'bad row')}:", e.bad_rows)
         raise
     _print_report(report, quiet)
+    fire_after_change(db_path)
+
+
+@click.command("update")
+@click.argument("products", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Products file format. Default: from the extension (.csv, .tsv, .jsonl).")
+@click.option("--column", "columns", multiple=True, metavar="FIELD=COLUMN",
+              help="Map id, price or stock to your column, e.g. --column id=sku (repeatable).")
+@db_option
+@click.option("--strict", is_flag=True, help="Change nothing if any row is bad.")
+def update(products: Path, fmt: str | None, columns: tuple[str, ...], db_path: Path | None, strict: bool) -> None:
+    """Change the price and stock of the products PRODUCTS names, in the catalog in place; then message
+    the shoppers whose watches ("back in stock", "under 20") came true.
+
+    Only the id, price and stock columns count; a missing column or an empty cell leaves the field as it
+    is. An id may be a variant's (its product's price and stock follow). The running assistant sees the
+    change at once; nothing is rebuilt. Anything else (titles, new products) needs 'shopbot catalog build'.
+
+    Examples:
+
+        shopbot catalog update stock.csv
+
+        shopbot catalog update todays_prices.csv --column id=sku --column price=Price --strict
+    """
+    col_map = PRESETS["default"].with_columns(**_parse_pairs(columns, "--column", "id=sku")) if columns else \
+        PRESETS["default"]
+    db_path = db_path or config.catalog_path()
+    try:
+        report = update_catalog(db_path, products, format=fmt, mapping=col_map, strict=strict)
+    except CatalogImportError as e:
+        _list_to_stderr(f"{plural(len(e.bad_rows), 'bad row')}:", e.bad_rows)
+        raise
+    _list_to_stderr(f"Skipped {plural(len(report.errors), 'bad row')}:", report.errors)
+    fields = [name for changes in report.changed.values() for name, _, _ in changes]
+    click.echo(f"Updated {plural(len(report.changed), 'product')} in {db_path} (price of {fields.count('price'):,}, "
+               f"stock of {fields.count('stock'):,}); {report.unchanged:,} already as given.")
+    fire_after_change(db_path)
 
 
 def _print_report(report: ImportReport, quiet: bool) -> None:
@@ -158,8 +208,9 @@ def _print_report(report: ImportReport, quiet: bool) -> None:
         _list_to_stderr(f"{plural(len(report.warnings), 'warning')}:", report.warnings)
     for note in report.notes:
         click.echo(note)
+    variants = f" ({plural(report.variants, 'variant')})" if report.variants else ""
     click.echo(
-        f"Imported {plural(report.products, 'product')}, {plural(report.shoppers, 'shopper')} and "
+        f"Imported {plural(report.products, 'product')}{variants}, {plural(report.shoppers, 'shopper')} and "
         f"{plural(report.interactions, 'interaction')} into {report.db_path} in {report.duration:.1f} s "
         f"(prices in {report.currency})."
     )

@@ -16,7 +16,8 @@ from recommender import ShopbotError
 
 def rasa_arguments(args: list[str]) -> list[str]:
     """`args` of a Rasa command plus the API token when they turn the HTTP API on."""
-    return [*args, "--auth-token", settings.secret("SHOPBOT_API_TOKEN")] if "--enable-api" in args else args
+    # one argument: a generated token may start with "-", which Rasa's parser would take for an option
+    return [*args, f"--auth-token={settings.secret('SHOPBOT_API_TOKEN')}"] if "--enable-api" in args else args
 
 
 def main() -> None:

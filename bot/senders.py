@@ -42,6 +42,23 @@ class Replies(OutputChannel):
         await self.channel.send_response(self.app_id if recipient_id == self.sender else recipient_id, message)
 
 
+class ToApp(OutputChannel):
+    """A channel's output for Rasa's HTTP API (``trigger_intent``), which addresses the conversation's sender
+    (``telegram:123``): the messages go to the app's own id (``123``)."""
+
+    def __init__(self, channel: OutputChannel, namespace: str) -> None:
+        self.channel, self.prefix = channel, f"{namespace}{identity.SEPARATOR}"
+
+    def name(self) -> str:  # type: ignore[override]
+        return self.channel.name()
+
+    def __getattr__(self, name: str) -> Any:  # what Rasa reads of the channel itself (a Telegram output's bot)
+        return getattr(self.channel, name)
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        await self.channel.send_response(recipient_id.removeprefix(self.prefix), message)
+
+
 def namespaced(namespace: str, handle: Callable[[UserMessage], Awaitable[Any]]
                ) -> Callable[[UserMessage], Awaitable[None]]:
     """`handle` with each message's sender in `namespace`, the client's id for it (if given) as Rasa's

@@ -45,6 +45,14 @@ def retention_days() -> int | None:
     return int(raw) or None
 
 
+RASA_URL = "http://127.0.0.1:5005"  # shopbot serve's
+
+
+def rasa_url() -> str:
+    """Where the Rasa server answers (its HTTP API, for watches): $SHOPBOT_RASA_URL, default RASA_URL."""
+    return os.environ.get("SHOPBOT_RASA_URL", "").strip() or RASA_URL
+
+
 # The shared secrets of our own servers: the REST webhook's bearer token, the key that signs the web
 # widget's shopper tokens and the token of Rasa's HTTP API when it is on (who is talking, bot/identity.py),
 # the token the Rasa server sends the action server (bot/action_server.py) and the one a shop's own systems

@@ -52,20 +52,28 @@ def policies_path(catalog_source: str | None = None) -> Path | None:
 
 
 RETURN_DAYS = 30  # the default return window
-MAX_RETURN_DAYS = 3650
+WATCH_DAYS = 30  # how long a watch waits for its product by default
+MAX_DAYS = 3650
+
+
+def _days(name: str, default: int, low: int) -> int:
+    """A whole number of days from ``low`` to MAX_DAYS in $``name``, ``default`` when unset; raises InvalidSetting."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not low <= int(raw) <= MAX_DAYS:
+        raise InvalidSetting(f"{name}={raw!r:.40} is not a number of days: set a whole number from {low} "
+                             f"to {MAX_DAYS} (default {default}).")
+    return int(raw)
 
 
 def return_days() -> int:
     """How many days after delivery a shopper may return what they bought: $SHOPBOT_RETURN_DAYS, default
-    30; 0: the shop takes no returns in the chat.
+    30; 0: the shop takes no returns in the chat. Raises InvalidSetting for anything but 0 to 3650."""
+    return _days("SHOPBOT_RETURN_DAYS", RETURN_DAYS, 0)
 
-    Raises:
-        InvalidSetting: the variable is not a whole number of days from 0 to 3650.
-    """
-    raw = os.environ.get("SHOPBOT_RETURN_DAYS", "").strip()
-    if not raw:
-        return RETURN_DAYS
-    if not re.fullmatch(r"[0-9]{1,4}", raw) or int(raw) > MAX_RETURN_DAYS:
-        raise InvalidSetting(f"SHOPBOT_RETURN_DAYS={raw!r:.40} is not a number of days: set a whole number from 0 "
-                             f"to {MAX_RETURN_DAYS} (default {RETURN_DAYS}).")
-    return int(raw)
+
+def watch_days() -> int:
+    """How many days a watch ("tell me when it's back in stock") waits before it expires: $SHOPBOT_WATCH_DAYS,
+    default 30. Raises InvalidSetting for anything but 1 to 3650."""
+    return _days("SHOPBOT_WATCH_DAYS", WATCH_DAYS, 1)

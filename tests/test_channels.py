@@ -543,7 +543,8 @@ MESSAGING_VARIABLES = {"TELEGRAM_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_BOT_NAME": "s
                        "TELEGRAM_SECRET_TOKEN": "secret-telegram-webhook-token",
                        "SLACK_TOKEN": "xoxb-secret-slack-token", "SLACK_SIGNING_SECRET": "secret-slack-signing",
                        "FACEBOOK_VERIFY": "secret-verify", "FACEBOOK_SECRET": "secret-fb-app",
-                       "FACEBOOK_PAGE_ACCESS_TOKEN": "secret-page-token"}
+                       "FACEBOOK_PAGE_ACCESS_TOKEN": "secret-page-token",
+                       "SHOPBOT_CALLBACK_URL": "https://app.example.com/shopbot-replies?key=secret-callback-key"}
 
 
 def channels_started(path: Path) -> list[str]:
@@ -560,7 +561,8 @@ def test_only_rest_and_socketio_start_without_messaging_variables(tmp_path, monk
         path = write_active(tmp_path)
 
     assert channels_started(path) == ["rest", "socketio"]
-    assert "messaging channels on: none; off: telegram (unset: TELEGRAM_TOKEN" in caplog.text
+    assert "messaging channels on: none; off: callback (unset: SHOPBOT_CALLBACK_URL); telegram (unset: TELEGRAM_TOKEN" \
+        in caplog.text
 
 
 def test_messaging_apps_start_when_their_variables_are_set_and_no_secret_is_logged(tmp_path, monkeypatch, caplog):
@@ -571,7 +573,7 @@ def test_messaging_apps_start_when_their_variables_are_set_and_no_secret_is_logg
     with caplog.at_level(logging.INFO, logger="bot.credentials"):
         path = write_active(tmp_path)
 
-    assert channels_started(path) == ["rest", "socketio", "telegram", "slack"]
+    assert channels_started(path) == ["rest", "callback", "socketio", "telegram", "slack"]
     assert "slack_channel" not in path.read_text() and "${SLACK_TOKEN}" in path.read_text()   # values stay variables
-    assert "on: telegram, slack; off: facebook (unset: FACEBOOK_SECRET)" in caplog.text
+    assert "on: callback, telegram, slack; off: facebook (unset: FACEBOOK_SECRET)" in caplog.text
     assert not any(value in caplog.text or value in path.read_text() for value in MESSAGING_VARIABLES.values())

@@ -41,14 +41,16 @@ class Conversation:
         self.sender = sender
         self.slots = dict(EMPTY_SLOTS)
         self.events: list[dict] = []
+        self.said: list[dict] = []  # the shopper's messages so far, as Rasa's "user" events
 
     def say(self, intent: str, text: str = "", *, action: str | None = None, **entities: str | list[str]) -> list[dict]:
         """Run the action the rules give this intent (or ``action``) on a message; returns the messages."""
         ents = [{"entity": name, "value": v} for name, values in entities.items()
                 for v in (values if isinstance(values, list) else [values])]
         latest = {"text": text or f"/{intent}", "intent": {"name": intent, "confidence": 0.95}, "entities": ents,
-                  "intent_ranking": [{"name": intent, "confidence": 0.95}]}
-        tracker = Tracker(self.sender, dict(self.slots), latest, [], False, None, {}, "action_listen")
+                  "intent_ranking": [{"name": intent, "confidence": 0.95}], "message_id": f"m{len(self.said) + 1}"}
+        self.said.append({"event": "user", **latest})
+        tracker = Tracker(self.sender, dict(self.slots), latest, list(self.said), False, None, {}, "action_listen")
         dispatcher = CollectingDispatcher()
         run = EXECUTOR.actions[action or ACTION_OF[intent]]
         self.events = run(dispatcher, tracker, DOMAIN)

@@ -12,7 +12,7 @@ import pytest
 
 from recommender import ORDER_STATUSES, InvalidOrderChange, InvalidStoreValue, OrderNotFound
 from recommender.catalog.products import Catalog
-from recommender.store import MOVES, Order, ShopStore, StatusChange
+from recommender.store import MOVES, SCHEMA_VERSION, Order, ShopStore, StatusChange
 from tests.test_store import all_rows
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
@@ -308,7 +308,7 @@ def test_a_version_2_store_is_upgraded_with_placed_orders(store_path: Path, cloc
         assert old.history == [StatusChange("placed", datetime(2024, 4, 1, 10, tzinfo=timezone.utc), None)]
         assert store.set_order_status(2, "shipped").status == "shipped"
     rows = all_rows(store_path)
-    assert rows["meta"] == [("store_schema_version", "4")]
+    assert rows["meta"] == [("store_schema_version", SCHEMA_VERSION)]
     assert [row[1:3] for row in rows["order_status"]] == [(1, "placed"), (2, "placed"), (2, "shipped")]
     assert rows["order_returns"] == []
 

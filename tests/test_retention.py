@@ -117,14 +117,17 @@ def shop(tmp_path: Path, tiny_catalog: Catalog) -> Iterator[tuple[ShopStore, Pat
             store.checkout(shopper, tiny_catalog)
             store.add_to_cart(shopper, "p2", message_id="m2")
         store.like(SIGNED_IN, "p6")
+        store.watch(SIGNED_IN, "p4", "in_stock", "callback", days=1)  # expired 99 days ago
         clock.now = RECENT
+        store.watch(SIGNED_IN, "p3", "in_stock", "callback", days=30)
         store.log_events(ANON_ACTIVE, "shown", ["p3"], "search")  # came back yesterday
         store.log_events(SIGNED_IN, "shown", ["p3"], "recommend")
         yield store, path
 
 
-# events: 3 + 1 + 3 + 3 old ones; cart changes: 1 + 1 + 2 + 2; the silent visitor's cart line and like
-EXPIRED = {"events": 10, "cart_changes": 6, "cart": 1, "feedback": 1, "shoppers": 1}
+# events: 3 + 1 + 3 + 3 old ones; cart changes: 1 + 1 + 2 + 2; a watch that expired; the silent visitor's cart
+# line and like
+EXPIRED = {"events": 10, "cart_changes": 6, "watches": 1, "cart": 1, "feedback": 1, "shoppers": 1}
 
 
 def test_old_events_and_silent_anonymous_carts_go_orders_stay(shop: tuple[ShopStore, Path],
@@ -264,7 +267,7 @@ def test_the_cli_dry_run_deletes_nothing_and_prints_counts(conversations: Path, 
     assert result.exit_code == 0, result.output
     assert "Keeping 90 days: what is older than " in result.output
     assert f"conversations ({conversations}): would delete events 12, conversations 1\n" in result.output
-    assert (f"shopper store ({store_path}): would delete events 10, cart changes 6, cart 1, feedback 1, "
+    assert (f"shopper store ({store_path}): would delete events 10, cart changes 6, watches 1, cart 1, feedback 1, "
             "shoppers 1\n") in result.output
     assert result.output.endswith("Dry run: nothing was deleted.\n")
     assert (stored(conversations), on_disk(store_path)) == before
@@ -272,7 +275,7 @@ def test_the_cli_dry_run_deletes_nothing_and_prints_counts(conversations: Path, 
     result = CliRunner().invoke(cli, ["retention", "apply", *files])
     assert result.exit_code == 0, result.output
     assert "conversations" in result.output and "deleted events 12, conversations 1" in result.output
-    assert "deleted events 10, cart changes 6, cart 1, feedback 1, shoppers 1" in result.output
+    assert "deleted events 10, cart changes 6, watches 1, cart 1, feedback 1, shoppers 1" in result.output
     assert stored(conversations) == {"bob": 6, "carol": 6, "dave": 8}
     assert ANON_SILENT.encode() not in on_disk(store_path) and SECRET.encode() not in on_disk(conversations)
 

@@ -73,3 +73,15 @@ def test_shopbot_serve_stops_at_an_empty_secret_file_with_that_line(secrets_dir:
     assert result.stderr == (f"Error: The secret file {secrets_dir / 'SHOPBOT_ACTION_TOKEN'} is empty: delete it "
                              "(a new secret is generated at the next start) or set SHOPBOT_ACTION_TOKEN in the "
                              "environment.\n")
+
+
+def test_an_api_token_starting_with_a_dash_reaches_rasa_whole(monkeypatch) -> None:
+    """A generated token is URL-safe base64, so 1 in 64 starts with "-": Rasa's parser must not take it for
+    an option (it did: "argument -t/--auth-token: expected one argument")."""
+    from rasa.__main__ import create_argument_parser
+
+    from bot.rasa_server import rasa_arguments
+
+    monkeypatch.setenv("SHOPBOT_API_TOKEN", "-Xq3_token")
+    parsed = create_argument_parser().parse_args(rasa_arguments(["run", "--enable-api"]))
+    assert parsed.auth_token == "-Xq3_token" and parsed.enable_api

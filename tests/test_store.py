@@ -378,6 +378,7 @@ def test_a_version_1_store_is_upgraded_in_place(store_path: Path, tiny_catalog: 
         conn.execute("DROP TABLE order_returns")
         conn.execute("DROP TABLE order_status")
         conn.execute("ALTER TABLE cart DROP COLUMN price_cents")
+        conn.execute("DROP TABLE watches")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'store_schema_version'")
     conn.close()
     before = all_rows(store_path)
@@ -385,7 +386,7 @@ def test_a_version_1_store_is_upgraded_in_place(store_path: Path, tiny_catalog: 
         assert store.add_to_cart("s1", "p2", message_id="msg-9") == 2
         assert store.add_to_cart("s1", "p2", message_id="msg-9") == 2
     after = all_rows(store_path)
-    assert after["meta"] == [("store_schema_version", "4")]
+    assert after["meta"] == [("store_schema_version", "5")] and after["watches"] == []
     assert after["orders"] == before["orders"] and after["feedback"] == before["feedback"]
     assert [row[:4] for row in after["cart_changes"]] == [("s1", "msg-9", "p2", "add")]
     assert [row[-1] for row in after["cart"]] == [None]  # the price shown before the upgrade is not known
@@ -401,6 +402,7 @@ def fill(store: ShopStore, shopper: str, catalog: Catalog) -> None:
     store.add_to_cart(shopper, "p2", message_id="msg-2")
     store.like(shopper, "p5")
     store.dislike(shopper, "p6")
+    store.watch(shopper, "p3", "in_stock", "callback", days=30)
 
 
 def mentions(rows: dict[str, list[tuple]], value: str) -> list[tuple[str, tuple]]:
@@ -411,7 +413,8 @@ def test_one_opinion_is_forgotten_and_what_is_kept_is_counted(store: ShopStore, 
     fill(store, "s1", tiny_catalog)
     fill(store, "s2", tiny_catalog)
     kept = store.kept("s1")
-    assert kept == {"cart": 1, "orders": 1, "feedback": 2, "events": kept["events"]} and kept["events"] > 0
+    assert kept == {"cart": 1, "orders": 1, "feedback": 2, "watches": 1, "events": kept["events"]}
+    assert kept["events"] > 0
     liked = store.feedback("s1").liked[0]
     assert store.forget_opinion("s1", liked) == "like"
     assert store.forget_opinion("s1", liked) is None
@@ -425,7 +428,7 @@ def test_forget_leaves_no_row_about_the_shopper(store: ShopStore, tiny_catalog: 
     s2_before = mentions(all_rows(store_path), "s2")
     s2_orders = store.orders("s2")
     assert store.forget("s1") == {"cart": 1, "cart_changes": 2, "order_returns": 0, "order_status": 1,
-                                  "order_items": 1, "orders": 1, "feedback": 2, "events": 5}
+                                  "order_items": 1, "orders": 1, "feedback": 2, "watches": 1, "events": 5}
     rows = all_rows(store_path)
     assert mentions(rows, "s1") == []
     s1_order = store.orders("s2")[0].order_id - 1  # order_items rows name the order, not the shopper
@@ -433,7 +436,7 @@ def test_forget_leaves_no_row_about_the_shopper(store: ShopStore, tiny_catalog: 
     assert mentions(rows, "s2") == s2_before
     assert store.orders("s2") == s2_orders
     assert store.forget("s1") == {"cart": 0, "cart_changes": 0, "order_returns": 0, "order_status": 0,
-                                  "order_items": 0, "orders": 0, "feedback": 0, "events": 0}
+                                  "order_items": 0, "orders": 0, "feedback": 0, "watches": 0, "events": 0}
 
 
 def test_forget_leaves_no_byte_of_the_shopper_in_the_file_or_its_log(
@@ -485,9 +488,9 @@ def test_a_catalog_or_foreign_file_is_not_a_store(tiny_catalog_path: Path, tmp_p
 def test_newer_schema_is_refused(store_path: Path) -> None:
     ShopStore.open(store_path).close()
     with sqlite3.connect(store_path) as conn:
-        conn.execute("UPDATE meta SET value = '5' WHERE key = 'store_schema_version'")
+        conn.execute("UPDATE meta SET value = '6' WHERE key = 'store_schema_version'")
     conn.close()
-    with pytest.raises(StoreError, match="has store schema version 5; this shopbot reads version 4"):
+    with pytest.raises(StoreError, match="has store schema version 6; this shopbot reads version 5"):
         ShopStore.open(store_path)
 
 
@@ -539,3 +542,33 @@ def test_metrics_command_errors_are_one_line(tmp_path: Path, tiny_catalog_path: 
     result = CliRunner().invoke(cli, ["metrics", "--by", "week", "--store", str(missing)])
     assert result.exit_code == 2
     assert "Invalid value for '--by': 'week' is not one of 'day', 'source'." in result.output
+
+
+# -- watches ----------------------------------------------------------------------------------
+
+
+def test_a_watch_replaces_the_same_one_fires_once_and_expires(store_path: Path) -> None:
+    clock = FakeClock()
+    with ShopStore.open(store_path, clock=clock) as store, ShopStore.open(store_path, clock=clock) as other:
+        first = store.watch("s1", "p1", "price", "telegram", days=30, target=Decimal("20"))
+        again = store.watch("s1", "p1", "price", "telegram", days=30, target=Decimal("15.50"))
+        store.watch("s1", "p2", "in_stock", "callback", days=1)
+        store.watch("s2", "p1", "in_stock", "callback", days=30)
+        assert again.watch_id != first.watch_id and again.target == Decimal("15.50")
+        assert [(w.product_id, w.kind) for w in store.watches("s1")] == [("p1", "price"), ("p2", "in_stock")]
+        assert store.claim_watch(again.watch_id) and not other.claim_watch(again.watch_id)  # one process wins
+        assert [w.product_id for w in store.watches("s1")] == ["p2"]  # fired: no longer listed
+        store.release_watch(again.watch_id)  # the message could not be sent: it fires at the next change
+        assert other.claim_watch(again.watch_id)
+        assert not store.cancel_watch("s2", store.watches("s1")[0].watch_id)  # only the shopper's own
+        clock.now += timedelta(days=2)
+        assert [w.shopper_id for w in store.pending_watches()] == ["s2"]  # s1's one-day watch expired
+        assert store.expire(clock.now, lambda s: False)["watches"] == 2  # the expired one and the fired one
+        assert store.cancel_watch("s2", store.watches("s2")[0].watch_id) and store.pending_watches() == []
+
+
+def test_a_watch_needs_a_known_kind_and_a_target_for_a_price(store: ShopStore) -> None:
+    with pytest.raises(InvalidStoreValue):
+        store.watch("s1", "p1", "price", "rest", days=30)
+    with pytest.raises(InvalidStoreValue):
+        store.watch("s1", "p1", "back", "rest", days=30)

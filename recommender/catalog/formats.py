@@ -54,8 +54,10 @@ class ColumnMapping:
     """Which source column holds each product field (None: the source has no such column).
 
     ``facets`` are the shop's own named attributes: (facet name, source column) pairs, e.g.
-    ``(("colour", "PrimaryColour"), ("gender", "Gender"))``. The optional fields description,
-    rating, review_count, image_url and stock are read from columns of those names when the file
+    ``(("colour", "PrimaryColour"), ("gender", "Gender"))``. ``options`` name the columns in which the
+    variants of one product differ (``(("size", "Size"),)``): rows sharing a ``parent_id`` are the
+    variants of one product (``variants.group_variants``). The optional fields description, rating,
+    review_count, image_url, stock and parent_id are read from columns of those names when the file
     has them; a file without them gets no warning unless they were mapped to another column.
     """
 
@@ -71,12 +73,14 @@ class ColumnMapping:
     review_count: str | None = "review_count"
     image_url: str | None = "image_url"
     stock: str | None = "stock"
+    parent_id: str | None = "parent_id"  # the product a row is a variant of
     # The product's date: listed (a product file) or the line's (an order export: the latest line of a
     # repeated id wins); newest first is the ranking's prior when there are no histories and no reviews.
     date: str | None = None
     quantity: str | None = None  # order exports: a negative quantity marks a cancellation
     order_id: str | None = None  # order exports: an order number "C" + digit marks a cancellation
     facets: tuple[tuple[str, str], ...] = ()
+    options: tuple[tuple[str, str], ...] = ()  # (option name, source column): what variants differ in
     interactions: str = "default"  # the histories.InteractionMapping preset that goes with this one
 
     def with_columns(self, **columns: str | None) -> ColumnMapping:
@@ -97,22 +101,17 @@ class ColumnMapping:
 
     def with_facets(self, facets: dict[str, str] | Iterable[tuple[str, str]]) -> ColumnMapping:
         """A copy that also reads these facets: facet name -> source column (names are normalised)."""
-        pairs = facets.items() if isinstance(facets, dict) else facets
-        added = []
-        for facet, column in pairs:
-            name = normalise_facet(facet)
-            if not name or not column.strip():
-                raise CatalogImportError(f"Facet {facet!r}={column!r} needs a name and a column, e.g. colour=Colour")
-            added.append((name, column.strip()))
-        names = [n for n, _ in (*self.facets, *added)]
-        if len(set(names)) != len(names):
-            raise CatalogImportError(f"Facet names must differ; got {names}")
-        return replace(self, name=f"{self.name}+custom", facets=(*self.facets, *added))
+        return replace(self, name=f"{self.name}+custom", facets=_named_columns(self.facets, facets, "Facet"))
+
+    def with_options(self, options: dict[str, str] | Iterable[tuple[str, str]]) -> ColumnMapping:
+        """A copy that also reads these variant options: option name -> source column, e.g. size=Size."""
+        return replace(self, name=f"{self.name}+custom", options=_named_columns(self.options, options, "Option"))
 
     def source_columns(self) -> dict[str, str]:
         """field -> source column, for the mapped fields; facets as ``facet:<name>``."""
         mapped = {f: getattr(self, f) for f in FIELDS if getattr(self, f)}
-        return mapped | {f"{FACET_PREFIX}{facet}": column for facet, column in self.facets}
+        return mapped | {f"{FACET_PREFIX}{facet}": column for facet, column in self.facets} | \
+            {f"{OPTION_PREFIX}{option}": column for option, column in self.options}
 
     def optional_fields(self) -> set[str]:
         """Fields whose column may be absent without a warning: the extras and the categories left at
@@ -121,9 +120,10 @@ class ColumnMapping:
 
 
 FIELDS = ("id", "title", "brand", "categories", "price", "sales_rank", "description", "rating", "review_count",
-          "image_url", "stock", "date", "quantity", "order_id")
+          "image_url", "stock", "parent_id", "date", "quantity", "order_id")
 FACET_PREFIX = "facet:"  # source_columns() key of a facet column
-_EXTRAS = ("description", "rating", "review_count", "image_url", "stock")
+OPTION_PREFIX = "option:"  # ... of a variant option column
+_EXTRAS = ("description", "rating", "review_count", "image_url", "stock", "parent_id")
 _FIELD_ALIASES = {"category": "categories"}
 
 PRESETS: dict[str, ColumnMapping] = {
@@ -134,6 +134,21 @@ PRESETS: dict[str, ColumnMapping] = {
         interactions="recbole",
     ),
 }
+
+
+def _named_columns(have: tuple[tuple[str, str], ...], pairs: dict[str, str] | Iterable[tuple[str, str]],
+                   what: str) -> tuple[tuple[str, str], ...]:
+    """``have`` and ``pairs`` (name -> source column; names normalised); raises CatalogImportError for a
+    pair without a name or column, or a name given twice."""
+    added = []
+    for name, column in (pairs.items() if isinstance(pairs, dict) else pairs):
+        if not normalise_facet(name) or not column.strip():
+            raise CatalogImportError(f"{what} {name!r}={column!r} needs a name and a column, e.g. colour=Colour")
+        added.append((normalise_facet(name), column.strip()))
+    names = [n for n, _ in (*have, *added)]
+    if len(set(names)) != len(names):
+        raise CatalogImportError(f"{what} names must differ; got {names}")
+    return (*have, *added)
 
 
 class BadRecord(str):
@@ -212,8 +227,9 @@ def _header_index(
             fix = "pass --column id=<your column> or another --mapping" if name == "id" else (
                 "rename it, or see docs/catalog-format.md")
             raise CatalogImportError(f"{path} has no {name} column {column!r} (columns: {', '.join(header)}); {fix}.")
-        elif name.startswith(FACET_PREFIX):
-            warnings.append(f"{path.name}: no {column!r} column; facet {name[len(FACET_PREFIX):]!r} left empty")
+        elif name.startswith((FACET_PREFIX, OPTION_PREFIX)):
+            kind, _, named = name.partition(":")
+            warnings.append(f"{path.name}: no {column!r} column; {kind} {named!r} left empty")
         elif name not in optional:
             warnings.append(f"{path.name}: no {column!r} column; {name} left empty")
     return index
@@ -417,7 +433,8 @@ def parse_product(record: dict[str, Any] | BadRecord, mapping: ColumnMapping) ->
 
     ``price_currencies`` holds the currencies the price text names (the importer checks them
     against the catalog's); ``facets`` is a tuple of normalised (name, value) pairs; ``cuts`` lists
-    the text cut to its cap ("title cut from 1,532 to 1,000 characters"). Text fields come out on
+    the text cut to its cap ("title cut from 1,532 to 1,000 characters"); ``parent_id`` and ``options``
+    ((name, value as written) pairs) make the row a variant (``variants.group_variants``). Text fields come out on
     one line (``one_line``); a brand or category level over MAX_LABEL_CHARS, an id over the store's
     MAX_ID_CHARS and a category cell nested too deep are bad rows.
     """
@@ -445,5 +462,8 @@ def parse_product(record: dict[str, Any] | BadRecord, mapping: ColumnMapping) ->
         "review_count": parse_count(record.get("review_count"), "review_count"),
         "image_url": (one_line(str(image)) or None) if (image := record.get("image_url")) is not None else None,
         "stock": parse_stock(record.get("stock")),
+        "parent_id": clean_id(record.get("parent_id")),
+        "options": tuple((name, value) for name, _ in mapping.options
+                         if (value := check_label(clean_text(record.get(f"{OPTION_PREFIX}{name}")), name))),
         "cuts": cuts,
     }

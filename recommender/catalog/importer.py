@@ -36,6 +36,7 @@ from recommender.catalog.histories import INTERACTION_FORMATS, INTERACTION_PRESE
 from recommender.catalog.money import DEFAULT_CURRENCY, CatalogCurrency, currency_code
 from recommender.catalog.order_lines import AUTO, OrderRules, ProductLines, is_cancellation
 from recommender.catalog.types import derive_type_paths
+from recommender.catalog.variants import group_variants
 from recommender.catalog.writer import CatalogWriter
 from recommender.errors import BadRow, CatalogImportError, InteractionsFormatError
 from recommender.store.forgotten import ForgottenShoppers
@@ -51,6 +52,7 @@ class ImportReport:
 
     db_path: Path
     products: int = 0
+    variants: int = 0  # of the products sold in several options (sizes, colours)
     shoppers: int = 0
     interactions: int = 0
     errors: list[BadRow] = field(default_factory=list)
@@ -162,13 +164,19 @@ def _import_products(
     order_export = folded.repeated or bool(mapping.quantity or mapping.order_id)
     not_products = {pid for pid in folded.first_line if rules.is_not_product(pid, order_export)}
     kept_bad = [row for row, pid in bad if not (pid and rules.is_not_product(pid, order_export))]
-    products = folded.products(drop=not_products)
+    products, variants, bad_variants = group_variants(folded.products(drop=not_products), folded.first_line)
     for start in range(0, len(products), 2000):
         writer.add_products(products[start : start + 2000])
+    writer.add_variants(variants)
+    not_product_lines = len(bad) - len(kept_bad)
+    kept_bad = sorted(kept_bad + [BadRow(str(path), line, why) for line, why in bad_variants], key=lambda b: b.line)
     report.errors += kept_bad
     _fail_if_bad(kept_bad, len(products), path, "products", strict)
-    report.products = len(products)
-    _note_left_out(report, folded, rules, not_products, len(bad) - len(kept_bad), cancelled, read)
+    report.products, report.variants = len(products), len(variants)
+    if variants:
+        report.notes.append(f"{plural(len({v['product_id'] for v in variants}), 'product')} sold in "
+                            f"{plural(len(variants), 'variant')} (rows sharing a parent id).")
+    _note_left_out(report, folded, rules, not_products, not_product_lines, cancelled, read)
     for p in products:
         if p["title"] is None:
             report.warnings.append(f"line {folded.first_line[p['id']]}: product {p['id']!r} has no title; "

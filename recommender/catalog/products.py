@@ -4,7 +4,9 @@ Tables: ``products`` (id, title, brand, category, category_path, price, sales_ra
 review_count, image_url, stock), ``product_facets`` (product_id, name, value), ``products_fts`` (FTS5
 over title, brand, category_path), ``shoppers`` (id, n_interactions), ``interactions`` (shopper_id,
 product_id, position; order kept) and ``meta`` (key, value: currency, shop settings, ...).
-``CatalogWriter`` (writer.py) writes it; ``KeywordIndex`` (keyword_index.py) searches ``products_fts``.
+``variants`` (id, product_id, position, options as JSON pairs, price, stock: ``variants`` module) holds
+the variants of the products that have them. ``CatalogWriter`` (writer.py) writes it; ``KeywordIndex``
+(keyword_index.py) searches ``products_fts``.
 Catalogs written before description, facets and currency existed (schema 1) read as having none, in USD.
 """
 
@@ -18,7 +20,7 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ import sqlite_utils
 from recommender.catalog.formats import normalise_facet
 from recommender.catalog.keyword_index import KeywordIndex
 from recommender.catalog.money import DEFAULT_CURRENCY
+from recommender.catalog.variants import Variant
 from recommender.errors import CatalogNotFound, ProductNotFound
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,9 @@ class Product:
     review_count: int | None = None
     image_url: str | None = None
     stock: int | None = None  # None: not tracked; 0: out of stock (an "in stock" cell without a count is 1)
+    variants: tuple[Variant, ...] = ()  # a product sold in several options: each one's id, options, price, stock
+    variant_of: str | None = None  # this is one variant (id, options, price, stock its own) of that product
+    options: tuple[tuple[str, str], ...] = ()  # ... and these are its options: ("size", "M")
 
     @property
     def in_stock(self) -> bool:
@@ -63,12 +69,30 @@ class Product:
         return self.stock != 0
 
     @property
+    def prices_differ(self) -> bool:
+        """True when its variants differ in price: ``price`` is the lowest."""
+        return len({v.price for v in self.variants}) > 1
+
+    @property
+    def product_id(self) -> str:
+        """The product this is: its own id, or the id of the product it is a variant of."""
+        return self.variant_of or self.id
+
+    @property
     def display_title(self) -> str:
-        """The title, or a "<brand> <category> (untitled)" fallback."""
+        """The title, or a "<brand> <category> (untitled)" fallback; a variant's options after it
+        ("Tee (M / Black)")."""
         if self.title:
-            return self.title
-        parts = [p for p in (self.brand, self.category) if p]
-        return f"{' '.join(parts) or 'Product ' + self.id} (untitled)"
+            title = self.title
+        else:
+            parts = [p for p in (self.brand, self.category) if p]
+            title = f"{' '.join(parts) or 'Product ' + self.id} (untitled)"
+        return f"{title} ({' / '.join(value for _, value in self.options)})" if self.options else title
+
+    def variant(self, variant: Variant) -> Product:
+        """One of this product's variants as a product of its own: its id, options, price and stock."""
+        return replace(self, id=variant.id, price=variant.price, stock=variant.stock, variants=(),
+                       variant_of=self.id, options=variant.options)
 
 
 @dataclass(frozen=True)
@@ -102,7 +126,7 @@ def _ascii_lower(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Columns:
-    """What search filters and ranks by, read once: a catalog is read-only while it is open.
+    """What search filters and ranks by, read once per change of the file (``Catalog._columns``).
 
     Products are at positions 0..n-1 in id order; categories and brands are coded by distinct value;
     facet (name, value) pairs are coded too, each with the positions of its products
@@ -164,16 +188,20 @@ class Catalog:
         self.db = db
         self.path = path
         self._cols: _Columns | None = None
+        self._cols_version = -1  # PRAGMA data_version when the columns were read
         self._keywords: KeywordIndex | None = None
         have = set(db["products"].columns_dict)  # a schema-1 catalog lacks the newer columns
         self._select = ", ".join(c if c in have else f"NULL AS {c}" for c in _PRODUCT_COLUMNS)
         self._has_facets = db["product_facets"].exists()
         self._has_han = "han_terms" in have  # schema 4
         self._has_stock = "stock" in have  # schema 2
+        self._has_variants = db["variants"].exists() and bool(self._rows("SELECT 1 FROM variants LIMIT 1"))  # 5
 
     def _columns(self) -> _Columns:
-        if self._cols is None:
-            self._cols = _Columns.read(self.db, self._has_facets, self._has_stock)
+        """The columns, read again when another connection changed the file (``shopbot catalog update``)."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if self._cols is None or version != self._cols_version:
+            self._cols, self._cols_version = _Columns.read(self.db, self._has_facets, self._has_stock), version
         return self._cols
 
     @classmethod
@@ -221,9 +249,16 @@ class Catalog:
         return products[0]
 
     def get_products(self, ids: Sequence[str]) -> list[Product]:
-        """Products in the order of ``ids``; unknown ids are skipped."""
-        found: dict[str, Product] = {}
+        """Products in the order of ``ids``, with their variants; a variant's id gives that variant
+        (``Product.variant``); unknown ids are skipped."""
         unique = list(dict.fromkeys(ids))
+        found = self._read_products(unique)
+        if self._has_variants:
+            found = self._with_variants(found, [i for i in unique if i not in found])
+        return [found[i] for i in ids if i in found]
+
+    def _read_products(self, unique: list[str]) -> dict[str, Product]:
+        found: dict[str, Product] = {}
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ", ".join("?" * len(chunk))
@@ -234,7 +269,30 @@ class Catalog:
                     facets.setdefault(pid, []).append((name, value))
             for row in self._rows(f"SELECT {self._select} FROM products WHERE id IN ({marks})", chunk):
                 found[row[0]] = _product(row, facets.get(row[0], ()))
-        return [found[i] for i in ids if i in found]
+        return found
+
+    def _with_variants(self, found: dict[str, Product], other_ids: list[str]) -> dict[str, Product]:
+        """``found`` with each product's variants, and the variants among ``other_ids`` as products."""
+        of_variant: dict[str, str] = {}
+        for start in range(0, len(other_ids), 500):
+            chunk = other_ids[start : start + 500]
+            of_variant |= dict(self._rows(f"SELECT id, product_id FROM variants WHERE id IN "
+                                          f"({', '.join('?' * len(chunk))})", chunk))
+        parents = found | self._read_products(sorted(set(of_variant.values()) - set(found)))
+        variants: dict[str, list[Variant]] = {}
+        wanted = list(parents)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for vid, pid, options, price, stock in self._rows(
+                    "SELECT id, product_id, options, price, stock FROM variants WHERE product_id IN "
+                    f"({', '.join('?' * len(chunk))}) ORDER BY product_id, position", chunk):
+                variants.setdefault(pid, []).append(
+                    Variant(vid, tuple(tuple(pair) for pair in json.loads(options)), price, stock))
+        parents = {pid: replace(p, variants=tuple(variants.get(pid, ()))) for pid, p in parents.items()}
+        found = {pid: parents[pid] for pid in found}
+        for p in parents.values():
+            found |= {v.id: p.variant(v) for v in p.variants if v.id in of_variant}
+        return found
 
     def iter_products(self) -> Iterator[Product]:
         """Every product, ordered by id."""
@@ -458,6 +516,7 @@ class Catalog:
                                  " GROUP BY name ORDER BY n DESC, name")) if self._has_facets else {}
         return {
             "products": self.count_products(),
+            "variants": one("SELECT count(*) FROM variants") if self._has_variants else 0,
             "shoppers": one("SELECT count(*) FROM shoppers"),
             "interactions": one("SELECT count(*) FROM interactions"),
             "brands": one("SELECT count(DISTINCT brand) FROM products"),

@@ -13,8 +13,9 @@ from recommender.catalog.keyword_index import han_terms
 from recommender.catalog.products import PATH_SEP, compute_fingerprint
 
 FORGET_TIMEOUT_S = 2.0  # a forget waits this long for a locked catalog, then leaves that part pending
-# 2: description, rating, review_count, image_url, stock, product_facets, meta currency; 3: dated; 4: han_terms
-SCHEMA_VERSION = "4"
+# 2: description, rating, review_count, image_url, stock, product_facets, meta currency; 3: dated; 4: han_terms;
+# 5: variants
+SCHEMA_VERSION = "5"
 _FIELDS = ("id", "title", "brand", "category", "category_path", "price", "sales_rank", "description", "rating",
            "review_count", "image_url", "stock", "dated")
 _INDEXED = ("title", "brand", "category_path", "han_terms")  # the keyword index's columns (products_fts)
@@ -35,6 +36,8 @@ class CatalogWriter:
             pk="id",
         )
         self.db["product_facets"].create({"product_id": str, "name": str, "value": str})
+        self.db["variants"].create({"id": str, "product_id": str, "position": int, "options": str, "price": float,
+                                    "stock": int}, pk="id")
         self.db["shoppers"].create({"id": str, "n_interactions": int}, pk="id")
         self.db["interactions"].create(
             {"shopper_id": str, "product_id": str, "position": int}, pk=("shopper_id", "position")
@@ -53,6 +56,10 @@ class CatalogWriter:
         marks = ", ".join("?" * len(_FIELDS))
         self.db.conn.executemany(f"INSERT INTO products ({', '.join(_FIELDS)}) VALUES ({marks})", products)
         self.db.conn.executemany("INSERT INTO product_facets (product_id, name, value) VALUES (?, ?, ?)", facets)
+
+    def add_variants(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Insert variant rows (id, product_id, position, options as JSON, price, stock)."""
+        self.db["variants"].insert_all(rows)
 
     def set_categories(self, paths: Mapping[str, Sequence[str]]) -> None:
         """Give products a category path (product id -> levels, broad to narrow); others are left as they are."""
@@ -85,6 +92,7 @@ class CatalogWriter:
         self.db["products"].create_index(["category"])
         self.db["product_facets"].create_index(["product_id"])
         self.db["product_facets"].create_index(["name", "value"])
+        self.db["variants"].create_index(["product_id"])
         self._index_han()
         self.db["products"].enable_fts(list(_INDEXED), tokenize="porter", create_triggers=False)
         fingerprint = compute_fingerprint(self.db)

@@ -17,7 +17,7 @@ from recommender.errors import InvalidStoreValue, StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "4"  # meta key "store_schema_version"; also tells a store from a catalog file
+SCHEMA_VERSION = "5"  # meta key "store_schema_version"; also tells a store from a catalog file
 BUSY_TIMEOUT_S = 10.0  # how long a write waits for another process's transaction
 
 # the cart changes each message made, so a replayed message (a retry after a crash) changes nothing
@@ -40,6 +40,16 @@ _ORDER_RETURNS = """CREATE TABLE order_returns (
         quantity INTEGER NOT NULL CHECK (quantity > 0), at TEXT NOT NULL,
         UNIQUE (order_id, position),
         FOREIGN KEY (order_id, position) REFERENCES order_items (order_id, position))"""
+
+# "tell me when it's back in stock / under 20": one per shopper, product and kind (recommender/store/watches.py)
+_WATCHES = (
+    """CREATE TABLE watches (
+        watch_id INTEGER PRIMARY KEY, shopper_id TEXT NOT NULL, product_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('in_stock', 'price')), target_cents INTEGER,
+        channel TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, fired_at TEXT,
+        UNIQUE (shopper_id, product_id, kind))""",
+    "CREATE INDEX watches_pending ON watches (fired_at, expires_at)",
+)
 
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -70,6 +80,7 @@ _SCHEMA = (
     _CART_CHANGES,
     *_ORDER_STATUS,
     _ORDER_RETURNS,
+    *_WATCHES,
 )
 # version -> (next version, the statements that bring a file of that version to it)
 _UPGRADES = {
@@ -78,6 +89,7 @@ _UPGRADES = {
                 "INSERT INTO order_status (order_id, status, at)"
                 " SELECT order_id, 'placed', created_at FROM orders ORDER BY order_id")),
     "3": ("4", ("ALTER TABLE cart ADD COLUMN price_cents INTEGER",)),  # lines added before: price not known
+    "4": ("5", _WATCHES),
 }
 
 Clock = Callable[[], datetime]

@@ -5,6 +5,7 @@
 - the ``events`` older than ``before``, of every shopper (the metrics then cover the period only);
 - the ``cart_changes`` older than ``before`` (a message's record only guards a retry, which comes
   within a day);
+- the watches that expired or fired before ``before`` (an expired watch is never listed nor fired);
 - the cart lines and likes of the anonymous shoppers (``anonymous(shopper_id)``, the caller's
   test) silent since ``before`` (no cart line, like, cart change or event since) who never ordered.
 
@@ -26,6 +27,7 @@ from recommender.wal import empty_write_ahead_log
 logger = logging.getLogger(__name__)
 
 EXPIRED_TABLES = ("events", "cart_changes")  # rows older than the cutoff go, whoever's they are
+_OLD_WATCHES = "watches WHERE expires_at < ? OR fired_at < ?"  # expired or fired before the cutoff
 # The shoppers with a cart line or a like, nothing since :before, and no order; with their row counts.
 _SILENT_WITHOUT_ORDERS = """
     SELECT s.shopper_id,
@@ -61,8 +63,8 @@ class Retention(StoreFile):
             dry_run: count only, delete nothing.
 
         Returns:
-            Rows deleted (or that a dry run would delete) from ``events``, ``cart_changes``, ``cart``
-            and ``feedback``, and ``shoppers``: the anonymous shoppers whose cart and likes went.
+            Rows deleted (or that a dry run would delete) from ``events``, ``cart_changes``, ``watches``,
+            ``cart`` and ``feedback``, and ``shoppers``: the anonymous shoppers whose cart and likes went.
         """
         cutoff = self._now(before)
         if dry_run:
@@ -71,6 +73,7 @@ class Retention(StoreFile):
             counts, shoppers = self._expired(cutoff, anonymous)
             for table in EXPIRED_TABLES:  # table names are the fixed EXPIRED_TABLES; values are bound
                 self.db.execute(f"DELETE FROM {table} WHERE at < ?", [cutoff])
+            self.db.execute(f"DELETE FROM {_OLD_WATCHES}", [cutoff, cutoff])
             for table in ("cart", "feedback"):
                 self.db.conn.executemany(f"DELETE FROM {table} WHERE shopper_id = ?", [[s] for s in shoppers])
         logger.info("Retention: deleted %s", counts)  # counts only, never an id
@@ -81,6 +84,7 @@ class Retention(StoreFile):
         counts = {table: self._rows(f"SELECT count(*) FROM {table} WHERE at < ?", [cutoff])[0][0]
                   for table in EXPIRED_TABLES}
         silent = [row for row in self._rows(_SILENT_WITHOUT_ORDERS, {"before": cutoff}) if anonymous(row[0])]
+        counts["watches"] = self._rows(f"SELECT count(*) FROM {_OLD_WATCHES}", [cutoff, cutoff])[0][0]
         counts["cart"] = sum(row[1] for row in silent)
         counts["feedback"] = sum(row[2] for row in silent)
         counts["shoppers"] = len(silent)

@@ -1,0 +1,128 @@
+"""End to end, watches: shoppers on Rasa's callback channel and on Telegram (a local stand-in of the Bot API)
+ask the assistant serving the outdoor fixture to tell them when a product is back in stock or under a
+price; `shopbot catalog update` changes the catalog; each watch's message reaches the shopper's own
+channel through Rasa's HTTP API (trigger_intent) exactly once, with the app's own id (the callback
+receiver's recipient_id, Telegram's chat_id); the store file is read with SQL."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot import settings
+from bot.cli import cli
+from bot.servers import Assistant
+from recommender import import_catalog
+from tests.test_actions import FIXTURES
+from tests.test_channels import _Recorder
+from tests.test_channels_telegram import BOT_NAME, SECRET, TOKEN, _BotAPI, update
+from tests.test_variants import MAPPING
+
+pytestmark = pytest.mark.slow
+UPDATES = itertools.count(100)
+
+
+def recorder(handler: type) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.recorded = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture(scope="module")
+def watched_shop(tmp_path_factory: pytest.TempPathFactory, store_path: Path,
+                 trained_model: Path) -> Iterator[tuple[Assistant, Path, list, list]]:
+    """The assistant serving the outdoor shop with its HTTP API on, the callback channel posting to a local
+    receiver and Telegram's Bot API a local stand-in; the catalog file and what each receiver got."""
+    folder = tmp_path_factory.mktemp("watched-shop")
+    import_catalog(FIXTURES / "variants_outdoor.csv", folder / "catalog.db", mapping=MAPPING, currency="EUR",
+                   progress=False)
+    receiver, receiving = recorder(_Recorder)
+    telegram, serving = recorder(_BotAPI)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SHOPBOT_CATALOG", str(folder / "catalog.db"))
+        env.setenv("SHOPBOT_CACHE", str(folder / "cache"))
+        env.setenv("SHOPBOT_CALLBACK_URL", f"http://127.0.0.1:{receiver.server_address[1]}/callback")
+        env.setenv("TELEGRAM_API_URL", f"http://127.0.0.1:{telegram.server_address[1]}")
+        for name, value in (("TELEGRAM_TOKEN", TOKEN), ("TELEGRAM_BOT_NAME", BOT_NAME),
+                            ("TELEGRAM_WEBHOOK_URL", "https://bot.example.com/webhooks/telegram/webhook"),
+                            ("TELEGRAM_SECRET_TOKEN", SECRET)):
+            env.setenv(name, value)
+        with Assistant(trained_model, log_dir=folder / "servers", enable_api=True) as bot:
+            env.setenv("SHOPBOT_RASA_URL", bot.url)
+            yield bot, folder / "catalog.db", receiver.recorded, telegram.recorded
+    for server, thread in ((receiver, receiving), (telegram, serving)):
+        server.shutdown()
+        thread.join()
+
+
+def post(url: str, body: dict, headers: dict[str, str]) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", **headers})
+    with urllib.request.urlopen(request, timeout=180):
+        pass
+
+
+def on_callback(bot: Assistant, sender: str, text: str) -> None:
+    post(f"{bot.url}/webhooks/callback/webhook", {"sender": sender, "message": text},
+         {"Authorization": f"Bearer {settings.secret('SHOPBOT_REST_TOKEN')}"})
+
+
+def on_telegram(bot: Assistant, chat_id: int, text: str) -> None:
+    post(f"{bot.url}/webhooks/telegram/webhook", {**update(chat_id, text), "update_id": next(UPDATES)},
+         {"X-Telegram-Bot-Api-Secret-Token": SECRET})
+
+
+def said(recorded: list, key: str, value: object) -> list[str]:
+    """The texts a receiver got for one recipient."""
+    return [body.get("text", "") for _, body in recorded if str(body.get(key)) == str(value)]
+
+
+def test_watches_reach_the_callback_app_and_telegram_once_each(watched_shop, store_path, tmp_path) -> None:
+    bot, catalog, callback, telegram = watched_shop
+    on_callback(bot, "alice", "show me hiking socks")
+    on_callback(bot, "alice", "including out of stock")
+    on_callback(bot, "alice", "tell me when the first one is back in stock")
+    assert any("when Wool Hiking Socks is back in stock" in text for text in said(callback, "recipient_id", "alice"))
+    on_telegram(bot, 1001, "show me camping stoves")
+    on_telegram(bot, 1001, "let me know when the first one drops under 40")
+    assert any("Pocket Camping Stove costs €40 or less" in text for text in said(telegram, "chat_id", 1001)), telegram
+    with sqlite3.connect(store_path) as db:
+        assert sorted(db.execute("SELECT shopper_id, product_id, kind, channel, fired_at FROM watches")) == [
+            ("callback:alice", "SOCK", "in_stock", "callback", None),
+            ("telegram:1001", "STOVE", "price", "telegram", None)]
+    db.close()
+
+    before = (len(callback), len(telegram))
+    (tmp_path / "today.csv").write_text("sku,price,stock\nSOCK-2,,6\nSTOVE,39.00,\n")
+    result = CliRunner().invoke(cli, ["catalog", "update", str(tmp_path / "today.csv"), "--column", "id=sku",
+                                      "--db", str(catalog)])
+    assert result.exit_code == 0 and "Sent 2 messages of watches that came true" in result.output, result.output
+    news = said(callback[before[0]:], "recipient_id", "alice")
+    assert [text for text in news if text.startswith("Good news")] == [
+        "Good news: Wool Hiking Socks is back in stock, at €14. Say \"add it to my cart\" to get it."], callback
+    news = said(telegram[before[1]:], "chat_id", 1001)
+    assert [text for text in news if text.startswith("Good news")] == [
+        "Good news: Pocket Camping Stove now costs €39. Say \"add it to my cart\" to get it."], telegram
+
+    again = CliRunner().invoke(cli, ["watches", "fire", "--db", str(catalog)])
+    assert again.exit_code == 0 and "Sent" not in again.output  # each watch once
+    asked = len(callback)
+    on_callback(bot, "alice", "add it to my cart")  # the watch's product is the one in focus: which size?
+    assert "Which size of Wool Hiking Socks: L? Out of stock: M." in said(callback[asked:], "recipient_id", "alice")
+    on_callback(bot, "alice", "L")
+    with sqlite3.connect(store_path) as db:
+        assert db.execute("SELECT count(*) FROM watches WHERE fired_at IS NOT NULL").fetchone() == (2,)
+        assert db.execute("SELECT product_id FROM cart WHERE shopper_id = 'callback:alice'").fetchall() == [
+            ("SOCK-2",)]
+    db.close()
