@@ -19,7 +19,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from actions import services
 from actions.variants import answer
 from bot.variant_policy import VariantAnswerPolicy
-from recommender import config, import_catalog
+from recommender import Catalog, config, import_catalog
 from recommender.catalog.formats import PRESETS
 from recommender.catalog.update import update_catalog
 from recommender.catalog.variants import pick_variants
@@ -221,3 +221,11 @@ def test_an_option_sold_out_between_the_question_and_the_answer_is_not_added(out
         services.use(None)
         store.close()
         search.catalog.close()
+
+
+def test_a_history_naming_variants_counts_their_products(tmp_path):
+    (tmp_path / "history.txt").write_text("alice TEE-1 BOOT-42 STOVE\n")
+    import_catalog(FIXTURES / "variants_outdoor.csv", tmp_path / "catalog.db", mapping=MAPPING, currency="EUR",
+                   interactions=tmp_path / "history.txt", progress=False)
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        assert catalog.shopper_history("alice") == ["TEE", "BOOT", "STOVE"]

@@ -126,3 +126,22 @@ def test_watches_reach_the_callback_app_and_telegram_once_each(watched_shop, sto
         assert db.execute("SELECT product_id FROM cart WHERE shopper_id = 'callback:alice'").fetchall() == [
             ("SOCK-2",)]
     db.close()
+
+
+def test_what_is_kept_is_listed_and_each_piece_can_be_removed(watched_shop, store_path) -> None:
+    """Item 5: "what do you know about me?" lists likes and counts watches; "forget that I liked the first one"
+    and "cancel that watch" remove just those rows."""
+    bot, _, callback, _ = watched_shop
+    for text in ("show me camping stoves", "I like the first one", "tell me when it drops under 30"):
+        on_callback(bot, "bob", text)
+    start = len(callback)
+    on_callback(bot, "bob", "what do you know about me?")
+    kept = "\n".join(said(callback[start:], "recipient_id", "bob"))
+    assert "1. Pocket Camping Stove (you like it)" in kept and "1 watch (" in kept, kept
+    on_callback(bot, "bob", "forget that I liked the first one")
+    on_callback(bot, "bob", "cancel that watch")
+    with sqlite3.connect(store_path) as db:
+        rows = [db.execute(f"SELECT count(*) FROM {table} WHERE shopper_id = 'callback:bob'").fetchone()[0]
+                for table in ("feedback", "watches")]
+    db.close()
+    assert rows == [0, 0], callback[start:]

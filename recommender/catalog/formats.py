@@ -108,7 +108,8 @@ class ColumnMapping:
         return replace(self, name=f"{self.name}+custom", options=_named_columns(self.options, options, "Option"))
 
     def source_columns(self) -> dict[str, str]:
-        """field -> source column, for the mapped fields; facets as ``facet:<name>``."""
+        """field -> source column, for the mapped fields; facets as ``facet:<name>``, variant options as
+        ``option:<name>``."""
         mapped = {f: getattr(self, f) for f in FIELDS if getattr(self, f)}
         return mapped | {f"{FACET_PREFIX}{facet}": column for facet, column in self.facets} | \
             {f"{OPTION_PREFIX}{option}": column for option, column in self.options}

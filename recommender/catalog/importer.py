@@ -137,9 +137,9 @@ def categories_without_column(titles: dict[str, str | None]) -> tuple[dict[str, 
 def _import_products(
     writer: CatalogWriter, path: Path, fmt: str, mapping: ColumnMapping, currency: CatalogCurrency,
     rules: OrderRules, report: ImportReport, strict: bool, progress: bool,
-) -> tuple[set[str], set[str], dict[str, str | None] | None, int]:
-    """Write the valid products; returns their ids, the ids left out as non-products, id -> title
-    when no product has a category (else None), and how many have a price."""
+) -> tuple[dict[str, str], set[str], dict[str, str | None] | None, int]:
+    """Write the valid products; returns their ids and their variants' (id -> the product's id), the ids left
+    out as non-products, id -> title when no product has a category (else None), and how many have a price."""
     folded = ProductLines(rules)
     bad: list[tuple[BadRow, str | None]] = []  # with the row's id, to leave out non-products' bad lines too
     read = cancelled = 0
@@ -182,7 +182,8 @@ def _import_products(
             report.warnings.append(f"line {folded.first_line[p['id']]}: product {p['id']!r} has no title; "
                                    "kept, shown by brand and category")
     titles = None if any(p["category_path"] for p in products) else {p["id"]: p["title"] for p in products}
-    return {p["id"] for p in products}, not_products, titles, sum(p["price"] is not None for p in products)
+    known = {p["id"]: p["id"] for p in products} | {v["id"]: v["product_id"] for v in variants}
+    return known, not_products, titles, sum(p["price"] is not None for p in products)
 
 
 def _note_left_out(report: ImportReport, folded: ProductLines, rules: OrderRules, not_products: set[str],
@@ -206,7 +207,7 @@ def _note_left_out(report: ImportReport, folded: ProductLines, rules: OrderRules
 
 
 def _import_interactions(
-    writer: CatalogWriter, path: Path, fmt: str, mapping: InteractionMapping, known: set[str],
+    writer: CatalogWriter, path: Path, fmt: str, mapping: InteractionMapping, known: dict[str, str],
     not_products: set[str], is_forgotten: Callable[[str], bool], report: ImportReport, strict: bool,
     progress: bool,
 ) -> None:
@@ -227,7 +228,7 @@ def _import_interactions(
         kept = []
         for line, product_id in items:
             if product_id in known:
-                kept.append(product_id)
+                kept.append(known[product_id])  # a variant's id stands for its product
             elif product_id in not_products:
                 left_out["not a product"] += 1
             else:
