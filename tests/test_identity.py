@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +31,10 @@ from rasa.core.run import create_http_input_channels
 from sanic import Sanic
 
 from bot import identity, settings
-from bot.channels import Rest, SocketIO
+from bot.channels import Callback, Rest, SocketIO
 from bot.credentials import write_active
 from bot.webpage import PageServer
+from tests.test_channels import _Recorder
 
 KEY = "a-test-signing-key-of-at-least-thirty-two-bytes"
 TOKEN = "a-test-integrator-token"
@@ -143,6 +146,34 @@ def test_a_rest_channel_without_a_token_refuses_everyone() -> None:
         assert agent.senders == []
 
     run(test, Rest(None))
+
+
+def test_the_callback_webhook_answers_only_the_rest_token_and_replies_to_the_apps_id() -> None:
+    """The callback channel (a shop's own app) is guarded like REST; its replies, and the messages Rasa's API
+    sends on its output (a watch's), go to the app's own id, not to the conversation's ``callback:alice``."""
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    receiver.recorded = []
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    channel = Callback.from_credentials({"url": f"http://127.0.0.1:{receiver.server_address[1]}/in",
+                                         "token": TOKEN})
+
+    async def test(url: str, agent: EchoAgent) -> None:
+        async with aiohttp.ClientSession() as session:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {TOKEN}"}):
+                async with session.post(f"{url}/webhooks/callback/webhook", headers=headers,
+                                        json={"sender": "alice", "message": "hi"}) as response:
+                    assert response.status == (200 if TOKEN in headers.get("Authorization", "x") else 401)
+        assert agent.senders == ["callback:alice"]
+        await channel.get_output_channel().send_response("callback:alice", {"text": "back in stock"})
+
+    try:
+        run(test, channel)
+    finally:
+        receiver.shutdown()
+        thread.join()
+    assert [(path, body["recipient_id"], body["text"]) for path, body in receiver.recorded] == [
+        ("/in", "alice", "you are callback:alice"), ("/in", "alice", "back in stock")]
 
 
 # ---- socket.io -----------------------------------------------------------------------------------------
