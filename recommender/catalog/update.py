@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recommender.catalog.formats import ColumnMapping, clean_id, detect_format, parse_price, parse_stock, read_records
-from recommender.catalog.money import CatalogCurrency
+from recommender.catalog.money import DEFAULT_CURRENCY, CatalogCurrency
 from recommender.catalog.variants import totals
 from recommender.errors import BadRow, CatalogImportError, CatalogNotFound
 
@@ -57,7 +57,8 @@ def update_catalog(db_path: str | Path, products: str | Path, *, format: str | N
     conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        currency = CatalogCurrency(conn.execute("SELECT value FROM meta WHERE key = 'currency'").fetchone()[0])
+        stored = conn.execute("SELECT value FROM meta WHERE key = 'currency'").fetchone()  # none before schema 2
+        currency = CatalogCurrency(stored[0] if stored else DEFAULT_CURRENCY)
         parents: set[str] = set()
         seen: dict[str, int] = {}
         with_variants = conn.execute(
