@@ -23,6 +23,7 @@ from actions import services, slots
 from actions.cards import TITLE_CHARS, clip, custom_payload, facet_values, reasons_text
 from actions.references import resolve
 from recommender import Product, ScoredProduct, format_price
+from recommender.catalog.variants import option_label
 from recommender.i18n.messages import N_, join, translate
 from recommender.i18n.text import said
 
@@ -36,7 +37,7 @@ def short_title(product: Product, limit: int = TITLE_CHARS) -> str:
     """The product's title cut at a word boundary for chat; a variant's options kept whole ("Tee (M / Black)")."""
     if not product.options:
         return clip(product.display_title, limit)
-    options = f" ({' / '.join(value for _, value in product.options)})"
+    options = f" ({option_label(product.options)})"
     return clip(replace(product, options=()).display_title, max(limit - len(options), limit // 2)) + options
 
 

@@ -30,7 +30,7 @@ import sqlite_utils
 from recommender.catalog.formats import normalise_facet
 from recommender.catalog.keyword_index import KeywordIndex
 from recommender.catalog.money import DEFAULT_CURRENCY
-from recommender.catalog.variants import Variant
+from recommender.catalog.variants import Variant, option_label
 from recommender.errors import CatalogNotFound, ProductNotFound
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class Product:
         else:
             parts = [p for p in (self.brand, self.category) if p]
             title = f"{' '.join(parts) or 'Product ' + self.id} (untitled)"
-        return f"{title} ({' / '.join(value for _, value in self.options)})" if self.options else title
+        return f"{title} ({option_label(self.options)})" if self.options else title
 
     def variant(self, variant: Variant) -> Product:
         """One of this product's variants as a product of its own: its id, options, price and stock."""

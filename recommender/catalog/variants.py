@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Variant", "group_variants", "pick_variants", "totals"]
+__all__ = ["Variant", "group_variants", "option_label", "pick_variants", "totals"]
 
 _FIRST_FILLED = ("title", "brand", "category_path", "description", "image_url", "rating", "review_count",
                  "sales_rank")
@@ -46,7 +46,12 @@ class Variant:
     @property
     def label(self) -> str:
         """The option values, "M / Black"."""
-        return " / ".join(value for _, value in self.options)
+        return option_label(self.options)
+
+
+def option_label(options: Sequence[tuple[str, str]]) -> str:
+    """(name, value) pairs as shoppers read them: "M / Black"."""
+    return " / ".join(value for _, value in options)
 
 
 def group_variants(products: list[dict[str, Any]], lines: dict[str, int]
