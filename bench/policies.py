@@ -11,13 +11,15 @@ file does not:
 
 English questions are asked of the English file, Chinese ones of its translation, and also of the
 English file (a shop that wrote its policies in one language); a translation's sections are those of
-the English file in the same order. For each shop and encoder (MiniLM, the Universal
-Sentence Encoder multilingual, multilingual-e5-small) and each relevance floor it prints: top-1 section
-accuracy on the answerable questions (an "I don't know" counts as wrong), the share of unanswerable ones
-left unanswered, and the floor that maximises the lower of the two; and both at the floor the assistant
-uses with that encoder (it reads English questions with MiniLM, others with the multilingual USE:
-``Policies.for_language``). Targets: >= 0.9 and >= 0.9, for both shops. It prints one table per shop and
-draws both shares against the floor, one row of panels per shop.
+the English file in the same order. For each shop, the assistant's way of answering (recommender/policies.py:
+MiniLM, USE and e5 for English questions, USE and e5 for others) and each encoder alone in that way
+(MiniLM, the Universal Sentence Encoder multilingual, multilingual-e5-small), and each relevance floor,
+it prints: top-1 section accuracy on the answerable questions (an "I don't know" counts as wrong), the
+share of unanswerable ones left unanswered, and the floor that maximises the lower of the two; and both at
+the floor the assistant uses (``ENGLISH_FLOOR`` for English questions, ``MULTILINGUAL_FLOOR`` for others asked of
+the translation, ``CROSS_LINGUAL_FLOOR`` asked of the English file).
+Targets: >= 0.9 and >= 0.9, for both shops. It prints one table per shop and draws both shares against
+the floor, one row of panels per shop.
 
 Usage: .venv/bin/python bench/policies.py [--out bench/results/policies.md]
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 import csv
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +38,21 @@ import numpy as np
 
 from _common import load_average, machine_header  # bench/_common.py, next to this file
 from recommender import config
-from recommender.policies import DEFAULT_FLOOR, MULTILINGUAL_FLOOR, Policies, translation
+from recommender.policies import (CROSS_LINGUAL_FLOOR, ENGLISH_FLOOR, MULTILINGUAL_FLOOR, Policies, Reader, readers,
+                                  translation)
 from recommender.text.encoder import TextEncoder
 from recommender.text.multilingual import E5Encoder, MultilingualEncoder
 
 RESULTS = Path(__file__).parent / "results"
 DATA = Path(__file__).parent / "data"
-FLOORS = np.round(np.arange(0.20, 0.951, 0.025), 3)
+FLOORS = np.round(np.arange(0.20, 1.001, 0.005), 3)
+ASSISTANT = "the assistant: MiniLM+USE+e5 (en), USE+e5 (zh)"
+METHODS: dict[str, Callable[[str], list[Reader]]] = {  # a method's readers of a question in a language
+    ASSISTANT: readers,
+    "MiniLM alone": lambda language: [Reader(TextEncoder(), TextEncoder(), judges=True)],
+    "USE alone": lambda language: [Reader(MultilingualEncoder(), MultilingualEncoder(), judges=True)],
+    "e5 alone": lambda language: [Reader(E5Encoder(), E5Encoder(passages=True), judges=True)],
+}
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,6 @@ def rates(results: list[tuple[str | None, float]], asked: list[Asked], floor: fl
               show_default=True, help="the Markdown report (a figure is drawn beside it)")
 def main(out: Path) -> None:
     """Section accuracy and "I don't know" rates of the policy answers, per shop, encoder and floor."""
-    encoders = ((TextEncoder(), DEFAULT_FLOOR), (MultilingualEncoder(), MULTILINGUAL_FLOOR), (E5Encoder(), None))
     lines = [machine_header("Policy answers", f"load {load_average()}"), "",
              "Command: `.venv/bin/python bench/policies.py`. Accuracy: the right section, above the floor, among "
              "the answerable questions; unknown: the unanswerable questions below the floor. Best floor: the one "
@@ -110,23 +120,27 @@ def main(out: Path) -> None:
                       f"Questions: {shop.questions.relative_to(config.REPO_ROOT)} "
                       f"({sum(a.section is not None for a in asked)} answerable, "
                       f"{sum(a.section is None for a in asked)} not).", "",
-                      "| encoder | questions -> file | top-1 accuracy (no floor) | best floor | accuracy | unknown "
+                      "| method | questions -> file | top-1 accuracy (no floor) | best floor | accuracy | unknown "
                       "| the assistant's floor: accuracy / unknown | ms per question |",
                       "|---|---|---|---|---|---|---|---|"]
-            for encoder, served in encoders:
-                english = Policies.load_or_build(source, encoder, Path(cache), floor=-1.0)
-                for case, (questions, language) in cases.items():
-                    policies = Policies.load_or_build(translation(source, language), encoder, Path(cache), floor=-1.0)
+            for method, reading in METHODS.items():
+                for case, (questions, language) in cases.items():  # language: the file's
+                    asked_in = reading(questions[0].language)  # the readers of the questions' language
+                    english = Policies.load_or_build(source, asked_in, Path(cache), floor=-1.0)
+                    policies = Policies.load_or_build(translation(source, language), asked_in, Path(cache), floor=-1.0)
                     started = time.perf_counter()
                     results = found(policies, english, questions)
                     ms = (time.perf_counter() - started) * 1000 / len(questions)
                     table = [rates(results, questions, floor) for floor in FLOORS]
                     best = max(range(len(FLOORS)), key=lambda i: (min(table[i]), table[i][0]))
-                    at_served = "%.3f / %.3f at %.3f" % (*rates(results, questions, served), served) if served else "-"
-                    lines.append(f"| {encoder.model_id.split('@')[0]} | {case} "
+                    served = (ENGLISH_FLOOR if questions[0].language == "en" else
+                              MULTILINGUAL_FLOOR if language == questions[0].language else CROSS_LINGUAL_FLOOR)
+                    at_served = ("%.3f / %.3f at %.3f" % (*rates(results, questions, served), served)
+                                 if method == ASSISTANT else "-")
+                    lines.append(f"| {method} | {case} "
                                  f"| {rates(results, questions, -1.0)[0]:.3f} | {FLOORS[best]:.3f} "
                                  f"| {table[best][0]:.3f} | {table[best][1]:.3f} | {at_served} | {ms:.1f} |")
-                    curves[(shop.name, type(encoder).__name__, case)] = table
+                    curves[(shop.name, method, case)] = table
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     click.echo("\n".join(lines))
@@ -135,25 +149,25 @@ def main(out: Path) -> None:
 
 
 def draw(curves: dict[tuple[str, str, str], list[tuple[float, float]]], path: Path) -> None:
-    """Accuracy and unknown share against the floor: one row of panels per shop, one column per encoder."""
+    """Accuracy and unknown share against the floor: one row of panels per shop, one column per method."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     shops = list(dict.fromkeys(shop for shop, _, _ in curves))
-    encoders = sorted({name for _, name, _ in curves})
-    fig, axes = plt.subplots(len(shops), len(encoders), figsize=(5 * len(encoders), 4 * len(shops)), sharey=True,
+    methods = list(dict.fromkeys(name for _, name, _ in curves))
+    fig, axes = plt.subplots(len(shops), len(methods), figsize=(5 * len(methods), 4 * len(shops)), sharey=True,
                              squeeze=False)
     for row, shop in zip(axes, shops):
-        for ax, name in zip(row, encoders):
+        for ax, name in zip(row, methods):
             for (owner, encoder, case), table in curves.items():
                 if (owner, encoder) == (shop, name):
                     line, = ax.plot(FLOORS, [t[0] for t in table], label=f"{case}: accuracy")
                     ax.plot(FLOORS, [t[1] for t in table], linestyle="--", color=line.get_color(),
                             label=f"{case}: unknown")
             ax.axhline(0.9, color="grey", linewidth=0.8)
-            ax.set(title=f"{shop}: {name}", xlabel="relevance floor (cosine)", ylim=(0, 1.02))
+            ax.set(title=f"{shop}: {name}", xlabel="confidence floor", ylim=(0, 1.02))
         row[0].set_ylabel("share of questions")
         row[0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()

@@ -23,7 +23,7 @@ model, the file's texts as "passage: "; questions are "query: " for both). max_e
 max_j cos_e(q, s_ij)). BM25n_i: Okapi BM25 (k1 1.2, b 0.75) of the question's distinct terms in section i's heading
 and text, divided by the question's highest possible score (the sum of 2.2 idf over its terms, a term the file
 lacks counted with the highest idf); terms: English words minus stop words, crudely suffix-stripped, and the
-character bigrams of Chinese runs.
+character bigrams of Chinese runs (recommender/text/lexical.py).
 
 Methods (English encoder / Chinese encoder; a section's score, then the confidence):
 - current: MiniLM / USE, max_e(i), the top section's (recommender/policies.py's method, floor tuned here);
@@ -56,11 +56,9 @@ import os
 for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
     os.environ[_variable] = "1"
 
-import math
-import re
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +69,7 @@ import numpy as np
 from _common import load_average, machine_header  # bench/_common.py, next to this file
 from policies import SHOPS, Shop, read_questions  # bench/policies.py: its shops and questions
 from recommender.policies import Passage, split_passages, translation
+from recommender.text.lexical import Bm25
 from recommender.text.encoder import TextEncoder
 from recommender.text.multilingual import E5Encoder, MultilingualEncoder
 
@@ -89,24 +88,15 @@ Choice = tuple[np.ndarray, np.ndarray]  # per question: the chosen section, and 
 # ---------------------------------------------------------------- encoders and data
 
 
-def unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
-
-
 class Encoders:
     """The four ways of embedding (mini, use, e5q, e5p), and the time each takes to embed one question."""
 
     def __init__(self) -> None:
-        mini, use, self._e5 = TextEncoder(num_threads=1), MultilingualEncoder(), E5Encoder()
-        self.texts: dict[str, Encode] = {"mini": mini.encode, "use": use.encode, "e5q": self._e5.encode,
-                                         "e5p": self._passages}
-        self.questions: dict[str, Encode] = {"mini": mini.encode, "use": use.encode, "e5q": self._e5.encode}
+        mini, use, e5 = TextEncoder(num_threads=1), MultilingualEncoder(), E5Encoder()
+        self.texts: dict[str, Encode] = {"mini": mini.encode, "use": use.encode, "e5q": e5.encode,
+                                         "e5p": E5Encoder(passages=True).encode}
+        self.questions: dict[str, Encode] = {"mini": mini.encode, "use": use.encode, "e5q": e5.encode}
         self._seconds: dict[tuple[str, str], list[float]] = defaultdict(list)
-
-    def _passages(self, texts: Sequence[str]) -> np.ndarray:
-        # E5Encoder embeds every text as a query; its model's passage() gives the "passage: " prefix
-        return unit(self._e5._loaded().passage(list(texts)))
 
     def ask(self, name: str, questions: Sequence[str], language: str) -> np.ndarray:
         """The questions' vectors, embedded one at a time as the assistant does, each timed."""
@@ -183,52 +173,10 @@ def section_scores(case: Case, encoder: str, alpha: float = 0.0, beta: float = 0
     return alpha * passage + (1 - alpha) * best + beta * (case.asked[encoder] @ case.headings[encoder].T)
 
 
-STOP = set("""
-a an the and or of to in on at for from by with is are was were be been am do does did done doing i me my mine
-we us our you your yours it its this that these those there here what whats what's which who whom whose when
-where why how can could will would shall should may might must if so not no yes than then as about into out up
-down over under again any all some each both just too very also get got have has had having please anything
-something thing things one
-""".split())
-SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "edly", "ed", "es", "s", "ly", "er")
-
-
-def stem(word: str) -> str:
-    """Crude suffix stripping: the first suffix of ``SUFFIXES`` that leaves 3 letters ("ies"/"ied" -> "y")."""
-    for suffix in SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
-    return word
-
-
-def tokens(text: str) -> list[str]:
-    """English: lower-case words minus stop words, stemmed; Chinese: the character bigrams of each run."""
-    text = text.lower()
-    out = [stem(w) for w in re.findall(r"[a-z0-9€$]+", text) if w not in STOP]
-    for run in re.findall(r"[\u4e00-\u9fff]+", text):
-        out += [run[i:i + 2] for i in range(len(run) - 1)]
-    return out
-
-
-def bm25(case: Case, k1: float = 1.2, b: float = 0.75) -> np.ndarray:
-    """(Q, P): BM25 of each question against each section (heading and text), divided by the question's highest
-    possible (sum of (k1 + 1) idf over its distinct terms, a term absent from the file counted with the largest)."""
-    counts = [Counter(tokens(p.section + " " + " ".join(p.sentences))) for p in case.passages]
-    lengths = np.array([sum(c.values()) for c in counts], float)
-    average = lengths.mean()
-    documents = Counter(t for c in counts for t in c)
-    n = len(counts)
-    idf = {t: math.log(1 + (n - k + 0.5) / (k + 0.5)) for t, k in documents.items()}
-    unknown = math.log(1 + (n + 0.5) / 0.5)
-    out = np.zeros((len(case.questions), n))
-    for qi, question in enumerate(case.questions):
-        terms = sorted(set(tokens(question)))
-        for term in (t for t in terms if t in idf):
-            for i, c in enumerate(counts):
-                if f := c.get(term, 0):
-                    out[qi, i] += idf[term] * f * (k1 + 1) / (f + k1 * (1 - b + b * lengths[i] / average))
-        out[qi] /= sum(idf.get(t, unknown) * (k1 + 1) for t in terms) or 1.0
-    return out
+def bm25(case: Case) -> np.ndarray:
+    """(Q, P): each question's BM25n of each section (heading and text): recommender.text.lexical.Bm25."""
+    index = Bm25([p.section + " " + " ".join(p.sentences) for p in case.passages])
+    return np.stack([index.scores(question) for question in case.questions])
 
 
 # ---------------------------------------------------------------- methods

@@ -2,13 +2,22 @@
 split into passages by heading, and the passage that answers a shopper's question.
 
 Each ``##`` section is a passage (its ``###`` subsections belong to it; what comes before the first
-``##`` is the file's introduction, not a passage). A passage and each of its sentences are embedded
-with a sentence encoder; a question is answered by the section whose passage or best sentence is
-closest to it, quoted by the sentences closest to the question (at most ``QUOTE_SENTENCES``, in the
-passage's order). A question no section reaches ``floor`` (cosine) is not answered: the caller says it
-does not know. A file's translations sit beside it, one per language: ``policies.md`` and
-``policies.zh.md``. The vectors are cached per encoder and the texts embedded, so they are rebuilt only
-when the file (or how it is split) changes.
+``##`` is the file's introduction, not a passage). A file's translations sit beside it, one per language:
+``policies.md`` and ``policies.zh.md``.
+
+How a question is answered (bench/policy_methods.py compares this with simpler ways, on two shops' files
+and questions in English and Chinese; bench/policies.py measures it at the floors below). Several
+sentence encoders read the file (``readers``): each embeds every passage (its heading, ": ", its text),
+every sentence and every heading. For a question, an encoder's score of a section is its best cosine
+among the passage and its sentences (``best``). The sections are ranked by the mean over the ranking
+encoders of ``PASSAGE_MIX`` x the passage's cosine + (1 - ``PASSAGE_MIX``) x ``best`` + ``HEADING_WEIGHT``
+x the heading's cosine, plus ``LEXICAL_WEIGHT`` x the section's BM25 (``recommender.text.lexical``). The
+top section answers when its confidence reaches the floor: the judging encoder's ``best`` of it (e5,
+whose cosines mean the same from one file to another), plus ``AGREEMENT_WEIGHT`` x the mean of 1 / its
+rank by each encoder's ``best`` and by BM25 (a section every reading puts first is surer). Below the
+floor, the caller says it does not know. The answer quotes the section's sentences closest to the
+question (at most ``QUOTE_SENTENCES``, in the passage's order). Each encoder's vectors are cached by the
+texts they embed, so they are rebuilt only when the file (or how it is split) changes.
 """
 
 from __future__ import annotations
@@ -25,17 +34,22 @@ import numpy as np
 from recommender.errors import ShopbotError
 from recommender.files import replaced_whole
 from recommender.text.encoder import Encoder, TextEncoder
-from recommender.text.multilingual import MultilingualEncoder
+from recommender.text.lexical import Bm25
+from recommender.text.multilingual import E5Encoder, MultilingualEncoder
 
-__all__ = ["DEFAULT_FLOOR", "MULTILINGUAL_FLOOR", "Passage", "Policies", "PolicyAnswer", "PolicyFileError",
-           "split_passages", "translation"]
+__all__ = ["CROSS_LINGUAL_FLOOR", "ENGLISH_FLOOR", "MULTILINGUAL_FLOOR", "Passage", "Policies", "PolicyAnswer",
+           "PolicyFileError", "Reader", "readers", "split_passages", "translation"]
 
 logger = logging.getLogger(__name__)
 
-# The cosine of the best section below which a question is not answered, with MiniLM (English questions)
-# and with the multilingual encoder (other languages): bench/policies.py.
-DEFAULT_FLOOR = 0.475
-MULTILINGUAL_FLOOR = 0.35
+# The confidence below which a question is not answered: English questions, questions in another language
+# asked of the shop's translation (bench/policy_methods.py: tuned on one shop's questions, measured on the
+# other's), and asked of the English file when the shop has no translation (e5 puts a question and a passage
+# in two languages further apart: bench/policies.py, between the two shops' best floors).
+ENGLISH_FLOOR = 0.863
+MULTILINGUAL_FLOOR = 0.901
+CROSS_LINGUAL_FLOOR = 0.815
+PASSAGE_MIX, HEADING_WEIGHT, LEXICAL_WEIGHT, AGREEMENT_WEIGHT = 0.3, 0.3, 0.2, 0.02
 QUOTE_SENTENCES = 2
 MAX_BYTES = 1_000_000  # a policy file is a page of text, not a book
 _SECTION = re.compile(r"^##(?!#)\s*(.+?)\s*#*\s*$", re.M)
@@ -92,20 +106,56 @@ def translation(path: Path, language: str | None) -> Path:
     return translated if translated.is_file() else path
 
 
-class Policies:
-    """A policy file's passages and their vectors: ``answer`` finds the section a question asks about."""
+@dataclass(frozen=True)
+class Reader:
+    """A sentence encoder reading a policy file: how it embeds a question and the file's texts, and its part."""
 
-    def __init__(self, passages: list[Passage], encoder: Encoder, vectors: np.ndarray,
-                 floor: float = DEFAULT_FLOOR) -> None:
-        self.passages, self.encoder, self.floor = passages, encoder, floor
-        self._vectors = vectors  # (P + S, dim): each passage, then every sentence in passage order
+    questions: Encoder
+    texts: Encoder  # the same encoder, or how the model embeds what queries are matched with (e5's passages)
+    ranks: bool = True  # its cosines rank the sections
+    judges: bool = False  # its cosines are the answer's confidence (the mean over the judging readers)
+
+
+def readers(language: str | None) -> list[Reader]:
+    """The encoders a question in ``language`` is read with: English with MiniLM (ranking), the multilingual
+    USE (voting) and e5 (ranking and judging); another language with USE and e5, both ranking."""
+    use = MultilingualEncoder()
+    e5 = Reader(E5Encoder(), E5Encoder(passages=True), judges=True)
+    if language in (None, "en"):
+        mini = TextEncoder()
+        return [Reader(mini, mini), Reader(use, use, ranks=False), e5]
+    return [Reader(use, use), e5]
+
+
+@dataclass(frozen=True)
+class _Cosines:
+    """One reader's cosines of a question with each section (P,): its passage, its heading, and its best."""
+
+    passage: np.ndarray
+    heading: np.ndarray
+    best: np.ndarray  # max over the passage and its sentences
+    texts: np.ndarray  # (P + S,) every text: each passage, then its sentences
+
+
+class Policies:
+    """A policy file's passages and each reader's vectors of them: ``answer`` finds the section a question
+    asks about."""
+
+    def __init__(self, passages: list[Passage], readings: Sequence[tuple[Reader, np.ndarray]],
+                 floor: float = ENGLISH_FLOOR) -> None:
+        if not any(reader.judges for reader, _ in readings) or not any(reader.ranks for reader, _ in readings):
+            raise ValueError("a policy file needs a reader that ranks and one that judges")
+        self.passages, self.readings, self.floor = passages, list(readings), floor  # vectors: (P + S + P, dim)
         self._owner = np.array([i for i, p in enumerate(passages) for _ in (None, *p.sentences)])
         self._is_passage = np.array([j == 0 for p in passages for j in range(len(p.sentences) + 1)])
+        self._lexical = Bm25([f"{p.section} {p.text}" for p in passages])
 
     @classmethod
-    def load_or_build(cls, path: Path, encoder: Encoder, cache_dir: Path, floor: float = DEFAULT_FLOOR) -> Policies:
-        """The policies of the file at ``path``, their vectors from the cache when the texts embedded (the file
-        as split) and the encoder are those they were made from, else encoded (and cached).
+    def load_or_build(cls, path: Path, reading: Sequence[Reader], cache_dir: Path,
+                      floor: float = ENGLISH_FLOOR) -> Policies:
+        """The policies of the file at ``path`` read by ``reading``, each reader's vectors from the cache when
+        the texts embedded (the file as split) and its encoder are those they were made from, else encoded
+        (and cached).
 
         Raises:
             PolicyFileError: the file cannot be read, is too large or has no section.
@@ -121,41 +171,63 @@ class Policies:
             raise PolicyFileError(f"the policy file {path} has no '## ' section: write each policy under a "
                                   "'## Heading' (docs/policies.md)")
         texts = [text for p in passages for text in (f"{p.section}: {p.text}", *p.sentences)]
-        key = hashlib.sha256("\0".join([encoder.model_id, *texts]).encode()).hexdigest()
-        cached = cache_dir / "policies" / f"{key}.npy"
-        try:
-            vectors = np.load(cached, allow_pickle=False)
-        except (OSError, ValueError):  # not cached yet (or unreadable): encode it
-            vectors = None
-        if vectors is None or len(vectors) != len(texts):
-            vectors = encoder.encode(texts)
-            with replaced_whole(cached) as tmp, open(tmp, "xb") as fh:
-                np.save(fh, vectors, allow_pickle=False)
-            logger.info("embedded %d policy sections of %s", len(passages), path)
-        return cls(passages, encoder, vectors, floor)
+        texts += [p.section for p in passages]
+        return cls(passages, [(reader, _vectors(reader.texts, texts, cache_dir)) for reader in reading], floor)
 
     @classmethod
     def for_language(cls, path: Path, language: str | None, cache_dir: Path) -> Policies:
-        """The policies a question in ``language`` is answered from: an English one from ``path``, read
-        with MiniLM; another from the shop's file in its language (``translation``), read with the
-        multilingual encoder, whose floor is its own."""
+        """The policies a question in ``language`` is answered from: an English one from ``path``; another
+        from the shop's file in its language (``translation``), or ``path`` when the shop has none; each read by
+        the ``readers`` of its language and answered above the floor of the pair of languages."""
         if language in (None, "en"):
-            return cls.load_or_build(path, TextEncoder(), cache_dir, DEFAULT_FLOOR)
-        return cls.load_or_build(translation(path, language), MultilingualEncoder(), cache_dir, MULTILINGUAL_FLOOR)
+            return cls.load_or_build(path, readers(language), cache_dir, ENGLISH_FLOOR)
+        translated = translation(path, language)
+        return cls.load_or_build(translated, readers(language), cache_dir,
+                                 CROSS_LINGUAL_FLOOR if translated == path else MULTILINGUAL_FLOOR)
 
     def answer(self, question: str) -> PolicyAnswer | None:
         """The section that answers ``question`` with the sentences to quote; None below the floor."""
-        cosine = self._vectors @ self.encoder.encode([question])[0]
-        best = np.full(len(self.passages), -1.0)  # each section's best cosine: its passage's or a sentence's
-        np.maximum.at(best, self._owner, cosine)
-        top = int(best.argmax())
-        if best[top] < self.floor:
+        cosines = [self._cosines(reader, vectors, question) for reader, vectors in self.readings]
+        ranking = [c for c, (reader, _) in zip(cosines, self.readings) if reader.ranks]
+        lexical = self._lexical.scores(question)
+        rank = sum(PASSAGE_MIX * c.passage + (1 - PASSAGE_MIX) * c.best + HEADING_WEIGHT * c.heading
+                   for c in ranking) / len(ranking) + LEXICAL_WEIGHT * lexical
+        top = int(rank.argmax())
+        votes = [c.best for c in cosines] + [lexical]
+        agreement = np.mean([1.0 / (1 + np.count_nonzero(v > v[top])) for v in votes])
+        judged = [c.best[top] for c, (reader, _) in zip(cosines, self.readings) if reader.judges]
+        confidence = float(np.mean(judged) + AGREEMENT_WEIGHT * agreement)
+        if confidence < self.floor:
             return None
+        closeness = sum(c.texts for c in ranking)
         mine = np.flatnonzero((self._owner == top) & ~self._is_passage)
-        chosen = sorted(mine[np.argsort(-cosine[mine], kind="stable")[:QUOTE_SENTENCES]])
+        chosen = sorted(mine[np.argsort(-closeness[mine], kind="stable")[:QUOTE_SENTENCES]])
         sentences = self.passages[top].sentences
         return PolicyAnswer(self.passages[top].section, _joined([sentences[int(j - mine[0])] for j in chosen]),
-                            float(best[top]))
+                            confidence)
+
+    def _cosines(self, reader: Reader, vectors: np.ndarray, question: str) -> _Cosines:
+        cosine = vectors @ reader.questions.encode([question])[0]
+        texts, heading = cosine[:len(self._owner)], cosine[len(self._owner):]
+        best = np.full(len(self.passages), -1.0)
+        np.maximum.at(best, self._owner, texts)
+        return _Cosines(texts[self._is_passage], heading, best, texts)
+
+
+def _vectors(encoder: Encoder, texts: list[str], cache_dir: Path) -> np.ndarray:
+    """``encoder``'s vectors of ``texts``, from the cache when it has them, else encoded and cached."""
+    key = hashlib.sha256("\0".join([encoder.model_id, *texts]).encode()).hexdigest()
+    cached = cache_dir / "policies" / f"{key}.npy"
+    try:
+        vectors = np.load(cached, allow_pickle=False)
+    except (OSError, ValueError):  # not cached yet (or unreadable): encode it
+        vectors = None
+    if vectors is None or len(vectors) != len(texts):
+        vectors = encoder.encode(texts)
+        with replaced_whole(cached) as tmp, open(tmp, "xb") as fh:
+            np.save(fh, vectors, allow_pickle=False)
+        logger.info("embedded a policy file's %d texts with %s", len(texts), encoder.model_id)
+    return vectors
 
 
 def _joined(sentences: Sequence[str]) -> str:

@@ -109,4 +109,5 @@ def test_set_up_embeds_the_shops_policy_file_or_says_there_is_none(tmp_path, mon
     (tmp_path / "ours.zh.md").write_text("## 配送\n三天送达。\n\n## 退货\n15天内可退。\n")
     monkeypatch.setenv("SHOPBOT_POLICIES", str(tmp_path / "ours.md"))
     assert build.ensure_policies() == f"2 policy sections of {tmp_path / 'ours.md'}; translated: zh"
-    assert len(list((tmp_path / "policies").glob("*.npy"))) == 2        # MiniLM's of ours.md, USE's of ours.zh.md
+    assert len(list((tmp_path / "policies").glob("*.npy"))) == 3 + 2    # MiniLM's, USE's and e5's of ours.md,
+                                                                        # USE's and e5's of ours.zh.md

