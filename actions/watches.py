@@ -22,7 +22,7 @@ from actions.references import positions
 from recommender import config, to_money
 from recommender.i18n.messages import N_, translate
 from recommender.store.watches import Watch
-from recommender.watches import PUSH_CHANNELS, is_due
+from recommender.watches import ON_RETURN_CHANNELS, PUSH_CHANNELS, is_due
 
 CENT = Decimal("0.01")
 SET = {"in_stock": N_("I'll message you here when {title} is back in stock (for the next {days} days)."),
@@ -32,6 +32,7 @@ LISTED = {"in_stock": N_("{position}. {title}: when it is back in stock"),
           "price": N_("{position}. {title}: when it costs {target} or less")}
 NO_PUSH = N_("I can't message you on this channel later: ask me \"what am I watching?\" and I'll say which came "
              "true.")
+ON_RETURN = N_("You'll see it the next time you open this chat.")
 TRUE_NOW = N_("{watch} (true now)")
 FIRED = {"in_stock": N_("Good news: {title} is back in stock, at {price}. Say \"add it to my cart\" to get it."),
          "price": N_("Good news: {title} now costs {price}. Say \"add it to my cart\" to get it.")}
@@ -72,7 +73,9 @@ class ActionWatchProduct(ApologisingAction):
         services.store().watch(tracker.sender_id, p.id, kind, channel, days, target=target)
         text = translate(SET[kind], language).format(title=title, target=_money(target, language),
                                                      price=_money(price, language), days=days)
-        if channel not in PUSH_CHANNELS:
+        if channel in ON_RETURN_CHANNELS:
+            text += " " + translate(ON_RETURN, language)
+        elif channel not in PUSH_CHANNELS:
             text += " " + translate(NO_PUSH, language)
         dispatcher.utter_message(response="utter_watch_set", watch=text)
         return [SlotSet(slots.FOCUS, p.product_id)]

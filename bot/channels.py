@@ -266,7 +266,8 @@ class SocketIO(GuardedChannel, SocketIOInput):
     subject is the shopper; without a valid one the connection is refused. The sender of every message
     is ``web:<subject>``, whatever ``session_id`` the client sends, and replies go to that shopper's
     room only, which ``session_request`` confirms (so a reload with the same token continues the same
-    conversation).
+    conversation). After confirming, it sends the shopper's watches that came true while they were away
+    (``deliver_on_return``): the widget cannot be messaged when nobody has it open.
 
     Only the message text and its ``message_id`` (the widget's own id for it, kept when it re-sends it)
     go on: the client's ``metadata`` (nothing here reads it) is dropped, so it is neither stored with
@@ -275,10 +276,21 @@ class SocketIO(GuardedChannel, SocketIOInput):
     """
 
     sender_namespace = "web"
+    _app: Any = None  # the Rasa server, once it runs: its agent sends the watches of a returning shopper
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """The widget's output for a message Rasa sends unasked, to the shopper's room (their open widgets)."""
+        if self.sio is None:
+            return None
+        return senders.ToApp(LanguageOutput(self.sio, self.bot_message_evt), self.sender_namespace)
 
     def blueprint(self, on_new_message: Handler) -> Any:
         webhook = super().blueprint(on_new_message)  # registers Rasa's handlers; ours replace three
         sio, handle = self.sio, self.handler(on_new_message)
+
+        @webhook.listener("after_server_start")
+        async def keep_app(app: Any, _loop: Any) -> None:
+            self._app = app
         sio.eio.max_http_buffer_size = MAX_SOCKET_BYTES
         if not self.jwt_key:
             logger.warning("the socket.io channel has no jwt_key: it refuses every connection")
@@ -297,6 +309,12 @@ class SocketIO(GuardedChannel, SocketIOInput):
         async def session_request(sid: str, data: Any = None) -> None:
             session = await sio.get_session(sid, namespace=self.namespace)
             await sio.emit("session_confirm", session["shopper"], room=sid, namespace=self.namespace)
+            agent = getattr(self._app.ctx, "agent", None) if self._app is not None else None
+            if agent is not None:  # the agent in use now (Rasa's API may have loaded another model)
+                from bot.watch_delivery import deliver_on_return  # the store and catalog readers: not at start
+
+                await deliver_on_return(agent, identity.sender_id(self.sender_namespace, session["shopper"]),
+                                        self.get_output_channel())
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: str, data: Any) -> None:

@@ -5,21 +5,30 @@ watch as entities; its rule runs ``action_watch_fired``, which words the news in
 language, and Rasa sends it on the output channel the watch was asked on (``callback``, ``telegram``:
 the channels whose ``get_output_channel`` can reach a shopper who is not writing). The Rasa server must
 run with its API on (``shopbot serve --enable-api``); the token is $SHOPBOT_API_TOKEN.
+
+The web widget cannot be reached when nobody has it open: its watches are sent by the Rasa server itself
+when the shopper next connects (``deliver_on_return``, called by the socket.io channel), the same intent
+triggered through the server's own agent, API or not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bot import settings
-from recommender import Catalog, Product, ShopStore
+from recommender import Catalog, Product, ShopStore, config
 from recommender.store.watches import Watch
-from recommender.watches import Fired, WatchNotSent, fire_due
+from recommender.watches import ON_RETURN_CHANNELS, Fired, WatchNotSent, fire_due
+
+if TYPE_CHECKING:  # the CLI imports this module without Rasa's channels
+    from rasa.core.channels.channel import OutputChannel
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +48,7 @@ def rasa_sender(url: str, token: str, timeout: float = TIMEOUT_S) -> Callable[[W
                                f"({watch.shopper_id[:40]!r})")
         query = urllib.parse.urlencode({"output_channel": watch.channel, "token": token})
         target = f"{url.rstrip('/')}/conversations/{conversation}/trigger_intent"
-        body = {"name": FIRED_INTENT, "entities": {"product_id": product.id, "watch_kind": watch.kind}}
+        body = {"name": FIRED_INTENT, "entities": _entities(watch, product)}
         request = urllib.request.Request(f"{target}?{query}", data=json.dumps(body).encode(),
                                          headers={"Content-Type": "application/json"})
         try:
@@ -59,3 +68,50 @@ def rasa_sender(url: str, token: str, timeout: float = TIMEOUT_S) -> Callable[[W
 def fire_watches(catalog: Catalog, store: ShopStore) -> Fired:
     """Send every due watch through the Rasa server of $SHOPBOT_RASA_URL (``recommender.watches.fire_due``)."""
     return fire_due(store, catalog, rasa_sender(settings.rasa_url(), settings.secret("SHOPBOT_API_TOKEN")))
+
+
+def _entities(watch: Watch, product: Product) -> dict[str, str]:
+    """The entities ``watch_fired`` carries: the product and the kind of watch."""
+    return {"product_id": product.id, "watch_kind": watch.kind}
+
+
+def agent_sender(agent: Any, output: OutputChannel, loop: asyncio.AbstractEventLoop,
+                 timeout: float = TIMEOUT_S) -> Callable[[Watch, Product], None]:
+    """A sender for ``fire_due`` run in a worker thread of the Rasa server: triggers ``watch_fired`` in the
+    watch's conversation through the server's own ``agent`` (as its API does), on its event ``loop``, the
+    replies going to ``output``; raises WatchNotSent when that fails."""
+
+    async def trigger(watch: Watch, product: Product) -> None:
+        async with agent.lock_store.lock(watch.shopper_id):
+            tracker = await agent.processor.fetch_tracker_and_update_session(watch.shopper_id)
+            await agent.trigger_intent(FIRED_INTENT, _entities(watch, product), output, tracker)
+
+    def send(watch: Watch, product: Product) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(trigger(watch, product), loop).result(timeout)
+        except Exception as e:  # the turn failed: the watch is given back, sent at the next connection
+            raise WatchNotSent(f"the assistant could not send it ({type(e).__name__}: {e})") from None
+
+    return send
+
+
+async def deliver_on_return(agent: Any, shopper_id: str, output: OutputChannel) -> Fired:
+    """Send the watches ``shopper_id`` asked on the web widget that came true while they were away, each once,
+    through the Rasa server's ``agent`` to ``output`` (the connection's channel). Nothing without a shopper
+    store; a failure is logged, never raised: the shopper is connecting."""
+    loop = asyncio.get_running_loop()
+
+    def fire() -> Fired:
+        if not config.store_path().is_file():
+            return Fired()
+        with Catalog.open(config.catalog_path()) as catalog, ShopStore.open(config.store_path()) as store:
+            return fire_due(store, catalog, agent_sender(agent, output, loop), ON_RETURN_CHANNELS, shopper_id)
+
+    try:
+        fired = await asyncio.to_thread(fire)  # the store and the catalog are read off the event loop
+    except Exception:
+        logger.exception("watches of a returning shopper could not be checked")
+        return Fired()
+    for _, why in fired.failed:
+        logger.warning("a watch of a returning shopper was not sent: %s", why)
+    return fired

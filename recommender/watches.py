@@ -9,7 +9,7 @@ both send it) and gives it back when the sender fails, so it fires at the next c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from recommender.catalog.products import Catalog, Product
@@ -20,8 +20,10 @@ from recommender.store.watches import Watch
 logger = logging.getLogger(__name__)
 
 # The Rasa channels whose output can reach a shopper who is not writing (Rasa's trigger_intent); a watch
-# asked on another (the web widget, REST) is never sent: "what am I watching?" says it came true.
+# asked on the web widget is sent when the shopper next connects (ON_RETURN_CHANNELS), one asked on REST never:
+# "what am I watching?" says it came true.
 PUSH_CHANNELS = ("callback", "telegram", "slack", "facebook")
+ON_RETURN_CHANNELS = ("socketio",)
 
 
 class WatchNotSent(ShopbotError):
@@ -43,11 +45,13 @@ def is_due(watch: Watch, product: Product) -> bool:
     return product.price is not None and product.in_stock and to_money(product.price) <= watch.target
 
 
-def fire_due(store: ShopStore, catalog: Catalog, send: Callable[[Watch, Product], None]) -> Fired:
-    """Send every pending watch asked on a PUSH_CHANNELS channel that is due, each once; ``send`` raises
-    WatchNotSent when it cannot."""
+def fire_due(store: ShopStore, catalog: Catalog, send: Callable[[Watch, Product], None],
+             channels: Sequence[str] = PUSH_CHANNELS, shopper_id: str | None = None) -> Fired:
+    """Send every pending watch asked on one of ``channels`` (of one shopper, or of all) that is due, each
+    once; ``send`` raises WatchNotSent when it cannot."""
     fired = Fired()
-    pending = [w for w in store.pending_watches() if w.channel in PUSH_CHANNELS]
+    pending = store.watches(shopper_id) if shopper_id is not None else store.pending_watches()
+    pending = [w for w in pending if w.channel in channels]
     products = {p.id: p for p in catalog.get_products([w.product_id for w in pending])}
     for watch in pending:
         product = products.get(watch.product_id)
@@ -60,5 +64,6 @@ def fire_due(store: ShopStore, catalog: Catalog, send: Callable[[Watch, Product]
             fired.failed.append((watch, str(e)))
         else:
             fired.sent.append(watch)
-    logger.info("watches: %d sent, %d due but not sent", len(fired.sent), len(fired.failed))
+    if fired.sent or fired.failed:
+        logger.info("watches: %d sent, %d due but not sent", len(fired.sent), len(fired.failed))
     return fired

@@ -18,7 +18,7 @@ from bot.cli import cli
 from recommender import Catalog, ShopStore
 from recommender.catalog.update import update_catalog
 from recommender.errors import CatalogImportError
-from recommender.watches import WatchNotSent, fire_due
+from recommender.watches import ON_RETURN_CHANNELS, WatchNotSent, fire_due
 from tests.test_dialogue_actions import Conversation
 from tests.test_order_conversations import responses
 from tests.test_variants import MAPPING, outdoor, shopper  # noqa: F401  (fixtures)
@@ -90,6 +90,22 @@ def test_due_watches_fire_once_and_one_not_sent_fires_later(shop_copy, tmp_path)
         assert fire_due(store, catalog, send).sent == []  # once each
         assert sent == [("refused", "SOCK"), ("bob", "STOVE"), ("alice", "SOCK")]
         assert [w.product_id for w in store.watches("bob")] == ["JKT"]
+
+
+def test_a_web_widget_watch_waits_for_its_shopper_to_come_back(shop_copy, tmp_path) -> None:
+    sent: list[tuple[str, str]] = []
+    with ShopStore.open(tmp_path / "shop.db") as store, Catalog.open(shop_copy) as catalog:
+        store.watch("web:carol", "SOCK", "in_stock", "socketio", days=30)
+        store.watch("web:dave", "SOCK", "in_stock", "socketio", days=30)
+        store.watch("rest:erin", "SOCK", "in_stock", "rest", days=30)
+        (tmp_path / "today.csv").write_text(UPDATE)
+        update_catalog(shop_copy, tmp_path / "today.csv", mapping=MAPPING)
+        send = lambda watch, product: sent.append((watch.shopper_id, product.id))  # noqa: E731
+        assert fire_due(store, catalog, send).sent == []                        # pushed: none of these
+        returning = fire_due(store, catalog, send, ON_RETURN_CHANNELS, "web:carol")
+        assert [w.shopper_id for w in returning.sent] == ["web:carol"] and sent == [("web:carol", "SOCK")]
+        assert fire_due(store, catalog, send, ON_RETURN_CHANNELS, "web:carol").sent == []  # once
+        assert [w.shopper_id for w in store.pending_watches()] == ["web:dave", "rest:erin"]
 
 
 def test_a_shopper_keeps_lists_and_cancels_watches(shopper) -> None:

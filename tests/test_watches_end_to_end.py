@@ -2,7 +2,8 @@
 ask the assistant serving the outdoor fixture to tell them when a product is back in stock or under a
 price; `shopbot catalog update` changes the catalog; each watch's message reaches the shopper's own
 channel through Rasa's HTTP API (trigger_intent) exactly once, with the app's own id (the callback
-receiver's recipient_id, Telegram's chat_id); the store file is read with SQL."""
+receiver's recipient_id, Telegram's chat_id); a shopper of the web widget, in a real browser, sees theirs
+when they next open the chat; the store file is read with SQL."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from playwright.sync_api import expect
 
 from bot import settings
 from bot.cli import cli
@@ -26,6 +28,7 @@ from tests.test_actions import FIXTURES
 from tests.test_channels import _Recorder
 from tests.test_channels_telegram import BOT_NAME, SECRET, TOKEN, _BotAPI, update
 from tests.test_variants import MAPPING
+from tests.test_widget_browser import REPLY_MS, browser, demo_shop, open_chat, say  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.slow
 UPDATES = itertools.count(100)
@@ -145,3 +148,42 @@ def test_what_is_kept_is_listed_and_each_piece_can_be_removed(watched_shop, stor
                 for table in ("feedback", "watches")]
     db.close()
     assert rows == [0, 0], callback[start:]
+
+
+def test_a_web_shopper_sees_the_news_when_they_next_open_the_chat(browser, trained_model, tmp_path) -> None:
+    """The web widget (a real browser) cannot be messaged while closed: its watch waits for the shopper's
+    next connection, then shows once."""
+    import_catalog(FIXTURES / "variants_outdoor.csv", tmp_path / "catalog.db", mapping=MAPPING, currency="EUR",
+                   progress=False)
+    dialogs: list[str] = []
+    with demo_shop(trained_model, tmp_path / "logs", SHOPBOT_CATALOG=str(tmp_path / "catalog.db"),
+                   SHOPBOT_CACHE=str(tmp_path / "cache"), SHOPBOT_STORE=str(tmp_path / "shop.db"),
+                   SHOPBOT_TRACKER=str(tmp_path / "conversations.db")) as site:
+        page = open_chat(browser, site.url, dialogs)
+        replies = page.locator(".shopbot-from-bot")
+        for text in ("show me hiking socks", "including out of stock", "tell me when the first one is back in stock"):
+            before = replies.count()
+            say(page, text)
+            expect(replies).not_to_have_count(before, timeout=REPLY_MS)
+        expect(replies.last).to_contain_text("You'll see it the next time you open this chat.", timeout=REPLY_MS)
+
+        (tmp_path / "today.csv").write_text("sku,price,stock\nSOCK-2,,6\n")
+        result = CliRunner().invoke(cli, ["catalog", "update", str(tmp_path / "today.csv"), "--column", "id=sku",
+                                          "--db", str(tmp_path / "catalog.db")])
+        assert result.exit_code == 0 and "Sent" not in result.output, result.output  # the widget is not pushed to
+        news = page.locator(".shopbot-from-bot", has_text="Good news")
+        expect(news).to_have_count(0)
+
+        page.reload()                                                         # the shopper comes back
+        expect(news).to_have_text(["Good news: Wool Hiking Socks is back in stock, at €14. "
+                                   "Say \"add it to my cart\" to get it."], timeout=REPLY_MS)
+        page.reload()                                                         # and again: shown once only
+        say(page, "add it to my cart")                                        # the news' product is in focus
+        expect(replies.last).to_contain_text("Which size of Wool Hiking Socks: L? Out of stock: M.",
+                                             timeout=REPLY_MS)
+        expect(news).to_have_count(1)
+    with sqlite3.connect(tmp_path / "shop.db") as db:
+        assert db.execute("SELECT product_id, channel, fired_at IS NOT NULL FROM watches").fetchall() == [
+            ("SOCK", "socketio", 1)]
+    db.close()
+    assert dialogs == []
