@@ -252,13 +252,13 @@ Interactions files (the first line tells which; docs/interactions-format.md):
               help="Folder of the result files. Default: bench/results/.")
 @click.option("--models", callback=_benchmark_option("parse_models"),
               help="Comma-separated models to run. Default: all of popularity, itemknn, als, bpr, mf, sasrec, "
-                   "sasrec-text.")
+                   "sasrec-text, sasrec-text-x3 (three sasrec-text models, their log-probabilities averaged).")
 @click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
               callback=_benchmark_option("parse_overrides"),
               help="Override a CFConfig/TrainConfig field for our models (repeatable).")
 @click.option("--max-minutes", type=float, default=18.0, show_default=True,
               help="Cap on the training budget of each of our models (wall clock, validation included; "
-                   "presets: mf 6, sasrec 14, sasrec-text 18).")
+                   "presets: mf 6, sasrec 14, sasrec-text 18, sasrec-text-x3 19.5 for its three).")
 @click.option("--text/--no-text", default=True, show_default=True,
               help="Give text-fused models the catalog's product embeddings (needs the catalog of these items).")
 @click.option("--grid/--no-grid", default=True, show_default=True,

@@ -83,6 +83,31 @@ def test_our_model_on_a_sequence_file_adds_the_training_plot(tmp_path: Path, tin
     assert "sasrec-text: epoch " in (out / "seq.md").read_text()
 
 
+def test_an_ensemble_trains_its_members_with_their_own_seeds_and_averages_their_log_probabilities(
+        tmp_path: Path, tiny_sequences: Path) -> None:
+    result = _evaluate(tmp_path, "--interactions", str(tiny_sequences), "--name", "x3", "--models", "sasrec-text-x3",
+                       "--no-text", "--set", "epochs=2", "--set", "n_embd=16")
+    assert result.exit_code == 0, result.output
+    x3 = json.loads((tmp_path / "out" / "x3.json").read_text())["models"]["sasrec-text-x3"]
+    assert len(x3["member_logs"]) == 3 and x3["log"] == x3["member_logs"][0]
+    assert x3["train_config"]["seed"] == 2 and set(x3["test"]) == METRICS | LISTS   # the last member's seed
+
+
+def test_the_ensemble_score_is_the_mean_log_probability_of_its_members() -> None:
+    class Fixed:
+        def __init__(self, scores: list[float]) -> None:
+            self.scores = np.array([scores])
+
+        def score_histories(self, histories, shoppers=None) -> np.ndarray:
+            return self.scores
+
+    sharp, flat = Fixed([10.0, 0.0, 0.0]), Fixed([0.0, 0.2, 0.1])
+    mean = benchmark.Ensemble([sharp, flat]).score_histories([np.array([0])])
+    log_p = [f.scores - np.log(np.exp(f.scores).sum()) for f in (sharp, flat)]
+    np.testing.assert_allclose(mean, (log_p[0] + log_p[1]) / 2)
+    assert mean.argmax() == 0 and mean[0, 1] > mean[0, 2]                   # the flat one still breaks the tie
+
+
 @pytest.mark.parametrize("text, line", [
     ("shopper_id\titem_id\torder\ns1\tp1\t1\ns1\tp2\n",
      "line 3: expected 3 columns, found 2"),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 from threadpoolctl import threadpool_limits
 
 from recommender.cf.baselines import FactorScorer, ItemKNN, Popularity, interaction_matrix
@@ -45,11 +46,14 @@ class Preset:
     """One of our models as the benchmark trains it (tuned on Beauty validation)."""
 
     model: dict[str, Any]       # CFConfig overrides
-    train: dict[str, Any]       # TrainConfig overrides (max_minutes is its budget cap)
+    train: dict[str, Any]       # TrainConfig overrides (max_minutes is its budget cap, for all its members)
     text: bool = False          # fuse the catalog's product text embeddings
+    members: int = 1            # an ensemble of this many models, seeds seed, seed + 1, ... (``Ensemble``)
 
 
 _SASREC = {"kind": "sasrec", "n_negatives": 1024, "neg_power": 0.75, "dropout": 0.3, "id_dropout": 0.3}
+_SASREC_TEXT_TRAIN = {"lr": 2e-3, "lr_schedule": "cosine", "epochs": 24, "warmup_epochs": 1.0, "patience": 24,
+                      "samples": "prefixes", "max_minutes": 18.0}
 OWN_MODELS = {
     "mf": Preset({"kind": "mf", "n_negatives": 1024, "neg_power": 0.75, "dropout": 0.3},
                  {"lr": 2e-3, "max_minutes": 6.0}),
@@ -57,9 +61,11 @@ OWN_MODELS = {
     # 2048 negatives, lr 2e-3 cosine-annealed to 0 over 24 epochs (1 of warm-up), best validation epoch kept,
     # every prefix of a history its own sample (loss at its last position): valid NDCG@10 0.0760 (3 seeds)
     # against 0.0666 with a loss at every position of whole histories (bench/README.md, "Third round")
-    "sasrec-text": Preset({**_SASREC, "n_negatives": 2048},
-                          {"lr": 2e-3, "lr_schedule": "cosine", "epochs": 24, "warmup_epochs": 1.0, "patience": 24,
-                           "samples": "prefixes", "max_minutes": 18.0}, text=True),
+    "sasrec-text": Preset({**_SASREC, "n_negatives": 2048}, _SASREC_TEXT_TRAIN, text=True),
+    # three of those (seeds seed, seed + 1, seed + 2), their log-probabilities averaged; each member gets a third
+    # of the budget (--max-minutes 19.5: 6.5 min each, a member takes ~5 min alone)
+    "sasrec-text-x3": Preset({**_SASREC, "n_negatives": 2048}, {**_SASREC_TEXT_TRAIN, "max_minutes": 19.5}, text=True,
+                             members=3),
 }
 BASELINES = ("popularity", "itemknn", "als", "bpr")
 MODELS = BASELINES + tuple(OWN_MODELS)
@@ -255,17 +261,41 @@ def _fit_own(name: str, split: Split, text, cfg: BenchmarkConfig) -> Fitted:
     from recommender.cf.train import TrainConfig
 
     preset = OWN_MODELS[name]
-    budget = min(cfg.max_minutes, preset.train.get("max_minutes", cfg.max_minutes))
-    tc = TrainConfig(**{**preset.train, "seed": cfg.seed, "max_minutes": budget, "threads": cfg.threads,
-                        **cfg.train_overrides})
+    budget = min(cfg.max_minutes, preset.train.get("max_minutes", cfg.max_minutes)) / preset.members
     started = time.perf_counter()
-    rec = CFRecommender(CFConfig(**{**preset.model, **cfg.model_overrides}), tc)
-    rec.fit(split, text=text if preset.text else None)
+    members = []
+    for member in range(preset.members):
+        tc = TrainConfig(**{**preset.train, "seed": cfg.seed + member, "max_minutes": budget, "threads": cfg.threads,
+                            **cfg.train_overrides})
+        rec = CFRecommender(CFConfig(**{**preset.model, **cfg.model_overrides}), tc)
+        rec.fit(split, text=text if preset.text else None)
+        if cfg.save_dir is not None:
+            rec.save(cfg.save_dir / (f"{name}.pt" if preset.members == 1 else f"{name}-{member}.pt"))
+        members.append(rec)
     seconds = time.perf_counter() - started
-    if cfg.save_dir is not None:
-        rec.save(cfg.save_dir / f"{name}.pt")
-    return Fitted(rec, rec, {"config": asdict(rec.config), "train_config": asdict(tc), "fit_seconds": seconds,
-                             "log": asdict(rec.log), "peak_rss_mb": _peak_mb()})
+    info = {"config": asdict(rec.config), "train_config": asdict(tc), "fit_seconds": seconds,
+            "log": asdict(members[0].log), "peak_rss_mb": _peak_mb()}
+    if preset.members == 1:
+        return Fitted(rec, rec, info)
+    info["member_logs"] = [asdict(m.log) for m in members]  # "log" is the first member's (plots, report)
+    ensemble = Ensemble(members)
+    return Fitted(ensemble, ensemble, info)
+
+
+class Ensemble:
+    """Several models as one ``Scorer``: the mean of their log-probabilities over every item (the geometric
+    mean of their softmax distributions), so a model whose scores spread wider does not outvote the others."""
+
+    def __init__(self, members: Sequence[Scorer]) -> None:
+        self.members = list(members)
+
+    def score_histories(self, histories: Sequence[np.ndarray], shoppers: np.ndarray | None = None) -> np.ndarray:
+        total = None
+        for member in self.members:
+            scores = np.asarray(member.score_histories(histories, shoppers), dtype=np.float64)
+            scores = scores - logsumexp(scores, axis=1, keepdims=True)  # (B, n_items) log-probabilities
+            total = scores if total is None else total + scores
+        return total / len(self.members)
 
 
 def _fit(name: str, split: Split, text, cfg: BenchmarkConfig) -> Fitted:
