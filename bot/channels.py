@@ -287,13 +287,13 @@ class SocketIO(GuardedChannel, SocketIOInput):
     def blueprint(self, on_new_message: Handler) -> Any:
         webhook = super().blueprint(on_new_message)  # registers Rasa's handlers; ours replace three
         sio, handle = self.sio, self.handler(on_new_message)
+        sio.eio.max_http_buffer_size = MAX_SOCKET_BYTES
+        if not self.jwt_key:
+            logger.warning("the socket.io channel has no jwt_key: it refuses every connection")
 
         @webhook.listener("after_server_start")
         async def keep_app(app: Any, _loop: Any) -> None:
             self._app = app
-        sio.eio.max_http_buffer_size = MAX_SOCKET_BYTES
-        if not self.jwt_key:
-            logger.warning("the socket.io channel has no jwt_key: it refuses every connection")
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, environ: dict, auth: Any = None) -> bool:
