@@ -282,6 +282,7 @@ def evaluate(interactions: Path, name: str | None, out_dir: Path | None, models:
         shopbot evaluate --models popularity,itemknn,als,bpr --threads 1
         shopbot evaluate --interactions ml-100k.inter --name ml-100k --no-text
         shopbot evaluate --models sasrec-text --set dropout=0.2 --max-minutes 5
+        shopbot evaluate --models sasrec-text-x3 --max-minutes 19.5 --seed 3   # the ensemble, 3 x 6.5 min
     """
     from recommender import BenchmarkConfig, run_benchmark, write_report
 
