@@ -104,8 +104,11 @@ async def deliver_on_return(agent: Any, shopper_id: str, output: OutputChannel) 
     def fire() -> Fired:
         if not config.store_path().is_file():
             return Fired()
-        with Catalog.open(config.catalog_path()) as catalog, ShopStore.open(config.store_path()) as store:
-            return fire_due(store, catalog, agent_sender(agent, output, loop), ON_RETURN_CHANNELS, shopper_id)
+        with ShopStore.open(config.store_path()) as store:
+            if not any(w.channel in ON_RETURN_CHANNELS for w in store.watches(shopper_id)):
+                return Fired()  # most connections: nothing kept for the widget, the catalog is not opened
+            with Catalog.open(config.catalog_path()) as catalog:
+                return fire_due(store, catalog, agent_sender(agent, output, loop), ON_RETURN_CHANNELS, shopper_id)
 
     try:
         fired = await asyncio.to_thread(fire)  # the store and the catalog are read off the event loop
