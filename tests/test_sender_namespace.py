@@ -376,7 +376,7 @@ def test_the_widget_sends_a_message_again_after_a_reconnect_with_the_same_id(bro
         page = browser.new_page()
         replies = {add(FIRST): [{"text": "Added."}], add(SECOND): [{"text": "Added."}]}
         page.route("**/vendor/socket.io.min.js", lambda route: route.fulfill(
-            content_type="text/javascript", body=f"const REPLIES = {json.dumps(replies)};{DROPPING_CLIENT}"))
+            content_type="text/javascript", body=f"const REPLIES = {json.dumps(replies)}; const HOLD = false;{DROPPING_CLIENT}"))
         page.goto(site.url)
         page.get_by_role("button", name=re.compile("Chat with our assistant")).click()
         say(page, add(FIRST))

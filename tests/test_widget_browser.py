@@ -36,21 +36,24 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 ARTIFACTS = config.REPO_ROOT / "var" / "artifacts"
 REPLY_MS = 120_000  # the first search loads the encoder and the embeddings
 PROBE_TITLE = "<img src=x onerror=alert(1)>"
-# Stands in for vendor/socket.io.min.js: connects at once, confirms a session, and answers each message
-# with the bot_uttered events REPLIES (defined before it) holds for that text.
+# Stands in for vendor/socket.io.min.js: connects at once (or, when HOLD, once the page calls
+# window.stubConnect()), confirms a session, and answers each message with the bot_uttered events REPLIES
+# holds for that text (both defined before it).
 STUB_CLIENT = """
 window.io = function () {
   const handlers = {};
   const later = (event, data) => setTimeout(() => handlers[event](data));
-  later("connect");
-  return {
-    connected: true, active: true, connect() {},
+  const socket = {
+    connected: !HOLD, active: true, connect() {},
     on(event, handler) { handlers[event] = handler; },
     emit(event, data) {
       if (event === "session_request") later("session_confirm", { session_id: "web-stub" });
       if (event === "user_uttered") (REPLIES[data.message] || []).forEach((reply) => later("bot_uttered", reply));
     },
   };
+  window.stubConnect = () => { socket.connected = true; later("connect"); };
+  if (!HOLD) later("connect");
+  return socket;
 };
 """
 
@@ -88,12 +91,12 @@ def open_chat(browser: Browser, url: str, dialogs: list[str]) -> Page:
     return page
 
 
-def stubbed_chat(browser: Browser, url: str, replies: dict[str, list[dict]]) -> Page:
+def stubbed_chat(browser: Browser, url: str, replies: dict[str, list[dict]], hold: bool = False) -> Page:
     """A new desktop-sized page at ``url`` whose socket.io client is ``STUB_CLIENT`` answering with
-    ``replies``, the chat opened."""
+    ``replies`` (connecting only when the page calls ``stubConnect()`` if ``hold``), the chat opened."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.route("**/vendor/socket.io.min.js", lambda route: route.fulfill(
-        content_type="text/javascript", body=f"const REPLIES = {json.dumps(replies)};{STUB_CLIENT}"))
+    body = f"const REPLIES = {json.dumps(replies)}; const HOLD = {json.dumps(hold)};{STUB_CLIENT}"
+    page.route("**/vendor/socket.io.min.js", lambda route: route.fulfill(content_type="text/javascript", body=body))
     page.goto(url)
     page.get_by_role("button", name="Chat with our assistant").click()
     return page
@@ -229,6 +232,25 @@ def test_the_widgets_labels_follow_the_language_the_assistant_replies_in(browser
         say(page, "show me shampoo", "您的消息")
         expect(widget).to_have_attribute("lang", "en")
         expect(page.get_by_role("button", name="Send")).to_be_visible()
+
+
+def test_a_message_written_before_the_assistant_answers_waits_and_is_sent_once(browser: Browser) -> None:
+    replies = {"hello": [{"text": "Hi there."}]}
+    with PageServer(rasa_url=f"http://{HOST}:9") as site:
+        page = stubbed_chat(browser, site.url, replies, hold=True)
+        say(page, "hello")                                         # shown at once, not sent yet
+        expect(page.get_by_role("status")).to_have_text(re.compile("Your message will be sent as soon as"))
+        page.get_by_label("Your message").fill("and this?")        # one message waits at a time
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("status")).to_have_text(re.compile("your message was not sent"))
+        expect(page.locator(".shopbot-from-user")).to_have_text(["hello"])
+        expect(page.get_by_label("Your message")).to_have_value("and this?")
+        page.evaluate("stubConnect()")
+        expect(page.locator(".shopbot-from-bot").last).to_have_text("Hi there.")
+        expect(page.get_by_role("status")).to_be_hidden()
+        page.reload()                                              # the waiting message was kept with the chat
+        expect(page.locator(".shopbot-from-user")).to_have_text(["hello"])
+        expect(page.locator(".shopbot-from-bot").last).to_have_text("Hi there.")
 
 
 @pytest.mark.slow

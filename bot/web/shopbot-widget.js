@@ -47,6 +47,7 @@
       input: "Your message", send: "Send", language: "Language", details: "Details", priceUnknown: "price unknown",
       total: "Total: ", noAnswer: "The assistant did not answer. Please try again.",
       notSent: "Not connected to the assistant ({server}); your message was not sent. Retrying\u2026",
+      connecting: "Connecting to the assistant\u2026 Your message will be sent as soon as it answers.",
       unreachable: "Cannot reach the shopping assistant at {server}. Retrying\u2026",
       refused: "The shopping assistant did not accept this page\u2019s sign-in. Please reload the page.",
       lost: "Connection to the assistant lost. Reconnecting\u2026", noClient: "The chat could not load its socket.io client.",
@@ -61,6 +62,7 @@
       priceUnknown: "\u4ef7\u683c\u672a\u77e5", total: "\u5408\u8ba1\uff1a",
       noAnswer: "\u52a9\u624b\u6ca1\u6709\u56de\u590d\uff0c\u8bf7\u518d\u8bd5\u4e00\u6b21\u3002",
       notSent: "\u672a\u8fde\u63a5\u5230\u52a9\u624b\uff08{server}\uff09\uff0c\u6d88\u606f\u672a\u53d1\u9001\u3002\u6b63\u5728\u91cd\u8bd5\u2026",
+      connecting: "\u6b63\u5728\u8fde\u63a5\u52a9\u624b\u2026\u2026\u8fde\u63a5\u6210\u529f\u540e\u5c06\u53d1\u9001\u60a8\u7684\u6d88\u606f\u3002",
       unreachable: "\u65e0\u6cd5\u8fde\u63a5\u5230\u8d2d\u7269\u52a9\u624b\uff08{server}\uff09\u3002\u6b63\u5728\u91cd\u8bd5\u2026",
       refused: "\u8d2d\u7269\u52a9\u624b\u672a\u63a5\u53d7\u672c\u9875\u7684\u767b\u5f55\u4fe1\u606f\uff0c\u8bf7\u5237\u65b0\u9875\u9762\u3002",
       lost: "\u4e0e\u52a9\u624b\u7684\u8fde\u63a5\u5df2\u65ad\u5f00\uff0c\u6b63\u5728\u91cd\u65b0\u8fde\u63a5\u2026",
@@ -322,11 +324,12 @@
   let sessionId = storageGet(SESSION_KEY, null);
   let history = sessionId ? storageGet(`shopbot:history:${sessionId}`, []) : [];
   let replyTimer = null;
-  let pending = null;  // the message awaiting its reply, {message, message_id}: sent again after a reconnect
+  let pending = null;  // the message awaiting its reply, {message, message_id}: sent (again) once connected
+  let unkept = null;  // the shopper's message shown before their session was known: kept once it is
   let keep = true;  // false once the assistant forgot this shopper: this visit's chat is not stored
 
-  function remember(entry) {
-    render(entry);
+  function remember(entry, drawn = false) {
+    if (!drawn) render(entry);
     if (!sessionId || !keep) return;
     history.push(entry);
     history = history.slice(-HISTORY_LIMIT);
@@ -361,6 +364,7 @@
   }
 
   let socket = null;
+  let confirmed = false;  // the server confirmed this connection's session: messages can be sent
 
   /** A new id for one message: 32 random hex digits (getRandomValues works on plain http too). */
   function newMessageId() {
@@ -371,11 +375,19 @@
   function sendMessage(text, shownAs) {
     const message = text.trim();
     if (!message) return false;
-    if (!socket || !socket.connected || !sessionId) {
-      showStatus(t("notSent", { server }));
-      return false;
+    const entry = { from: "user", text: shownAs || message };
+    if (!socket || !socket.connected || !confirmed) {  // not connected yet: one message waits, sent on connection
+      if (pending) {
+        showStatus(t("notSent", { server }));
+        return false;
+      }
+      if (!sessionId) unkept = entry;
+      remember(entry);
+      pending = { message, message_id: newMessageId() };
+      showStatus(t("connecting"));
+      return true;
     }
-    remember({ from: "user", text: shownAs || message });
+    remember(entry);
     pending = { message, message_id: newMessageId() };
     socket.emit("user_uttered", pending);
     setTyping(true);
@@ -437,20 +449,24 @@
       freshToken = false;
       refusals = 0;
       socket.emit("session_request", {});
-      if (pending) {  // reconnected before the reply came: the same message, with the same id
-        socket.emit("user_uttered", pending);
-        setTyping(true);
-      }
     });
-    socket.on("session_confirm", (confirmed) => {
-      const id = typeof confirmed === "object" && confirmed ? confirmed.session_id : confirmed;
+    socket.on("session_confirm", (session) => {
+      const id = typeof session === "object" && session ? session.session_id : session;
       if (id && id !== sessionId) {  // a new shopper (or, after forgetting, a new sign-in): keep their chat
         keep = true;
         sessionId = String(id);
         history = storageGet(`shopbot:history:${sessionId}`, []);
         storageSet(SESSION_KEY, sessionId);
+        if (unkept) remember(unkept, true);
       }
+      unkept = null;
+      confirmed = true;
       root.dataset.session = sessionId;
+      if (pending) {  // written before the connection, or reconnected before its reply: the same id
+        showStatus("");
+        socket.emit("user_uttered", pending);
+        setTyping(true);
+      }
     });
     socket.on("bot_uttered", (message) => {
       pending = null;
@@ -474,7 +490,10 @@
         showStatus(t("refused"));
       }
     });
-    socket.on("disconnect", () => showStatus(t("lost")));
+    socket.on("disconnect", () => {
+      confirmed = false;
+      showStatus(t("lost"));
+    });
   }
 
   /** Show the widget once its stylesheet is in (no unstyled flash), then connect. */
