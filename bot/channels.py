@@ -430,11 +430,38 @@ class Telegram(GuardedChannel, TelegramInput):
 
 class SlackOutput(SlackBot):
     """Rasa's Slack output with Slack's control characters escaped in text replies: a product title
-    like ``<https://evil.example|Refund> <!channel>`` shows as typed, not as a link and a mention."""
+    like ``<https://evil.example|Refund> <!channel>`` shows as typed, not as a link and a mention. Its Web
+    API is Slack's, or the one at $SLACK_API_URL (GovSlack's ``https://slack-gov.com/api/``; the tests'
+    stand-in)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if os.environ.get("SLACK_API_URL"):
+            self.client.base_url = os.environ["SLACK_API_URL"].rstrip("/") + "/"
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         # Slack's three control characters: & < > (quotes stay as typed)
         await super().send_text_message(recipient_id, html.escape(text, quote=False), **kwargs)
+
+
+class SlackPush(OutputChannel):
+    """Slack's output for Rasa's HTTP API (``trigger_intent``: a watch), which addresses the conversation's
+    sender: ``slack:<user>``, or ``slack:<user>_<channel>[_<thread>]`` by Rasa's conversation granularity.
+    The message goes to that channel (and thread, when the channel replies in threads), or to the user's
+    direct messages with the app."""
+
+    def __init__(self, token: str, proxy: str | None, use_threads: bool) -> None:
+        self.token, self.proxy, self.use_threads = token, proxy, use_threads
+
+    @classmethod
+    def name(cls) -> str:
+        return Slack.name()
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        user, _, place = recipient_id.removeprefix(f"{Slack.sender_namespace}{identity.SEPARATOR}").partition("_")
+        channel, _, thread = place.partition("_")
+        output = SlackOutput(self.token, channel or user, thread if thread and self.use_threads else None, self.proxy)
+        await output.send_response(user, message)
 
 
 class Slack(GuardedChannel, SlackInput):
@@ -447,7 +474,11 @@ class Slack(GuardedChannel, SlackInput):
     def client_message_id(self, request: Request) -> str | None:
         return senders.app_message_id(senders.json_body(request).get("event_id"))
 
-    def get_output_channel(self, channel: str | None = None, thread_id: str | None = None) -> SlackOutput:
+    def get_output_channel(self, channel: str | None = None,
+                           thread_id: str | None = None) -> SlackOutput | SlackPush:
+        """The event's channel and thread; with neither (Rasa's HTTP API, a watch), the sender's own (``SlackPush``)."""
+        if channel is None and thread_id is None:
+            return SlackPush(self.slack_token, self.proxy, self.use_threads)
         return SlackOutput(self.slack_token, channel or self.slack_channel, thread_id, self.proxy)
 
 
@@ -456,6 +487,10 @@ class Facebook(GuardedChannel, FacebookInput):
     ``messenger:<page-scoped user id>``; a message Messenger delivers again has the same ``mid``."""
 
     sender_namespace = "messenger"
+
+    def get_output_channel(self) -> OutputChannel:
+        """Rasa's HTTP API (a watch) addresses the conversation's sender, ``messenger:<id>``: sent to that user."""
+        return senders.ToApp(super().get_output_channel(), self.sender_namespace)
 
     def client_message_id(self, request: Request) -> str | None:
         """The ``mid`` of the event Rasa handles: the first message or postback of the request."""

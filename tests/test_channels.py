@@ -50,7 +50,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sanic import Sanic
 
 from actions import cards, services
-from bot.channels import GuardedChannel
+from bot.channels import Facebook, GuardedChannel, Slack
 from bot.credentials import write_active
 from recommender import config
 from recommender import ProductSearch, format_price
@@ -440,6 +440,36 @@ class RecordingAgent:
 
 
 SLACK_SECRET, FB_SECRET = "slack-signing-secret", "facebook-app-secret"
+
+
+@pytest.mark.parametrize("granularity,sender,channel,thread", [
+    ("sender", "slack:U1", "U1", None),                       # the user's direct messages with the app
+    ("channel", "slack:U1_C9", "C9", None),
+    ("thread", "slack:U1_C9_1700000000.000100", "C9", "1700000000.000100"),
+])
+def test_a_watch_sent_through_rasas_api_reaches_the_slack_user_where_they_talk(api, monkeypatch, granularity, sender,
+                                                                               channel, thread):
+    """Rasa's ``trigger_intent`` asks the channel for its output with no event (``get_output_channel()``) and
+    sends to the conversation's sender id, which carries the channel's name."""
+    url, recorded = api
+    monkeypatch.setenv("SLACK_API_URL", url)
+    slack = Slack.from_credentials({"slack_token": "xoxb-test-token", "slack_signing_secret": SLACK_SECRET,
+                                    "conversation_granularity": granularity, "use_threads": True})
+    deliver([{"text": "Good news: <b>it</b> is back"}], slack.get_output_channel(), sender=sender)
+    [(path, body)] = recorded
+    assert path.endswith("/chat.postMessage") and body["channel"] == channel and body.get("thread_ts") == thread
+    assert body["text"] == "Good news: &lt;b&gt;it&lt;/b&gt; is back"        # escaped as every Slack reply
+
+
+def test_a_watch_sent_through_rasas_api_reaches_the_messenger_user_by_their_own_id(api) -> None:
+    url, recorded = api
+    output = Facebook.from_credentials({"verify": "verify-token", "secret": FB_SECRET,
+                                        "page-access-token": "page-test-token"}).get_output_channel()
+    output.messenger_client.graph_url = url                      # the stand-in of Graph API
+    deliver([{"text": "Good news"}], output, sender="messenger:2468")
+    [(path, body)] = recorded
+    assert path.startswith("/me/messages") and body["recipient"] == {"id": "2468"}
+    assert body["message"] == {"text": "Good news"}
 
 
 def slack_headers(body: bytes, secret: str = SLACK_SECRET, timestamp: int | None = None) -> dict[str, str]:
