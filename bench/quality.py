@@ -15,10 +15,11 @@ catalog, embeddings and collaborative model set-up built are only read).
     name queried as shoppers type it, variants made generically from the name (lowercase, "&" as
     "and", the last word singular <-> plural, "show me <name>", "do you sell <other form>"); a result
     is relevant when it is in that category or below (``Catalog.filter_ids(category=...)``); empty
-    places count as misses. Without filters (the words alone) and with the category filter
-    (``Filters(category=...)``, as when the NLU finds the category). The same for brands with at least
-    ``--min-products`` products ("<brand>", lowercase, "<brand> products", "anything from <brand>";
-    relevant = that brand).
+    places count as misses. Without filters (the words alone), the same without the ranker's part for
+    the categories and brands a query names (``SearchConfig.w_named=0``: the ranker before it), and
+    with the category filter (``Filters(category=...)``, as when the NLU finds the category). The same
+    for brands with at least ``--min-products`` products ("<brand>", lowercase, "<brand> products",
+    "anything from <brand>"; relevant = that brand).
 (c) Out-of-catalog requests (``relevance_floor.OUT``: products other shops sell): the share for
     which search lists nothing (the relevance floor, ``SearchConfig.relevance_floor``).
 
@@ -27,6 +28,7 @@ Usage: .venv/bin/python bench/quality.py [--quick] [--out bench/results/quality.
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from collections import defaultdict
@@ -40,7 +42,7 @@ import numpy as np
 from _common import catalog_options, load_average, machine_header  # bench/_common.py, next to this file
 from recommender import Filters, ProductSearch, SearchConfig
 from recommender.catalog.products import Product
-from recommender.catalog.types import singular_key
+from recommender.catalog.types import other_number
 from relevance_floor import OUT
 
 RESULTS = Path(__file__).parent / "results"
@@ -103,21 +105,6 @@ def similar_table(search: ProductSearch, sample: Sequence[str], products: dict[s
 # ---- (b) search precision ------------------------------------------------------------------------
 
 
-def other_number(name: str) -> str:
-    """The name with its last word singular <-> plural ("lip balm" <-> "lip balms")."""
-    head, _, last = name.rpartition(" ")
-    single = singular_key(last)
-    if single != last:
-        flipped = single
-    elif last.endswith(("s", "x", "ch", "sh", "z")):
-        flipped = last + "es"
-    elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
-        flipped = last[:-1] + "ies"
-    else:
-        flipped = last + "s"
-    return f"{head} {flipped}".strip()
-
-
 def category_queries(name: str) -> list[str]:
     """How shoppers ask for a category, made from its name alone."""
     base = name.lower().replace("&", "and")
@@ -138,25 +125,30 @@ def precision(search: ProductSearch, queries: Sequence[str], relevant: set[str],
 
 def precision_table(search: ProductSearch, names: Sequence[str], queries: Callable[[str], list[str]],
                     relevant: Callable[[str], set[str]], as_filter: Callable[[str], Filters]
-                    ) -> list[tuple[str, float, float]]:
-    """(name, precision@5 without filters, with the name as a filter) per name."""
+                    ) -> list[tuple[str, float, float, float]]:
+    """(name, precision@5 without filters, the same without the named part, with the name as a filter) per name."""
+    unnamed = copy.copy(search)  # the same ranker, its caches shared, without the part for named categories and brands
+    unnamed.config = replace(search.config, w_named=0.0)
     rows = []
     for name in names:
         qs, rel = queries(name), relevant(name)
-        rows.append((name, precision(search, qs, rel, Filters()), precision(search, qs, rel, as_filter(name))))
+        rows.append((name, precision(search, qs, rel, Filters()), precision(unnamed, qs, rel, Filters()),
+                     precision(search, qs, rel, as_filter(name))))
     return rows
 
 
 # ---- the report ----------------------------------------------------------------------------------
 
 
-def precision_lines(title: str, rows: list[tuple[str, float, float]], worst: int = 10) -> list[str]:
-    bare, filtered = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
-    lines = [f"| {title} | names | mean p@5, words alone | mean p@5, with the filter | names >= 0.95 alone |",
-             "|---|---|---|---|---|",
-             f"| | {len(rows)} | {bare.mean():.3f} | {filtered.mean():.3f} | {np.mean(bare >= 0.95):.1%} |", "",
-             f"Worst {worst} (words alone; with the filter):", ""]
-    lines += [f"- {name!r}: {b:.2f}; {f:.2f}" for name, b, f in sorted(rows, key=lambda r: (r[1], r[0]))[:worst]]
+def precision_lines(title: str, rows: list[tuple[str, float, float, float]], worst: int = 10) -> list[str]:
+    bare, unnamed, filtered = (np.array([r[i] for r in rows]) for i in (1, 2, 3))
+    lines = [f"| {title} | names | mean p@5, words alone | (before: without the named part) | mean p@5, with the "
+             "filter | names >= 0.95 alone (before) |", "|---|---|---|---|---|---|",
+             f"| | {len(rows)} | {bare.mean():.3f} | ({unnamed.mean():.3f}) | {filtered.mean():.3f} | "
+             f"{np.mean(bare >= 0.95):.1%} ({np.mean(unnamed >= 0.95):.1%}) |", "",
+             f"Worst {worst} (words alone; before; with the filter):", ""]
+    lines += [f"- {name!r}: {b:.2f}; {u:.2f}; {f:.2f}"
+              for name, b, u, f in sorted(rows, key=lambda r: (r[1], r[2], r[0]))[:worst]]
     return lines
 
 
@@ -181,7 +173,7 @@ def figures(similar: list, categories: list, brands: list, nothing: float, out: 
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
     for ax, (what, rows) in zip(axes, [("leaf categories", categories), ("brands", brands)]):
-        for col, label in [(1, "words alone"), (2, "with the filter")]:
+        for col, label in [(2, "words alone, before (no named part)"), (1, "words alone"), (3, "with the filter")]:
             ax.plot(sorted(r[col] for r in rows), label=label)
         ax.axhline(0.95, color="k", lw=0.7)
         ax.set(title=f"Search precision@5: {what}", xlabel=f"{what}, sorted", ylim=(0, 1.02))

@@ -21,6 +21,7 @@ import pytest
 
 from recommender.catalog.formats import ColumnMapping
 from recommender.catalog.products import Catalog
+from recommender.catalog.types import singular_key
 from recommender.errors import ProductNotFound
 from recommender.text.embeddings import ProductEmbeddings, product_text
 from recommender.catalog.importer import import_catalog
@@ -171,24 +172,25 @@ def test_a_query_without_content_words_ranks_by_popularity_within_the_filter(eng
 @pytest.mark.parametrize("query,filters,pid,reasons", [
     ("dry skin", Filters(price_max=20), "s04", ("close in meaning to 'dry skin'", "matches 'dry skin'",
                                                  "under your $20 budget")),
-    ("mascara", Filters(brand="maybelline"), "s06", ("close in meaning to 'mascara'", "matches 'mascara'",
+    # "mascara" and "shampoo" name categories of the shop: "in Mascara", "in Shampoos"
+    ("mascara", Filters(brand="maybelline"), "s06", ("close in meaning to 'mascara'", "matches 'mascara'", "in Mascara",
                                                       "popular: 5 shoppers bought it", "Maybelline, as asked")),
     ("shampoo", Filters(category="hair care", price_min=5, price_max=10), "s01",
-     ("matches 'shampoo'", "close in meaning to 'shampoo'", "popular: 3 shoppers bought it",
+     ("matches 'shampoo'", "close in meaning to 'shampoo'", "in Shampoos", "popular: 3 shoppers bought it",
       "in Hair Care, as asked", "between $5 and $10")),
     ("big apple", Filters(price_min=10), "s09", ("matches 'big apple'", "popular: 4 shoppers bought it",
                                                  "over $10 as asked")),
     ("nail lacquer", Filters(price_max=10.5), "s10", ("close in meaning to 'nail lacquer'", "matches 'nail lacquer'",
-                                                      "within your $10.50 budget")),
+                                                      "in Nails", "within your $10.50 budget")),
     # the filler words around the request are neither encoded nor quoted
     ("show me some nail lacquer please", Filters(price_max=10.5), "s10",
-     ("close in meaning to 'nail lacquer'", "matches 'nail lacquer'", "within your $10.50 budget")),
+     ("close in meaning to 'nail lacquer'", "matches 'nail lacquer'", "in Nails", "within your $10.50 budget")),
     # a stemmed keyword match is quoted in the product's own word form
     ("lacquers", Filters(), "s10", ("matches 'lacquer'",)),
     ("apple lacquer", Filters(), "s09", ("matches 'apple' and 'lacquer'", "popular: 4 shoppers bought it")),
     # quoted as the user typed it; the longest phrases that really occur in the product's text
     ("any OPI Nail polish", Filters(), "s10", ("close in meaning to 'OPI Nail polish'",
-                                               "matches 'OPI' and 'Nail polish'")),
+                                               "matches 'OPI' and 'Nail polish'", "in Nail Polish", "from OPI")),
     ("CRÈME de corps", Filters(), "s11", ("matches 'CRÈME de corps'",)),
 ])
 def test_reasons_name_what_really_scored(engine, query, filters, pid, reasons):
@@ -233,8 +235,13 @@ def test_every_reason_is_true(engine, sql, query, filters):
                 assert (lo, hi) == (filters.price_min, filters.price_max) and lo <= p.price <= hi
             elif reason.startswith("over"):
                 assert filters.price_min is not None and p.price >= filters.price_min
-            elif reason.startswith("in "):
+            elif reason.startswith("in ") and reason.endswith(", as asked"):
                 assert filters.category and reason == f"in {filters.category}, as asked"
+            elif reason.startswith("in "):                                  # a category the query names
+                name = reason.removeprefix("in ")
+                assert name in (*p.category_path, p.category) and singular_key(name.lower()) in fold(query)
+            elif reason.startswith("from "):                                # a brand the query names
+                assert reason == f"from {p.brand}" and fold(p.brand) in fold(query)
             elif reason.endswith(", as asked"):
                 assert filters.brand and reason == f"{p.brand}, as asked" and p.brand.lower() == filters.brand
             else:
@@ -520,7 +527,10 @@ def test_no_floor_without_words_beyond_the_filters_nor_for_similar(floored, engi
         assert floored.relevance(query, filters) is None
         out = floored.search(query, filters)
         assert out.results and out == engine.search(query, filters)
-    assert floored.search("OPI") == SearchOutcome([], None, no_match=True)  # no filter: "OPI" names something
+    assert floored.relevance("OPI") < floored.config.relevance_floor     # no filter: "OPI" names something,
+    opi = floored.search("OPI").results                                  # a brand the shop sells: its products first
+    assert [(r.product.brand, "from OPI" in r.reasons) for r in opi[:3]] == [("OPI", True), ("OPI", True),
+                                                                             ("Prada", False)]
     assert floored.similar("s06", n=3) == engine.similar("s06", n=3)
 
 

@@ -424,6 +424,17 @@ class Catalog:
             " GROUP BY category ORDER BY n DESC, category"
         )
 
+    def category_names(self) -> list[str]:
+        """Every category name: the leaves and each level of their paths, as the shop spelled them (the first
+        spelling met when the case differs), in path order."""
+        names: dict[str, str] = {}
+        for leaf, path in self._rows("SELECT DISTINCT category, category_path FROM products"
+                                     " WHERE category IS NOT NULL OR category_path IS NOT NULL ORDER BY 2, 1"):
+            for name in (*(path or "").split(PATH_SEP), leaf or ""):
+                if name.strip():
+                    names.setdefault(_ascii_lower(name.strip()), name.strip())
+        return list(names.values())
+
     def facets(self) -> dict[str, list[tuple[str, int]]]:
         """Facet name -> (value, product count), most products first; names with most products first."""
         if not self._has_facets:

@@ -55,7 +55,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["derive_type_paths", "derive_types", "singular_key", "title_clauses"]
+__all__ = ["derive_type_paths", "derive_types", "other_number", "singular_key", "title_clauses"]
 
 DEFAULT_MIN_PRODUCTS = 3
 NEXT_WORD_WEIGHT = 0.5  # prior of a word against the word after it in its clause
@@ -139,6 +139,24 @@ def singular_key(word: str, vocabulary: Collection[str] = ()) -> str:
     if word.endswith(("ches", "shes", "xes", "zes", "sses")):
         return word[:-2]
     return word[:-1]
+
+
+def other_number(name: str) -> str:
+    """The name with its last word singular <-> plural ("lip balm" <-> "lip balms", "brushes" -> "brush");
+    the name itself when its last word is not made of Latin letters ("洗发水", "3.4")."""
+    head, _, last = name.rpartition(" ")
+    if not (last.isascii() and last.isalpha()):
+        return name
+    single = singular_key(last)
+    if single != last:
+        flipped = single
+    elif last.endswith(("s", "x", "ch", "sh", "z")):
+        flipped = last + "es"
+    elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
+        flipped = last[:-1] + "ies"
+    else:
+        flipped = last + "s"
+    return f"{head} {flipped}".strip()
 
 
 def _head_rates(

@@ -7,8 +7,15 @@ filter is set, minus ``exclude``. Each candidate gets::
           + w_kw  * bm25(product) / max bm25                 # FTS keyword match, 0..1 (best match = 1)
           + w_personal * exp(cf(product) - max cf)           # collaborative model, 0..1 (best candidate = 1)
           + w_pop * prior(product)                           # popularity prior, 0..1 (``prior`` module)
+          + w_named * (in_named_categories(product)          # in the categories the query names, 0..1
+                       + of_named_brands(product))           # and of the brands it names, 0..1
 
-with the weights of ``SearchConfig``. ``cf`` is the collaborative model's score after the shopper's
+with the weights of ``SearchConfig``. ``in_named_categories`` is the share of the shop's categories the
+query names ("eye creams": Eyes and Creams; ``kinds``), other than the category filter's, that the
+product is in (any level of its path), ``of_named_brands`` the same for brands (a brand named by a word
+more of other brands' products have than its own only when the query says nothing else: "Clear", not
+"clear skin"), so a shopper who names what the shop has finds it first even when nothing made it a
+filter. ``cf`` is the collaborative model's score after the shopper's
 known history and this session's items (``CFRecommender.scores``), so ``exp(cf - max cf)`` is the
 candidate's probability relative to the likeliest candidate; it is 0 without a model or without
 any history (a new shopper is ranked by relevance and popularity). The prior is the shoppers who
@@ -101,6 +108,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from recommender.catalog.naming import worth_naming
 from recommender.catalog.products import Catalog, Product
 from recommender.catalog.types import singular_key
 from recommender.i18n.detect import HAN, detect
@@ -108,6 +116,7 @@ from recommender.ranking import reasons
 from recommender.ranking.cf_bridge import CFBridge, Scored, load_recommender, positions
 from recommender.ranking.facets import FacetVocabulary
 from recommender.ranking.filters import RELAX_ORDER, Filters
+from recommender.ranking.kinds import Names
 from recommender.ranking.prior import Prior
 from recommender.ranking.query import Query, parse_query
 from recommender.ranking.semantic import Semantic
@@ -134,6 +143,7 @@ DEFAULT_REFERENCE = 0.65
 DEFAULT_REFERENCE_MULTILINGUAL = 0.535
 HAN_CATALOG_SHARE = 0.5  # a catalog with Han characters in this share of its products is written in Chinese
 Hits = tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]  # keyword matches: rows, bm25 scores, matched terms
+Named = dict[tuple[str, str], list[str]]  # ("category" | "brand", name) -> the query's phrases that name it
 _NO_HITS: Hits = (_NO_ROWS, np.empty(0), [])
 
 
@@ -145,6 +155,7 @@ class SearchConfig:
     w_kw: float = 0.35  # keyword match: rewards products that literally say what was asked
     w_pop: float = 0.05  # popularity prior: a tie-breaker, and the ranking for empty queries
     w_personal: float = 0.3  # collaborative score: reorders what is relevant by what this shopper is likely to buy
+    w_named: float = 0.2  # of a category or brand the query names ("gels", "HongNuo"): bench/quality.py
     diversity: float = 0.15  # near-duplicate penalty of the diversity step (0 = off): as much as w_personal
     similarity_floor: float = 0.85  # text cosine above which two products count as near-duplicates
     diversity_pool: int = 50  # best candidates the diversity step may reorder
@@ -244,6 +255,9 @@ class ProductSearch:
         self._facets: FacetVocabulary | None = None
         self._spelling: Speller | None = None
         self._aliases: dict[tuple[str, str], list[str]] | None = None  # (brand|category, name) -> its aliases
+        self._names: dict[str, Names] = {}  # "category" | "brand" -> the catalog's names of that kind
+        self._named_rows: dict[tuple[str, str], np.ndarray] = {}  # (kind, name) -> (len(embeddings),) bool
+        self._common: dict[str, bool] = {}  # brand -> named by a word more of other brands' products have
 
     @classmethod
     def from_paths(cls, catalog_path: str | Path | None = None, cache_dir: str | Path | None = None,
@@ -313,7 +327,10 @@ class ProductSearch:
                 session_items: Sequence[str]) -> SearchOutcome:
         q, hits = self._understood(query, filters)
         space = self._space(q, hits)
-        floored = self._floored(q, filters, space)
+        named = self._named(query, q, filters)
+        floored = self._floored(query, q, filters, space)
+        # a query made only of names the shop has ("sports", "HongNuo"): a candidate they name is relevant
+        by_name = named if floored and named and not self._floored(query, q, filters, space, named) else {}
         rows, outcome = self._candidates(filters, exclude)
         if outcome is not None and not floored:
             logger.debug("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
@@ -321,20 +338,22 @@ class ProductSearch:
         cfg = self.config
         vector = space.vector(q.text) if q.text else None
         if floored and not len(rows):  # the filter to drop is one whose removal finds a relevant product
-            return self._irrelevant(space, vector, filters, exclude)
+            return self._irrelevant(space, vector, filters, exclude, by_name)
         scored = self._cf_scores(shopper_id, session_items)
         han = bool(HAN.search(q.text))
-        if floored and han and self._written_in_han and not len(hits[0]):
+        if floored and han and self._written_in_han and not len(hits[0]) and not by_name:
             logger.debug("search: no product of this Chinese catalog has a word of %r", q.text)
             return SearchOutcome([], None, no_match=True)
         rows = self._shortlist(rows, vector if space is self._text else None, hits[0], scored)
         sem = space.cosines(vector, rows)
         kw, matched = self._keyword(hits if space is self._text or han or self._written_in_han else _NO_HITS, rows)
-        if floored and sem.max() < self._floor(space) and not (han and _spelled_out(q.terms, matched.values())):
-            return self._irrelevant(space, vector, filters, exclude)
+        kinds, brands = (cfg.w_named * self._named_share(named, kind, rows) for kind in ("category", "brand"))
+        if floored and sem.max() < self._floor(space) and not (han and _spelled_out(q.terms, matched.values())) \
+                and not (by_name and (kinds + brands).max() > 0):
+            return self._irrelevant(space, vector, filters, exclude, by_name)
         personal = self.cf.personal(rows, scored)
         pop = self._popularity_norm()[rows]
-        scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_personal * personal + cfg.w_pop * pop
+        scores = cfg.w_sem * sem + cfg.w_kw * kw + cfg.w_personal * personal + cfg.w_pop * pop + kinds + brands
         top = self._ranked(scores, rows, n)
         personal_reasons = self.cf.history_reasons([p.id for i, p in top if personal[i] >= cfg.personal_reason_min],
                                                    scored)
@@ -342,7 +361,8 @@ class ProductSearch:
         said_close = self._reason_min(space)
         for i, product in top:
             why = self._reasons(product, q, filters, (sem[i], said_close), kw[i], matched.get(i, ()),
-                                (cfg.w_personal * personal[i], personal_reasons.get(product.id, ())), float(pop[i]))
+                                (cfg.w_personal * personal[i], personal_reasons.get(product.id, ())), float(pop[i]),
+                                (float(kinds[i]), float(brands[i]), named))
             results.append(ScoredProduct(product, round(float(scores[i]), 6), why))
         return SearchOutcome(results, None)
 
@@ -353,7 +373,7 @@ class ProductSearch:
         filters = filters or Filters()
         q, hits = self._understood(query, filters)
         space = self._space(q, hits)
-        if not self._floored(q, filters, space):
+        if not self._floored(query, q, filters, space):
             return None
         sem = space.cosines(space.vector(q.text), self._passing(filters, _NO_ROWS))
         return float(sem.max()) / self._reference(space) if len(sem) else 0.0
@@ -451,30 +471,83 @@ class ProductSearch:
         return [alias for kind, value in (("brand", filters.brand), ("category", filters.category)) if value
                 for alias in self._aliases.get((kind, value.casefold()), ())]
 
+    def _named(self, query: str, q: Query, filters: Filters) -> Named:
+        """The shop's categories and brands the query names (as typed, or as its words were corrected), each
+        with the phrases that name it; not the filters' own; a brand named by a common word (``_common_word``)
+        only when the query says nothing else ("Clear", not "clear skin")."""
+        if not self._names:  # read once: the catalog is read-only while serving
+            shop = self.catalog.shop()
+            brands = [brand for rank, (brand, count) in enumerate(self.catalog.brands()) if worth_naming(rank, count)]
+            self._names = {"category": Names(self.catalog.category_names(), shop.category_aliases, plural=True),
+                           "brand": Names(brands, shop.brand_aliases)}
+        found: Named = {}
+        for kind, names in self._names.items():
+            for text in (query, q.text):
+                for name, phrases in names.named_in(text).items():
+                    found.setdefault((kind, name), []).extend(phrases)
+        given = {"category": filters.category, "brand": filters.brand}
+        named = {(kind, name): phrases for (kind, name), phrases in found.items()
+                 if not given[kind] or name.casefold() != given[kind].casefold()}
+        common = [key for key in named if key[0] == "brand" and self._common_word(key[1])]
+        if common and parse_query(q.text, self.config.max_query_chars, [p for key in common for p in named[key]]).terms:
+            named = {key: phrases for key, phrases in named.items() if key not in common}
+        return named
+
+    def _common_word(self, brand: str) -> bool:
+        """True for a brand of one word that more products of other brands have in their text than it has
+        products ("Clear", the shampoo, among "clear nail polish" and "Clean & Clear")."""
+        if brand not in self._common:
+            words = _WORD.findall(brand.lower())
+            own = set(self.catalog.filter_ids(brand=brand))
+            hits = self.catalog.keyword_search(words[0], limit=2 * len(own) + 1) if len(words) == 1 else []
+            self._common[brand] = sum(pid not in own for pid, _, _ in hits) > len(own)
+        return self._common[brand]
+
+    def _named_share(self, named: Named, kind: str, rows: np.ndarray) -> np.ndarray:
+        """(len(rows),) float32: the share of the named names of ``kind`` ("category", "brand") each candidate
+        row is in."""
+        share = np.zeros(len(rows), dtype=np.float32)
+        keys = [key for key in named if key[0] == kind]
+        for key in keys:
+            if key not in self._named_rows:
+                if len(self._named_rows) >= 256:  # bounded: a shop may have thousands of names
+                    self._named_rows.clear()
+                inside = np.zeros(len(self.embeddings), dtype=bool)
+                inside[self._passing(Filters(**{kind: key[1]}), _NO_ROWS)] = True
+                self._named_rows[key] = inside
+            share += self._named_rows[key][rows]
+        return share / len(keys) if keys else share
+
     def _speller(self) -> Speller:
         if self._spelling is None:  # read once: the catalog is read-only while serving
             names = self.catalog.categories() + [pair for values in self.catalog.facets().values() for pair in values]
             self._spelling = Speller(names)
         return self._spelling
 
-    def _floored(self, q: Query, filters: Filters, space: Semantic) -> bool:
+    def _floored(self, query: str, q: Query, filters: Filters, space: Semantic, named: Named | None = None) -> bool:
         """True when the relevance floor applies: it is on and the query has words beyond the filters'
-        own, singular or plural ("conditioner" is the category "Conditioners"), and beyond the shop's
-        aliases of them ("我想买洗发水" with the category Shampoos names nothing more). A query in another
+        own, singular or plural ("conditioner" is the category "Conditioners"), beyond the shop's
+        aliases of them ("我想买洗发水" with the category Shampoos names nothing more), and beyond the
+        phrases of ``named`` (categories and brands it names), as typed and as understood ("Yes To" is
+        "Yes" once its last stop word is trimmed). A query in another
         language with a category filter has none: the filter says the shop carries that kind of product,
         and the multilingual vectors are too coarse to judge the rest ("膏状腮红": cream blush)."""
         if self.config.relevance_floor <= 0 or not q.text or (space is self._foreign and filters.category):
             return False
         own = {singular_key(word) for word in filters.words()}
-        aliases = self._aliases_of(filters)
-        terms = parse_query(q.text, self.config.max_query_chars, aliases).terms if aliases else q.terms
-        return any(singular_key(term) not in own for term in terms)
+        drop = self._aliases_of(filters) + [phrase for phrases in (named or {}).values() for phrase in phrases]
+        beyond = [parse_query(text, self.config.max_query_chars, drop).terms for text in (q.text, query)]
+        return all(any(singular_key(term) not in own for term in terms) for terms in beyond)
 
-    def _irrelevant(self, space: Semantic, vector: np.ndarray, filters: Filters,
-                    exclude: Collection[str]) -> SearchOutcome:
+    def _irrelevant(self, space: Semantic, vector: np.ndarray, filters: Filters, exclude: Collection[str],
+                    by_name: Named) -> SearchOutcome:
         """The outcome when no candidate reaches the floor: ``no_match`` when no product of the catalog
-        does, else the filter whose removal finds one (if a single one does)."""
-        relevant = self._all_rows[space.cosines(vector, self._all_rows) >= self._floor(space)]
+        does (nor, for a query made of names only, is in a category or of a brand ``by_name``), else the
+        filter whose removal finds one (if a single one does)."""
+        close = space.cosines(vector, self._all_rows) >= self._floor(space)
+        for kind in ("category", "brand"):
+            close |= self._named_share(by_name, kind, self._all_rows) > 0
+        relevant = self._all_rows[close]
         if not len(relevant):
             logger.debug("search: nothing in the catalog reaches the relevance floor")
             return SearchOutcome([], None, no_match=True)
@@ -617,9 +690,11 @@ class ProductSearch:
         return None
 
     def _reasons(self, p: Product, q: Query, filters: Filters, sem: tuple[float, float], kw: float,
-                 matched: Sequence[str], personal: tuple[float, Sequence[str]], pop: float) -> tuple[str, ...]:
+                 matched: Sequence[str], personal: tuple[float, Sequence[str]], pop: float,
+                 named: tuple[float, float, Named]) -> tuple[str, ...]:
         """The reasons of one search result (``reasons`` module docstring); ``sem``: its cosine and the
-        cosine needed to say so (``_reason_min``), ``pop``: its popularity part, 0..1."""
+        cosine needed to say so (``_reason_min``), ``pop``: its popularity part, 0..1; ``named``: its parts
+        for the categories and the brands the query names, and those names."""
         cfg = self.config
         scored: list[tuple[float, str]] = []
         phrases = reasons.matched_phrases(q.positions, q.spelled, matched, product_text(p)) if kw > 0 else []
@@ -628,6 +703,11 @@ class ProductSearch:
         if q.text and sem[0] >= sem[1]:
             scored.append((cfg.w_sem * sem[0], reasons.close_in_meaning(q.text)))
         scored += [(personal[0], text) for text in personal[1]]
+        kinds, brands, names = named
+        if kinds > 0 and (kind := reasons.named_kind(p, [name for key, name in names if key == "category"])):
+            scored.append((kinds, kind))
+        if brands > 0 and p.brand:
+            scored.append((brands, reasons.named_brand(p.brand)))
         if said := self.prior().reason(p.id, cfg.popular_reason_min, ranking=not q.text):
             scored.append((cfg.w_pop * pop, said))
         return reasons.by_contribution(scored) + reasons.filter_reasons(p, filters, self.currency)

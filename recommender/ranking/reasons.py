@@ -5,6 +5,8 @@ The ranker's reasons, ordered by contribution (``by_contribution``), then the fi
 - ``matches 'dry skin'``: query words the keyword search matched and that occur in the product's
   title, brand or categories (a phrase only when the phrase itself occurs there: ``matched_phrases``);
 - ``close in meaning to '<query>'``: only when cos >= ``SearchConfig.semantic_reason_min``;
+- ``in Creams`` / ``from HongNuo``: the product is in a category the query names (the deepest such level
+  of its path) / of a brand it names;
 - ``because you liked <p>`` / ``often bought after <p> (N shoppers)``: the collaborative model's
   reasons (``CFRecommender``: occlusion and co-purchase counts, ``p`` always from the shopper's
   history or session), given when the personal part is at least ``personal_reason_min``;
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from recommender.catalog.products import Product
 
 __all__ = ["also_like", "bought_it", "by_contribution", "close_in_meaning", "described_like", "filter_reasons",
-           "listed", "matched_phrases", "matches", "reviewed", "shorten"]
+           "listed", "matched_phrases", "matches", "named_brand", "named_kind", "reviewed", "shorten"]
 
 
 def by_contribution(scored: Iterable[tuple[float, Text]]) -> tuple[Text, ...]:
@@ -88,6 +90,18 @@ def also_like(p: Product, source: Product) -> tuple[Text, ...]:
     if p.category and p.category == source.category:
         facts.append(Text("also in {category}", category=p.category))
     return tuple(facts)
+
+
+def named_kind(p: Product, kinds: Iterable[str]) -> Text | None:
+    """``in <category>``: the deepest level of the product's category path among the categories ``kinds``
+    the query named; None when it is in none of them."""
+    wanted = {kind.casefold() for kind in kinds}
+    levels = [c for c in (*p.category_path, p.category or "") if c and c.casefold() in wanted]
+    return Text("in {category}", category=levels[-1]) if levels else None
+
+
+def named_brand(brand: str) -> Text:
+    return Text("from {brand}", brand=brand)
 
 
 def filter_reasons(p: Product, filters: Filters, currency: str = "USD") -> tuple[Text, ...]:
