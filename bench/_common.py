@@ -6,10 +6,12 @@ The scripts run as ``python bench/<script>.py``, which puts this folder on ``sys
 
 from __future__ import annotations
 
+import csv
 import os
 import platform
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import click
@@ -30,6 +32,12 @@ def machine_header(title: str, *details: str) -> str:
     """``# <title> (<date>, <machine>, <N> cores[, <details>])``: the first line of a result."""
     facts = [date.today().isoformat(), platform.machine(), f"{os.cpu_count()} cores", *details]
     return f"# {title} ({', '.join(facts)})"
+
+
+def read_tsv(path: Path) -> dict[str, dict[str, str]]:
+    """The rows of a tab-separated file of bench/data/, by their ``category``."""
+    with path.open(encoding="utf-8", newline="") as f:
+        return {row["category"]: row for row in csv.DictReader(f, delimiter="\t")}
 
 
 def load_average() -> str:

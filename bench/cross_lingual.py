@@ -30,7 +30,6 @@ Usage: .venv/bin/python bench/cross_lingual.py [--out bench/results/cross_lingua
 
 from __future__ import annotations
 
-import csv
 import statistics
 import time
 from pathlib import Path
@@ -38,18 +37,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from _common import catalog_options, load_average, machine_header  # bench/_common.py, next to this file
+from _common import catalog_options, load_average, machine_header, read_tsv  # bench/_common.py, next to this file
 from actions.vocabulary import Vocabulary
 from quality import category_queries
 from recommender import Filters, ProductSearch, SearchConfig
 
 DATA = Path(__file__).parent / "data"
 RESULTS = Path(__file__).parent / "results"
-
-
-def read_tsv(path: Path) -> dict[str, dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as f:
-        return {row["category"]: row for row in csv.DictReader(f, delimiter="\t")}
 
 
 def precision(search: ProductSearch, query: str, relevant: set[str], filters: Filters, k: int = 5) -> float:

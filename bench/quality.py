@@ -19,7 +19,9 @@ catalog, embeddings and collaborative model set-up built are only read).
     the categories and brands a query names (``SearchConfig.w_named=0``: the ranker before it), and
     with the category filter (``Filters(category=...)``, as when the NLU finds the category). The same
     for brands with at least ``--min-products`` products ("<brand>", lowercase, "<brand> products",
-    "anything from <brand>"; relevant = that brand).
+    "anything from <brand>"; relevant = that brand), and for other names shoppers give those categories
+    (bench/data/en_category_synonyms.tsv, written for the project: "nail varnish" for Nail Polish, "shower
+    gel" for Body Washes; the name, its other number, "show me <name>"), which name no category.
 (c) Out-of-catalog requests (``relevance_floor.OUT``: products other shops sell): the share for
     which search lists nothing (the relevance floor, ``SearchConfig.relevance_floor``).
 
@@ -39,7 +41,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from _common import catalog_options, load_average, machine_header  # bench/_common.py, next to this file
+from _common import catalog_options, load_average, machine_header, read_tsv  # bench/_common.py, next to this file
 from recommender import Filters, ProductSearch, SearchConfig
 from recommender.catalog.products import Product
 from recommender.catalog.types import other_number
@@ -47,6 +49,7 @@ from relevance_floor import OUT
 
 RESULTS = Path(__file__).parent / "results"
 SEED = 18
+SYNONYMS = Path(__file__).parent / "data" / "en_category_synonyms.tsv"
 Lister = Callable[[str, int], list[str]]  # (product id, n) -> ids of the similar products, best first
 
 
@@ -110,6 +113,10 @@ def category_queries(name: str) -> list[str]:
     base = name.lower().replace("&", "and")
     other = other_number(base)
     return list(dict.fromkeys([base, other, f"show me {base}", f"do you sell {other}"]))
+
+
+def synonym_queries(synonym: str) -> list[str]:
+    return list(dict.fromkeys([synonym, other_number(synonym), f"show me {synonym}"]))
 
 
 def brand_queries(brand: str) -> list[str]:
@@ -213,6 +220,9 @@ def main(catalog_path: str | None, cache_dir: str | None, products: int, min_pro
     leaves = [name for name, count in catalog.categories() if count >= min_products][:limit]
     categories = precision_table(search, leaves, category_queries, lambda n: set(catalog.filter_ids(category=n)),
                                  lambda n: Filters(category=n))
+    synonyms = {name: row["synonym"] for name, row in read_tsv(SYNONYMS).items() if name in leaves}
+    others = precision_table(search, list(synonyms), lambda n: synonym_queries(synonyms[n]),
+                             lambda n: set(catalog.filter_ids(category=n)), lambda n: Filters(category=n))
     names = [name for name, count in catalog.brands() if count >= min_products][:limit]
     brands = precision_table(search, names, brand_queries, lambda n: set(catalog.filter_ids(brand=n)),
                              lambda n: Filters(brand=n))
@@ -231,6 +241,8 @@ def main(catalog_path: str | None, cache_dir: str | None, products: int, min_pro
               "co-purchase model was trained on every history, so the hit rate is in-sample.", "",
               f"## (b) Search precision@5 (leaf categories and brands with >= {min_products} products)", ""]
     lines += precision_lines("leaf categories", categories) + [""] + precision_lines("brands", brands)
+    lines += ["", f"Other names of the leaf categories ({SYNONYMS.name}: the category each names):", ""]
+    lines += precision_lines("other names", [(f"{synonyms[name]} ({name})", *rest) for name, *rest in others])
     lines += ["", f"## (c) Out-of-catalog requests ({len(requests)}, from bench/relevance_floor.py)", "",
               f"{nothing:.1%} list nothing (relevance floor {search.config.relevance_floor}); still listed: "
               + (", ".join(f"{q!r} -> {r[0].product.display_title[:50]!r}" for q, r in listed.items() if r) or "none")

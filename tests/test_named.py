@@ -70,3 +70,13 @@ def test_naming_the_shops_words_does_not_open_the_floor_to_what_it_does_not_sell
     first = electronics.search("sony headphones", n=1).results[0]
     assert first.product.brand == "Sony" and "Headphones" in first.product.category_path
     assert {"in Headphones", "from Sony"} <= set(first.reasons)
+
+
+def test_only_a_query_made_of_names_that_meet_is_ranked_by_them(electronics: ProductSearch) -> None:
+    def named(query: str) -> set[str]:
+        return {reason for r in electronics.search(query, n=3).results for reason in r.reasons
+                if reason.startswith(("in ", "from "))}
+
+    assert named("headphones") == {"in Headphones"} and named("sony headphones") >= {"in Headphones", "from Sony"}
+    assert named("wireless headphones") == set()          # "wireless" names nothing: meaning and keywords rank
+    assert named("laptops speakers") == set()             # no product is in both: neither is taken

@@ -329,8 +329,7 @@ class ProductSearch:
         space = self._space(q, hits)
         named = self._named(query, q, filters)
         floored = self._floored(query, q, filters, space)
-        # a query made only of names the shop has ("sports", "HongNuo"): a candidate they name is relevant
-        by_name = named if floored and named and not self._floored(query, q, filters, space, named) else {}
+        by_name = named if floored else {}  # a candidate a query of names only names is relevant
         rows, outcome = self._candidates(filters, exclude)
         if outcome is not None and not floored:
             logger.debug("search %r %s: no product passes the filters (relax: %s)", q.text, filters, outcome.relax)
@@ -473,8 +472,10 @@ class ProductSearch:
 
     def _named(self, query: str, q: Query, filters: Filters) -> Named:
         """The shop's categories and brands the query names (as typed, or as its words were corrected), each
-        with the phrases that name it; not the filters' own; a brand named by a common word (``_common_word``)
-        only when the query says nothing else ("Clear", not "clear skin")."""
+        with the phrases that name it, not the filters' own, when the query says nothing else ("gels", "eye
+        creams", "anything from HongNuo"; not "body exfoliator", where "body" names a level that holds body
+        lotions too); a brand named by a common word (``_common_word``) only when the query is that name
+        ("Clear", not "clear nail polish")."""
         if not self._names:  # read once: the catalog is read-only while serving
             shop = self.catalog.shop()
             brands = [brand for rank, (brand, count) in enumerate(self.catalog.brands()) if worth_naming(rank, count)]
@@ -489,9 +490,9 @@ class ProductSearch:
         named = {(kind, name): phrases for (kind, name), phrases in found.items()
                  if not given[kind] or name.casefold() != given[kind].casefold()}
         common = [key for key in named if key[0] == "brand" and self._common_word(key[1])]
-        if common and parse_query(q.text, self.config.max_query_chars, [p for key in common for p in named[key]]).terms:
+        if common and self._beyond(query, q, filters, {key: named[key] for key in common}):
             named = {key: phrases for key, phrases in named.items() if key not in common}
-        return named
+        return named if named and not self._beyond(query, q, filters, named) else {}
 
     def _common_word(self, brand: str) -> bool:
         """True for a brand of one word that more products of other brands have in their text than it has
@@ -505,18 +506,25 @@ class ProductSearch:
 
     def _named_share(self, named: Named, kind: str, rows: np.ndarray) -> np.ndarray:
         """(len(rows),) float32: the share of the named names of ``kind`` ("category", "brand") each candidate
-        row is in."""
+        row is in; 0 for categories no product is in all of ("makeup brush": Makeup and the hair Brushes
+        name no product together, the makeup brushes are in neither)."""
         share = np.zeros(len(rows), dtype=np.float32)
-        keys = [key for key in named if key[0] == kind]
-        for key in keys:
-            if key not in self._named_rows:
-                if len(self._named_rows) >= 256:  # bounded: a shop may have thousands of names
-                    self._named_rows.clear()
-                inside = np.zeros(len(self.embeddings), dtype=bool)
-                inside[self._passing(Filters(**{kind: key[1]}), _NO_ROWS)] = True
-                self._named_rows[key] = inside
-            share += self._named_rows[key][rows]
-        return share / len(keys) if keys else share
+        inside = [self._rows_of(key) for key in named if key[0] == kind]
+        if not inside or (kind == "category" and not np.logical_and.reduce(inside).any()):
+            return share
+        for rows_of in inside:
+            share += rows_of[rows]
+        return share / len(inside)
+
+    def _rows_of(self, key: tuple[str, str]) -> np.ndarray:
+        """(len(embeddings),) bool: the products of a (kind, name), kept (a shop may have thousands of names)."""
+        if key not in self._named_rows:
+            if len(self._named_rows) >= 256:
+                self._named_rows.clear()
+            inside = np.zeros(len(self.embeddings), dtype=bool)
+            inside[self._passing(Filters(**{key[0]: key[1]}), _NO_ROWS)] = True
+            self._named_rows[key] = inside
+        return self._named_rows[key]
 
     def _speller(self) -> Speller:
         if self._spelling is None:  # read once: the catalog is read-only while serving
@@ -524,16 +532,20 @@ class ProductSearch:
             self._spelling = Speller(names)
         return self._spelling
 
-    def _floored(self, query: str, q: Query, filters: Filters, space: Semantic, named: Named | None = None) -> bool:
-        """True when the relevance floor applies: it is on and the query has words beyond the filters'
-        own, singular or plural ("conditioner" is the category "Conditioners"), beyond the shop's
-        aliases of them ("我想买洗发水" with the category Shampoos names nothing more), and beyond the
-        phrases of ``named`` (categories and brands it names), as typed and as understood ("Yes To" is
-        "Yes" once its last stop word is trimmed). A query in another
-        language with a category filter has none: the filter says the shop carries that kind of product,
-        and the multilingual vectors are too coarse to judge the rest ("膏状腮红": cream blush)."""
+    def _floored(self, query: str, q: Query, filters: Filters, space: Semantic) -> bool:
+        """True when the relevance floor applies: it is on and the query has words beyond the filters' own
+        (``_beyond``). A query in another language with a category filter has none: the filter says the shop
+        carries that kind of product, and the multilingual vectors are too coarse to judge the rest
+        ("膏状腮红": cream blush)."""
         if self.config.relevance_floor <= 0 or not q.text or (space is self._foreign and filters.category):
             return False
+        return self._beyond(query, q, filters)
+
+    def _beyond(self, query: str, q: Query, filters: Filters, named: Named | None = None) -> bool:
+        """True when the query has words beyond the filters' own, singular or plural ("conditioner" is the
+        category "Conditioners"), beyond the shop's aliases of them ("我想买洗发水" with the category Shampoos
+        names nothing more), and beyond the phrases of ``named`` (categories and brands it names), as typed
+        and as understood ("Yes To" is "Yes" once its last stop word is trimmed)."""
         own = {singular_key(word) for word in filters.words()}
         drop = self._aliases_of(filters) + [phrase for phrases in (named or {}).values() for phrase in phrases]
         beyond = [parse_query(text, self.config.max_query_chars, drop).terms for text in (q.text, query)]
