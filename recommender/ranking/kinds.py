@@ -6,10 +6,10 @@ for Lip Balm); a brand worth naming (``naming.worth_naming``) by its name, "&" o
 overlap the longer wins ("nail art" over "nails"). The shop's aliases ("洗发水" for Shampoos, "欧莱雅"
 for L'Oreal Paris: ``shopbot catalog build --category-aliases``, ``--brand-aliases``) name theirs too,
 and a name in Han script is found anywhere (Chinese writes no spaces: ``query.phrase_pattern``). A name
-made of stop words only ("Other", "All") names nothing. The ranker gives the products of a named
-category or brand a part of their score (``SearchConfig.w_named``), and the words that name them need
-no relevance floor: a shopper who names what the shop has finds it first even when nothing made it a
-filter.
+made of stop words only ("Other", "All") names nothing. For a query made of such names only, the ranker
+gives the products of a named category or brand a part of their score (``SearchConfig.w_named``), and a
+product it names passes the relevance floor: a shopper who names what the shop has finds it first even
+when nothing made it a filter (the ranker's module docstring says when a name is not taken).
 """
 
 from __future__ import annotations

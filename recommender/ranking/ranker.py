@@ -12,10 +12,12 @@ filter is set, minus ``exclude``. Each candidate gets::
 
 with the weights of ``SearchConfig``. ``in_named_categories`` is the share of the shop's categories the
 query names ("eye creams": Eyes and Creams; ``kinds``), other than the category filter's, that the
-product is in (any level of its path), ``of_named_brands`` the same for brands (a brand named by a word
-more of other brands' products have than its own only when the query says nothing else: "Clear", not
-"clear skin"), so a shopper who names what the shop has finds it first even when nothing made it a
-filter. ``cf`` is the collaborative model's score after the shopper's
+product is in (any level of its path), ``of_named_brands`` the same for brands, so a shopper who names
+what the shop has finds it first even when nothing made it a filter. Both are taken only for a query
+that is nothing but such names and filler ("gels", "anything from HongNuo"; not "body exfoliator", where
+"body" names a level of body lotions), categories only when some product is in all of them, and a brand
+named by a word more of other brands' products have than its own only when it is named alone ("Clear",
+not "clear nail polish"). ``cf`` is the collaborative model's score after the shopper's
 known history and this session's items (``CFRecommender.scores``), so ``exp(cf - max cf)`` is the
 candidate's probability relative to the likeliest candidate; it is 0 without a model or without
 any history (a new shopper is ranked by relevance and popularity). The prior is the shoppers who
