@@ -96,12 +96,17 @@ def named_kind(p: Product, kinds: Iterable[str]) -> Text | None:
     """``in <category>``: the deepest level of the product's category path among the categories ``kinds``
     the query named; None when it is in none of them."""
     wanted = {kind.casefold() for kind in kinds}
-    levels = [c for c in (*p.category_path, p.category or "") if c and c.casefold() in wanted]
+    levels = [c for c in _levels(p) if c.casefold() in wanted]
     return Text("in {category}", category=levels[-1]) if levels else None
 
 
 def named_brand(brand: str) -> Text:
     return Text("from {brand}", brand=brand)
+
+
+def _levels(p: Product) -> list[str]:
+    """The product's category path, then its leaf: every level a category name may name."""
+    return [c for c in (*p.category_path, p.category or "") if c]
 
 
 def filter_reasons(p: Product, filters: Filters, currency: str = "USD") -> tuple[Text, ...]:
@@ -110,8 +115,7 @@ def filter_reasons(p: Product, filters: Filters, currency: str = "USD") -> tuple
     if filters.brand and p.brand:
         out.append(Text("{brand}, as asked", brand=p.brand))
     if filters.category:
-        levels = [c for c in (*p.category_path, p.category or "") if c]
-        hit = next((c for c in levels if c.casefold() == filters.category.casefold()), p.category)
+        hit = next((c for c in _levels(p) if c.casefold() == filters.category.casefold()), p.category)
         if hit:
             out.append(Text("in {category}, as asked", category=hit))
     out += [Text("{facet}, as asked", facet=Facet(name, value))
