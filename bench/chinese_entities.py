@@ -57,8 +57,10 @@ def derived_filters(parses: list[dict], catalog_path: Path) -> list[dict[str, ob
 def parse_all(texts: list[str]) -> list[dict]:
     from rasa.core.agent import Agent
 
+    from bot import rasa_patches
     from bot.build import model_path
 
+    rasa_patches.apply()
     agent = Agent.load(str(model_path()))
 
     async def parse() -> list[dict]:

@@ -206,6 +206,9 @@ def parse_all(model: Path, texts: Sequence[str]) -> list[dict[str, Any]]:
     """The model's parse of each text, as the Rasa server makes it."""
     from rasa.core.agent import Agent
 
+    from bot import rasa_patches
+
+    rasa_patches.apply()
     agent = Agent.load(str(model))
 
     async def parse() -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,7 +53,7 @@ def chat(sender: str | None) -> None:
     actions = servers.start_action_server(action_port, log_dir / "actions.log")
     try:
         endpoints = servers.endpoints_for(action_port, log_dir)
-        args = [servers.RASA, "shell", "--model", str(model), "--endpoints", str(endpoints),
+        args = [sys.executable, "-m", "bot.rasa_server", "shell", "--model", str(model), "--endpoints", str(endpoints),
                 "--credentials", str(write_active(log_dir)),
                 "--interface", servers.HOST, "--port", str(servers.free_port()),
                 "--conversation-id", identity.sender_id(identity.SHOP, sender) if sender else uuid.uuid4().hex, "--quiet"]

@@ -7,6 +7,12 @@ the guard's INFO lines (a refused message, an apology) never reached the server'
 `jsonschema.validate`, which checks the schema itself against its metaschema and builds a new
 validator on every call: ~20 % of the Rasa server's time under load (py-spy, bench/rest_latency.py).
 The same check with one validator built once gives the same result and the same error.
+
+`RasaModel.load` (DIET's and TED's models) builds the model's weights by `fit` on one example before it
+reads the trained ones: Keras then traces a whole training graph, ~30 s of the ~40 s Rasa took to load
+our model on 2 free cores. One eager forward pass with the same example builds the same weights in
+~1 s; the trained values are read into them (every one checked, or the load fails) and the optimizer's,
+which prediction never reads, are left in the file. Fine-tuning keeps Rasa's own load.
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator
+from rasa.utils.tensorflow.model_data import RasaModelData
+from rasa.utils.tensorflow.models import RasaModel
+
+_RASA_LOAD = RasaModel.load.__func__
 
 
 @functools.cache
@@ -42,7 +53,26 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     return True
 
 
+def _load(cls: type[RasaModel], model_file_name: str, model_data_example: RasaModelData,
+          predict_data_example: RasaModelData | None = None, finetune_mode: bool = False,
+          *args: Any, **kwargs: Any) -> RasaModel:
+    """`RasaModel.load` for prediction: the weights built by one eager forward pass, not a traced `fit`."""
+    if finetune_mode:
+        return _RASA_LOAD(cls, model_file_name, model_data_example, predict_data_example, finetune_mode,
+                          *args, **kwargs)
+    model = cls(*args, **kwargs)
+    batch, _ = RasaBatchDataGenerator(model_data_example, batch_size=1)[0]
+    model._training = True  # the loss's layers too, as `train_step` builds them
+    model.batch_loss(batch)
+    model._training = None
+    model.load_weights(model_file_name).assert_existing_objects_matched().expect_partial()
+    if predict_data_example:
+        model.run_inference(predict_data_example)  # traces the prediction graph now, not at the first message
+    return model
+
+
 def apply() -> None:
     """Put the adjustments in place in this process (calling it again changes nothing)."""
     RemoteAction._validate_action_result = _validate_action_result
+    RasaModel.load = classmethod(_load)
     logging.getLogger("bot").setLevel(logging.getLogger("rasa").getEffectiveLevel())

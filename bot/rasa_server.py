@@ -3,7 +3,9 @@
 `rasa run --enable-api --auth-token <token>` shows the token to everyone on the machine who lists the
 processes (`ps`, /proc/<pid>/cmdline). `bot.servers` runs ``python -m bot.rasa_server run ... --enable-api``
 instead, with $SHOPBOT_API_TOKEN in the environment: this adds ``--auth-token`` to the arguments Rasa's
-own parser reads inside the process (`sys.argv`, which /proc does not show), then runs Rasa's CLI unchanged.
+own parser reads inside the process (`sys.argv`, which /proc does not show), then runs Rasa's CLI with our
+patches to Rasa in place (`bot.rasa_patches`: the model loads in seconds, not a minute). `shopbot chat` runs
+its `shell` command the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def main() -> None:
         sys.exit(f"Error: {e}")
     from rasa.__main__ import main as rasa_main
 
+    from bot import rasa_patches
+
+    rasa_patches.apply()
     sys.argv = ["rasa", *args]
     rasa_main()
 

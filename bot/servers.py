@@ -209,7 +209,7 @@ def spawn_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: 
                       enable_api: bool = False, debug: bool = False) -> Starting:
     """Spawn `rasa run` with the channels of credentials.yml on `host`:`port`.
 
-    `timeout`: loading the model takes ~1.5 min on 2 free cores, over 4 on a loaded machine.
+    `timeout`: the server is ready ~25 s after its start on 2 free cores, over a minute on a loaded machine.
     `cors` lists the web origins (e.g. the chat widget's page) allowed to call it from a browser.
     Rasa's HTTP API (trackers, events, model) is off unless `enable_api`, and then every call needs
     `?token=$SHOPBOT_API_TOKEN` (`bot.rasa_server` hands it to Rasa: never on a command line, where
@@ -321,7 +321,7 @@ class Assistant(AbstractContextManager):
         self.action_port = self.action_port or free_port()
         self.log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="shopbot-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        try:  # both load at once (the action server ~25 s, Rasa ~90 s): the wait is the longer one
+        try:  # both load at once (~25 s each on 2 free cores): the wait is the longer one
             starting = []
             for i in range(len(SERVERS)):
                 starting.append(self._spawn(i))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bot.servers import RASA, rasa_env
+from bot.servers import rasa_env
 from recommender import config
 
 pytestmark = pytest.mark.slow
@@ -26,7 +27,7 @@ def test_the_stories_cover_every_intent_in_multi_turn_conversations():
 
 def test_rasa_test_core_predicts_every_story_without_an_error(tmp_path: Path, trained_model: Path):
     result = subprocess.run(
-        [RASA, "test", "core", "--model", str(trained_model), "--stories", str(STORIES),
+        [sys.executable, "-m", "bot.rasa_server", "test", "core", "--model", str(trained_model), "--stories", str(STORIES),
          "--fail-on-prediction-errors", "--out", str(tmp_path / "results")],
         cwd=config.REPO_ROOT, env=rasa_env(), capture_output=True, text=True, timeout=1800)
     failed = tmp_path / "results" / "failed_test_stories.yml"

@@ -14,6 +14,7 @@ import pytest
 from rasa.core.agent import Agent
 
 from actions.vocabulary import Vocabulary
+from bot import rasa_patches
 from recommender import config
 from recommender.catalog.products import Catalog
 
@@ -35,6 +36,7 @@ def brands(catalog_db: sqlite3.Connection) -> list[str]:
 
 @pytest.fixture(scope="module")
 def agent(trained_model: Path) -> Agent:
+    rasa_patches.apply()  # as the Rasa server loads it
     return Agent.load(str(trained_model))
 
 

@@ -1,11 +1,13 @@
 """The Rasa server process: what of ours it loads, and our patches to Rasa (bot/rasa_patches.py),
-applied as it starts our channels; the speed-up of its action-response check decides exactly as Rasa's own."""
+applied as it starts our channels; the speed-up of its action-response check decides exactly as Rasa's own,
+and the model loaded the fast way predicts exactly as Rasa's own load."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -110,3 +112,52 @@ def test_an_invalid_response_fails_with_rasas_own_error(result: dict) -> None:
     with pytest.raises(jsonschema.ValidationError) as error:
         RemoteAction._validate_action_result(None, result)
     assert error.value.message.startswith(expected + ". Failed to validate Action server response")
+
+
+# Loads the trained model with Rasa's own `RasaModel.load` (argv[2] == "rasa") or ours and prints what its
+# DIET and TED models predict: every entity with its confidence, and TED's probability of every action.
+PREDICTIONS = """
+import asyncio, json, sys
+from rasa.core.agent import Agent
+from rasa.core.policies.ted_policy import TEDPolicy
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from bot import rasa_patches
+
+if sys.argv[2] == "ours":
+    rasa_patches.apply()
+agent = Agent.load(sys.argv[1])
+texts = ["show me mascara under $20", "only L'Oreal Paris shampoo", "the second one", "something cheaper from Maybelline"]
+parsed = [asyncio.run(agent.parse_message(t)) for t in texts]
+nodes = agent.processor.graph_runner._instantiated_nodes.values()
+ted = next(n._component for n in nodes if isinstance(n._component, TEDPolicy))
+events = [ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 1.0}),
+          ActionExecuted("action_greet"), ActionExecuted("action_listen"),
+          UserUttered(parsed[0]["text"], parsed[0]["intent"], parsed[0]["entities"])]
+tracker = DialogueStateTracker.from_events("s", events, slots=agent.domain.slots)
+probabilities = ted.predict_action_probabilities(tracker, agent.domain).probabilities
+print(json.dumps({"trained_ted": ted.model is not None, "next": agent.domain.action_names_or_texts[
+                      max(range(len(probabilities)), key=probabilities.__getitem__)],
+                  "entities": [[(e["entity"], e["value"], e.get("confidence_entity")) for e in p["entities"]]
+                               for p in parsed],
+                  "ted": probabilities}))
+"""
+
+
+def predictions(model: Path, load: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", PREDICTIONS, str(model), load], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_the_model_loaded_the_fast_way_predicts_exactly_as_with_rasas_own_load(trained_model: Path) -> None:
+    ours, rasas = predictions(trained_model, "ours"), predictions(trained_model, "rasa")
+    assert ours["trained_ted"] and rasas["trained_ted"]
+    assert [[e[:2] for e in p] for p in ours["entities"]] == [[e[:2] for e in p] for p in rasas["entities"]]
+    assert ["brand", "L'Oreal Paris"] in [e[:2] for e in ours["entities"][1]]
+    confidences = [e[2] or 0 for p in ours["entities"] for e in p], [e[2] or 0 for p in rasas["entities"] for e in p]
+    assert confidences[0] == pytest.approx(confidences[1], abs=1e-4)
+    assert ours["ted"] == pytest.approx(rasas["ted"], abs=1e-5)
+    assert ours["next"] == rasas["next"]
