@@ -28,8 +28,8 @@ CENT = Decimal("0.01")
 SET = {"in_stock": N_("I'll message you here when {title} is back in stock (for the next {days} days)."),
        "price": N_("I'll message you here when {title} costs {target} or less (it's {price} now; for the next "
                    "{days} days).")}
-LISTED = {"in_stock": N_("{position}. {title}: when it is back in stock"),
-          "price": N_("{position}. {title}: when it costs {target} or less")}
+LISTED = {"in_stock": N_("{title}: when it is back in stock"),
+          "price": N_("{title}: when it costs {target} or less")}
 NO_PUSH = N_("I can't message you on this channel later: ask me \"what am I watching?\" and I'll say which came "
              "true.")
 ON_RETURN = N_("You'll see it the next time you open this chat.")
@@ -81,21 +81,23 @@ class ActionWatchProduct(ApologisingAction):
         return [SlotSet(slots.FOCUS, p.product_id)]
 
 
-def _listed(watches: list[Watch], language: str | None) -> list[str]:
-    """The watches, numbered; one whose product meets it now is marked (the channel could not be messaged)."""
+def _listed(watches: list[Watch], language: str | None, numbered: bool = True) -> list[str]:
+    """The watches, numbered as "cancel the second one" counts them unless not `numbered`; one whose product
+    meets it now is marked (the channel could not be messaged)."""
     products = {p.id: p for p in services.catalog().get_products([w.product_id for w in watches])}
     lines = []
     for i, w in enumerate(watches, start=1):
         p = products.get(w.product_id)
         line = translate(LISTED[w.kind], language).format(
-            position=i, title=short_title(p, NAME_CHARS) if p else translate("that product", language),
+            title=short_title(p, NAME_CHARS) if p else translate("that product", language),
             target=_money(w.target, language))
-        lines.append(translate(TRUE_NOW, language).format(watch=line) if p and is_due(w, p) else line)
+        line = translate(TRUE_NOW, language).format(watch=line) if p and is_due(w, p) else line
+        lines.append(f"{i}. {line}" if numbered else line)
     return lines
 
 
 def watch_lines(shopper_id: str, language: str | None) -> list[str]:
-    """The shopper's watches, numbered as "cancel the second one" counts them."""
+    """The shopper's watches, numbered."""
     return _listed(services.store().watches(shopper_id), language)
 
 
@@ -135,8 +137,8 @@ class ActionCancelWatch(ApologisingAction):
             return []
         for watch in chosen:
             store.cancel_watch(shopper, watch.watch_id)
-        dispatcher.utter_message(response="utter_watch_cancelled", watches="\n".join(
-            line.split(". ", 1)[1] for line in _listed(chosen, language)))
+        dispatcher.utter_message(response="utter_watch_cancelled",
+                                 watches="\n".join(_listed(chosen, language, numbered=False)))
         return []
 
 
