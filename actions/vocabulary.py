@@ -22,17 +22,14 @@ process (actions/services.py).
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from recommender import AUDIENCE_FACETS, singular_key
-from recommender.catalog.naming import worth_naming
+from recommender.catalog.naming import WORD, common_word_brands, worth_naming
 from recommender.i18n.detect import HAN
 
 FUZZY_CUTOFF = 0.85  # difflib ratio: "maybeline" -> "Maybelline", "mascaras" -> "Mascara"
-# A word: a run of Han characters, or of other word characters ("只要suave的": 只要, suave, 的)
-_WORD = re.compile(rf"{HAN.pattern}+|(?:(?!{HAN.pattern})\w)+")
 # Words refinements are made of: a catalog name made of these only is not looked up in a message
 # ("only", a fashion brand, is not a brand in "only Puma").
 _FILLER = frozenset("""
@@ -65,7 +62,7 @@ class Vocabulary:
 
     @classmethod
     def from_catalog(cls, catalog) -> Vocabulary:
-        """Read the names of a ``recommender.catalog.products.Catalog`` (one pass over its products)."""
+        """Read the names of a ``recommender.catalog.products.Catalog``."""
         brands: dict[str, str] = {}
         brand_phrases: Phrases = {}
         named_in_han: dict[str, str] = {}  # brands written in Han script: found anywhere in a message ("只要小米的")
@@ -82,19 +79,13 @@ class Vocabulary:
         han_categories = _add_aliases(shop.category_aliases, categories, type_phrases,
                                       lambda text: _words(text, singular_key))
         derived = catalog.meta().get("category_source") == "derived"  # ("shoes", "running shoes"): both levels
-        one_word = {words[0]: brand for words, brand in brand_phrases.items() if len(words) == 1}
-        in_other_titles: dict[str, int] = dict.fromkeys(one_word.values(), 0)
-        for product in catalog.iter_products():
-            for word in set(_words(product.title or "")) & one_word.keys():
-                if (product.brand or "").lower() != one_word[word].lower():
-                    in_other_titles[one_word[word]] += 1
-            for level in (*product.category_path, product.category or ""):
-                if level and level.lower() not in categories:
-                    categories[level.lower()] = level
-                    if derived:
-                        _add_phrase(type_phrases, level, _words(level, singular_key))
-                    if HAN.search(level):                         # a catalog written in Chinese: "手机"
-                        han_categories.setdefault(level, level)
+        for level in catalog.category_names():
+            if level.lower() not in categories:
+                categories[level.lower()] = level
+                if derived:
+                    _add_phrase(type_phrases, level, _words(level, singular_key))
+                if HAN.search(level):                                 # a catalog written in Chinese: "手机"
+                    han_categories.setdefault(level, level)
         facet_words: dict[str, set[str]] = {}
         for name in catalog.facets():
             keys = {_facet_key(w) for w in _words(name)} - _FILLER
@@ -102,8 +93,7 @@ class Vocabulary:
                 keys |= _ANYONE
             for key in keys:
                 facet_words.setdefault(key, set()).add(name)
-        own = dict(catalog.brands())
-        common = frozenset(brand for brand, others in in_other_titles.items() if others > own.get(brand, 0))
+        common = common_word_brands(catalog, dict.fromkeys(brand_phrases.values()))
         return cls(brands, categories, brand_phrases, type_phrases,
                    {key: frozenset(names) for key, names in facet_words.items()}, han_brands, han_categories, common)
 
@@ -169,7 +159,7 @@ def _ends_word(text: str, alias: str) -> bool:
 
 
 def _words(text: str, key: Callable[[str], str] = str) -> tuple[str, ...]:
-    return tuple(key(w) for w in _WORD.findall(text.casefold()))
+    return tuple(key(w) for w in WORD.findall(text.casefold()))
 
 
 def _add_phrase(phrases: Phrases, name: str, words: tuple[str, ...]) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from recommender import PRESETS, Filters, ProductSearch
 from recommender.catalog.importer import import_catalog
+from recommender.catalog.naming import common_word_brands
 from recommender.catalog.products import Catalog
 from recommender.catalog.types import other_number
 from recommender.ranking.kinds import Names
@@ -80,3 +81,8 @@ def test_only_a_query_made_of_names_that_meet_is_ranked_by_them(electronics: Pro
     assert named("headphones") == {"in Headphones"} and named("sony headphones") >= {"in Headphones", "from Sony"}
     assert named("wireless headphones") == set()          # "wireless" names nothing: meaning and keywords rank
     assert named("laptops speakers") == set()             # no product is in both: neither is taken
+    # more titles of other brands say "Google" ("Sony BRAVIA ... Google TV") than Google has products: a common
+    # word of this shop, taken for the brand only when named alone (the actions' vocabulary applies the same rule)
+    catalog = electronics.catalog
+    assert common_word_brands(catalog, [brand for brand, _ in catalog.brands()]) == {"Google"}
+    assert named("google") == {"from Google"} and named("google speakers") == set()

@@ -110,7 +110,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recommender.catalog.naming import worth_naming
+from recommender.catalog.naming import common_word_brands, worth_naming
 from recommender.catalog.products import Catalog, Product
 from recommender.catalog.types import singular_key
 from recommender.i18n.detect import HAN, detect
@@ -259,7 +259,7 @@ class ProductSearch:
         self._aliases: dict[tuple[str, str], list[str]] | None = None  # (brand|category, name) -> its aliases
         self._names: dict[str, Names] = {}  # "category" | "brand" -> the catalog's names of that kind
         self._named_rows: dict[tuple[str, str], np.ndarray] = {}  # (kind, name) -> (len(embeddings),) bool
-        self._common: dict[str, bool] = {}  # brand -> named by a word more of other brands' products have
+        self._common: frozenset[str] = frozenset()  # brands named by a common word of the shop's titles
 
     @classmethod
     def from_paths(cls, catalog_path: str | Path | None = None, cache_dir: str | Path | None = None,
@@ -476,13 +476,14 @@ class ProductSearch:
         """The shop's categories and brands the query names (as typed, or as its words were corrected), each
         with the phrases that name it, not the filters' own, when the query says nothing else ("gels", "eye
         creams", "anything from HongNuo"; not "body exfoliator", where "body" names a level that holds body
-        lotions too); a brand named by a common word (``_common_word``) only when the query is that name
-        ("Clear", not "clear nail polish")."""
+        lotions too); a brand named by a common word of the shop's titles (``common_word_brands``) only when the
+        query is that name ("Clear", not "clear nail polish")."""
         if not self._names:  # read once: the catalog is read-only while serving
             shop = self.catalog.shop()
             brands = [brand for rank, (brand, count) in enumerate(self.catalog.brands()) if worth_naming(rank, count)]
             self._names = {"category": Names(self.catalog.category_names(), shop.category_aliases, plural=True),
                            "brand": Names(brands, shop.brand_aliases)}
+            self._common = common_word_brands(self.catalog, brands)
         found: Named = {}
         for kind, names in self._names.items():
             for text in (query, q.text):
@@ -491,20 +492,10 @@ class ProductSearch:
         given = {"category": filters.category, "brand": filters.brand}
         named = {(kind, name): phrases for (kind, name), phrases in found.items()
                  if not given[kind] or name.casefold() != given[kind].casefold()}
-        common = [key for key in named if key[0] == "brand" and self._common_word(key[1])]
+        common = [key for key in named if key[0] == "brand" and key[1] in self._common]
         if common and self._beyond(query, q, filters, {key: named[key] for key in common}):
             named = {key: phrases for key, phrases in named.items() if key not in common}
         return named if named and not self._beyond(query, q, filters, named) else {}
-
-    def _common_word(self, brand: str) -> bool:
-        """True for a brand of one word that more products of other brands have in their text than it has
-        products ("Clear", the shampoo, among "clear nail polish" and "Clean & Clear")."""
-        if brand not in self._common:
-            words = _WORD.findall(brand.lower())
-            own = set(self.catalog.filter_ids(brand=brand))
-            hits = self.catalog.keyword_search(words[0], limit=2 * len(own) + 1) if len(words) == 1 else []
-            self._common[brand] = sum(pid not in own for pid, _, _ in hits) > len(own)
-        return self._common[brand]
 
     def _named_share(self, named: Named, kind: str, rows: np.ndarray) -> np.ndarray:
         """(len(rows),) float32: the share of the named names of ``kind`` ("category", "brand") each candidate
