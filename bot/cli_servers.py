@@ -101,22 +101,27 @@ def serve(host: str, port: int, action_port: int, enable_api: bool, debug: bool)
         _run_until_stopped(bot)
 
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
 def _stopped_by_signals() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP stop the servers as Ctrl-C does (KeyboardInterrupt), so
-    that `kill <pid>` leaves no orphan; the first one only, so that the stop is not cut short."""
+    """Within the block, Ctrl-C, SIGTERM and SIGHUP stop the servers (KeyboardInterrupt, never while a
+    server process is spawned and not yet recorded: `bot.servers.request_stop`), so that `kill <pid>` leaves
+    no orphan; the first one only, so that the stop is not cut short. A stop while the servers start is as
+    clean (exit code 0) as one once they run (`_run_until_stopped`)."""
+    from bot.servers import request_stop
 
     def interrupt(signum: int, frame: Any) -> None:
         for number in STOP_SIGNALS:
             signal.signal(number, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        request_stop()
 
     previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
     try:
         yield
+    except KeyboardInterrupt:  # before `_run_until_stopped`: the servers started are already stopped
+        click.echo("Stopped while starting.", err=True)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

@@ -19,8 +19,8 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -159,6 +159,34 @@ def stop(process: subprocess.Popen, timeout: float = 15) -> None:
 def _local(host: str) -> str:
     """The address to reach a server bound to `host` from this machine."""
     return HOST if host in ("0.0.0.0", "::", "") else host
+
+
+_recording = 0  # > 0 while a server process is spawned and recorded (`_whole`): a stop waits for its end
+_stop_waiting = False
+
+
+def request_stop() -> None:
+    """Stop (KeyboardInterrupt, as Ctrl-C) now or, while a server process is spawned and recorded, as soon as
+    it is: a stop never leaves a server running that no one stops. For signal handlers (`shopbot serve`)."""
+    global _stop_waiting
+    if _recording:
+        _stop_waiting = True
+    else:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def _whole() -> Iterator[None]:
+    """A block that spawns a server process and records it: a stop requested within it comes at its end."""
+    global _recording, _stop_waiting
+    _recording += 1
+    try:
+        yield
+    finally:
+        _recording -= 1
+    if _stop_waiting and not _recording:
+        _stop_waiting = False
+        raise KeyboardInterrupt
 
 
 def _spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen:
@@ -324,8 +352,9 @@ class Assistant(AbstractContextManager):
         try:  # both load at once (~25 s each on 2 free cores): the wait is the longer one
             starting = []
             for i in range(len(SERVERS)):
-                starting.append(self._spawn(i))
-                self.processes.append(starting[-1].process)
+                with _whole():
+                    starting.append(self._spawn(i))
+                    self.processes.append(starting[-1].process)
             for server in starting:
                 server.ready()
         except BaseException:
@@ -350,8 +379,11 @@ class Assistant(AbstractContextManager):
                                  enable_api=self.enable_api, debug=self.debug)
 
     def _start(self, i: int) -> subprocess.Popen:
-        """Start server `i` of SERVERS and wait until it is ready (a restart)."""
-        return self._spawn(i).ready()
+        """Start server `i` of SERVERS in place of the one that stopped and wait until it is ready (a restart)."""
+        with _whole():
+            starting = self._spawn(i)
+            self.processes[i] = starting.process
+        return starting.ready()
 
     def supervise(self, restarts: Callable[[], Restarts] = Restarts, poll: float = 1.0) -> NoReturn:
         """Run until interrupted (Ctrl-C), starting again a server that stopped (a crash, `kill -9`)

@@ -27,8 +27,8 @@ def test_the_stories_cover_every_intent_in_multi_turn_conversations():
 
 def test_rasa_test_core_predicts_every_story_without_an_error(tmp_path: Path, trained_model: Path):
     result = subprocess.run(
-        [sys.executable, "-m", "bot.rasa_server", "test", "core", "--model", str(trained_model), "--stories", str(STORIES),
-         "--fail-on-prediction-errors", "--out", str(tmp_path / "results")],
+        [sys.executable, "-m", "bot.rasa_server", "test", "core", "--model", str(trained_model),
+         "--stories", str(STORIES), "--fail-on-prediction-errors", "--out", str(tmp_path / "results")],
         cwd=config.REPO_ROOT, env=rasa_env(), capture_output=True, text=True, timeout=1800)
     failed = tmp_path / "results" / "failed_test_stories.yml"
     detail = failed.read_text() if failed.exists() else ""

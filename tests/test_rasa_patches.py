@@ -127,7 +127,8 @@ from bot import rasa_patches
 if sys.argv[2] == "ours":
     rasa_patches.apply()
 agent = Agent.load(sys.argv[1])
-texts = ["show me mascara under $20", "only L'Oreal Paris shampoo", "the second one", "something cheaper from Maybelline"]
+texts = ["show me mascara under $20", "only L'Oreal Paris shampoo", "the second one",
+         "something cheaper from Maybelline"]
 parsed = [asyncio.run(agent.parse_message(t)) for t in texts]
 nodes = agent.processor.graph_runner._instantiated_nodes.values()
 ted = next(n._component for n in nodes if isinstance(n._component, TEDPolicy))
