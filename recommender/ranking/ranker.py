@@ -380,8 +380,9 @@ class ProductSearch:
         return float(sem.max()) / self._reference(space) if len(sem) else 0.0
 
     def warm_up(self) -> None:
-        """Load the encoders and measure their reference cosines now (~2 s on the shipped catalog), not on
-        a shopper's first search."""
+        """Load the encoders, measure their reference cosines and read the shop's names now (~2 s on the
+        shipped catalog), not on a shopper's first search."""
+        self._read_names()
         for space in (self._text, self._foreign):
             if space is not None:
                 space.encoder.encode(["warm up"])
@@ -478,12 +479,8 @@ class ProductSearch:
         creams", "anything from HongNuo"; not "body exfoliator", where "body" names a level that holds body
         lotions too); a brand named by a common word of the shop's titles (``common_word_brands``) only when the
         query is that name ("Clear", not "clear nail polish")."""
-        if not self._names:  # read once: the catalog is read-only while serving
-            shop = self.catalog.shop()
-            brands = [brand for rank, (brand, count) in enumerate(self.catalog.brands()) if worth_naming(rank, count)]
-            self._names = {"category": Names(self.catalog.category_names(), shop.category_aliases, plural=True),
-                           "brand": Names(brands, shop.brand_aliases)}
-            self._common = common_word_brands(self.catalog, brands)
+        if not self._names:
+            self._read_names()
         found: Named = {}
         for kind, names in self._names.items():
             for text in (query, q.text):
@@ -496,6 +493,15 @@ class ProductSearch:
         if common and self._beyond(query, q, filters, {key: named[key] for key in common}):
             named = {key: phrases for key, phrases in named.items() if key not in common}
         return named if named and not self._beyond(query, q, filters, named) else {}
+
+    def _read_names(self) -> None:
+        """Read the shop's category and brand names, and its common-word brands (a pass over every product's
+        title), once: the catalog is read-only while serving."""
+        shop = self.catalog.shop()
+        brands = [brand for rank, (brand, count) in enumerate(self.catalog.brands()) if worth_naming(rank, count)]
+        self._names = {"category": Names(self.catalog.category_names(), shop.category_aliases, plural=True),
+                       "brand": Names(brands, shop.brand_aliases)}
+        self._common = common_word_brands(self.catalog, brands)
 
     def _named_share(self, named: Named, kind: str, rows: np.ndarray) -> np.ndarray:
         """(len(rows),) float32: the share of the named names of ``kind`` ("category", "brand") each candidate
