@@ -85,6 +85,7 @@ PUBLISHED = {  # data/products/amazon-beauty/PROVENANCE.md: same data and protoc
     "SASRec + sampled softmax (eSASRec paper)": {"hr@10": .0921, "ndcg@10": .0531},
     "eSASRec": {"hr@10": .0928, "ndcg@10": .0523},
     "BSARec": {"hr@5": .0736, "ndcg@5": .0523, "hr@10": .1008, "ndcg@10": .0611},
+    "WEARec": {"hr@10": .1041, "ndcg@10": .0614},
 }
 PROTOCOL = ("Leave-one-out; all items ranked; the input history removed; ties count against the model; "
             "hyperparameters and epochs chosen on validation NDCG@10.")
