@@ -7,7 +7,7 @@ SHOPBOT := $(PY) -m bot.cli
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/var/pycache
 
-.PHONY: install browser redis setup chat serve web test test-fast lock
+.PHONY: install browser redis postgres setup chat serve web test test-fast lock
 
 ## install: create .venv from requirements/lock.txt (skipped when the lock did not change)
 install: .venv/.lock-sha256
@@ -22,6 +22,10 @@ browser:
 ## redis: Debian's redis-server for the scale-out test (skipped when installed; needs root or sudo)
 redis:
 	scripts/install-debian.sh redis-server
+
+## postgres: Debian's PostgreSQL server for the tests of the shopper store on PostgreSQL (skipped when installed; needs root or sudo)
+postgres:
+	scripts/install-debian.sh '/usr/lib/postgresql/*/bin/pg_ctl' postgresql
 
 ## setup: catalog, embeddings, collaborative model, NLU lookups and Rasa model, each rebuilt only when its inputs changed
 setup: install
@@ -40,7 +44,7 @@ web: setup
 	$(SHOPBOT) web
 
 ## test: set up, then run every test, the slow end-to-end, browser and scale-out ones included
-test: setup browser redis
+test: setup browser redis postgres
 	$(PY) -m pytest
 
 ## test-fast: the tests that train nothing and start no server

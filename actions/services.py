@@ -96,14 +96,14 @@ def store() -> ShopStore:
     global _store
     with _lock:
         if _store is None:
-            _store = ShopStore.open(config.store_path())
+            _store = ShopStore.open(config.store_target())
         return _store
 
 
 def forgotten_shoppers() -> ForgottenShoppers:
     """The record of forgotten shoppers, beside the shopper store in use."""
     shop = _store
-    return ForgottenShoppers.beside(shop.path if shop is not None and shop.path else config.store_path())
+    return ForgottenShoppers.beside(shop.path if shop is not None and shop.path else config.store_target())
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ import threading
 import time
 import urllib.request
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,15 +98,18 @@ def is_failure(replies: list[dict]) -> bool:
                               for t in texts)
 
 
-def converse(url: str, sender: str, turns: list[Turn], think_ms: float, rng: random.Random) -> list[Sample]:
-    """Send one conversation's turns in order and time each; pause 0.5-1.5 x `think_ms` after each reply."""
+def converse(url: str | Sequence[str], sender: str, turns: list[Turn], think_ms: float,
+             rng: random.Random) -> list[Sample]:
+    """Send one conversation's turns in order and time each; pause 0.5-1.5 x `think_ms` after each reply.
+    Several `url`s (replicas): each turn goes to the next, as a balancer without sticky sessions sends them."""
     from bot.servers import post_message
 
+    urls = [url] if isinstance(url, str) else url
     samples = []
-    for kind, text in turns:
+    for n, (kind, text) in enumerate(turns):
         start = time.perf_counter()
         try:
-            ok = not is_failure(post_message(url, sender, text, timeout=120))
+            ok = not is_failure(post_message(urls[n % len(urls)], sender, text, timeout=120))
         except Exception:  # noqa: BLE001 - an HTTP error, a reset or a timeout all count as errors
             ok = False
         samples.append(Sample(kind, (time.perf_counter() - start) * 1000, ok))
@@ -114,7 +117,7 @@ def converse(url: str, sender: str, turns: list[Turn], think_ms: float, rng: ran
     return samples
 
 
-def run_level(url: str, concurrency: int, per_worker: int, make: Callable[[int], list[Turn]],
+def run_level(url: str | Sequence[str], concurrency: int, per_worker: int, make: Callable[[int], list[Turn]],
               tag: str, think_ms: float = 0) -> tuple[list[Sample], float]:
     """`concurrency` threads, each running `per_worker` conversations back to back (a new sender
     for each); returns the samples and the wall time in seconds."""
@@ -183,7 +186,7 @@ def state_apart() -> Iterator[Path]:
                 os.environ[k] = v
 
 
-def warm_up(url: str, conversations: int) -> None:
+def warm_up(url: str | Sequence[str], conversations: int) -> None:
     """Untimed conversations of every shape (the first loads TensorFlow graphs and the encoder)."""
     run_level(url, 1, 3, dialogue, "warm")
     if conversations > 3:

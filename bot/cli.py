@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from bot import cli_catalog, cli_orders, cli_retention, cli_servers, cli_watches
+from bot.cli_store import opened, store_option
 from recommender import ShopbotError, config
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -112,10 +113,9 @@ def search(query: str, category: str | None, brand: str | None, price_min: float
               help="One row per UTC day or per recommendation source (search, recommend, similar, ...).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="Only events on or after this UTC day.")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Shopper store file. Default: $SHOPBOT_STORE or var/shop.db.")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def metrics(by: str, since: datetime | None, store_path: Path | None, as_json: bool) -> None:
+def metrics(by: str, since: datetime | None, store: str | None, as_json: bool) -> None:
     """Print the online metrics of the products the assistant showed, per day or per source.
 
     CTR = clicked / shown, add-to-cart rate = added / shown, conversion = ordered / shown, counted
@@ -129,14 +129,8 @@ def metrics(by: str, since: datetime | None, store_path: Path | None, as_json: b
     """
     from dataclasses import asdict
 
-    from recommender import ShopStore
-
-    path = store_path or config.store_path()
-    if not path.is_file():
-        raise click.ClickException(f"No shopper store at {path}; the assistant creates it on first use. "
-                                   "Pass --store or set SHOPBOT_STORE.")
-    with ShopStore.open(path) as store:
-        rows = store.metrics(by=by, since=since.date() if since else None)
+    with opened(store) as shop:
+        rows = shop.metrics(by=by, since=since.date() if since else None)
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2))
         return

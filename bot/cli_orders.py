@@ -6,34 +6,12 @@ here or over HTTP (`bot/orders_api.py`). The allowed moves are in docs/store.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 import click
 
-from recommender import ORDER_STATUSES, Order, ShopStore, config
-
-
-def store_option(func: Any) -> Any:
-    """The ``--store PATH`` option shared by the orders commands."""
-    return click.option(
-        "--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="Shopper store file. Default: $SHOPBOT_STORE or var/shop.db.",
-    )(func)
-
-
-@contextmanager
-def _opened(path: Path | None) -> Iterator[ShopStore]:
-    """The shopper store at ``path`` (default: the configured one); a missing file is an error, not created."""
-    path = path or config.store_path()
-    if not path.is_file():
-        raise click.ClickException(f"No shopper store at {path}; the assistant creates it on first use. "
-                                   "Pass --store or set SHOPBOT_STORE.")
-    with ShopStore.open(path) as store:
-        yield store
+from bot.cli_store import opened, store_option
+from recommender import ORDER_STATUSES, Order
 
 
 def _when(at: datetime) -> str:
@@ -65,7 +43,7 @@ def orders() -> None:
 @click.option("-n", "--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="Number of orders, newest first.")
 @store_option
-def list_orders(status: str | None, limit: int, store_path: Path | None) -> None:
+def list_orders(status: str | None, limit: int, store: str | None) -> None:
     """List the latest orders: number, date (UTC), status, items and total.
 
     Examples:
@@ -74,8 +52,8 @@ def list_orders(status: str | None, limit: int, store_path: Path | None) -> None
         shopbot orders list
         shopbot orders list --status shipped -n 50
     """
-    with _opened(store_path) as store:
-        found = store.recent_orders(limit, status)
+    with opened(store) as shop:
+        found = shop.recent_orders(limit, status)
     if not found:
         click.echo(f"No {status + ' ' if status else ''}orders.", err=True)
         return
@@ -91,15 +69,15 @@ def list_orders(status: str | None, limit: int, store_path: Path | None) -> None
 @orders.command("show")
 @click.argument("order_id", metavar="ORDER", type=click.IntRange(min=1))
 @store_option
-def show(order_id: int, store_path: Path | None) -> None:
+def show(order_id: int, store: str | None) -> None:
     """Show an order: its lines, total, status history with notes, and the lines returned.
 
     Example:
 
         shopbot orders show 12
     """
-    with _opened(store_path) as store:
-        order = store.shop_order(order_id)
+    with opened(store) as shop:
+        order = shop.shop_order(order_id)
     if order is None:
         raise click.ClickException(f"There is no order #{order_id}")
     click.echo(f"Order #{order.order_id}, created {_when(order.created_at)} UTC: {order.status}")
@@ -118,7 +96,7 @@ def show(order_id: int, store_path: Path | None) -> None:
 @click.argument("status", type=click.Choice(ORDER_STATUSES))
 @click.option("--note", help="A note kept with the change, e.g. a tracking number (at most 500 characters).")
 @store_option
-def set_status(order_id: int, status: str, note: str | None, store_path: Path | None) -> None:
+def set_status(order_id: int, status: str, note: str | None, store: str | None) -> None:
     """Move an order to STATUS, e.g. when it ships; prints its new status.
 
     Returned records every line not returned yet as returned.
@@ -129,5 +107,5 @@ def set_status(order_id: int, status: str, note: str | None, store_path: Path | 
         shopbot orders set-status 12 shipped --note "UPS 1Z999AA10123456784"
         shopbot orders set-status 12 delivered
     """
-    with _opened(store_path) as store:
-        click.echo(_change_line(store.set_order_status(order_id, status, note)))
+    with opened(store) as shop:
+        click.echo(_change_line(shop.set_order_status(order_id, status, note)))

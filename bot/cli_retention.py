@@ -10,7 +10,8 @@ import click
 
 from bot import retention as policy
 from bot import settings
-from recommender import config
+from bot.cli_store import store_option, target
+from recommender.store import exists as store_exists
 
 
 def _counts(counts: dict[str, int], dry_run: bool) -> str:
@@ -33,12 +34,12 @@ def _conversations(path: Path, days: int, dry_run: bool, now: datetime) -> str:
         tracker.engine.dispose()
 
 
-def _store(path: Path, days: int, dry_run: bool, now: datetime) -> str:
-    if not path.is_file():
+def _store(where: Path | str, days: int, dry_run: bool, now: datetime) -> str:
+    if not store_exists(where):
         return "no file yet"
     from recommender import ShopStore
 
-    with ShopStore.open(path) as store:
+    with ShopStore.open(where) as store:
         return _counts(policy.expire_store(store, days, dry_run=dry_run, now=now), dry_run)
 
 
@@ -59,11 +60,10 @@ def retention() -> None:
 @click.option("--days", type=click.IntRange(1, settings.MAX_RETENTION_DAYS), default=None, metavar="N",
               help="Keep N days. Default: $SHOPBOT_RETENTION_DAYS, or 90.")
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Shopper store file. Default: $SHOPBOT_STORE or var/shop.db.")
+@store_option
 @click.option("--tracker", "tracker_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Conversations file (SQLite). Default: $SHOPBOT_TRACKER or var/conversations.db.")
-def apply(days: int | None, dry_run: bool, store_path: Path | None, tracker_path: Path | None) -> None:
+def apply(days: int | None, dry_run: bool, store: str | None, tracker_path: Path | None) -> None:
     """Delete the conversations, events and anonymous carts older than the retention period.
 
     Deleted as forget deletes (rows zeroed on disk, the write-ahead log emptied). A conversation
@@ -84,9 +84,9 @@ def apply(days: int | None, dry_run: bool, store_path: Path | None, tracker_path
                    "Pass --days N to delete what is older than N days.")
         return
     now = datetime.now(timezone.utc)
-    tracker_path, store_path = tracker_path or settings.tracker_path(), store_path or config.store_path()
+    tracker_path, where = tracker_path or settings.tracker_path(), target(store)
     click.echo(f"Keeping {days} days: what is older than {policy.cutoff(days, now):%Y-%m-%d %H:%M} UTC goes.")
     click.echo(f"conversations ({tracker_path}): {_conversations(tracker_path, days, dry_run, now)}")
-    click.echo(f"shopper store ({store_path}): {_store(store_path, days, dry_run, now)}")
+    click.echo(f"shopper store ({where}): {_store(where, days, dry_run, now)}")
     if dry_run:
         click.echo("Dry run: nothing was deleted.")

@@ -11,15 +11,16 @@ import click
 
 from bot.watch_delivery import fire_watches
 from recommender import Catalog, ShopStore, config, plural
+from recommender.store import exists as store_exists
 
 
 def fire_after_change(db_path: Path) -> None:
     """Fire the watches the changed catalog at ``db_path`` makes due and say what happened (nothing
     without a shopper store: no shopper has asked for anything yet)."""
-    store_path = config.store_path()
-    if not store_path.is_file():
+    where = config.store_target()
+    if not store_exists(where):
         return
-    with Catalog.open(db_path) as catalog, ShopStore.open(store_path) as store:
+    with Catalog.open(db_path) as catalog, ShopStore.open(where) as store:
         fired = fire_watches(catalog, store)
     if fired.sent:
         click.echo(f"Sent {plural(len(fired.sent), 'message')} of watches that came true.")

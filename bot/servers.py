@@ -79,9 +79,12 @@ def cache_apart(folder: Path) -> Path:
 
 
 def endpoints_for(action_port: int, directory: Path, tracker_db: Path | None = None,
-                  lock_store: dict | None = None) -> Path:
-    """Write a copy of endpoints.yml whose action endpoint is the action server on `action_port`, whose
-    SQLite tracker store is the file `tracker_db` (default: `settings.tracker_path()`) and, given
+                  lock_store: dict | None = None, tracker_store: dict | None = None,
+                  action_url: str | None = None) -> Path:
+    """Write a copy of endpoints.yml whose action endpoint is the action server on `action_port` (or
+    `action_url`, e.g. a load balancer's), whose SQLite tracker store is the file `tracker_db` (default:
+    `settings.tracker_path()`) or, given `tracker_store`, that tracker store (e.g. ``{"type":
+    "bot.tracker_store.ForgettingSQLTrackerStore", "dialect": "postgresql", ...}``) and, given
     `lock_store` (e.g. ``{"type": "redis", "url": "127.0.0.1", "port": 6379}``), that lock store.
 
     The file is copied as composed YAML nodes, not loaded: a ``${VAR}`` value (the action endpoint's
@@ -89,7 +92,9 @@ def endpoints_for(action_port: int, directory: Path, tracker_db: Path | None = N
     even in a process where Rasa's YAML loader (which expands them) is in place.
     """
     root = yaml.compose((config.REPO_ROOT / "endpoints.yml").read_text())
-    _put(_child(root, "action_endpoint"), "url", f"http://{HOST}:{action_port}/webhook")
+    _put(_child(root, "action_endpoint"), "url", action_url or f"http://{HOST}:{action_port}/webhook")
+    if tracker_store:
+        _put(root, "tracker_store", tracker_store)
     store = _child(root, "tracker_store")
     dialect = _child(store, "dialect")
     if dialect is not None and dialect.value == "sqlite":
@@ -217,12 +222,13 @@ class Starting:
         return self.process
 
 
-def spawn_action_server(port: int, log: Path, host: str = HOST,
-                        timeout: float = 300, debug: bool = False) -> Starting:
+def spawn_action_server(port: int, log: Path, host: str = HOST, timeout: float = 300, debug: bool = False,
+                        env: dict[str, str] | None = None) -> Starting:
     """Spawn the action server (`bot.action_server`: loads the shop's data, then serves `actions` to
-    callers holding $SHOPBOT_ACTION_TOKEN, which the Rasa server gets from `spawn_rasa_server`)."""
+    callers holding $SHOPBOT_ACTION_TOKEN, which the Rasa server gets from `spawn_rasa_server`); `env`:
+    more of its environment (``{"SHOPBOT_STORE": url}``)."""
     process = _spawn([sys.executable, "-m", "bot.action_server", "--port", str(port), *(["--debug"] if debug else [])],
-                     log, SANIC_HOST=host, SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"))
+                     log, SANIC_HOST=host, SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"), **(env or {}))
     return Starting(process, f"http://{_local(host)}:{port}/health", timeout, log)
 
 

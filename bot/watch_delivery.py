@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import settings
 from recommender import Catalog, Product, ShopStore, config
+from recommender.store import exists as store_exists
 from recommender.store.watches import Watch
 from recommender.watches import ON_RETURN_CHANNELS, Fired, WatchNotSent, fire_due
 
@@ -102,9 +103,9 @@ async def deliver_on_return(agent: Any, shopper_id: str, output: OutputChannel) 
     loop = asyncio.get_running_loop()
 
     def fire() -> Fired:
-        if not config.store_path().is_file():
+        if not store_exists(config.store_target()):
             return Fired()
-        with ShopStore.open(config.store_path()) as store:
+        with ShopStore.open(config.store_target()) as store:
             if not any(w.channel in ON_RETURN_CHANNELS for w in store.watches(shopper_id)):
                 return Fired()  # most connections: nothing kept for the widget, the catalog is not opened
             with Catalog.open(config.catalog_path()) as catalog:

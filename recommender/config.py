@@ -27,9 +27,20 @@ def catalog_path() -> Path:
     return Path(os.environ.get("SHOPBOT_CATALOG") or cache_dir() / "catalog.db")
 
 
-def store_path() -> Path:
-    """The shopper-state SQLite file (carts, orders, likes, events): $SHOPBOT_STORE or <cache_dir>/shop.db."""
-    return Path(os.environ.get("SHOPBOT_STORE") or cache_dir() / "shop.db")
+def store_target() -> Path | str:
+    """The shopper store (carts, orders, likes, events): $SHOPBOT_STORE, a SQLite file's path or a PostgreSQL
+    URL (``postgresql://shopbot@db:5432/shop``, the password in $PGPASSWORD), or <cache_dir>/shop.db."""
+    value = os.environ.get("SHOPBOT_STORE")
+    if value and value.startswith(("postgresql://", "postgres://")):
+        return value
+    return Path(value or cache_dir() / "shop.db")
+
+
+def forgotten_path(store: Path | str) -> Path:
+    """The record of forgotten shoppers (recommender/store/forgotten.py): beside a SQLite store's file
+    (``shop.db`` -> ``shop.forgotten.db``); for a PostgreSQL store, <cache_dir>/shop.forgotten.db."""
+    base = cache_dir() / "shop.db" if isinstance(store, str) else store
+    return base.with_name(f"{base.stem}.forgotten.db")
 
 
 def cf_model_path() -> Path:

@@ -6,6 +6,9 @@
 #   scripts/install-debian.sh redis-server   # tests/test_scale_out.py: a throwaway Redis lock store
 #   scripts/install-debian.sh --font zh fonts-wqy-microhei   # tests/test_widget_browser.py: Chinese
 #                                            # glyphs (skipped when fontconfig has a font for zh)
+#   scripts/install-debian.sh '/usr/lib/postgresql/*/bin/pg_ctl' postgresql   # tests/postgres_server.py:
+#                                            # throwaway PostgreSQL servers (a PROGRAM with a / is a path
+#                                            # pattern: Debian keeps pg_ctl off PATH)
 # Usage: scripts/install-debian.sh PROGRAM [PACKAGE]   (PACKAGE defaults to PROGRAM)
 #        scripts/install-debian.sh --font LANGUAGE PACKAGE
 set -euo pipefail
@@ -21,8 +24,13 @@ if [ "${1:-}" = "--font" ]; then
 else
   program=${1:?$usage}
   package=${2:-$program}
-  if command -v "$program" >/dev/null; then
-    echo "$program already installed: $(command -v "$program")"
+  if [[ "$program" == */* ]]; then
+    found=$(compgen -G "$program" | head -1 || true)
+  else
+    found=$(command -v "$program" || true)
+  fi
+  if [ -n "$found" ]; then
+    echo "$program already installed: $found"
     exit 0
   fi
 fi

@@ -5,8 +5,6 @@ from __future__ import annotations
 import secrets
 import shutil
 import sqlite3
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,10 +13,12 @@ import pytest
 import redis
 
 from bot import build, settings
-from bot.servers import HOST, Assistant, free_port, stop
+from bot.servers import Assistant
 from recommender import config
 from recommender.catalog.products import Catalog
 from recommender.catalog.importer import import_catalog
+from tests.cluster import redis_running
+from tests.postgres_server import PostgresServer
 
 # A tiny shop, readable at a glance; the rows exercise the cleaning rules (HTML entities, empty
 # brand, unknown price, missing title) and the category path levels.
@@ -138,24 +138,22 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Red
     """A throwaway redis-server on a free 127.0.0.1 port (no persistence, its own folder), stopped at the end."""
     if shutil.which("redis-server") is None:
         pytest.fail("Debian's redis-server is not installed: run scripts/install-debian.sh redis-server (make test does)")
-    port, folder = free_port(), tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-         "--dir", str(folder), "--logfile", str(folder / "redis.log")],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-    client = redis.Redis(host=HOST, port=port, socket_timeout=10)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"redis-server exited: {(folder / 'redis.log').read_text()}"
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    with redis_running(tmp_path_factory.mktemp("redis")) as client:
         yield client
-    finally:
-        client.close()
-        stop(process)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the session (tests/postgres_server.py); $PGPASSWORD is its password."""
+    with PostgresServer.running() as server, pytest.MonkeyPatch.context() as env:
+        env.setenv("PGPASSWORD", server.password)
+        yield server
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's shopper store lives: a new SQLite file, then (slow: it starts a server) a new PostgreSQL
+    database's URL. Tests that take it run on both engines."""
+    if request.param == "sqlite":
+        return tmp_path / "shop.db"
+    return request.getfixturevalue("postgres").database()

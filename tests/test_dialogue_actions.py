@@ -223,7 +223,7 @@ def test_cart_totals_checkout_and_persistence(services_for, tmp_path):
     removed = chat.say("remove_from_cart", "remove the second item", ordinal="second")[0]
     assert removed["response"] == "utter_removed_from_cart" and removed["cart_summary"] == f"2 items, ${2 * prices[first]}"
 
-    reopened = ShopStore.open(store.db.conn.execute("PRAGMA database_list").fetchone()[2])  # a restart
+    reopened = ShopStore.open(store.conn.execute("PRAGMA database_list").fetchone()[2])  # a restart
     assert [(line.product_id, line.quantity) for line in reopened.cart_lines("cart-shopper")] == [(first, 2)]
     reopened.close()
 
@@ -301,11 +301,11 @@ def test_forget_me_deletes_the_shopper_everywhere(shop, tmp_path):
         assert "your cart (1 product)" in reply["deleted"] and "3 past purchases" in reply["deleted"]
         assert any(e.get("event") == "restart" for e in chat.events)
         with_shoppers = set()
-        for table, in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
-            columns = [c[1] for c in store.db.execute(f"PRAGMA table_info({table})")]
+        for table, in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            columns = [c[1] for c in store.conn.execute(f"PRAGMA table_info({table})")]
             if "shopper_id" in columns:
                 with_shoppers.add(table)
-                assert store.db.execute(f"SELECT count(*) FROM {table} WHERE shopper_id = 'u1'").fetchone()[0] == 0
+                assert store.conn.execute(f"SELECT count(*) FROM {table} WHERE shopper_id = 'u1'").fetchone()[0] == 0
         with sqlite3.connect(folder / "catalog.db") as conn:
             assert conn.execute("SELECT count(*) FROM interactions WHERE shopper_id = 'u1'").fetchone()[0] == 0
             assert conn.execute("SELECT count(*) FROM interactions WHERE shopper_id = 'u2'").fetchone()[0] == 2

@@ -13,7 +13,7 @@ import pytest
 from recommender import ORDER_STATUSES, InvalidOrderChange, InvalidStoreValue, OrderNotFound
 from recommender.catalog.products import Catalog
 from recommender.store import MOVES, SCHEMA_VERSION, Order, ShopStore, StatusChange
-from tests.test_store import all_rows
+from tests.stores import all_rows, sql
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 WINDOW = 30  # days to return a delivered order's lines
@@ -40,8 +40,8 @@ def store_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(store_path: Path, clock: Clock) -> Iterator[ShopStore]:
-    with ShopStore.open(store_path, clock=clock) as opened:
+def store(store_target: Path | str, clock: Clock) -> Iterator[ShopStore]:
+    with ShopStore.open(store_target, clock=clock) as opened:
         yield opened
 
 
@@ -66,11 +66,11 @@ def move(store: ShopStore, order: Order, *path: str) -> Order:
 
 
 def test_checkout_writes_the_placed_row_in_its_history(store: ShopStore, tiny_catalog: Catalog,
-                                                       store_path: Path) -> None:
+                                                       store_target: Path | str) -> None:
     order = place(store, tiny_catalog)
     assert order.history == [StatusChange("placed", T0, None)]
     assert (order.status, order.returned, order.delivered_at) == ("placed", {}, None)
-    assert all_rows(store_path)["order_status"] == [(1, order.order_id, "placed", "2024-05-01T09:00:00.000000+00:00",
+    assert all_rows(store_target)["order_status"] == [(1, order.order_id, "placed", "2024-05-01T09:00:00.000000+00:00",
                                                      None)]
     assert store.orders("s1") == [order] and store.order("s1", order.order_id) == order
 
@@ -122,13 +122,13 @@ def test_allowed_moves(store: ShopStore, tiny_catalog: Catalog, clock: Clock, pa
     (["cancelled"], "placed"), (["cancelled"], "shipped"), (["cancelled"], "delivered"),
     (["delivered", "returned"], "delivered"), (["delivered", "returned"], "returned"),
 ])
-def test_refused_moves_change_nothing(store: ShopStore, tiny_catalog: Catalog, store_path: Path,
+def test_refused_moves_change_nothing(store: ShopStore, tiny_catalog: Catalog, store_target: Path | str,
                                       path: list[str], status: str) -> None:
     order = move(store, place(store, tiny_catalog), *path)
-    before = all_rows(store_path)
+    before = all_rows(store_target)
     with pytest.raises(InvalidOrderChange, match=f"^Order #{order.order_id} "):
         store.set_order_status(order.order_id, status)
-    assert all_rows(store_path) == before
+    assert all_rows(store_target) == before
     assert status not in MOVES[order.status]
 
 
@@ -190,16 +190,16 @@ def test_a_shipped_order_can_no_longer_be_cancelled(store: ShopStore, tiny_catal
 
 
 def test_another_shopper_can_neither_cancel_nor_return(store: ShopStore, tiny_catalog: Catalog,
-                                                       store_path: Path) -> None:
+                                                       store_target: Path | str) -> None:
     placed = place(store, tiny_catalog)
     delivered = move(store, place(store, tiny_catalog), "delivered")
-    before = all_rows(store_path)
+    before = all_rows(store_target)
     for attempt in (lambda: store.cancel_order("s2", placed.order_id),
                     lambda: store.return_lines("s2", delivered.order_id, [0], WINDOW),
                     lambda: store.cancel_order("s2", 99)):
         with pytest.raises(OrderNotFound, match=r"^There is no order #\d+ of this shopper$"):
             attempt()
-    assert all_rows(store_path) == before
+    assert all_rows(store_target) == before
 
 
 # -- the shopper's returns --------------------------------------------------------------------
@@ -220,7 +220,7 @@ def test_returns_close_at_the_end_of_the_window(store: ShopStore, tiny_catalog: 
 
 
 def test_returning_every_line_returns_the_order(store: ShopStore, tiny_catalog: Catalog, clock: Clock,
-                                                store_path: Path) -> None:
+                                                store_target: Path | str) -> None:
     order = move(store, place(store, tiny_catalog, products=("p2", "p1", "p6")), "shipped", "delivered")
     clock.now = T0 + timedelta(days=5)
     order = store.return_lines("s1", order.order_id, [2, 0, 2], WINDOW)  # a position named twice counts once
@@ -228,7 +228,7 @@ def test_returning_every_line_returns_the_order(store: ShopStore, tiny_catalog: 
     order = store.return_lines("s1", order.order_id, [1], WINDOW)
     assert order.returned == {0: 3, 1: 1, 2: 1}
     assert order.history[-1] == StatusChange("returned", clock.now, "every line returned by the shopper")
-    assert [row[1:] for row in all_rows(store_path)["order_returns"]] == [
+    assert [row[1:] for row in all_rows(store_target)["order_returns"]] == [
         (1, 2, 1, "2024-05-06T09:00:00.000000+00:00"), (1, 0, 3, "2024-05-06T09:00:00.000000+00:00"),
         (1, 1, 1, "2024-05-06T09:00:00.000000+00:00")]
 
@@ -248,10 +248,10 @@ def test_only_a_delivered_order_has_lines_to_return(store: ShopStore, tiny_catal
 
 
 def test_a_line_is_returned_once_and_must_be_in_the_order(store: ShopStore, tiny_catalog: Catalog,
-                                                          store_path: Path) -> None:
+                                                          store_target: Path | str) -> None:
     order = move(store, place(store, tiny_catalog), "delivered")
     store.return_lines("s1", order.order_id, [1], WINDOW)
-    before = all_rows(store_path)
+    before = all_rows(store_target)
     with pytest.raises(InvalidOrderChange, match=r"^Line 1 of order #1 \(Gentle Shampoo for Dry Hair\) has been "
                                                  "returned already$"):
         store.return_lines("s1", order.order_id, [0, 1], WINDOW)
@@ -262,7 +262,7 @@ def test_a_line_is_returned_once_and_must_be_in_the_order(store: ShopStore, tiny
             store.return_lines("s1", order.order_id, positions, WINDOW)  # type: ignore[arg-type]
     with pytest.raises(InvalidStoreValue, match="The return window must be a whole number of days"):
         store.return_lines("s1", order.order_id, [0], -1)
-    assert all_rows(store_path) == before
+    assert all_rows(store_target) == before
 
 
 # -- the schema: upgrade and forget -----------------------------------------------------------
@@ -314,7 +314,7 @@ def test_a_version_2_store_is_upgraded_with_placed_orders(store_path: Path, cloc
 
 
 def test_forget_deletes_the_shoppers_status_and_return_rows(store: ShopStore, tiny_catalog: Catalog,
-                                                            store_path: Path) -> None:
+                                                            store_target: Path | str) -> None:
     ids: dict[str, list[int]] = {}
     for shopper in ("s1", "s2"):
         delivered = move(store, place(store, tiny_catalog, shopper), "shipped", "delivered")
@@ -325,10 +325,7 @@ def test_forget_deletes_the_shoppers_status_and_return_rows(store: ShopStore, ti
         "order_returns": 1, "order_status": 4, "order_items": 4, "orders": 2}
 
     def count(table: str, shopper: str) -> int:  # table: one of the fixed names below
-        with sqlite3.connect(store_path) as conn:
-            found = conn.execute(f"SELECT count(*) FROM {table} WHERE order_id IN (?, ?)", ids[shopper]).fetchone()
-        conn.close()
-        return found[0]
+        return sql(store_target, f"SELECT count(*) FROM {table} WHERE order_id IN (?, ?)", ids[shopper])[0][0]
 
     assert [count(table, "s1") for table in ("order_status", "order_returns")] == [0, 0]
     assert [count(table, "s2") for table in ("order_status", "order_returns")] == [4, 1]

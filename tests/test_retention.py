@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from bot.tracker_store import ForgettingSQLTrackerStore
 from recommender.catalog.products import Catalog
 from recommender.config import REPO_ROOT
 from recommender.store import ShopStore
+from tests.stores import all_rows, mentions, sql
 
 NOW = datetime.now(timezone.utc)
 OLD = NOW - timedelta(days=100)  # past the default 90 days
@@ -103,18 +105,18 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def shop(tmp_path: Path, tiny_catalog: Catalog) -> Iterator[tuple[ShopStore, Path]]:
+@contextmanager
+def filled(target: Path | str, catalog: Catalog) -> Iterator[ShopStore]:
     """A store holding 100-day-old rows of four shoppers, and a few recent ones."""
-    path, clock = tmp_path / "shop.db", Clock(OLD)
-    with ShopStore.open(path, clock=clock) as store:
+    clock = Clock(OLD)
+    with ShopStore.open(target, clock=clock) as store:
         store.log_events(ANON_SILENT, "shown", ["p1", "p2"], "search")
         store.add_to_cart(ANON_SILENT, "p1", source="search", message_id="m1")
         store.like(ANON_SILENT, "p5")
         store.add_to_cart(ANON_ACTIVE, "p2", message_id="m1")
         for shopper in (ANON_ORDERED, SIGNED_IN):
             store.add_to_cart(shopper, "p1", message_id="m1")
-            store.checkout(shopper, tiny_catalog)
+            store.checkout(shopper, catalog)
             store.add_to_cart(shopper, "p2", message_id="m2")
         store.like(SIGNED_IN, "p6")
         store.watch(SIGNED_IN, "p4", "in_stock", "callback", days=1)  # expired 99 days ago
@@ -122,7 +124,14 @@ def shop(tmp_path: Path, tiny_catalog: Catalog) -> Iterator[tuple[ShopStore, Pat
         store.watch(SIGNED_IN, "p3", "in_stock", "callback", days=30)
         store.log_events(ANON_ACTIVE, "shown", ["p3"], "search")  # came back yesterday
         store.log_events(SIGNED_IN, "shown", ["p3"], "recommend")
-        yield store, path
+        yield store
+
+
+@pytest.fixture
+def shop(store_target: Path | str, tiny_catalog: Catalog) -> Iterator[tuple[ShopStore, Path | str]]:
+    """``filled`` on either engine, and where it is."""
+    with filled(store_target, tiny_catalog) as store:
+        yield store, store_target
 
 
 # events: 3 + 1 + 3 + 3 old ones; cart changes: 1 + 1 + 2 + 2; a watch that expired; the silent visitor's cart
@@ -130,40 +139,46 @@ def shop(tmp_path: Path, tiny_catalog: Catalog) -> Iterator[tuple[ShopStore, Pat
 EXPIRED = {"events": 10, "cart_changes": 6, "watches": 1, "cart": 1, "feedback": 1, "shoppers": 1}
 
 
-def test_old_events_and_silent_anonymous_carts_go_orders_stay(shop: tuple[ShopStore, Path],
+def test_old_events_and_silent_anonymous_carts_go_orders_stay(shop: tuple[ShopStore, Path | str],
                                                                  caplog: pytest.LogCaptureFixture) -> None:
-    store, path = shop
-    assert ANON_SILENT.encode() in on_disk(path)
+    store, target = shop
+    assert mentions(all_rows(target), ANON_SILENT)
     kept = {s: (store.cart_lines(s), store.feedback(s), store.orders(s))
             for s in (ANON_ACTIVE, ANON_ORDERED, SIGNED_IN)}
     with caplog.at_level(logging.INFO):
         assert retention.expire_store(store, 90) == EXPIRED
-    assert ANON_SILENT.encode() not in on_disk(path)  # cart, like, cart change, events: zeroed, log emptied
+    assert mentions(all_rows(target), ANON_SILENT) == []  # cart, like, cart change, events
     assert store.cart_lines(ANON_SILENT) == [] and store.feedback(ANON_SILENT).liked == []
     assert {s: (store.cart_lines(s), store.feedback(s), store.orders(s)) for s in kept} == kept
     assert len(store.orders(SIGNED_IN)) == 1 and len(store.orders(ANON_ORDERED)) == 1
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT shopper_id, source FROM events ORDER BY shopper_id").fetchall() == sorted(
-            [(ANON_ACTIVE, "search"), (SIGNED_IN, "recommend")])
-        assert db.execute("SELECT count(*) FROM cart_changes").fetchone() == (0,)
-    db.close()
+    assert sql(target, "SELECT shopper_id, source FROM events ORDER BY shopper_id") == sorted(
+        [(ANON_ACTIVE, "search"), (SIGNED_IN, "recommend")])
+    assert sql(target, "SELECT count(*) FROM cart_changes") == [(0,)]
     assert "Retention: deleted" in caplog.text
     for shopper in (ANON_SILENT, ANON_ACTIVE, SIGNED_IN):
         assert shopper not in caplog.text  # counts only
     assert retention.expire_store(store, 90) == dict.fromkeys(EXPIRED, 0)
 
 
-def test_a_dry_run_counts_what_expire_deletes(shop: tuple[ShopStore, Path]) -> None:
-    store, path = shop
-    before = on_disk(path)
+def test_expired_rows_are_zeroed_in_the_sqlite_file_and_leave_its_log(tmp_path: Path, tiny_catalog: Catalog) -> None:
+    path = tmp_path / "shop.db"
+    with filled(path, tiny_catalog) as store:
+        assert ANON_SILENT.encode() in on_disk(path)
+        assert retention.expire_store(store, 90) == EXPIRED
+        assert ANON_SILENT.encode() not in on_disk(path)
+
+
+def test_a_dry_run_counts_what_expire_deletes(shop: tuple[ShopStore, Path | str]) -> None:
+    store, target = shop
+    before = all_rows(target)
     assert retention.expire_store(store, 90, dry_run=True) == EXPIRED
-    assert on_disk(path) == before
+    assert all_rows(target) == before
     assert retention.expire_store(store, 120, dry_run=True) == dict.fromkeys(EXPIRED, 0)  # nothing that old
     assert retention.expire_store(store, None) == {}  # kept forever
-    assert on_disk(path) == before
+    assert all_rows(target) == before
 
 
-def test_the_action_server_start_applies_the_configured_period(shop: tuple[ShopStore, Path],
+def test_the_action_server_start_applies_the_configured_period(shop: tuple[ShopStore, Path | str],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     # bot.action_server.load runs exactly this call on the store it opens
     store, _ = shop
@@ -259,25 +274,26 @@ def test_rasa_opening_the_tracker_store_applies_the_period(conversations: Path, 
 # -- the command line -----------------------------------------------------------------------------------
 
 
-def test_the_cli_dry_run_deletes_nothing_and_prints_counts(conversations: Path, shop: tuple[ShopStore, Path]) -> None:
-    _, store_path = shop
-    files = ["--store", str(store_path), "--tracker", str(conversations)]
-    before = (stored(conversations), on_disk(store_path))
+def test_the_cli_dry_run_deletes_nothing_and_prints_counts(conversations: Path,
+                                                           shop: tuple[ShopStore, Path | str]) -> None:
+    _, store_target = shop
+    files = ["--store", str(store_target), "--tracker", str(conversations)]
+    before = (stored(conversations), all_rows(store_target))
     result = CliRunner().invoke(cli, ["retention", "apply", "--dry-run", *files])
     assert result.exit_code == 0, result.output
     assert "Keeping 90 days: what is older than " in result.output
     assert f"conversations ({conversations}): would delete events 12, conversations 1\n" in result.output
-    assert (f"shopper store ({store_path}): would delete events 10, cart changes 6, watches 1, cart 1, feedback 1, "
+    assert (f"shopper store ({store_target}): would delete events 10, cart changes 6, watches 1, cart 1, feedback 1, "
             "shoppers 1\n") in result.output
     assert result.output.endswith("Dry run: nothing was deleted.\n")
-    assert (stored(conversations), on_disk(store_path)) == before
+    assert (stored(conversations), all_rows(store_target)) == before
 
     result = CliRunner().invoke(cli, ["retention", "apply", *files])
     assert result.exit_code == 0, result.output
     assert "conversations" in result.output and "deleted events 12, conversations 1" in result.output
     assert "deleted events 10, cart changes 6, watches 1, cart 1, feedback 1, shoppers 1" in result.output
     assert stored(conversations) == {"bob": 6, "carol": 6, "dave": 8}
-    assert ANON_SILENT.encode() not in on_disk(store_path) and SECRET.encode() not in on_disk(conversations)
+    assert mentions(all_rows(store_target), ANON_SILENT) == [] and SECRET.encode() not in on_disk(conversations)
 
 
 def test_the_cli_period_option_env_and_missing_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

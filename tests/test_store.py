@@ -1,4 +1,5 @@
-"""recommender.store: carts, orders, feedback, events, metrics and forget, on temp SQLite files."""
+"""recommender.store: carts, orders, feedback, events, metrics and forget, on temp SQLite files and (slow)
+on a throwaway PostgreSQL server's databases."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from recommender import config
 from recommender.catalog.products import Catalog
 from recommender.errors import CheckoutRefused, EmptyCart, InvalidStoreValue, NotInCart, PricesChanged, StoreError
 from recommender.store import MetricsRow, ShopStore, price_cart
+from tests.postgres_server import PostgresServer
+from tests.stores import all_rows, columns, failing, mentions, sql
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -34,16 +37,17 @@ class FakeClock:
 
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
+    """A SQLite store's file, for what only SQLite has (a file's bytes, its upgrade from older versions)."""
     return tmp_path / "shop.db"
 
 
 @pytest.fixture
-def open_store(store_path: Path) -> Iterator[Callable[..., ShopStore]]:
-    """Open stores on the same file (each with its own fake clock); all closed at the end."""
+def open_store(store_target: Path | str) -> Iterator[Callable[..., ShopStore]]:
+    """Open stores on the same file or database (each with its own fake clock); all closed at the end."""
     opened: list[ShopStore] = []
 
     def open_(clock: Callable[[], datetime] | None = None) -> ShopStore:
-        opened.append(ShopStore.open(store_path, clock=clock or FakeClock()))
+        opened.append(ShopStore.open(store_target, clock=clock or FakeClock()))
         return opened[-1]
 
     yield open_
@@ -54,13 +58,6 @@ def open_store(store_path: Path) -> Iterator[Callable[..., ShopStore]]:
 @pytest.fixture
 def store(open_store: Callable[..., ShopStore]) -> ShopStore:
     return open_store()
-
-
-def all_rows(path: Path) -> dict[str, list[tuple]]:
-    """Every row of every table in the file, read through a separate connection."""
-    with sqlite3.connect(path) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {t: conn.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
 
 
 # -- cart -------------------------------------------------------------------------------------
@@ -134,12 +131,12 @@ def test_unknown_price_and_removed_products_are_reported(store: ShopStore, tiny_
     assert not summary.complete
 
 
-def test_cart_survives_a_restart(open_store: Callable[..., ShopStore], store_path: Path) -> None:
+def test_cart_survives_a_restart(open_store: Callable[..., ShopStore], store_target: Path | str) -> None:
     first = open_store()
     first.add_to_cart("s1", "p1", 2)
     first.like("s1", "p5")
     first.close()
-    with ShopStore.open(store_path) as again:
+    with ShopStore.open(store_target) as again:
         assert [(line.product_id, line.quantity) for line in again.cart_lines("s1")] == [("p1", 2)]
         assert again.feedback("s1").liked == ["p5"]
 
@@ -148,7 +145,7 @@ def test_cart_survives_a_restart(open_store: Callable[..., ShopStore], store_pat
 
 
 def test_checkout_writes_the_order_and_empties_the_cart(store: ShopStore, tiny_catalog: Catalog,
-                                                        store_path: Path) -> None:
+                                                        store_target: Path | str) -> None:
     store.add_to_cart("s1", "p2", 3, source="search")
     store.add_to_cart("s1", "p1", source="recommend")
     order = store.checkout("s1", tiny_catalog)
@@ -159,7 +156,7 @@ def test_checkout_writes_the_order_and_empties_the_cart(store: ShopStore, tiny_c
     assert order.created_at == T0 + timedelta(minutes=3)
     assert store.cart_lines("s1") == []
     assert store.orders("s1") == [order]
-    rows = all_rows(store_path)
+    rows = all_rows(store_target)
     assert rows["orders"] == [(order.order_id, "s1", "2024-05-01T09:03:00.000000+00:00", 3947)]
     assert [r[2:] for r in rows["order_items"]] == [("p2", "Matte Lipstick Red", 3, 899),
                                                     ("p1", "Gentle Shampoo for Dry Hair", 1, 1250)]
@@ -186,7 +183,7 @@ def test_checkout_refuses_unpriced_and_missing_products(store: ShopStore, tiny_c
 
 
 def test_checkout_orders_only_at_prices_the_shopper_was_shown(store: ShopStore, tiny_catalog: Catalog,
-                                                             store_path: Path) -> None:
+                                                             store_target: Path | str) -> None:
     store.add_to_cart("s1", "p2", 2, price=Decimal("7.99"))  # the catalog says 8.99 now
     store.add_to_cart("s1", "p1", price=Decimal("12.50"))     # unchanged
     store.add_to_cart("s1", "p5")                             # shown price not known: not compared
@@ -195,35 +192,33 @@ def test_checkout_orders_only_at_prices_the_shopper_was_shown(store: ShopStore, 
     assert str(info.value) == "Prices changed since they were added to the cart: p2 7.99 -> 8.99"
     assert [(line.product.id, line.shown_price, line.unit_price) for line in info.value.cart.repriced] == [
         ("p2", Decimal("7.99"), Decimal("8.99"))]
-    assert store.orders("s1") == [] and all_rows(store_path)["orders"] == []
+    assert store.orders("s1") == [] and all_rows(store_target)["orders"] == []
     assert [(line.product_id, line.price) for line in store.cart_lines("s1")] == [
         ("p2", Decimal("8.99")), ("p1", Decimal("12.50")), ("p5", None)]  # today's price, now shown
     order = store.checkout("s1", tiny_catalog)
     assert [(o.product_id, o.unit_price) for o in order.lines][:2] == [("p2", Decimal("8.99")), ("p1", Decimal("12.50"))]
 
 
-def test_adding_again_keeps_the_latest_price_shown(store: ShopStore, store_path: Path) -> None:
+def test_adding_again_keeps_the_latest_price_shown(store: ShopStore, store_target: Path | str) -> None:
     store.add_to_cart("s1", "p2", price=Decimal("7.99"))
     store.add_to_cart("s1", "p2", price=Decimal("8.99"))
     assert [(line.quantity, line.price) for line in store.cart_lines("s1")] == [(2, Decimal("8.99"))]
-    assert [row[-1] for row in all_rows(store_path)["cart"]] == [899]
+    assert [row[-1] for row in all_rows(store_target)["cart"]] == [899]
 
 
 @pytest.mark.parametrize("trigger", [
-    "BEFORE DELETE ON cart",  # the last step: order and items written, then the cart cannot be emptied
-    "BEFORE INSERT ON order_items WHEN NEW.position = 1",  # halfway through the items
+    ("BEFORE DELETE", "cart", None),  # the last step: order and items written, then the cart cannot be emptied
+    ("BEFORE INSERT", "order_items", "NEW.position = 1"),  # halfway through the items
 ])
-def test_failed_checkout_writes_nothing(store: ShopStore, tiny_catalog: Catalog, store_path: Path,
-                                        trigger: str) -> None:
+def test_failed_checkout_writes_nothing(store: ShopStore, tiny_catalog: Catalog, store_target: Path | str,
+                                        trigger: tuple[str, str, str | None]) -> None:
     store.add_to_cart("s1", "p2", 3)
     store.add_to_cart("s1", "p1")
-    before = all_rows(store_path)
-    store.db.execute(f"CREATE TEMP TRIGGER fail {trigger} BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+    before = all_rows(store_target)
+    with failing(store_target, *trigger) as error, pytest.raises(error, match="disk full"):
         store.checkout("s1", tiny_catalog)
-    assert all_rows(store_path) == before
-    assert not store.db.conn.in_transaction
-    store.db.execute("DROP TRIGGER temp.fail")
+    assert all_rows(store_target) == before
+    assert not store.in_transaction
     assert store.checkout("s1", tiny_catalog).total == Decimal("39.47")
 
 
@@ -281,13 +276,11 @@ def test_event_kind_and_source_are_validated(store: ShopStore) -> None:
     assert store.metrics() == []
 
 
-def test_events_table_holds_no_text(store_path: Path, store: ShopStore) -> None:
-    with sqlite3.connect(store_path) as conn:
-        columns = [r[1] for r in conn.execute("PRAGMA table_info(events)")]
-    assert columns == ["event_id", "at", "shopper_id", "kind", "source", "product_id"]
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
-        store.db.execute("INSERT INTO events (at, shopper_id, kind, source, product_id)"
-                         " VALUES ('2024', 's1', 'message', 'search', 'p1')")
+def test_events_table_holds_no_text(store_target: Path | str, store: ShopStore) -> None:
+    assert columns(store_target)["events"] == ["event_id", "at", "shopper_id", "kind", "source", "product_id"]
+    with pytest.raises(store.dialect.database_error, match="(?i)check constraint"):
+        store._execute("INSERT INTO events (at, shopper_id, kind, source, product_id)"
+                       " VALUES ('2024', 's1', 'message', 'search', 'p1')")
 
 
 def test_metrics_per_day_and_per_source(store: ShopStore) -> None:
@@ -361,13 +354,13 @@ def test_a_refused_add_is_not_remembered(store: ShopStore) -> None:
         store.add_to_cart("s1", "p1", message_id="x" * 201)
 
 
-def test_message_records_are_dropped_after_the_replay_window(store: ShopStore, store_path: Path) -> None:
+def test_message_records_are_dropped_after_the_replay_window(store: ShopStore, store_target: Path | str) -> None:
     clock = store.clock
     store.add_to_cart("s1", "p1", message_id="msg-1")
     store.add_to_cart("s2", "p1", message_id="msg-1")
     store.clock = lambda: clock() + timedelta(days=1, minutes=1)
     store.add_to_cart("s1", "p2", message_id="msg-2")          # prunes s1's older records, not s2's
-    assert sorted(row[:2] for row in all_rows(store_path)["cart_changes"]) == [("s1", "msg-2"), ("s2", "msg-1")]
+    assert sorted(row[:2] for row in all_rows(store_target)["cart_changes"]) == [("s1", "msg-2"), ("s2", "msg-1")]
 
 
 def test_a_version_1_store_is_upgraded_in_place(store_path: Path, tiny_catalog: Catalog) -> None:
@@ -405,10 +398,6 @@ def fill(store: ShopStore, shopper: str, catalog: Catalog) -> None:
     store.watch(shopper, "p3", "in_stock", "callback", days=30)
 
 
-def mentions(rows: dict[str, list[tuple]], value: str) -> list[tuple[str, tuple]]:
-    return [(table, row) for table, table_rows in rows.items() for row in table_rows if value in row]
-
-
 def test_one_opinion_is_forgotten_and_what_is_kept_is_counted(store: ShopStore, tiny_catalog: Catalog) -> None:
     fill(store, "s1", tiny_catalog)
     fill(store, "s2", tiny_catalog)
@@ -422,14 +411,15 @@ def test_one_opinion_is_forgotten_and_what_is_kept_is_counted(store: ShopStore, 
     assert store.kept("s1")["feedback"] == 1 and store.kept("nobody") == dict.fromkeys(kept, 0)
 
 
-def test_forget_leaves_no_row_about_the_shopper(store: ShopStore, tiny_catalog: Catalog, store_path: Path) -> None:
+def test_forget_leaves_no_row_about_the_shopper(store: ShopStore, tiny_catalog: Catalog,
+                                               store_target: Path | str) -> None:
     fill(store, "s1", tiny_catalog)
     fill(store, "s2", tiny_catalog)
-    s2_before = mentions(all_rows(store_path), "s2")
+    s2_before = mentions(all_rows(store_target), "s2")
     s2_orders = store.orders("s2")
     assert store.forget("s1") == {"cart": 1, "cart_changes": 2, "order_returns": 0, "order_status": 1,
                                   "order_items": 1, "orders": 1, "feedback": 2, "watches": 1, "events": 5}
-    rows = all_rows(store_path)
+    rows = all_rows(store_target)
     assert mentions(rows, "s1") == []
     s1_order = store.orders("s2")[0].order_id - 1  # order_items rows name the order, not the shopper
     assert [r for r in rows["order_items"] if r[0] == s1_order] == []
@@ -439,9 +429,9 @@ def test_forget_leaves_no_row_about_the_shopper(store: ShopStore, tiny_catalog: 
                                   "order_items": 0, "orders": 0, "feedback": 0, "watches": 0, "events": 0}
 
 
-def test_forget_leaves_no_byte_of_the_shopper_in_the_file_or_its_log(
-        store: ShopStore, tiny_catalog: Catalog, store_path: Path) -> None:
+def test_forget_leaves_no_byte_of_the_shopper_in_the_file_or_its_log(tiny_catalog: Catalog, store_path: Path) -> None:
     shopper = "shopper-7f3c9e-private"
+    store = ShopStore.open(store_path, clock=FakeClock())
     fill(store, shopper, tiny_catalog)
     fill(store, "s2", tiny_catalog)
     wal = store_path.with_name(store_path.name + "-wal")
@@ -450,6 +440,7 @@ def test_forget_leaves_no_byte_of_the_shopper_in_the_file_or_its_log(
     on_disk = store_path.read_bytes() + wal.read_bytes()
     assert shopper.encode() not in on_disk
     assert b"s2" in on_disk and len(store.orders("s2")) == 1
+    store.close()
 
 
 def test_injection_looking_ids_are_plain_text(store: ShopStore, tiny_catalog: Catalog) -> None:
@@ -463,7 +454,7 @@ def test_injection_looking_ids_are_plain_text(store: ShopStore, tiny_catalog: Ca
     assert [line.product_id for line in store.cart_lines("s2")] == ["p1"]
 
 
-def test_two_stores_on_one_file_see_each_other(open_store: Callable[..., ShopStore], tiny_catalog: Catalog) -> None:
+def test_two_stores_on_one_store_see_each_other(open_store: Callable[..., ShopStore], tiny_catalog: Catalog) -> None:
     actions, cli = open_store(), open_store()
     actions.add_to_cart("s1", "p1")
     cli.add_to_cart("s1", "p1")
@@ -471,7 +462,8 @@ def test_two_stores_on_one_file_see_each_other(open_store: Callable[..., ShopSto
     cli.checkout("s1", tiny_catalog)
     assert actions.cart_lines("s1") == []
     assert actions.orders("s1")[0].total == Decimal("25.00")
-    assert actions.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if actions.dialect.name == "sqlite":  # readers never wait for the writer
+        assert actions.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_a_catalog_or_foreign_file_is_not_a_store(tiny_catalog_path: Path, tmp_path: Path) -> None:
@@ -485,41 +477,73 @@ def test_a_catalog_or_foreign_file_is_not_a_store(tiny_catalog_path: Path, tmp_p
         ShopStore.open(junk)
 
 
-def test_newer_schema_is_refused(store_path: Path) -> None:
-    ShopStore.open(store_path).close()
-    with sqlite3.connect(store_path) as conn:
-        conn.execute("UPDATE meta SET value = '6' WHERE key = 'store_schema_version'")
-    conn.close()
+def test_newer_schema_is_refused(store_target: Path | str) -> None:
+    ShopStore.open(store_target).close()
+    sql(store_target, "UPDATE meta SET value = '6' WHERE key = 'store_schema_version'")
     with pytest.raises(StoreError, match="has store schema version 6; this shopbot reads version 5"):
-        ShopStore.open(store_path)
+        ShopStore.open(store_target)
 
 
-def test_default_store_path(monkeypatch, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_a_postgresql_database_of_other_tables_or_out_of_reach_is_one_clear_error(postgres: PostgresServer) -> None:
+    taken = postgres.database()
+    sql(taken, "CREATE TABLE events (id INTEGER)")  # the tracker store's database, say
+    with pytest.raises(StoreError, match="it holds other tables: give the store a database of its own"):
+        ShopStore.open(taken)
+    assert [table for (table,) in sql(taken, "SELECT table_name FROM information_schema.tables"
+                                             " WHERE table_schema = current_schema()")] == ["events"]
+    wrong = f"postgresql://shopbot:not-the-password@127.0.0.1:{postgres.port}/postgres"
+    with pytest.raises(StoreError, match=r"^Cannot reach the shopper store at postgresql://shopbot@127\.0\.0\.1:") \
+            as info:
+        ShopStore.open(wrong)
+    assert "not-the-password" not in str(info.value) and "password authentication failed" in str(info.value)
+    with pytest.raises(StoreError, match="Cannot reach the shopper store at postgresql://shopbot@127.0.0.1:1/shop"):
+        ShopStore.open("postgresql://shopbot@127.0.0.1:1/shop")
+
+
+@pytest.mark.slow
+def test_a_postgresql_restart_drops_the_connection_and_the_store_connects_again(postgres: PostgresServer,
+                                                                               tiny_catalog: Catalog) -> None:
+    with ShopStore.open(postgres.database(), clock=FakeClock()) as store:
+        store.add_to_cart("s1", "p1")
+        postgres.restart()  # every connection dropped
+        assert [line.product_id for line in store.cart_lines("s1")] == ["p1"]  # a read: on a new connection
+        postgres.restart()
+        store.add_to_cart("s1", "p2")  # a write transaction: its BEGIN on a new connection
+        assert store.checkout("s1", tiny_catalog).total == Decimal("21.49")
+
+
+def test_the_configured_store(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("SHOPBOT_STORE", raising=False)
     monkeypatch.setenv("SHOPBOT_CACHE", str(tmp_path))
-    assert config.store_path() == tmp_path / "shop.db"
+    assert config.store_target() == tmp_path / "shop.db"
+    assert config.forgotten_path(config.store_target()) == tmp_path / "shop.forgotten.db"
     monkeypatch.setenv("SHOPBOT_STORE", str(tmp_path / "elsewhere.db"))
-    assert config.store_path() == tmp_path / "elsewhere.db"
+    assert config.store_target() == tmp_path / "elsewhere.db"
+    assert config.forgotten_path(config.store_target()) == tmp_path / "elsewhere.forgotten.db"
+    monkeypatch.setenv("SHOPBOT_STORE", "postgresql://shopbot@db.internal:5432/shop")
+    assert config.store_target() == "postgresql://shopbot@db.internal:5432/shop"  # a URL, not a path
+    assert config.forgotten_path(config.store_target()) == tmp_path / "shop.forgotten.db"
 
 
 # -- shopbot metrics --------------------------------------------------------------------------
 
 
-def test_metrics_command(store: ShopStore, store_path: Path, monkeypatch) -> None:
+def test_metrics_command(store: ShopStore, store_target: Path | str, monkeypatch) -> None:
 
     store.log_events("s1", "shown", ["p1", "p2", "p3"], "search", at=T0)
     store.log_events("s1", "clicked", ["p1"], "search", at=T0)
     store.log_events("s1", "shown", ["p4"], "recommend", at=T0 + timedelta(days=1))
     store.log_events("s1", "added", ["p4"], "recommend", at=T0 + timedelta(days=1))
     runner = CliRunner()
-    result = runner.invoke(cli, ["metrics", "--store", str(store_path)])
+    result = runner.invoke(cli, ["metrics", "--store", str(store_target)])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "day         shown  clicked  added  ordered    CTR  add-to-cart  conversion",
         "2024-05-01      3        1      0        0  33.3%         0.0%        0.0%",
         "2024-05-02      1        0      1        0   0.0%       100.0%        0.0%",
     ]
-    monkeypatch.setenv("SHOPBOT_STORE", str(store_path))
+    monkeypatch.setenv("SHOPBOT_STORE", str(store_target))
     result = runner.invoke(cli, ["metrics", "--by", "source", "--since", "2024-05-02", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [{"key": "recommend", "shown": 1, "clicked": 0, "added": 1, "ordered": 0,
@@ -538,7 +562,7 @@ def test_metrics_command_errors_are_one_line(tmp_path: Path, tiny_catalog_path: 
     result = CliRunner().invoke(cli, ["metrics", "--store", str(tiny_catalog_path)])
     assert result.exit_code == 1
     assert result.output == (f"Error: {tiny_catalog_path} is not a shopbot store (is it the catalog?). "
-                             "Set SHOPBOT_STORE to another file.\n")
+                             "Set SHOPBOT_STORE to another file or database URL.\n")
     result = CliRunner().invoke(cli, ["metrics", "--by", "week", "--store", str(missing)])
     assert result.exit_code == 2
     assert "Invalid value for '--by': 'week' is not one of 'day', 'source'." in result.output
@@ -547,14 +571,15 @@ def test_metrics_command_errors_are_one_line(tmp_path: Path, tiny_catalog_path: 
 # -- watches ----------------------------------------------------------------------------------
 
 
-def test_a_watch_replaces_the_same_one_fires_once_and_expires(store_path: Path) -> None:
+def test_a_watch_replaces_the_same_one_fires_once_and_expires(store_target: Path | str) -> None:
     clock = FakeClock()
-    with ShopStore.open(store_path, clock=clock) as store, ShopStore.open(store_path, clock=clock) as other:
+    with ShopStore.open(store_target, clock=clock) as store, ShopStore.open(store_target, clock=clock) as other:
         first = store.watch("s1", "p1", "price", "telegram", days=30, target=Decimal("20"))
         again = store.watch("s1", "p1", "price", "telegram", days=30, target=Decimal("15.50"))
         store.watch("s1", "p2", "in_stock", "callback", days=1)
         store.watch("s2", "p1", "in_stock", "callback", days=30)
-        assert again.watch_id != first.watch_id and again.target == Decimal("15.50")
+        assert again.watch_id == first.watch_id and again.target == Decimal("15.50")  # renewed
+        assert again.created_at > first.created_at
         assert [(w.product_id, w.kind) for w in store.watches("s1")] == [("p1", "price"), ("p2", "in_stock")]
         assert store.claim_watch(again.watch_id) and not other.claim_watch(again.watch_id)  # one process wins
         assert [w.product_id for w in store.watches("s1")] == ["p2"]  # fired: no longer listed

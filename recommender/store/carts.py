@@ -53,7 +53,7 @@ class Carts(StoreFile):
             (new,) = self._rows(
                 "INSERT INTO cart (shopper_id, product_id, quantity, source, added_at, price_cents)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (shopper_id, product_id) DO UPDATE SET"
-                " quantity = quantity + excluded.quantity, price_cents = excluded.price_cents RETURNING quantity",
+                " quantity = cart.quantity + excluded.quantity, price_cents = excluded.price_cents RETURNING quantity",
                 [shopper_id, product_id, quantity, source, now, None if price is None else cents(price)],
             )[0]
             if new > MAX_QUANTITY:
@@ -81,10 +81,10 @@ class Carts(StoreFile):
                 raise NotInCart(f"Product {product_id!r} is not in the cart of shopper {shopper_id!r}")
             left = 0 if quantity is None else max(rows[0][0] - quantity, 0)
             if left:
-                self.db.execute("UPDATE cart SET quantity = ? WHERE shopper_id = ? AND product_id = ?",
+                self._execute("UPDATE cart SET quantity = ? WHERE shopper_id = ? AND product_id = ?",
                                 [left, shopper_id, product_id])
             else:
-                self.db.execute("DELETE FROM cart WHERE shopper_id = ? AND product_id = ?", [shopper_id, product_id])
+                self._execute("DELETE FROM cart WHERE shopper_id = ? AND product_id = ?", [shopper_id, product_id])
         return left
 
     def removed_by(self, shopper_id: str, message_id: str) -> list[str]:
@@ -103,13 +103,13 @@ class Carts(StoreFile):
     def _reprice(self, shopper_id: str, prices: dict[str, Decimal]) -> None:
         """Record that the shopper was shown these unit prices (product id -> price) for their cart's lines
         (the caller holds the write transaction)."""
-        self.db.conn.executemany("UPDATE cart SET price_cents = ? WHERE shopper_id = ? AND product_id = ?",
-                                 [(cents(price), shopper_id, pid) for pid, price in prices.items()])
+        self._execute_many("UPDATE cart SET price_cents = ? WHERE shopper_id = ? AND product_id = ?",
+                           [(cents(price), shopper_id, pid) for pid, price in prices.items()])
 
     def clear_cart(self, shopper_id: str) -> int:
         """Empty the cart; returns the number of lines removed."""
         with self._write():
-            return self.db.execute("DELETE FROM cart WHERE shopper_id = ?", [shopper_id]).rowcount
+            return self._execute("DELETE FROM cart WHERE shopper_id = ?", [shopper_id])
 
     def _quantity(self, shopper_id: str, product_id: str) -> int:
         rows = self._rows("SELECT quantity FROM cart WHERE shopper_id = ? AND product_id = ?", [shopper_id, product_id])
@@ -123,8 +123,8 @@ class Carts(StoreFile):
         if message_id is None:
             return True
         check_id(message_id, "Message id")
-        self.db.execute("DELETE FROM cart_changes WHERE shopper_id = ? AND at < ?",
-                        [shopper_id, self._now(datetime.fromisoformat(now) - REPLAY_WINDOW)])
-        return self.db.execute(
+        self._execute("DELETE FROM cart_changes WHERE shopper_id = ? AND at < ?",
+                      [shopper_id, self._now(datetime.fromisoformat(now) - REPLAY_WINDOW)])
+        return self._execute(
             "INSERT INTO cart_changes (shopper_id, message_id, product_id, change, at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING", [shopper_id, message_id, product_id, change, now]).rowcount == 1
+            " ON CONFLICT DO NOTHING", [shopper_id, message_id, product_id, change, now]) == 1

@@ -1,4 +1,5 @@
-"""The shop store's SQLite file: its schema, opening and checking it, one write transaction."""
+"""The shopper store's database (a SQLite file, or PostgreSQL): its schema, opening and checking it, one write
+transaction."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Self
 
-import sqlite_utils
-
 from recommender.errors import InvalidStoreValue, StoreError
+from recommender.store.dialects import POSTGRES, SQLITE, Dialect, is_database_url
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "5"  # meta key "store_schema_version"; also tells a store from a catalog file
 BUSY_TIMEOUT_S = 10.0  # how long a write waits for another process's transaction
+_ELSEWHERE = "Set SHOPBOT_STORE to another file or database URL."
 
 # the cart changes each message made, so a replayed message (a retry after a crash) changes nothing
 _CART_CHANGES = """CREATE TABLE cart_changes (
@@ -95,6 +96,12 @@ _UPGRADES = {
 Clock = Callable[[], datetime]
 
 
+def exists(target: str | Path) -> bool:
+    """Whether there is a store at ``target`` yet: a SQLite file that exists, or any PostgreSQL URL (the
+    database is the operator's to create; opening it says when it cannot be reached)."""
+    return is_database_url(target) or Path(target).is_file()
+
+
 def utc_now() -> datetime:
     """The default clock: the current time in UTC."""
     return datetime.now(timezone.utc)
@@ -107,69 +114,87 @@ def _iso(at: datetime) -> str:
 
 
 class StoreFile:
-    """One connection to a store file: opening and checking it, transactions, reads, the clock."""
+    """One connection to the shopper store (a SQLite file, or a PostgreSQL database): opening and checking
+    it, transactions, reads, the clock. Store SQL is written once, in the SQL both engines read, with
+    ``?`` and ``:name`` parameters; ``self.dialect`` adapts it (``recommender.store.postgres``)."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path | None = None, clock: Clock = utc_now) -> None:
-        self.db = db
-        self.path = path
+    def __init__(self, conn: Any, dialect: Dialect = SQLITE, path: Path | None = None, clock: Clock = utc_now,
+                 where: str | None = None, reconnect: Callable[[], Any] | None = None) -> None:
+        self.conn = conn  # a DB-API connection that runs every statement on its own unless we BEGIN
+        self.dialect = dialect
+        self.path = path  # the SQLite file; None on PostgreSQL
+        self.where = where or str(path)  # what messages call the store (a database URL without its password)
         self.clock = clock
+        self._reconnect_to = reconnect  # a new connection, after the database dropped this one
         self._lock = threading.RLock()  # one transaction at a time on this connection
+        self._transaction = False  # inside _write or _reading, after their BEGIN
 
     @classmethod
-    def open(cls, path: str | Path, *, clock: Clock = utc_now) -> Self:
-        """Open (and on first use create) a store file; raises StoreError for a file that is not a store."""
-        path = Path(path)
+    def open(cls, target: str | Path, *, clock: Clock = utc_now) -> Self:
+        """Open (and on first use create) a store: a SQLite file's path, or a ``postgresql://`` URL (whose
+        password had better come from $PGPASSWORD or ~/.pgpass). Raises StoreError for a file or database
+        that is not a store, or a database that cannot be reached."""
+        if is_database_url(target):
+            from recommender.store.postgres import connect
+
+            conn, where = connect(str(target))
+            return cls._prepared(conn, POSTGRES, None, clock, where, lambda: connect(str(target))[0])
+        path = Path(target)
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+        return cls._prepared(conn, SQLITE, path, clock, str(path))
+
+    @classmethod
+    def _prepared(cls, conn: Any, dialect: Dialect, path: Path | None, clock: Clock, where: str,
+                  reconnect: Callable[[], Any] | None = None) -> Self:
         try:
-            store = cls(sqlite_utils.Database(conn), path, clock)
+            store = cls(conn, dialect, path, clock, where, reconnect)
             store._prepare()
-        except sqlite3.DatabaseError as e:
+        except dialect.database_error as e:
             conn.close()
-            raise StoreError(f"{path} is not a shopbot store ({e}). Set SHOPBOT_STORE to another file.") from e
+            raise StoreError(f"{where} is not a shopbot store ({str(e).strip()}). {_ELSEWHERE}") from e
         except BaseException:
             conn.close()
             raise
         return store
 
     def _prepare(self) -> None:
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA secure_delete = ON")  # forget() zeroes deleted rows, not just unlinks them
+        for statement in self.dialect.on_open:
+            self._execute(statement)
         version = None
         with self._write():  # checked before anything changes the file: it may be the catalog
-            tables = set(self.db.table_names())
+            tables = {row[0] for row in self._rows(self.dialect.tables)}
             if not tables:
                 for statement in _SCHEMA:
-                    self.db.execute(statement)
-                self.db.execute("INSERT INTO meta (key, value) VALUES ('store_schema_version', ?)", [SCHEMA_VERSION])
-                logger.info("Created the shopper store %s", self.path)
+                    self._execute(self.dialect.ddl(statement))
+                self._execute("INSERT INTO meta (key, value) VALUES ('store_schema_version', ?)", [SCHEMA_VERSION])
+                logger.info("Created the shopper store %s", self.where)
                 version = SCHEMA_VERSION
             elif "meta" in tables:
                 rows = self._rows("SELECT value FROM meta WHERE key = 'store_schema_version'")
                 version = rows[0][0] if rows else None
                 version = self._upgrade(version)
         if version is None:
-            raise StoreError(f"{self.path} is not a shopbot store (is it the catalog?). "
-                             "Set SHOPBOT_STORE to another file.")
+            raise StoreError(f"{self.where} is not a shopbot store ({self.dialect.not_a_store}). {_ELSEWHERE}")
         if version != SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has store schema version {version}; this shopbot reads version "
-                             f"{SCHEMA_VERSION}. Use the shopbot that wrote it, or another SHOPBOT_STORE file.")
-        self.db.enable_wal()  # readers never block the writer; several processes may share the file
-        self.db.execute("PRAGMA synchronous = NORMAL")  # no fsync per commit: a power cut may lose the last ones
+            raise StoreError(f"{self.where} has store schema version {version}; this shopbot reads version "
+                             f"{SCHEMA_VERSION}. Use the shopbot that wrote it, or another store. {_ELSEWHERE}")
+        for statement in self.dialect.after_open:
+            self._execute(statement)
 
     def _upgrade(self, version: str | None) -> str | None:
-        """Bring an older store file to SCHEMA_VERSION (the caller holds the write transaction)."""
+        """Bring an older store to SCHEMA_VERSION (the caller holds the write transaction)."""
         while version in _UPGRADES:
             version, statements = _UPGRADES[version]
             for statement in statements:
-                self.db.execute(statement)
-            self.db.execute("UPDATE meta SET value = ? WHERE key = 'store_schema_version'", [version])
-            logger.info("Upgraded the shopper store %s to schema version %s", self.path, version)
+                self._execute(self.dialect.ddl(statement))
+            self._execute("UPDATE meta SET value = ? WHERE key = 'store_schema_version'", [version])
+            logger.info("Upgraded the shopper store %s to schema version %s", self.where, version)
         return version
 
     def close(self) -> None:
         """Close the database connection."""
-        self.db.conn.close()
+        self.conn.close()
 
     def __enter__(self) -> Self:
         return self
@@ -177,39 +202,83 @@ class StoreFile:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def in_transaction(self) -> bool:
+        return self.dialect.in_transaction(self.conn)
+
     @contextmanager
     def _write(self) -> Iterator[None]:
-        """One transaction that takes the write lock up front (no deadlock between two processes)."""
+        """One transaction that takes the store's write lock up front (no deadlock between two processes)."""
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            self._begin(self.dialect.begin_write)
             try:
                 yield
-                self.db.execute("COMMIT")
+                self._execute("COMMIT")
             except BaseException:
-                self.db.rollback()  # a no-op when the error already ended the transaction
+                self.dialect.rollback(self.conn)
                 raise
+            finally:
+                self._transaction = False
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
-        """Several reads from one snapshot of the file (inside a write transaction: that transaction's)."""
+        """Several reads from one snapshot of the store (inside a write transaction: that transaction's)."""
         with self._lock:
-            if self.db.conn.in_transaction:
+            if self.in_transaction:
                 yield
                 return
-            self.db.execute("BEGIN")
+            self._begin(self.dialect.begin_read)
             try:
                 yield
             finally:
-                self.db.execute("COMMIT")  # a read-only transaction: nothing to undo
+                self._transaction = False
+                self._execute("COMMIT")  # a read-only transaction: nothing to undo
+
+    def _begin(self, statements: Sequence[str]) -> None:
+        """Begin a transaction (its first statement is BEGIN, which may run again on a new connection)."""
+        self._execute(statements[0])
+        self._transaction = True
+        for statement in statements[1:]:
+            self._execute(statement)
+
+    def _cursor(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Any:
+        """Run a statement; one outside a transaction runs again, once, on a new connection when the database
+        dropped this one (a PostgreSQL restart): a transaction's statements are not run again."""
+        try:
+            return self._run(sql, params)
+        except self.dialect.connection_lost:
+            if self._transaction or self._reconnect_to is None:
+                raise
+            logger.warning("The shopper store %s dropped the connection; connecting again", self.where)
+            self.conn.close()
+            self.conn = self._reconnect_to()
+            for statement in self.dialect.on_open:
+                self._run(statement, ())
+            return self._run(sql, params)
+
+    def _run(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Any:
+        cursor = self.conn.cursor()
+        cursor.execute(self.dialect.sql(sql), params)
+        return cursor
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows a query (or a statement with RETURNING) gives."""
         with self._lock:
-            return self.db.execute(sql, params).fetchall()
+            return [tuple(row) for row in self._cursor(sql, params).fetchall()]
+
+    def _execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """Run one statement; returns the rows it changed."""
+        with self._lock:
+            return self._cursor(sql, params).rowcount
+
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each row of parameters (the caller holds a transaction)."""
+        if rows:
+            self.conn.cursor().executemany(self.dialect.sql(sql), rows)
 
     def _now(self, at: datetime | None = None) -> str:
         return _iso(at or self.clock())
 
     def _insert_events(self, rows: Sequence[tuple[str, str, str, str, str]]) -> None:
         """Insert (at, shopper_id, kind, source, product_id) rows; the caller holds a transaction."""
-        self.db.conn.executemany(
-            "INSERT INTO events (at, shopper_id, kind, source, product_id) VALUES (?, ?, ?, ?, ?)", rows)
+        self._execute_many("INSERT INTO events (at, shopper_id, kind, source, product_id) VALUES (?, ?, ?, ?, ?)", rows)

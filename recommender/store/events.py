@@ -12,6 +12,7 @@ from recommender.store.connection import StoreFile
 from recommender.store.values import check_id, check_source
 
 EVENT_KINDS = ("shown", "clicked", "added", "ordered")
+_COUNT = "sum(CASE WHEN kind = '{}' THEN 1 ELSE 0 END)"  # a kind's events in the group
 _GROUPS = {"day": "substr(at, 1, 10)", "source": "source"}  # metrics(by=...) -> fixed SQL expression
 
 
@@ -72,8 +73,8 @@ class Events(StoreFile):
         if by not in _GROUPS:
             raise InvalidStoreValue(f"Metrics grouping {by!r:.80} is not one of {', '.join(_GROUPS)}")
         rows = self._rows(  # the grouping expression is one of the fixed _GROUPS; values are bound
-            f"SELECT {_GROUPS[by]} AS key, sum(kind = 'shown'), sum(kind = 'clicked'), sum(kind = 'added'),"
-            " sum(kind = 'ordered') FROM events WHERE at >= ? GROUP BY key ORDER BY key",
+            f"SELECT {_GROUPS[by]} AS key, {', '.join(_COUNT.format(kind) for kind in EVENT_KINDS)}"
+            " FROM events WHERE at >= ? GROUP BY key ORDER BY key",
             [since.isoformat() if since else ""])
         return [MetricsRow(key, shown, clicked, added, ordered, _rate(clicked, shown), _rate(added, shown),
                            _rate(ordered, shown)) for key, shown, clicked, added, ordered in rows]

@@ -7,7 +7,8 @@ their history). The catalog import, the collaborative training and the model loa
 shopper in the record, so a rebuilt catalog or a restarted server never brings one back; the
 pending parts are retried at the next start and the next forget.
 
-The record is its own SQLite file beside the shopper store (``shop.db`` -> ``shop.forgotten.db``),
+The record is its own SQLite file beside the shopper store (``shop.db`` -> ``shop.forgotten.db``; for a
+store on PostgreSQL, ``<cache>/shop.forgotten.db``: each host's own, see docs/deployment.md),
 with its key in ``shop.forgotten.key`` (0600). Its own file, not a table of the store: the importer,
 set-up and the model load read it without opening (and so creating or upgrading) the store, and it
 must outlive whatever the store's retention deletes. A missing record file is an empty record; a
@@ -31,7 +32,7 @@ from recommender.files import replaced_whole
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PARTS", "ForgottenShoppers", "Matcher", "record_path"]
+__all__ = ["PARTS", "ForgottenShoppers", "Matcher"]
 
 PARTS = ("catalog", "model")  # the parts of a forget that may be left pending
 BUSY_TIMEOUT_S = 10.0
@@ -40,9 +41,6 @@ _SCHEMA = ("CREATE TABLE IF NOT EXISTS forgotten (digest BLOB PRIMARY KEY, "
            + ", ".join(f"{part} INTEGER NOT NULL DEFAULT 0" for part in PARTS) + ") WITHOUT ROWID")
 
 
-def record_path(store_path: Path) -> Path:
-    """The record beside a shopper store: ``var/shop.db`` -> ``var/shop.forgotten.db``."""
-    return store_path.with_name(f"{store_path.stem}.forgotten.db")
 
 
 class Matcher:
@@ -63,9 +61,12 @@ class ForgottenShoppers:
         self._key = key
 
     @classmethod
-    def beside(cls, store_path: str | Path) -> ForgottenShoppers:
-        """The record kept beside the shopper store at ``store_path`` (it may not exist yet)."""
-        path = record_path(Path(store_path))
+    def beside(cls, store: Path | str) -> ForgottenShoppers:
+        """The record of the shopper store ``store`` (a file's path or a database URL; it may not exist yet):
+        ``config.forgotten_path``."""
+        from recommender import config
+
+        path = config.forgotten_path(store)
         key_path = path.with_suffix(".key")
         key = bytes.fromhex(key_path.read_text().strip()) if key_path.exists() else None
         record = cls(path, key)
@@ -76,10 +77,10 @@ class ForgottenShoppers:
 
     @classmethod
     def configured(cls) -> ForgottenShoppers:
-        """The record beside the configured shopper store ($SHOPBOT_STORE or var/shop.db)."""
+        """The record of the configured shopper store ($SHOPBOT_STORE or var/shop.db)."""
         from recommender import config
 
-        return cls.beside(config.store_path())
+        return cls.beside(config.store_target())
 
     # ---- reading ------------------------------------------------------------------------------
 

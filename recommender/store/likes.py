@@ -31,9 +31,10 @@ class Likes(StoreFile):
         check_id(shopper_id, "Shopper id")
         check_id(product_id, "Product id")
         now = self._now()
-        with self._write():  # REPLACE deletes and re-inserts: the row moves to the end of the time order
-            self.db.execute("INSERT OR REPLACE INTO feedback (shopper_id, product_id, opinion, at) VALUES (?, ?, ?, ?)",
-                            [shopper_id, product_id, opinion, now])
+        with self._write():  # deleted and inserted again: the row moves to the end of the time order
+            self._execute("DELETE FROM feedback WHERE shopper_id = ? AND product_id = ?", [shopper_id, product_id])
+            self._execute("INSERT INTO feedback (shopper_id, product_id, opinion, at) VALUES (?, ?, ?, ?)",
+                          [shopper_id, product_id, opinion, now])
 
     def forget_opinion(self, shopper_id: str, product_id: str) -> str | None:
         """Delete the shopper's like or dislike of the product; returns which it was ("like", "dislike"),
@@ -62,7 +63,7 @@ class Likes(StoreFile):
             "  UNION ALL SELECT product_id, added_at, 1, rowid FROM cart WHERE shopper_id = :s"
             "  UNION ALL SELECT i.product_id, o.created_at, 2, i.position"
             "    FROM order_items i JOIN orders o USING (order_id) WHERE o.shopper_id = :s"
-            ") WHERE product_id NOT IN"
+            ") AS mine WHERE product_id NOT IN"
             "  (SELECT product_id FROM feedback WHERE shopper_id = :s AND opinion = 'dislike')"
             " ORDER BY at, k, r", {"s": shopper_id})
         return list(dict.fromkeys(r[0] for r in rows))

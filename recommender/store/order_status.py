@@ -150,6 +150,6 @@ class OrderChanges(Orders):
 
     def _insert_returns(self, order: Order, positions: list[int], at: str) -> None:
         """Record these lines of the order as returned whole; the caller holds a transaction."""
-        self.db.conn.executemany(
+        self._execute_many(
             "INSERT INTO order_returns (order_id, position, quantity, at) VALUES (?, ?, ?, ?)",
             [(order.order_id, p, order.lines[p].quantity, at) for p in positions])

@@ -4,7 +4,6 @@ history of its status and the lines returned (changed by ``order_status``)."""
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,7 +109,7 @@ class Orders(Carts):
         )[0]
         lines = [OrderLine(p.product.id, p.product.display_title, p.quantity, p.unit_price)
                  for p in summary.lines if p.unit_price is not None]
-        self.db.conn.executemany(
+        self._execute_many(
             "INSERT INTO order_items (order_id, position, product_id, title, quantity, unit_price_cents)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             [(order_id, i, o.product_id, o.title, o.quantity, cents(o.unit_price)) for i, o in enumerate(lines)],
@@ -118,7 +117,7 @@ class Orders(Carts):
         sources = {line.product_id: line.source for line in cart}
         self._insert_events([(now, shopper_id, "ordered", sources[o.product_id], o.product_id) for o in lines])
         self._insert_status(order_id, "placed", now)
-        self.db.execute("DELETE FROM cart WHERE shopper_id = ?", [shopper_id])
+        self._execute("DELETE FROM cart WHERE shopper_id = ?", [shopper_id])
         logger.info("Order %s: %d lines, total %s", order_id, len(lines), summary.total)
         created = datetime.fromisoformat(now)
         return Order(order_id, created, lines, summary.total, [StatusChange("placed", created, None)], {})
@@ -162,20 +161,22 @@ class Orders(Carts):
     def _load(self, order_ids: Sequence[int]) -> list[Order]:
         """The orders with these ids, in this order (ids of no order are left out); the caller reads
         in one snapshot (``_reading``)."""
-        ids = json.dumps(list(order_ids))  # bound as one value: SELECT value FROM json_each(?)
+        if not order_ids:
+            return []
+        ids = list(order_ids)
+        among = f"IN ({', '.join('?' * len(ids))})"  # one bound parameter per id
         items = self._rows(
             "SELECT o.order_id, o.created_at, o.total_cents, i.product_id, i.title, i.quantity, i.unit_price_cents"
-            " FROM orders o JOIN order_items i USING (order_id) WHERE o.order_id IN (SELECT value FROM json_each(?))"
-            " ORDER BY o.order_id, i.position", [ids])
+            f" FROM orders o JOIN order_items i USING (order_id) WHERE o.order_id {among}"
+            " ORDER BY o.order_id, i.position", ids)
         history: dict[int, list[StatusChange]] = {}
         for order_id, status, at, note in self._rows(
-                "SELECT order_id, status, at, note FROM order_status"
-                " WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY change_id", [ids]):
+                f"SELECT order_id, status, at, note FROM order_status WHERE order_id {among} ORDER BY change_id", ids):
             history.setdefault(order_id, []).append(StatusChange(status, datetime.fromisoformat(at), note))
         returned: dict[int, dict[int, int]] = {}
         for order_id, position, quantity in self._rows(
-                "SELECT order_id, position, quantity FROM order_returns"
-                " WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY position", [ids]):
+                f"SELECT order_id, position, quantity FROM order_returns WHERE order_id {among} ORDER BY position",
+                ids):
             returned.setdefault(order_id, {})[position] = quantity
         orders = {}
         for (order_id, created_at, total), rows in itertools.groupby(items, key=lambda r: r[:3]):
@@ -186,5 +187,5 @@ class Orders(Carts):
 
     def _insert_status(self, order_id: int, status: str, at: str, note: str | None = None) -> None:
         """Add a step to the order's history; the caller holds a transaction."""
-        self.db.execute("INSERT INTO order_status (order_id, status, at, note) VALUES (?, ?, ?, ?)",
-                        [order_id, status, at, note])
+        self._execute("INSERT INTO order_status (order_id, status, at, note) VALUES (?, ?, ?, ?)",
+                      [order_id, status, at, note])

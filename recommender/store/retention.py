@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from recommender.store.connection import StoreFile
-from recommender.wal import empty_write_ahead_log
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class Retention(StoreFile):
         with self._write():
             yield
         with self._lock:
-            empty_write_ahead_log(self.db, what)
+            self.dialect.after_delete(self.conn, what)
 
     def expire(self, before: datetime, anonymous: Callable[[str], bool], *,
                dry_run: bool = False) -> dict[str, int]:
@@ -72,10 +71,10 @@ class Retention(StoreFile):
         with self._deleting("expired rows"):  # counted and deleted in one transaction: the counts are exact
             counts, shoppers = self._expired(cutoff, anonymous)
             for table in EXPIRED_TABLES:  # table names are the fixed EXPIRED_TABLES; values are bound
-                self.db.execute(f"DELETE FROM {table} WHERE at < ?", [cutoff])
-            self.db.execute(f"DELETE FROM {_OLD_WATCHES}", [cutoff, cutoff])
+                self._execute(f"DELETE FROM {table} WHERE at < ?", [cutoff])
+            self._execute(f"DELETE FROM {_OLD_WATCHES}", [cutoff, cutoff])
             for table in ("cart", "feedback"):
-                self.db.conn.executemany(f"DELETE FROM {table} WHERE shopper_id = ?", [[s] for s in shoppers])
+                self._execute_many(f"DELETE FROM {table} WHERE shopper_id = ?", [[s] for s in shoppers])
         logger.info("Retention: deleted %s", counts)  # counts only, never an id
         return counts
 

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 class ShopStore(OrderChanges, Likes, Watches, Events, Retention):
-    """Carts, orders, feedback, watches and events of every shopper, in one SQLite file."""
+    """Carts, orders, feedback, watches and events of every shopper, in one SQLite file or PostgreSQL database."""
 
     def kept(self, shopper_id: str) -> dict[str, int]:
         """How many rows about the shopper each table keeps (what ``forget`` would delete, less the per-message
@@ -39,6 +39,6 @@ class ShopStore(OrderChanges, Likes, Watches, Events, Retention):
             "events": "DELETE FROM events WHERE shopper_id = ?",
         }
         with self._deleting("rows"):  # the deleted rows' bytes are zeroed in the file and leave its log
-            deleted = {table: self.db.execute(sql, [shopper_id]).rowcount for table, sql in steps.items()}
+            deleted = {table: self._execute(sql, [shopper_id]) for table, sql in steps.items()}
         logger.info("Forgot a shopper: %s", deleted)  # the id itself is not logged
         return deleted

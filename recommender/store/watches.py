@@ -46,7 +46,8 @@ class Watches(StoreFile):
 
     def watch(self, shopper_id: str, product_id: str, kind: str, channel: str, days: int,
               target: Decimal | None = None) -> Watch:
-        """Store a watch that expires in ``days`` days; it replaces the shopper's watch of that kind on that product."""
+        """Store a watch that expires in ``days`` days. The shopper's watch of that kind on that product, if any,
+        is the one renewed (same id, the new target, channel and times, not fired)."""
         check_id(shopper_id, "Shopper id")
         check_id(product_id, "Product id")
         if kind not in WATCH_KINDS or (kind == "price") != (target is not None) or days < 1:
@@ -55,8 +56,10 @@ class Watches(StoreFile):
         now = self.clock()
         with self._write():
             rows = self._rows(
-                "INSERT OR REPLACE INTO watches (shopper_id, product_id, kind, target_cents, channel, created_at,"
-                f" expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+                "INSERT INTO watches (shopper_id, product_id, kind, target_cents, channel, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shopper_id, product_id, kind) DO UPDATE SET"
+                " target_cents = excluded.target_cents, channel = excluded.channel, created_at = excluded.created_at,"
+                f" expires_at = excluded.expires_at, fired_at = NULL RETURNING {_COLUMNS}",
                 [shopper_id, product_id, kind, None if target is None else cents(target), channel[:40],
                  self._now(now), self._now(now + timedelta(days=days))])
         return _watch(rows[0])
@@ -76,16 +79,16 @@ class Watches(StoreFile):
     def cancel_watch(self, shopper_id: str, watch_id: int) -> bool:
         """Delete one of the shopper's watches; False when they have no such watch."""
         with self._write():
-            return self.db.execute("DELETE FROM watches WHERE watch_id = ? AND shopper_id = ?",
-                                   [watch_id, shopper_id]).rowcount == 1
+            return self._execute("DELETE FROM watches WHERE watch_id = ? AND shopper_id = ?",
+                                 [watch_id, shopper_id]) == 1
 
     def claim_watch(self, watch_id: int, at: datetime | None = None) -> bool:
         """Mark a watch fired; True for the one caller that did (it then sends the message)."""
         with self._write():
-            return self.db.execute("UPDATE watches SET fired_at = ? WHERE watch_id = ? AND fired_at IS NULL",
-                                   [self._now(at), watch_id]).rowcount == 1
+            return self._execute("UPDATE watches SET fired_at = ? WHERE watch_id = ? AND fired_at IS NULL",
+                                 [self._now(at), watch_id]) == 1
 
     def release_watch(self, watch_id: int) -> None:
         """Undo ``claim_watch`` after the message could not be sent: the watch fires at the next change."""
         with self._write():
-            self.db.execute("UPDATE watches SET fired_at = NULL WHERE watch_id = ?", [watch_id])
+            self._execute("UPDATE watches SET fired_at = NULL WHERE watch_id = ?", [watch_id])
