@@ -6,6 +6,7 @@ Redis lock store, with a load balancer before the action servers played by this 
 from __future__ import annotations
 
 import itertools
+import shutil
 import subprocess
 import threading
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 import redis
 
 from bot.servers import HOST, endpoints_for, free_port, post_message, spawn_action_server, spawn_rasa_server, stop
+from recommender import config
 from tests.postgres_server import USER, PostgresServer
 
 ACTION_TIMEOUT_S = 120
@@ -123,11 +125,16 @@ def redis_running(folder: Path) -> Iterator[redis.Redis]:
 def cluster_running(model: Path, folder: Path, postgres: PostgresServer, redis_port: int, rasa_servers: int = 2,
                     action_servers: int = 2) -> Iterator[Cluster]:
     """Start the replicas on new databases of ``postgres`` (the caller's environment has $PGPASSWORD and
-    whatever else they need); stop them all at the end."""
+    whatever else they need), the action servers on a copy of the set-up's files in ``folder`` (a forget
+    writes the catalog, the model and the record of forgotten shoppers there, not in var/); stop them all
+    at the end."""
     conversations, shop = postgres.database(), postgres.database()
     processes: list[subprocess.Popen] = []
     balancer: Balancer | None = None
-    env = {"SHOPBOT_STORE": shop}  # every action server: carts, orders, likes in PostgreSQL
+    cache = folder / "var"
+    shutil.copytree(config.cache_dir(), cache, ignore=shutil.ignore_patterns(
+        "pycache", "*.lock", "shop*", "conversations.db*", "secrets", "artifacts"))
+    env = {"SHOPBOT_STORE": shop, "SHOPBOT_CACHE": str(cache)}  # carts, orders, likes in PostgreSQL
     try:
         starting = []
         for n in range(action_servers):
