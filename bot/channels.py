@@ -146,6 +146,11 @@ def guarded(handle: Handler, guard: Guard,
             logger.error("a turn ended without a reply (is the action server up?); apologised")
         except asyncio.TimeoutError:
             logger.error("a turn took over %.0f s; apologised", guard.limits.turn_seconds)
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():  # the request itself (a shutdown, the client gone)
+                raise
+            # cancelled inside the turn (wait_for's timeout can surface so): never an empty answer
+            logger.error("a turn was cancelled; apologised")
         except Exception:
             logger.exception("a turn failed; apologised")
         await send(sender, {"text": SORRY})

@@ -87,15 +87,36 @@ async def slow(message: UserMessage) -> None:
     await asyncio.sleep(5)
 
 
+async def cancelled_inside(message: UserMessage) -> None:
+    """A task of the turn cancelled, not the request: Rasa's REST channel would answer an empty list."""
+    raise asyncio.CancelledError()
+
+
 @pytest.mark.parametrize("handler,paused,expected", [
     (replies, False, ["Here's what I found"]),
     (silent, False, [SORRY]),
     (silent, True, []),                                          # paused for a person: silence is right
     (fails, False, [SORRY]),
     (slow, False, [SORRY]),
+    (cancelled_inside, False, [SORRY]),
 ])
 def test_a_turn_gets_its_replies_or_one_apology(handler, paused, expected) -> None:
     assert run(handler, paused=paused) == (expected, 1)
+
+
+def test_a_cancelled_request_is_not_answered() -> None:
+    channel = CollectingOutputChannel()
+    on_new_message = guarded(slow, Guard(Limits(turn_seconds=5)))
+
+    async def cancel_it() -> None:
+        request = asyncio.create_task(on_new_message(UserMessage("show me shampoo", channel, "ann")))
+        await asyncio.sleep(0.1)
+        request.cancel()  # the server shuts down, or the client went away
+        with pytest.raises(asyncio.CancelledError):
+            await request
+
+    asyncio.run(cancel_it())
+    assert channel.messages == []
 
 
 def test_a_refused_message_never_reaches_the_assistant() -> None:
