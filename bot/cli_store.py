@@ -12,6 +12,7 @@ import click
 
 from recommender import ShopStore, config
 from recommender.store import exists
+from recommender.store.dialects import is_database_url
 
 
 def store_option(func: Any) -> Any:
@@ -26,7 +27,7 @@ def target(store: str | None) -> Path | str:
     """The store ``--store`` names (a URL stays a URL), or the configured one."""
     if store is None:
         return config.store_target()
-    return store if store.startswith(("postgresql://", "postgres://")) else Path(store)
+    return store if is_database_url(store) else Path(store)
 
 
 @contextmanager

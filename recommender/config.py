@@ -30,10 +30,10 @@ def catalog_path() -> Path:
 def store_target() -> Path | str:
     """The shopper store (carts, orders, likes, events): $SHOPBOT_STORE, a SQLite file's path or a PostgreSQL
     URL (``postgresql://shopbot@db:5432/shop``, the password in $PGPASSWORD), or <cache_dir>/shop.db."""
+    from recommender.store.dialects import is_database_url
+
     value = os.environ.get("SHOPBOT_STORE")
-    if value and value.startswith(("postgresql://", "postgres://")):
-        return value
-    return Path(value or cache_dir() / "shop.db")
+    return value if is_database_url(value) else Path(value or cache_dir() / "shop.db")
 
 
 def forgotten_path(store: Path | str) -> Path:
