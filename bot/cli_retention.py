@@ -10,7 +10,8 @@ import click
 
 from bot import retention as policy
 from bot import settings
-from bot.cli_store import store_option, target
+from bot.cli_store import store_option
+from recommender import config
 from recommender.store import exists as store_exists
 
 
@@ -84,7 +85,7 @@ def apply(days: int | None, dry_run: bool, store: str | None, tracker_path: Path
                    "Pass --days N to delete what is older than N days.")
         return
     now = datetime.now(timezone.utc)
-    tracker_path, where = tracker_path or settings.tracker_path(), target(store)
+    tracker_path, where = tracker_path or settings.tracker_path(), config.store_target(store)
     click.echo(f"Keeping {days} days: what is older than {policy.cutoff(days, now):%Y-%m-%d %H:%M} UTC goes.")
     click.echo(f"conversations ({tracker_path}): {_conversations(tracker_path, days, dry_run, now)}")
     click.echo(f"shopper store ({where}): {_store(where, days, dry_run, now)}")

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import click
 
 from recommender import ShopStore, config
 from recommender.store import exists
-from recommender.store.dialects import is_database_url
 
 
 def store_option(func: Any) -> Any:
@@ -23,18 +21,11 @@ def store_option(func: Any) -> Any:
     )(func)
 
 
-def target(store: str | None) -> Path | str:
-    """The store ``--store`` names (a URL stays a URL), or the configured one."""
-    if store is None:
-        return config.store_target()
-    return store if is_database_url(store) else Path(store)
-
-
 @contextmanager
 def opened(store: str | None) -> Iterator[ShopStore]:
     """The shopper store ``--store`` names (default: the configured one); a missing file is an error, not
     created."""
-    where = target(store)
+    where = config.store_target(store)
     if not exists(where):
         raise click.ClickException(f"No shopper store at {where}; the assistant creates it on first use. "
                                    "Pass --store or set SHOPBOT_STORE.")

@@ -103,9 +103,10 @@ async def deliver_on_return(agent: Any, shopper_id: str, output: OutputChannel) 
     loop = asyncio.get_running_loop()
 
     def fire() -> Fired:
-        if not store_exists(config.store_target()):
+        where = config.store_target()
+        if not store_exists(where):
             return Fired()
-        with ShopStore.open(config.store_target()) as store:
+        with ShopStore.open(where) as store:
             if not any(w.channel in ON_RETURN_CHANNELS for w in store.watches(shopper_id)):
                 return Fired()  # most connections: nothing kept for the widget, the catalog is not opened
             with Catalog.open(config.catalog_path()) as catalog:

@@ -27,19 +27,22 @@ def catalog_path() -> Path:
     return Path(os.environ.get("SHOPBOT_CATALOG") or cache_dir() / "catalog.db")
 
 
-def store_target() -> Path | str:
-    """The shopper store (carts, orders, likes, events): $SHOPBOT_STORE, a SQLite file's path or a PostgreSQL
-    URL (``postgresql://shopbot@db:5432/shop``, the password in $PGPASSWORD), or <cache_dir>/shop.db."""
+def store_target(value: str | None = None) -> Path | str:
+    """The shopper store (carts, orders, likes, events) ``value`` names (a command's --store), else
+    $SHOPBOT_STORE, else <cache_dir>/shop.db: a SQLite file's path, or a PostgreSQL URL kept as it is
+    (``postgresql://shopbot@db:5432/shop``, the password in $PGPASSWORD)."""
     from recommender.store.dialects import is_database_url
 
-    value = os.environ.get("SHOPBOT_STORE")
+    value = value or os.environ.get("SHOPBOT_STORE")
     return value if is_database_url(value) else Path(value or cache_dir() / "shop.db")
 
 
 def forgotten_path(store: Path | str) -> Path:
     """The record of forgotten shoppers (recommender/store/forgotten.py): beside a SQLite store's file
     (``shop.db`` -> ``shop.forgotten.db``); for a PostgreSQL store, <cache_dir>/shop.forgotten.db."""
-    base = cache_dir() / "shop.db" if isinstance(store, str) else store
+    from recommender.store.dialects import is_database_url
+
+    base = cache_dir() / "shop.db" if is_database_url(store) else Path(store)
     return base.with_name(f"{base.stem}.forgotten.db")
 
 

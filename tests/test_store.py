@@ -521,6 +521,8 @@ def test_the_configured_store(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SHOPBOT_STORE", str(tmp_path / "elsewhere.db"))
     assert config.store_target() == tmp_path / "elsewhere.db"
     assert config.forgotten_path(config.store_target()) == tmp_path / "elsewhere.forgotten.db"
+    assert config.forgotten_path(str(tmp_path / "elsewhere.db")) == tmp_path / "elsewhere.forgotten.db"  # a str path
+    assert config.store_target(str(tmp_path / "given.db")) == tmp_path / "given.db"  # a command's --store first
     monkeypatch.setenv("SHOPBOT_STORE", "postgresql://shopbot@db.internal:5432/shop")
     assert config.store_target() == "postgresql://shopbot@db.internal:5432/shop"  # a URL, not a path
     assert config.forgotten_path(config.store_target()) == tmp_path / "shop.forgotten.db"
