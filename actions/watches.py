@@ -33,6 +33,8 @@ LISTED = {"in_stock": N_("{title}: when it is back in stock"),
 NO_PUSH = N_("I can't message you on this channel later: ask me \"what am I watching?\" and I'll say which came "
              "true.")
 ON_RETURN = N_("You'll see it the next time you open this chat.")
+ON_RETURN_LATER = N_("If that's more than a day after your last message here, you'll see it when you next write "
+                     "to me.")
 TRUE_NOW = N_("{watch} (true now)")
 FIRED = {"in_stock": N_("Good news: {title} is back in stock, at {price}. Say \"add it to my cart\" to get it."),
          "price": N_("Good news: {title} now costs {price}. Say \"add it to my cart\" to get it.")}
@@ -73,10 +75,10 @@ class ActionWatchProduct(ApologisingAction):
         services.store().watch(tracker.sender_id, p.id, kind, channel, days, target=target)
         text = translate(SET[kind], language).format(title=title, target=_money(target, language),
                                                      price=_money(price, language), days=days)
-        if channel in ON_RETURN_CHANNELS:
-            text += " " + translate(ON_RETURN, language)
-        elif channel not in PUSH_CHANNELS:
-            text += " " + translate(NO_PUSH, language)
+        if channel not in PUSH_CHANNELS:
+            text += " " + translate(ON_RETURN if channel in ON_RETURN_CHANNELS else NO_PUSH, language)
+        elif channel in ON_RETURN_CHANNELS:  # Messenger: pushed within a day of the shopper's last message
+            text += " " + translate(ON_RETURN_LATER, language)
         dispatcher.utter_message(response="utter_watch_set", watch=text)
         return [SlotSet(slots.FOCUS, p.product_id)]
 

@@ -40,10 +40,11 @@ from typing import Any
 
 from aiogram.bot import api as telegram_api
 from aiogram.utils.exceptions import TelegramAPIError
-from rasa.core.channels.channel import InputChannel, UserMessage
+from fbmessenger import MessengerClient
+from rasa.core.channels import facebook as facebook_channel
 from rasa.core.channels.callback import CallbackInput
-from rasa.core.channels.channel import OutputChannel
-from rasa.core.channels.facebook import FacebookInput
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.facebook import FacebookInput, MessengerBot
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.slack import SlackBot, SlackInput
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
@@ -67,6 +68,8 @@ Handler = Callable[[UserMessage], Awaitable[Any]]
 # The largest socket.io request accepted: a message is at most Limits.max_chars characters (a few KB
 # even JSON-escaped), and the polling transport may carry a few queued ones in one request.
 MAX_SOCKET_BYTES = 32 * 1024
+# The Send API's error for a message outside Messenger's 24-hour window: (code, error_subcode).
+MESSENGER_OUTSIDE_WINDOW = (10, 2018278)
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,21 @@ class GuardedChannel(InputChannel):
     """
 
     sender_namespace = ""  # each channel's own, e.g. "telegram"
+    _app: Any = None  # the Rasa server, once it runs
+
+    def agent(self) -> Any:
+        """The Rasa server's agent in use now (its API may have loaded another model), or None before it runs."""
+        return getattr(self._app.ctx, "agent", None) if self._app is not None else None
+
+    async def deliver_watches(self, app_id: str) -> None:
+        """Send the watches of the shopper the app knows as ``app_id`` that came true while they could not be
+        messaged (``bot.watch_delivery.deliver_on_return``), through this channel's output."""
+        agent = self.agent()
+        if agent is not None:
+            from bot.watch_delivery import deliver_on_return  # the store and catalog readers: not at start
+
+            await deliver_on_return(agent, identity.sender_id(self.sender_namespace, app_id),
+                                    self.get_output_channel())
 
     def handler(self, on_new_message: Handler) -> Handler:
         """Rasa's on_new_message as this channel hands it each message."""
@@ -192,6 +210,10 @@ class GuardedChannel(InputChannel):
             if refused is None and request.method == "POST":
                 senders.give(self.sender_namespace, self.client_message_id(request))
             return refused
+
+        @webhook.listener("after_server_start")
+        async def keep_app(app: Any, _loop: Any) -> None:
+            self._app = app
 
         return webhook
 
@@ -281,7 +303,6 @@ class SocketIO(GuardedChannel, SocketIOInput):
     """
 
     sender_namespace = "web"
-    _app: Any = None  # the Rasa server, once it runs: its agent sends the watches of a returning shopper
 
     def get_output_channel(self) -> OutputChannel | None:
         """The widget's output for a message Rasa sends unasked, to the shopper's room (their open widgets)."""
@@ -295,10 +316,6 @@ class SocketIO(GuardedChannel, SocketIOInput):
         sio.eio.max_http_buffer_size = MAX_SOCKET_BYTES
         if not self.jwt_key:
             logger.warning("the socket.io channel has no jwt_key: it refuses every connection")
-
-        @webhook.listener("after_server_start")
-        async def keep_app(app: Any, _loop: Any) -> None:
-            self._app = app
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, environ: dict, auth: Any = None) -> bool:
@@ -314,12 +331,7 @@ class SocketIO(GuardedChannel, SocketIOInput):
         async def session_request(sid: str, data: Any = None) -> None:
             session = await sio.get_session(sid, namespace=self.namespace)
             await sio.emit("session_confirm", session["shopper"], room=sid, namespace=self.namespace)
-            agent = getattr(self._app.ctx, "agent", None) if self._app is not None else None
-            if agent is not None:  # the agent in use now (Rasa's API may have loaded another model)
-                from bot.watch_delivery import deliver_on_return  # the store and catalog readers: not at start
-
-                await deliver_on_return(agent, identity.sender_id(self.sender_namespace, session["shopper"]),
-                                        self.get_output_channel())
+            await self.deliver_watches(session["shopper"])
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: str, data: Any) -> None:
@@ -487,15 +499,61 @@ class Slack(GuardedChannel, SlackInput):
         return SlackOutput(self.slack_token, channel or self.slack_channel, thread_id, self.proxy)
 
 
+class GraphClient(MessengerClient):
+    """fbmessenger's client on Meta's Graph API, or the one at $FACEBOOK_API_URL (a newer version than
+    fbmessenger's default, ``https://graph.facebook.com/v21.0``; the tests' stand-in)."""
+
+    def __init__(self, page_access_token: str, **kwargs: Any) -> None:
+        super().__init__(page_access_token, **kwargs)
+        if os.environ.get("FACEBOOK_API_URL"):
+            self.graph_url = os.environ["FACEBOOK_API_URL"].rstrip("/")
+
+
+class MessengerPush(GraphClient):
+    """fbmessenger's client for messages the user did not just ask for (Rasa's HTTP API: a watch), sent as
+    Messenger's ``UPDATE``; Meta's refusal raises (Rasa's own client ignores the Send API's answer), so that
+    the watch is kept. Most often the 24-hour window is closed (error 10, subcode 2018278)."""
+
+    def send(self, payload: dict[str, Any], recipient_id: str, messaging_type: str = "UPDATE",
+             *args: Any, **kwargs: Any) -> dict[str, Any]:
+        answer = super().send(payload, recipient_id, "UPDATE", *args, **kwargs)
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if error is not None:
+            error = error if isinstance(error, dict) else {"message": str(error)}
+            window = (error.get("code"), error.get("error_subcode")) == MESSENGER_OUTSIDE_WINDOW
+            raise RasaException("Messenger refused it: " + (
+                "more than 24 hours since the shopper last wrote; sent when they next write" if window else
+                f"{str(error.get('message'))[:200]} (code {error.get('code')})"))
+        return answer
+
+
 class Facebook(GuardedChannel, FacebookInput):
     """Rasa's Facebook Messenger channel, guarded: /webhooks/facebook/webhook. The sender is
-    ``messenger:<page-scoped user id>``; a message Messenger delivers again has the same ``mid``."""
+    ``messenger:<page-scoped user id>``; a message Messenger delivers again has the same ``mid``.
+
+    Messenger takes a message the user did not just ask for only within 24 hours of their last one: a watch
+    that came true later is refused (``MessengerPush``), kept, and sent when the user next writes, before
+    the answer to what they wrote."""
 
     sender_namespace = "messenger"
 
     def get_output_channel(self) -> OutputChannel:
         """Rasa's HTTP API (a watch) addresses the conversation's sender, ``messenger:<id>``: sent to that user."""
-        return senders.ToApp(super().get_output_channel(), self.sender_namespace)
+        return senders.ToApp(MessengerBot(MessengerPush(self.fb_access_token)), self.sender_namespace)
+
+    def blueprint(self, on_new_message: Handler) -> Any:
+        facebook_channel.MessengerClient = GraphClient  # Rasa's Messenger makes its client by this name
+        return super().blueprint(on_new_message)
+
+    def handler(self, on_new_message: Handler) -> Handler:
+        """Rasa's handler, after sending the watches Messenger refused earlier (``deliver_watches``)."""
+        handle = super().handler(on_new_message)
+
+        async def on_message(message: UserMessage) -> None:
+            await self.deliver_watches(message.sender_id)
+            await handle(message)
+
+        return on_message
 
     def client_message_id(self, request: Request) -> str | None:
         """The ``mid`` of the event Rasa handles: the first message or postback of the request."""

@@ -8,7 +8,8 @@ run with its API on (``shopbot serve --enable-api``); the token is $SHOPBOT_API_
 
 The web widget cannot be reached when nobody has it open: its watches are sent by the Rasa server itself
 when the shopper next connects (``deliver_on_return``, called by the socket.io channel), the same intent
-triggered through the server's own agent, API or not.
+triggered through the server's own agent, API or not. So are Messenger's that Meta refused (more than 24
+hours after the shopper's last message), when the shopper next writes.
 """
 
 from __future__ import annotations
@@ -57,13 +58,24 @@ def rasa_sender(url: str, token: str, timeout: float = TIMEOUT_S) -> Callable[[W
                 pass
         except urllib.error.HTTPError as e:
             why = "is its API on, with this token? shopbot serve --enable-api" if e.code in (401, 403, 404) else \
-                "see its log"
+                _channel_refusal(e) or "see its log"
             raise WatchNotSent(f"the assistant at {url} refused it (HTTP {e.code}: {why})") from None
         except (urllib.error.URLError, OSError) as e:
             raise WatchNotSent(f"the assistant at {url} did not answer ({getattr(e, 'reason', e)}); "
                                "start it with shopbot serve --enable-api") from None
 
     return send
+
+
+def _channel_refusal(error: urllib.error.HTTPError) -> str | None:
+    """What failed, in the channel's words, when Rasa's answer names it ("An unexpected error occurred.
+    Error: Messenger refused it: ..."), else None."""
+    try:
+        message = json.loads(error.read() or b"{}").get("message")
+    except (ValueError, AttributeError, OSError):
+        return None
+    said = str(message or "").partition("Error: ")[2]
+    return said[:300] or None
 
 
 def fire_watches(catalog: Catalog, store: ShopStore) -> Fired:
@@ -97,9 +109,9 @@ def agent_sender(agent: Any, output: OutputChannel, loop: asyncio.AbstractEventL
 
 
 async def deliver_on_return(agent: Any, shopper_id: str, output: OutputChannel) -> Fired:
-    """Send the watches ``shopper_id`` asked on the web widget that came true while they were away, each once,
-    through the Rasa server's ``agent`` to ``output`` (the connection's channel). Nothing without a shopper
-    store; a failure is logged, never raised: the shopper is connecting."""
+    """Send the watches ``shopper_id`` asked on the web widget or Messenger that came true while they could not
+    be messaged, each once, through the Rasa server's ``agent`` to ``output`` (the returning shopper's channel).
+    Nothing without a shopper store; a failure is logged, never raised: the shopper is connecting or writing."""
     loop = asyncio.get_running_loop()
 
     def fire() -> Fired:

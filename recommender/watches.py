@@ -21,9 +21,10 @@ logger = logging.getLogger(__name__)
 
 # The Rasa channels whose output can reach a shopper who is not writing (Rasa's trigger_intent); a watch
 # asked on the web widget is sent when the shopper next connects (ON_RETURN_CHANNELS), one asked on REST never:
-# "what am I watching?" says it came true.
+# "what am I watching?" says it came true. Messenger is both: it takes a push within 24 hours of the shopper's
+# last message, and a watch it refused is sent when they next write.
 PUSH_CHANNELS = ("callback", "telegram", "slack", "facebook")
-ON_RETURN_CHANNELS = ("socketio",)
+ON_RETURN_CHANNELS = ("socketio", "facebook")
 
 
 class WatchNotSent(ShopbotError):

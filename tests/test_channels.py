@@ -45,6 +45,7 @@ from rasa.core.processor import MessageProcessor
 from rasa.core.run import create_http_input_channels
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import RasaException
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sanic import Sanic
@@ -146,12 +147,22 @@ class _Recorder(BaseHTTPRequestHandler):
             body = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
         path = urllib.parse.urlsplit(self.path).path
         self.server.recorded.append((path, body))
-        data = json.dumps(self.answer(path)).encode()
-        self.send_response(200)
+        refused = self.refusal(path, body)
+        data = json.dumps(refused or self.answer(path)).encode()
+        self.send_response(400 if refused else 200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def refusal(self, path: str, body: dict) -> dict | None:
+        """Messenger's Send API refusing a message to a user whose 24-hour window the test closed (the server's
+        ``closed`` ids), else None."""
+        closed = getattr(self.server, "closed", ())
+        if path.endswith("/me/messages") and "message" in body and str(body["recipient"]["id"]) in closed:
+            return {"error": {"message": "(#10) This message is sent outside of allowed window.",
+                              "type": "OAuthException", "code": 10, "error_subcode": 2018278}}
+        return None
 
     def answer(self, path: str) -> dict:
         """The API's answer: a sent Telegram message, or a sent Slack or Messenger one."""
@@ -469,7 +480,22 @@ def test_a_watch_sent_through_rasas_api_reaches_the_messenger_user_by_their_own_
     deliver([{"text": "Good news"}], output, sender="messenger:2468")
     [(path, body)] = recorded
     assert path.startswith("/me/messages") and body["recipient"] == {"id": "2468"}
-    assert body["message"] == {"text": "Good news"}
+    assert body["message"] == {"text": "Good news"} and body["messaging_type"] == "UPDATE"  # not a reply
+
+
+def test_a_watch_messenger_refuses_outside_its_24_hour_window_raises_so_that_it_is_kept(api, api_server) -> None:
+    url, recorded = api
+    output = Facebook.from_credentials({"verify": "verify-token", "secret": FB_SECRET,
+                                        "page-access-token": "page-test-token"}).get_output_channel()
+    output.messenger_client.graph_url = url
+    api_server.closed = {"2468"}
+    try:
+        with pytest.raises(RasaException, match="Messenger refused it: more than 24 hours since the shopper last "
+                                                "wrote; sent when they next write"):
+            deliver([{"text": "Good news"}], output, sender="messenger:2468")
+    finally:
+        api_server.closed = set()
+    assert [body["recipient"] for _, body in recorded] == [{"id": "2468"}]  # tried once
 
 
 def slack_headers(body: bytes, secret: str = SLACK_SECRET, timestamp: int | None = None) -> dict[str, str]:

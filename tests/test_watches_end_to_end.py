@@ -1,8 +1,10 @@
-"""End to end, watches: shoppers on Rasa's callback channel and on Telegram (a local stand-in of the Bot API)
-ask the assistant serving the outdoor fixture to tell them when a product is back in stock or under a
+"""End to end, watches: shoppers on Rasa's callback channel, on Telegram (a local stand-in of the Bot API) and on
+Messenger (a local stand-in of the Graph API, which can refuse a message outside its 24-hour window) ask the
+assistant serving the outdoor fixture to tell them when a product is back in stock or under a
 price; `shopbot catalog update` changes the catalog; each watch's message reaches the shopper's own
 channel through Rasa's HTTP API (trigger_intent) exactly once, with the app's own id (the callback
-receiver's recipient_id, Telegram's chat_id); a shopper of the web widget, in a real browser, sees theirs
+receiver's recipient_id, Telegram's chat_id); a Messenger user's watch that Meta refused reaches them when they
+next write; a shopper of the web widget, in a real browser, sees theirs
 when they next open the chat; the store file is read with SQL."""
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bot.cli import cli
 from bot.servers import Assistant
 from recommender import import_catalog
 from tests.test_actions import FIXTURES
-from tests.test_channels import _Recorder
+from tests.test_channels import FB_SECRET, _Recorder, hub_signature
 from tests.test_channels_telegram import BOT_NAME, SECRET, TOKEN, _BotAPI, update
 from tests.test_variants import MAPPING
 from tests.test_widget_browser import REPLY_MS, browser, demo_shop, open_chat, say  # noqa: F401  (a fixture)
@@ -44,14 +46,17 @@ def recorder(handler: type) -> tuple[ThreadingHTTPServer, threading.Thread]:
 
 @pytest.fixture(scope="module")
 def watched_shop(tmp_path_factory: pytest.TempPathFactory, store_path: Path,
-                 trained_model: Path) -> Iterator[tuple[Assistant, Path, list, list]]:
+                 trained_model: Path) -> Iterator[tuple[Assistant, Path, list, list, ThreadingHTTPServer]]:
     """The assistant serving the outdoor shop with its HTTP API on, the callback channel posting to a local
-    receiver and Telegram's Bot API a local stand-in; the catalog file and what each receiver got."""
+    receiver, Telegram's Bot API and Messenger's Graph API local stand-ins; the catalog file, what the callback
+    receiver and Telegram got, and the Graph stand-in (its ``recorded``, its ``closed`` users)."""
     folder = tmp_path_factory.mktemp("watched-shop")
     import_catalog(FIXTURES / "variants_outdoor.csv", folder / "catalog.db", mapping=MAPPING, currency="EUR",
                    progress=False)
     receiver, receiving = recorder(_Recorder)
     telegram, serving = recorder(_BotAPI)
+    graph, graphing = recorder(_Recorder)
+    graph.closed = set()  # the Messenger users whose 24-hour window the test closes
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SHOPBOT_CATALOG", str(folder / "catalog.db"))
         env.setenv("SHOPBOT_CACHE", str(folder / "cache"))
@@ -59,12 +64,14 @@ def watched_shop(tmp_path_factory: pytest.TempPathFactory, store_path: Path,
         env.setenv("TELEGRAM_API_URL", f"http://127.0.0.1:{telegram.server_address[1]}")
         for name, value in (("TELEGRAM_TOKEN", TOKEN), ("TELEGRAM_BOT_NAME", BOT_NAME),
                             ("TELEGRAM_WEBHOOK_URL", "https://bot.example.com/webhooks/telegram/webhook"),
-                            ("TELEGRAM_SECRET_TOKEN", SECRET)):
+                            ("TELEGRAM_SECRET_TOKEN", SECRET), ("FACEBOOK_VERIFY", "verify-token"),
+                            ("FACEBOOK_SECRET", FB_SECRET), ("FACEBOOK_PAGE_ACCESS_TOKEN", "page-test-token"),
+                            ("FACEBOOK_API_URL", f"http://127.0.0.1:{graph.server_address[1]}")):
             env.setenv(name, value)
         with Assistant(trained_model, log_dir=folder / "servers", enable_api=True) as bot:
             env.setenv("SHOPBOT_RASA_URL", bot.url)
-            yield bot, folder / "catalog.db", receiver.recorded, telegram.recorded
-    for server, thread in ((receiver, receiving), (telegram, serving)):
+            yield bot, folder / "catalog.db", receiver.recorded, telegram.recorded, graph
+    for server, thread in ((receiver, receiving), (telegram, serving), (graph, graphing)):
         server.shutdown()
         thread.join()
 
@@ -86,13 +93,23 @@ def on_telegram(bot: Assistant, chat_id: int, text: str) -> None:
          {"X-Telegram-Bot-Api-Secret-Token": SECRET})
 
 
+def on_messenger(bot: Assistant, user: str, text: str) -> None:
+    body = {"object": "page", "entry": [{"messaging": [{"sender": {"id": user}, "recipient": {"id": "page"},
+                                                        "message": {"mid": f"m{next(UPDATES)}", "text": text}}]}]}
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(f"{bot.url}/webhooks/facebook/webhook", data=data, headers={
+        "Content-Type": "application/json", "X-Hub-Signature": hub_signature(data)})
+    with urllib.request.urlopen(request, timeout=180):
+        pass
+
+
 def said(recorded: list, key: str, value: object) -> list[str]:
     """The texts a receiver got for one recipient."""
     return [body.get("text", "") for _, body in recorded if str(body.get(key)) == str(value)]
 
 
 def test_watches_reach_the_callback_app_and_telegram_once_each(watched_shop, store_path, tmp_path) -> None:
-    bot, catalog, callback, telegram = watched_shop
+    bot, catalog, callback, telegram, _ = watched_shop
     on_callback(bot, "alice", "show me hiking socks")
     on_callback(bot, "alice", "including out of stock")
     on_callback(bot, "alice", "tell me when the first one is back in stock")
@@ -134,7 +151,7 @@ def test_watches_reach_the_callback_app_and_telegram_once_each(watched_shop, sto
 def test_what_is_kept_is_listed_and_each_piece_can_be_removed(watched_shop, store_path) -> None:
     """Item 5: "what do you know about me?" lists likes and counts watches; "forget that I liked the first one"
     and "cancel that watch" remove just those rows."""
-    bot, _, callback, _ = watched_shop
+    bot, _, callback, _, _ = watched_shop
     for text in ("show me camping stoves", "I like the first one", "tell me when it drops under 30"):
         on_callback(bot, "bob", text)
     start = len(callback)
@@ -148,6 +165,37 @@ def test_what_is_kept_is_listed_and_each_piece_can_be_removed(watched_shop, stor
                 for table in ("feedback", "watches")]
     db.close()
     assert rows == [0, 0], callback[start:]
+
+
+def test_a_watch_messenger_refuses_after_its_24_hour_window_reaches_the_user_when_they_next_write(
+        watched_shop, store_path, tmp_path) -> None:
+    bot, catalog, _, _, graph = watched_shop
+    on_messenger(bot, "2002", "show me steel bottles")
+    on_messenger(bot, "2002", "let me know when the first one drops under 20")
+    texts = [body["message"].get("text", "") for _, body in graph.recorded if "message" in body]
+    assert any("when Insulated Steel Bottle costs €20 or less" in text and "when you next write to me" in text
+               for text in texts), texts
+
+    graph.closed.add("2002")  # a day goes by: Meta refuses what the page sends unasked
+    (tmp_path / "bottles.csv").write_text("sku,price,stock\nBOTTLE-05,19.50,\n")
+    result = CliRunner().invoke(cli, ["catalog", "update", str(tmp_path / "bottles.csv"), "--column", "id=sku",
+                                      "--db", str(catalog)])
+    assert result.exit_code == 0, result.output
+    assert "1 message of watches that came true could not be sent" in result.output, result.output
+    assert "Messenger refused it: more than 24 hours since the shopper last wrote" in result.output
+    with sqlite3.connect(store_path) as db:
+        assert db.execute("SELECT fired_at FROM watches WHERE shopper_id = 'messenger:2002'").fetchall() == [(None,)]
+    db.close()
+
+    graph.closed.clear()
+    start = len(graph.recorded)
+    on_messenger(bot, "2002", "hello again")  # the user writes: the news first, then the answer
+    sent = [(body["messaging_type"], body["message"].get("text", "")) for _, body in graph.recorded[start:]
+            if "message" in body and body["recipient"] == {"id": "2002"}]
+    assert sent[0] == ("UPDATE", "Good news: Insulated Steel Bottle now costs €19.50. Say \"add it to my cart\" to get it."), sent
+    assert len(sent) > 1 and all(kind == "RESPONSE" for kind, _ in sent[1:]), sent
+    on_messenger(bot, "2002", "thanks")
+    assert sum("Good news" in body.get("message", {}).get("text", "") for _, body in graph.recorded[start:]) == 1
 
 
 def test_a_web_shopper_sees_the_news_when_they_next_open_the_chat(browser, trained_model, tmp_path) -> None:
