@@ -25,7 +25,8 @@ _search: ProductSearch | None = None
 _vocabulary: Vocabulary | None = None
 _store: ShopStore | None = None
 _policies: dict[str, Policies | None] = {}  # a message's language -> the policies its questions are answered from
-_record_seen: int | None = None  # the forgotten-shoppers record's mtime when the served model last applied it
+_record: ForgottenShoppers | None = None  # the record of forgotten shoppers beside the store in use
+_record_seen: object = None  # the record's stamp when the served model last applied it
 
 
 def product_search() -> ProductSearch:
@@ -44,13 +45,11 @@ def product_search() -> ProductSearch:
 
 
 def _honour_record(search: ProductSearch) -> None:
-    """Drop from the served model the shoppers recorded as forgotten since it last looked (one stat)."""
+    """Drop from the served model the shoppers recorded as forgotten since it last looked (a stat of the
+    record's file, or a count of its table on PostgreSQL)."""
     global _record_seen
     record = forgotten_shoppers()
-    try:
-        changed = record.path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return
+    changed = record.stamp()
     if changed != _record_seen and search.recommender is not None:
         search.recommender.forget_shoppers(record.matcher())
     _record_seen = changed
@@ -101,9 +100,15 @@ def store() -> ShopStore:
 
 
 def forgotten_shoppers() -> ForgottenShoppers:
-    """The record of forgotten shoppers, beside the shopper store in use."""
+    """The record of forgotten shoppers, beside the shopper store in use; opened once per store (on
+    PostgreSQL, one connection that every message's look at it reuses)."""
+    global _record
     shop = _store
-    return ForgottenShoppers.beside(shop.path if shop is not None and shop.path else config.store_target())
+    where = config.forgotten_path(shop.path if shop is not None and shop.path else config.store_target())
+    record = _record
+    if record is None or record.target != where:
+        _record = record = ForgottenShoppers(where)
+    return record
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ def finish_forgets(search: ProductSearch | None = None, record: ForgottenShopper
         model.forget_shoppers(is_forgotten)
     if record.pending().get("model"):
         try:
-            if model is not None and model.path is not None:
+            if model is not None and model.path is not None and model.checkpoint_stale:  # else nothing to drop
                 model.save(model.path)
             record.done("model", is_forgotten)
         except OSError as e:
@@ -162,7 +167,7 @@ def finish_forgets(search: ProductSearch | None = None, record: ForgottenShopper
 
 def use(search: ProductSearch | None = None, shop_store: ShopStore | None = None) -> None:
     """Replace the cached services (tests inject them), or forget them (None) to rebuild on next use."""
-    global _search, _vocabulary, _store, _record_seen
+    global _search, _vocabulary, _store, _record, _record_seen
     with _lock:
-        _search, _vocabulary, _store, _record_seen = search, None, shop_store, None
+        _search, _vocabulary, _store, _record, _record_seen = search, None, shop_store, None, None
         _policies.clear()

@@ -37,13 +37,32 @@ def store_target(value: str | None = None) -> Path | str:
     return value if is_database_url(value) else Path(value or cache_dir() / "shop.db")
 
 
-def forgotten_path(store: Path | str) -> Path:
-    """The record of forgotten shoppers (recommender/store/forgotten.py): beside a SQLite store's file
-    (``shop.db`` -> ``shop.forgotten.db``); for a PostgreSQL store, <cache_dir>/shop.forgotten.db."""
+def forgotten_path(store: Path | str) -> Path | str:
+    """Where the record of forgotten shoppers (recommender/store/forgotten.py) is: a file beside a SQLite
+    store's (``shop.db`` -> ``shop.forgotten.db``); for a PostgreSQL store, that database itself (its table
+    ``forgotten_shoppers``, which every host shares), so its URL."""
     from recommender.store.dialects import is_database_url
 
-    base = cache_dir() / "shop.db" if is_database_url(store) else Path(store)
-    return base.with_name(f"{base.stem}.forgotten.db")
+    if is_database_url(store):
+        return store
+    path = Path(store)
+    return path.with_name(f"{path.stem}.forgotten.db")
+
+
+FORGET_KEY_HOWTO = 'python -c "import secrets; print(secrets.token_hex(32))"'
+
+
+def forget_key() -> bytes | None:
+    """The key of the record of forgotten shoppers in a PostgreSQL store: $SHOPBOT_FORGET_KEY, 64 hexadecimal
+    characters that every host shares; None when unset. Raises InvalidSetting for anything else (the value
+    itself is never shown: it is a secret)."""
+    raw = os.environ.get("SHOPBOT_FORGET_KEY", "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
+        raise InvalidSetting(f"SHOPBOT_FORGET_KEY is not a key ({len(raw)} characters): set 64 hexadecimal "
+                             f"characters, the same on every host; make one with {FORGET_KEY_HOWTO}")
+    return bytes.fromhex(raw)
 
 
 def cf_model_path() -> Path:

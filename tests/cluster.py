@@ -6,6 +6,7 @@ Redis lock store, with a load balancer before the action servers played by this 
 from __future__ import annotations
 
 import itertools
+import secrets
 import shutil
 import subprocess
 import threading
@@ -126,15 +127,16 @@ def cluster_running(model: Path, folder: Path, postgres: PostgresServer, redis_p
                     action_servers: int = 2) -> Iterator[Cluster]:
     """Start the replicas on new databases of ``postgres`` (the caller's environment has $PGPASSWORD and
     whatever else they need), the action servers on a copy of the set-up's files in ``folder`` (a forget
-    writes the catalog, the model and the record of forgotten shoppers there, not in var/); stop them all
-    at the end."""
+    writes the catalog and the model there, not in var/; the record of forgotten shoppers is a table of the
+    shop's database, under a key of the cluster's own); stop them all at the end."""
     conversations, shop = postgres.database(), postgres.database()
     processes: list[subprocess.Popen] = []
     balancer: Balancer | None = None
     cache = folder / "var"
     shutil.copytree(config.cache_dir(), cache, ignore=shutil.ignore_patterns(
         "pycache", "*.lock", "shop*", "conversations.db*", "secrets", "artifacts"))
-    env = {"SHOPBOT_STORE": shop, "SHOPBOT_CACHE": str(cache)}  # carts, orders, likes in PostgreSQL
+    env = {"SHOPBOT_STORE": shop, "SHOPBOT_CACHE": str(cache),  # carts, orders, likes in PostgreSQL
+           "SHOPBOT_FORGET_KEY": secrets.token_hex(32)}  # the same on every action server, as in deployment.md
     try:
         starting = []
         for n in range(action_servers):

@@ -256,6 +256,21 @@ def test_a_checkpoint_that_cannot_be_rewritten_is_retried(var: Path) -> None:
     store.close()
 
 
+def test_a_shopper_without_history_leaves_the_checkpoint_as_it_is(var: Path) -> None:
+    # issue 19: a forget by an action server rewrote the checkpoint (24 MB) even for a shopper it did not hold
+    checkpoint = var / "cf" / "shopbot.pt"
+    store, search = serve(var)
+    before = (checkpoint.stat().st_mtime_ns, checkpoint.read_bytes())
+    assert services.forget("never-bought-anything").pending == ()
+    assert (checkpoint.stat().st_mtime_ns, checkpoint.read_bytes()) == before
+    assert services.forgotten_shoppers().pending() == {}                # the model's part is done all the same
+    ForgottenShoppers.beside(var / "shop.db").add(GONE, pending=[])   # another process; dropped here in memory
+    assert not services.product_search().knows(GONE) and checkpoint.read_bytes() == before[1]
+    assert services.forget("another-newcomer").pending == ()           # the checkpoint now holds a dropped history
+    assert GONE.encode() not in checkpoint.read_bytes() and search.knows("u2")
+    store.close()
+
+
 def test_a_shopper_forgotten_by_another_process_is_not_served_here(var: Path) -> None:
     store, search = serve(var)
     assert services.product_search().knows(GONE)

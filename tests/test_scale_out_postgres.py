@@ -100,6 +100,7 @@ def test_one_conversation_through_every_pair_of_replicas_stays_consistent_in_pos
     assert "deleted" in text(send("yes")).lower()
     assert rows_naming(cluster.shop, sender) == []  # nothing of theirs in the shopper store,
     assert sql(cluster.conversations, "SELECT count(*) FROM events WHERE sender_id = ?", [sender]) == [(0,)]
+    assert sql(cluster.shop, "SELECT count(*) FROM forgotten_shoppers") == [(1,)]  # the record: one keyed hash
 
 
 def test_a_rasa_replica_killed_mid_burst_loses_no_conversation_and_no_cart_line(cluster: Cluster) -> None:

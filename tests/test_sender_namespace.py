@@ -28,9 +28,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fbmessenger import MessengerClient
 from playwright.sync_api import expect
-from rasa.core.channels import facebook as facebook_channel
 from rasa.core.channels.channel import UserMessage, register
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -99,12 +97,7 @@ def server(api, bot_api, monkeypatch) -> dict[str, Any]:
     """Every channel of credentials.yml on one app: {"app", "agent", "api": the Slack and Messenger
     calls, "telegram": the Bot API calls}."""
 
-    class LocalMessengerClient(MessengerClient):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.graph_url = api[0]
-
-    monkeypatch.setattr(facebook_channel, "MessengerClient", LocalMessengerClient)
+    monkeypatch.setenv("FACEBOOK_API_URL", api[0])
     monkeypatch.setattr(LocalSlack, "api_url", api[0])
     Sanic.test_mode = True
     app = Sanic(f"senders-{uuid.uuid4().hex}")

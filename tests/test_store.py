@@ -525,7 +525,7 @@ def test_the_configured_store(monkeypatch, tmp_path: Path) -> None:
     assert config.store_target(str(tmp_path / "given.db")) == tmp_path / "given.db"  # a command's --store first
     monkeypatch.setenv("SHOPBOT_STORE", "postgresql://shopbot@db.internal:5432/shop")
     assert config.store_target() == "postgresql://shopbot@db.internal:5432/shop"  # a URL, not a path
-    assert config.forgotten_path(config.store_target()) == tmp_path / "shop.forgotten.db"
+    assert config.forgotten_path(config.store_target()) == config.store_target()  # a table of that database
 
 
 # -- shopbot metrics --------------------------------------------------------------------------

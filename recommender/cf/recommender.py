@@ -75,6 +75,7 @@ class CFRecommender:
         self.fingerprint = ""
         self.log = TrainLog()
         self.path: Path | None = None  # the checkpoint this model was loaded from or last saved to
+        self.checkpoint_stale = False  # that checkpoint still holds histories dropped since (forget_shoppers)
 
     # ---- fitting ------------------------------------------------------------------------------
 
@@ -147,6 +148,7 @@ class CFRecommender:
         for row in rows:
             self.shopper_ids[row] = ""
             self.histories[row] = np.zeros(0, dtype=np.int64)
+        self.checkpoint_stale = self.checkpoint_stale or bool(rows)
         if rows and isinstance(self.model, MatrixFactorization):
             with torch.no_grad():
                 self.model.user_emb.weight[[r for r in rows if r < self.config.n_users]] = 0.0
@@ -320,7 +322,7 @@ class CFRecommender:
             torch.save(checkpoint, fh)
             if mode is not None:
                 os.chmod(tmp, mode)
-        self.path = path
+        self.path, self.checkpoint_stale = path, False
         return path
 
     @classmethod

@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = "5"  # meta key "store_schema_version"; also tells a store from a catalog file
 BUSY_TIMEOUT_S = 10.0  # how long a write waits for another process's transaction
 _ELSEWHERE = "Set SHOPBOT_STORE to another file or database URL."
+# on PostgreSQL, the record of forgotten shoppers (recommender/store/forgotten.py) is a table of the store's
+# database; it may be written before the store is first opened, and is no other program's table
+FORGOTTEN_TABLE = "forgotten_shoppers"
 
 # the cart changes each message made, so a replayed message (a retry after a crash) changes nothing
 _CART_CHANGES = """CREATE TABLE cart_changes (
@@ -145,6 +148,18 @@ class StoreFile:
         return cls._prepared(conn, SQLITE, path, clock, str(path))
 
     @classmethod
+    def beside_store(cls, url: str) -> Self:
+        """A connection to the PostgreSQL database at ``url`` that leaves its tables as they are: the store's are
+        neither created nor checked (for the record of forgotten shoppers, which lives there too)."""
+        from recommender.store.postgres import connect
+
+        conn, where = connect(url)
+        database = cls(conn, POSTGRES, None, where=where, reconnect=lambda: connect(url)[0])
+        for statement in POSTGRES.on_open:
+            database._execute(statement)
+        return database
+
+    @classmethod
     def _prepared(cls, conn: Any, dialect: Dialect, path: Path | None, clock: Clock, where: str,
                   reconnect: Callable[[], Any] | None = None) -> Self:
         try:
@@ -163,7 +178,7 @@ class StoreFile:
             self._execute(statement)
         version = None
         with self._write():  # checked before anything changes the file: it may be the catalog
-            tables = {row[0] for row in self._rows(self.dialect.tables)}
+            tables = {row[0] for row in self._rows(self.dialect.tables)} - {FORGOTTEN_TABLE}
             if not tables:
                 for statement in _SCHEMA:
                     self._execute(self.dialect.ddl(statement))
@@ -271,10 +286,14 @@ class StoreFile:
         with self._lock:
             return self._cursor(sql, params).rowcount
 
-    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement for each row of parameters (the caller holds a transaction)."""
-        if rows:
-            self.conn.cursor().executemany(self.dialect.sql(sql), rows)
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement for each row of parameters (the caller holds a transaction); returns the rows it
+        changed."""
+        if not rows:
+            return 0
+        cursor = self.conn.cursor()
+        cursor.executemany(self.dialect.sql(sql), rows)
+        return cursor.rowcount
 
     def _now(self, at: datetime | None = None) -> str:
         return _iso(at or self.clock())
