@@ -1,6 +1,7 @@
 """Ways of answering shop-policy questions compared (issue 21, item 2): which section answers a question, and
-when to say "I don't know" instead. Research only: the assistant still uses recommender/policies.py's method
-(the first row; bench/policies.py measures it at the assistant's own floors).
+when to say "I don't know" instead. The assistant answers with BEST (recommender/policies.py, whose ``Scoring``
+this bench varies; bench/policies.py measures it at the assistant's own floors); the first row is the simple way
+it used before.
 
 Data: bench/policies.py's two shops (``SHOPS``: the demo shop and Voltio), each with an English policy file, its
 Chinese translation, and shoppers' questions in both languages, each with the section that answers it or none.
@@ -26,7 +27,7 @@ lacks counted with the highest idf); terms: English words minus stop words, crud
 character bigrams of Chinese runs (recommender/text/lexical.py).
 
 Methods (English encoder / Chinese encoder; a section's score, then the confidence):
-- current: MiniLM / USE, max_e(i), the top section's (recommender/policies.py's method, floor tuned here);
+- before: MiniLM / USE, max_e(i), the top section's (the assistant's method before BEST, floor tuned here);
 - USE / USE; e5q / e5q; e5p / e5p: the same with another encoder;
 - MiniLM / USE, the mean of a section's two best cosines among its passage and sentences;
 - MiniLM / USE, max_e(i), the top score minus the second;
@@ -85,7 +86,7 @@ from sklearn.preprocessing import StandardScaler
 
 from _common import load_average, machine_header  # bench/_common.py, next to this file
 from policies import SHOPS, Shop, read_questions  # bench/policies.py: its shops and questions
-from recommender.policies import Passage, split_passages, translation
+from recommender.policies import SCORING, Cosines, Passage, Scoring, split_passages, translation
 from recommender.text.lexical import Bm25, terms
 from recommender.text.encoder import TextEncoder
 from recommender.text.multilingual import E5Encoder, MultilingualEncoder
@@ -245,38 +246,50 @@ RANK = {"en": ["mini", "e5p"], "zh": ["use", "e5p"]}
 VOTERS = {"en": ["mini", "use", "e5p"], "zh": ["use", "e5p"]}
 
 
-def ranked(case: Case, alpha: float = 0.3, beta: float = 0.3, bmw: float = 0.2,
+def cosines(case: Case, encoder: str) -> Cosines:
+    """(Q, P) each question's cosines with each section by ``encoder``, as recommender.policies reads them."""
+    every = case.asked[encoder] @ case.texts[encoder].T
+    return Cosines(every[:, case.is_passage], case.asked[encoder] @ case.headings[encoder].T,
+                   section_scores(case, encoder))
+
+
+def ranked(case: Case, scoring: Scoring = SCORING,
            rank: dict[str, list[str]] = RANK) -> tuple[np.ndarray, np.ndarray]:
     """(R, BM25n), each (Q, P): R_i = mean_e [alpha*cos_e(q,passage_i) + (1-alpha)*max(cos_e(q,passage_i),
-    max_j cos_e(q,sent_ij)) + beta*cos_e(q,heading_i)] + bmw*BM25n_i."""
+    max_j cos_e(q,sent_ij)) + beta*cos_e(q,heading_i)] + bmw*BM25n_i (``Scoring.rank``)."""
     lexical = bm25(case)
-    names = rank[case.language]
-    return sum(section_scores(case, e, alpha, beta) for e in names) / len(names) + bmw * lexical, lexical
+    return scoring.rank([cosines(case, e) for e in rank[case.language]], lexical), lexical
 
 
 def agreement(case: Case, chosen: np.ndarray, lexical: np.ndarray,
               voters: dict[str, list[str]] = VOTERS) -> np.ndarray:
     """(Q,) the mean over the voters (each encoder's plain max score, and BM25n) of 1 / the rank of ``chosen``."""
-    questions = np.arange(len(case.questions))
+    return Scoring.agreement(chosen, [section_scores(case, e) for e in voters[case.language]] + [lexical])
+
+
+def best_confidence(case: Case, chosen: np.ndarray, lexical: np.ndarray, scoring: Scoring = SCORING,
+                    voters: dict[str, list[str]] = VOTERS, pairs: bool = False) -> np.ndarray:
+    """(Q,) BEST's confidence in the ``chosen`` sections: e5p's max cosine (with ``pairs``, also over each two
+    consecutive sentences) + agreement_weight x ``agreement`` (``Scoring.confidence``)."""
+    e5 = section_scores(case, "e5p")
     votes = [section_scores(case, e) for e in voters[case.language]] + [lexical]
-    return np.mean([1.0 / ((v > v[questions, chosen][:, None]).sum(1) + 1) for v in votes], 0)
+    return scoring.confidence(chosen, [np.maximum(e5, case.pairs) if pairs else e5], votes)
 
 
-def hybrid(refuse: str = "rank", gamma: float = 0.02, alpha: float = 0.3, beta: float = 0.3, bmw: float = 0.2,
+def hybrid(refuse: str = "rank", gamma: float = SCORING.agreement_weight, alpha: float = SCORING.passage_mix,
+           beta: float = SCORING.heading_weight, bmw: float = SCORING.lexical_weight,
            voters: dict[str, list[str]] = VOTERS, rank: dict[str, list[str]] = RANK, pairs: bool = False) -> Method:
     """Rank by R (``ranked``). Refuse on: 'rank' -> max R; 'e5' -> e5 (passage-prefixed) max cosine of the chosen
-    section t; 'e5+agree' -> that + gamma * ``agreement``. ``pairs``: e5's max also over each two consecutive
-    sentences of the section."""
+    section t; 'e5+agree' -> that + gamma * ``agreement`` (recommender.policies' ``Scoring.confidence``).
+    ``pairs``: e5's max also over each two consecutive sentences of the section."""
+    scoring = Scoring(alpha, beta, bmw, gamma if refuse == "e5+agree" else 0.0)
+
     def run(case: Case, _other: Case) -> Choice:
-        scores, lexical = ranked(case, alpha, beta, bmw, rank)
-        chosen, questions = scores.argmax(1), np.arange(len(case.questions))
+        scores, lexical = ranked(case, scoring, rank)
+        chosen = scores.argmax(1)
         if refuse == "rank":
             return chosen, scores.max(1)
-        e5 = section_scores(case, "e5p")
-        conf = (np.maximum(e5, case.pairs) if pairs else e5)[questions, chosen]
-        if refuse == "e5+agree":
-            conf = conf + gamma * agreement(case, chosen, lexical, voters)
-        return chosen, conf
+        return chosen, best_confidence(case, chosen, lexical, scoring, voters, pairs)
 
     def used(language: str) -> list[str]:
         extra = ({"e5p"} if refuse != "rank" else set()) | (set(voters[language]) if refuse == "e5+agree" else set())
@@ -349,8 +362,7 @@ def learned_ranker() -> Method:
         asked = section_features(case)
         chosen = model.decision_function(scale.transform(asked.reshape(-1, asked.shape[2]))).reshape(
             asked.shape[:2]).argmax(1)
-        conf = section_scores(case, "e5p")[np.arange(len(case.questions)), chosen]
-        return chosen, conf + 0.02 * agreement(case, chosen, bm25(case))
+        return chosen, best_confidence(case, chosen, bm25(case))
     return Method(run, {language: sorted(set(FILE_ENCODERS[language]) - {"e5q"}) for language in LANGUAGES})
 
 
@@ -358,7 +370,7 @@ def methods() -> tuple[list[tuple[str, Method]], list[tuple[str, Method]], list[
     """The table's rows in order: the methods, the ablations of the last one (BEST), and what was tried after it."""
     three, two, chinese = ["mini", "use", "e5p"], ["mini", "e5p"], ["use", "e5p"]
     compared = [
-        ("current: MiniLM (en) / USE (zh), max(passage, sentences)", plain("mini", "use")),
+        ("before: MiniLM (en) / USE (zh), max(passage, sentences)", plain("mini", "use")),
         ("USE / USE, max", plain("use", "use")),
         ("e5 as wrapped (texts 'query:') / same, max", plain("e5q", "e5q")),
         ("e5 with 'passage:' texts / same, max", plain("e5p", "e5p")),
@@ -467,7 +479,7 @@ def encoding_line(encoders: Encoders) -> str:
 
 def summary(rows: list[Row], ablations: list[Row], tried: list[Row]) -> str:
     """What the table shows, from its figures."""
-    current, base = rows[0], rows[-1]
+    before, base = rows[0], rows[-1]
     best = max(rows + tried, key=lambda r: r.worst)
     met = [r.name for r in rows + ablations + tried if r.worst >= TARGET]
     verdict = (f"Reaching the target (>= {TARGET} in all eight figures): {'; '.join(met)}." if met else
@@ -478,8 +490,8 @@ def summary(rows: list[Row], ablations: list[Row], tried: list[Row]) -> str:
     after = (f"raising the worst figure: {'; '.join(beaten)}" if beaten else
              f"none raises the worst figure (theirs: {', '.join(f'{r.worst:.3f}' for r in tried)})")
     return (f"{verdict} The highest worst figure is {best.worst:.3f} ({best.name}; {best.where}), against "
-            f"{current.worst:.3f} for the assistant's method ({current.where}), at {best.ms['en']:.1f} / "
-            f"{best.ms['zh']:.1f} ms per question instead of {current.ms['en']:.1f} / {current.ms['zh']:.1f}. "
+            f"{before.worst:.3f} for the assistant's method before it ({before.where}), at {best.ms['en']:.1f} / "
+            f"{best.ms['zh']:.1f} ms per question instead of {before.ms['en']:.1f} / {before.ms['zh']:.1f}. "
             f"Of the ablations of \"{base.name}\", {ablated}. Of the ways tried after it, {after}. The constants "
             "were chosen with both shops in view (only the floors, and the fitted models, come from the other shop), "
             "so these figures are optimistic for a third shop.")

@@ -10,11 +10,11 @@ and questions in English and Chinese; bench/policies.py measures it at the floor
 sentence encoders read the file (``readers``): each embeds every passage (its heading, ": ", its text),
 every sentence and every heading. For a question, an encoder's score of a section is its best cosine
 among the passage and its sentences (``best``). The sections are ranked by the mean over the ranking
-encoders of ``PASSAGE_MIX`` x the passage's cosine + (1 - ``PASSAGE_MIX``) x ``best`` + ``HEADING_WEIGHT``
-x the heading's cosine, plus ``LEXICAL_WEIGHT`` x the section's BM25 (``recommender.text.lexical``). The
+encoders of ``passage_mix`` x the passage's cosine + (1 - ``passage_mix``) x ``best`` + ``heading_weight``
+x the heading's cosine, plus ``lexical_weight`` x the section's BM25 (``recommender.text.lexical``). The
 top section answers when its confidence reaches the floor: the judging encoder's ``best`` of it (e5,
-whose cosines mean the same from one file to another), plus ``AGREEMENT_WEIGHT`` x the mean of 1 / its
-rank by each encoder's ``best`` and by BM25 (a section every reading puts first is surer). Below the
+whose cosines mean the same from one file to another), plus ``agreement_weight`` x the mean of 1 / its
+rank by each encoder's ``best`` and by BM25 (a section every reading puts first is surer): ``Scoring``. Below the
 floor, the caller says it does not know. The answer quotes the section's sentences closest to the
 question (at most ``QUOTE_SENTENCES``, in the passage's order). Each encoder's vectors are cached by the
 texts they embed, so they are rebuilt only when the file (or how it is split) changes.
@@ -37,8 +37,8 @@ from recommender.text.encoder import Encoder, TextEncoder
 from recommender.text.lexical import Bm25
 from recommender.text.multilingual import E5Encoder, MultilingualEncoder
 
-__all__ = ["CROSS_LINGUAL_FLOOR", "ENGLISH_FLOOR", "MULTILINGUAL_FLOOR", "Passage", "Policies", "PolicyAnswer",
-           "PolicyFileError", "Reader", "readers", "split_passages", "translation"]
+__all__ = ["CROSS_LINGUAL_FLOOR", "ENGLISH_FLOOR", "MULTILINGUAL_FLOOR", "Cosines", "Passage", "Policies",
+           "PolicyAnswer", "PolicyFileError", "Reader", "Scoring", "readers", "split_passages", "translation"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ logger = logging.getLogger(__name__)
 ENGLISH_FLOOR = 0.863
 MULTILINGUAL_FLOOR = 0.901
 CROSS_LINGUAL_FLOOR = 0.815
-PASSAGE_MIX, HEADING_WEIGHT, LEXICAL_WEIGHT, AGREEMENT_WEIGHT = 0.3, 0.3, 0.2, 0.02
 QUOTE_SENTENCES = 2
 MAX_BYTES = 1_000_000  # a policy file is a page of text, not a book
 _SECTION = re.compile(r"^##(?!#)\s*(.+?)\s*#*\s*$", re.M)
@@ -128,13 +127,50 @@ def readers(language: str | None) -> list[Reader]:
 
 
 @dataclass(frozen=True)
-class _Cosines:
-    """One reader's cosines of a question with each section (P,): its passage, its heading, and its best."""
+class Cosines:
+    """One reader's cosines of a question with each section (..., P): its passage, its heading, and its best
+    (the max over the passage and its sentences). The leading axes are the questions' (none for one)."""
 
     passage: np.ndarray
     heading: np.ndarray
-    best: np.ndarray  # max over the passage and its sentences
-    texts: np.ndarray  # (P + S,) every text: each passage, then its sentences
+    best: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How the sections are ranked for a question and how sure the top one is (the module's docstring), on the
+    readers' ``Cosines`` of one question or of many (bench/policy_methods.py varies the weights)."""
+
+    passage_mix: float = 0.3
+    heading_weight: float = 0.3
+    lexical_weight: float = 0.2
+    agreement_weight: float = 0.02
+
+    def rank(self, ranking: Sequence[Cosines], lexical: np.ndarray) -> np.ndarray:
+        """(..., P) each section's score by the ranking readers' cosines and its BM25 (``lexical``)."""
+        mixed = [self.passage_mix * c.passage + (1 - self.passage_mix) * c.best + self.heading_weight * c.heading
+                 for c in ranking]
+        return sum(mixed) / len(mixed) + self.lexical_weight * lexical
+
+    def confidence(self, top: np.ndarray | int, judged: Sequence[np.ndarray], votes: Sequence[np.ndarray]
+                   ) -> np.ndarray:
+        """(...) how sure the section ``top`` (...) is: the mean of the ``judged`` scores (..., P) of it, plus
+        ``agreement_weight`` x its ``agreement``."""
+        judged_top = np.mean([_of(scores, top) for scores in judged], 0)
+        return judged_top + self.agreement_weight * self.agreement(top, votes)
+
+    @staticmethod
+    def agreement(top: np.ndarray | int, votes: Sequence[np.ndarray]) -> np.ndarray:
+        """(...) the mean over the ``votes`` (..., P) of 1 / the rank each gives the section ``top`` (...)."""
+        return np.mean([1.0 / (1 + (v > _of(v, top)[..., None]).sum(-1)) for v in votes], 0)
+
+
+def _of(scores: np.ndarray, top: np.ndarray | int) -> np.ndarray:
+    """(...) the score (..., P) of the section ``top`` (...)."""
+    return np.take_along_axis(scores, np.expand_dims(top, -1), -1)[..., 0]
+
+
+SCORING = Scoring()  # the weights measured best (bench/policy_methods.py)
 
 
 class Policies:
@@ -187,31 +223,28 @@ class Policies:
 
     def answer(self, question: str) -> PolicyAnswer | None:
         """The section that answers ``question`` with the sentences to quote; None below the floor."""
-        cosines = [self._cosines(reader, vectors, question) for reader, vectors in self.readings]
-        ranking = [c for c, (reader, _) in zip(cosines, self.readings) if reader.ranks]
+        texts = [vectors @ reader.questions.encode([question])[0] for reader, vectors in self.readings]
+        cosines = [self._cosines(cosine) for cosine in texts]
+        ranks = [reader.ranks for reader, _ in self.readings]
         lexical = self._lexical.scores(question)
-        rank = sum(PASSAGE_MIX * c.passage + (1 - PASSAGE_MIX) * c.best + HEADING_WEIGHT * c.heading
-                   for c in ranking) / len(ranking) + LEXICAL_WEIGHT * lexical
-        top = int(rank.argmax())
-        votes = [c.best for c in cosines] + [lexical]
-        agreement = np.mean([1.0 / (1 + np.count_nonzero(v > v[top])) for v in votes])
-        judged = [c.best[top] for c, (reader, _) in zip(cosines, self.readings) if reader.judges]
-        confidence = float(np.mean(judged) + AGREEMENT_WEIGHT * agreement)
+        top = int(SCORING.rank([c for c, r in zip(cosines, ranks) if r], lexical).argmax())
+        judged = [c.best for c, (reader, _) in zip(cosines, self.readings) if reader.judges]
+        confidence = float(SCORING.confidence(top, judged, [c.best for c in cosines] + [lexical]))
         if confidence < self.floor:
             return None
-        closeness = sum(c.texts for c in ranking)
+        closeness = sum(t[:len(self._owner)] for t, r in zip(texts, ranks) if r)
         mine = np.flatnonzero((self._owner == top) & ~self._is_passage)
         chosen = sorted(mine[np.argsort(-closeness[mine], kind="stable")[:QUOTE_SENTENCES]])
         sentences = self.passages[top].sentences
         return PolicyAnswer(self.passages[top].section, _joined([sentences[int(j - mine[0])] for j in chosen]),
                             confidence)
 
-    def _cosines(self, reader: Reader, vectors: np.ndarray, question: str) -> _Cosines:
-        cosine = vectors @ reader.questions.encode([question])[0]
+    def _cosines(self, cosine: np.ndarray) -> Cosines:
+        """A question's cosines with each section, from its cosines (P + S + P,) with every text embedded."""
         texts, heading = cosine[:len(self._owner)], cosine[len(self._owner):]
         best = np.full(len(self.passages), -1.0)
         np.maximum.at(best, self._owner, texts)
-        return _Cosines(texts[self._is_passage], heading, best, texts)
+        return Cosines(texts[self._is_passage], heading, best)
 
 
 def _vectors(encoder: Encoder, texts: list[str], cache_dir: Path) -> np.ndarray:
