@@ -11,14 +11,19 @@ Only the Rasa server may call it: every request but ``GET /health`` and the shop
 var/secrets/SHOPBOT_ACTION_TOKEN, where the Rasa server's start in `bot.servers` finds it too):
 
     SANIC_HOST=127.0.0.1 .venv/bin/python -m bot.action_server --port 5055
+
+rasa-sdk runs the actions on its event loop: one that blocks (a lock, a socket) stops every request, so a loop
+that does not come round for ``BLOCKED_LOOP_S`` has every thread's stack written to the log (``BlockedLoopDump``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import faulthandler
 import logging
 import sqlite3
-
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 import click
 import pluggy
@@ -32,6 +37,7 @@ from recommender import ShopbotError
 logger = logging.getLogger(__name__)
 
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
+BLOCKED_LOOP_S = 20.0  # an event loop blocked this long is logged with the stacks (the Rasa server's turn limit: 60 s)
 
 
 class RequireToken:
@@ -59,6 +65,29 @@ class RequireToken:
         logger.warning("a request to %s was refused: missing or wrong action token", request.path)
         return response.json({"error": "A valid 'Authorization: Bearer <action token>' header is required."},
                              status=403)
+
+
+class BlockedLoopDump:
+    """A rasa-sdk plugin: when the server's event loop does not come round for ``seconds`` (an action blocking
+    it: rasa-sdk runs our actions on the loop), every thread's Python stack is written to ``file`` (the log),
+    once per block: file, line and function names only, never values. (The PostgreSQL failover test once saw
+    an action server silent for 60 s; this says where it was.)"""
+
+    def __init__(self, seconds: float, file: TextIO = sys.stderr) -> None:
+        self.seconds, self.file = seconds, file
+
+    @hookimpl
+    def attach_sanic_app_extensions(self, app: Sanic) -> None:
+        app.add_task(self.watch())
+
+    async def watch(self) -> None:
+        """Re-arm faulthandler's timer several times within ``seconds`` while the loop runs; cancel it at the end."""
+        try:
+            while True:
+                faulthandler.dump_traceback_later(self.seconds, exit=False, file=self.file)
+                await asyncio.sleep(self.seconds / 4)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
 
 
 def load() -> None:
@@ -95,6 +124,7 @@ def main(port: int, debug: bool) -> None:
     try:
         plugin_manager().register(RequireToken(settings.secret("SHOPBOT_ACTION_TOKEN")))
         plugin_manager().register(orders_api.OrdersApi(settings.secret("SHOPBOT_ORDERS_TOKEN")))
+        plugin_manager().register(BlockedLoopDump(BLOCKED_LOOP_S))
         load()
     except ShopbotError as e:
         raise click.ClickException(str(e)) from e

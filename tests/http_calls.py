@@ -28,17 +28,39 @@ def call(url: str, body: bytes | None = None, authorization: str | None = None) 
         return error.code, json.loads(error.read())
 
 
-def served(app: Sanic, calls: Callable[[str], list[tuple[int, Any]]]) -> list[tuple[int, Any]]:
-    """Serve ``app`` on a real Sanic server on a free local port; what ``calls(its URL)`` got from it."""
+def served(app: Sanic, calls: Callable[[str], list[tuple[int, Any]]], listeners: bool = False
+           ) -> list[tuple[int, Any]]:
+    """Serve ``app`` on a real Sanic server on a free local port; what ``calls(its URL)`` got from it. With
+    ``listeners``, the app's server-start and -stop listeners run too (its tasks added before it started)."""
     async def run() -> list[tuple[int, Any]]:
         sock = socket.socket()
         sock.bind((HOST, 0))
         server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
         await server.startup()
+        if listeners:
+            await server.before_start()
+            await server.after_start()
         try:
             return await asyncio.to_thread(calls, f"http://{HOST}:{sock.getsockname()[1]}")
         finally:
+            if listeners:
+                await server.before_stop()
             server.close()
             await server.wait_closed()
+            if listeners:
+                await server.after_stop()
 
     return asyncio.run(run())
+
+
+def action_call(action: str, sender: str) -> bytes:
+    """The body Rasa posts to the action server to run ``action`` for ``sender`` (Rasa's own format)."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+
+    from recommender import config
+
+    domain = Domain.load(str(config.REPO_ROOT / "domain.yml"))
+    tracker = DialogueStateTracker(sender, domain.slots)
+    return json.dumps({"next_action": action, "sender_id": sender, "version": "3.6.21",
+                       "tracker": tracker.current_state(EventVerbosity.ALL), "domain": domain.as_dict()}).encode()

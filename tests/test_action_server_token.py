@@ -10,14 +10,11 @@ records its runs; the slow one starts the real action server process and calls a
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.utils.endpoints import read_endpoint_config
 from rasa_sdk import Action
 from rasa_sdk.endpoint import create_app
@@ -25,8 +22,7 @@ from sanic import Sanic
 
 from bot.action_server import RequireToken
 from bot.servers import HOST, endpoints_for, free_port, start_action_server, stop
-from recommender import config
-from tests.http_calls import call, served
+from tests.http_calls import action_call, call, served
 
 TOKEN = "a-test-action-token"
 RUNS: list[str] = []
@@ -41,14 +37,6 @@ class ActionRecordRun(Action):
     def run(self, dispatcher: Any, tracker: Any, domain: Any) -> list[dict]:
         RUNS.append(tracker.sender_id)
         return []
-
-
-def action_call(action: str, sender: str) -> bytes:
-    """The body Rasa posts to the action server to run `action` for `sender` (Rasa's own format)."""
-    domain = Domain.load(str(config.REPO_ROOT / "domain.yml"))
-    tracker = DialogueStateTracker(sender, domain.slots)
-    return json.dumps({"next_action": action, "sender_id": sender, "version": "3.6.21",
-                       "tracker": tracker.current_state(EventVerbosity.ALL), "domain": domain.as_dict()}).encode()
 
 
 REFUSED = [None, "Bearer wrong", f"Bearer {TOKEN}x", TOKEN, f"Basic {TOKEN}"]
