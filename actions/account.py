@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services, slots
 from actions.cards import button_choices, custom_payload
 from actions.failures import ApologisingAction
+from actions.policies import answered_from_policies
 from recommender.i18n.messages import N_, join, language_names, offered, translate
 
 logger = logging.getLogger(__name__)
@@ -112,12 +113,15 @@ class ActionHumanHandoff(ApologisingAction):
 
 
 class ActionClarify(ApologisingAction):
-    """nlu_fallback: ask which of the likeliest meanings was meant, as buttons (never a dead end)."""
+    """nlu_fallback: the shop's policies' answer when they have one (``answered_from_policies``), else ask
+    which of the likeliest meanings was meant, as buttons (never a dead end)."""
 
     def name(self) -> str:
         return "action_clarify"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        if answered_from_policies(dispatcher, tracker, unplaced=True):
+            return []
         ranking = tracker.latest_message.get("intent_ranking") or []
         intents = [r.get("name") for r in ranking if r.get("name") in CHOICES][:MAX_CHOICES]
         if "search_products" not in intents:

@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services, slots
 from actions.failures import ApologisingAction
+from actions.policies import answered_from_policies
 from recommender import Catalog, format_price
 from recommender.i18n.messages import N_, join, translate
 
@@ -155,11 +156,13 @@ class ActionHelp(ApologisingAction):
 
 
 class ActionOutOfScope(ApologisingAction):
-    """out_of_scope: not shopping; say what the shop sells and ask what they are shopping for."""
+    """out_of_scope: the shop's policies' answer when they have one (``answered_from_policies``: "what time do
+    you close"), else not shopping: say what the shop sells and ask what they are shopping for."""
 
     def name(self) -> str:
         return "action_out_of_scope"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-        dispatcher.utter_message(text=words_of(services.catalog(), tracker.get_slot(slots.LANGUAGE)).out_of_scope())
+        if not answered_from_policies(dispatcher, tracker, unplaced=True):
+            dispatcher.utter_message(text=words_of(services.catalog(), tracker.get_slot(slots.LANGUAGE)).out_of_scope())
         return []

@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import urllib.error
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -242,6 +243,21 @@ def test_a_question_about_the_shops_policies_is_answered_from_its_policy_file(as
     assert "30" in reply_text(assistant.send("e2e-policy", "how long do I have to return something?"))
     unknown = assistant.send("e2e-policy", "do you have a loyalty program?")
     assert reply_text(unknown) in domain_texts("utter_policy_unknown"), unknown
+
+
+def test_a_question_the_nlu_reads_as_out_of_scope_is_still_answered_from_the_policy_file(
+        assistant: Assistant, shared_state: Path) -> None:
+    """The shop's opening hours are its own: the NLU's shop-neutral examples read "what time do you close" as out of
+    scope, and the policy file answers it; "包裹里东西少了" is not understood, and answered."""
+    replies = {text: reply_text(assistant.send("e2e-policy-unplaced", text))
+               for text in ("what time do you close", "包裹里东西少了", "can you book me a flight to Paris?")}
+    with closing(sqlite3.connect(shared_state / "conversations.db")) as db:
+        intents = dict(db.execute("SELECT json_extract(data, '$.text'), intent_name FROM events "
+                                  "WHERE sender_id = ? AND type_name = 'user'", ("e2e-policy-unplaced",)))
+    assert intents["what time do you close"] == "out_of_scope" and intents["包裹里东西少了"] == "nlu_fallback"
+    assert replies["what time do you close"].startswith('From our Contact and opening hours policy: "'), replies
+    assert replies["包裹里东西少了"].startswith("根据本店的“商品损坏或发错”政策：“"), replies
+    assert "policy" not in replies["can you book me a flight to Paris?"], replies
 
 
 def orders_api(assistant: Assistant, order_id: str, status: str, note: str | None = None) -> dict:

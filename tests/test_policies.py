@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.account import ActionClarify
 from actions.policies import ActionAnswerPolicy
+from actions.shop import ActionOutOfScope
 from recommender import config
 from recommender.policies import Policies, PolicyFileError, Reader, split_passages, translation
 from recommender.text.encoder import TextEncoder
@@ -127,11 +129,13 @@ def test_the_demo_policies_are_the_demo_catalogs_and_a_shop_names_its_own(monkey
     assert config.policies_path(str(config.SHIPPED_PRODUCTS)) is None
 
 
-def ask(text: str, language: str = "en") -> dict:
-    latest = {"text": text, "intent": {"name": "ask_policy", "confidence": 0.9}, "entities": []}
+def ask(text: str, language: str = "en", action: Action = ActionAnswerPolicy(), intent: str = "ask_policy") -> dict:
+    """The one message ``action`` answers ``text`` with, the NLU having read it as ``intent``."""
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
+              "intent_ranking": [{"name": intent, "confidence": 0.9}]}
     dispatcher = CollectingDispatcher()
-    ActionAnswerPolicy().run(dispatcher, Tracker("s", {**EMPTY_SLOTS, "language": language}, latest, [], False, None,
-                                                 {}, "action_listen"), DOMAIN)
+    action.run(dispatcher, Tracker("s", {**EMPTY_SLOTS, "language": language}, latest, [], False, None, {},
+                                   "action_listen"), DOMAIN)
     [message] = dispatcher.messages
     return message
 
@@ -147,6 +151,24 @@ def test_the_action_quotes_the_section_or_offers_a_person(monkeypatch, shop, tmp
     monkeypatch.setenv("SHOPBOT_POLICIES", "none")                       # a shop without a policy file
     for _ in injected(shop, tmp_path):
         assert ask("do you ship to canada?")["response"] == "utter_policy_unknown"
+
+
+@pytest.mark.parametrize("action,intent,otherwise", [(ActionOutOfScope(), "out_of_scope", "text"),
+                                                      (ActionClarify(), "nlu_fallback", "utter_clarify")])
+def test_a_message_the_nlu_could_not_place_is_answered_from_the_policies_when_they_answer_it(
+        monkeypatch, shop, tmp_path, action, intent, otherwise):
+    """Out of scope or not understood ("what time do you close": the NLU's examples are any shop's, the opening
+    hours this shop's): the section quoted; else the action's own reply."""
+    monkeypatch.setenv("SHOPBOT_POLICIES", str(DEMO))
+    for _ in injected(shop, tmp_path):
+        answer = ask("what time do you close", action=action, intent=intent)
+        assert (answer["response"], answer["section"]) == ("utter_policy_answer", "Contact and opening hours")
+        assert ask("包裹里东西少了", "zh", action, intent)["section"] == "商品损坏或发错"
+        unplaced = ask("can you book me a flight to Paris?", action=action, intent=intent)
+        assert unplaced.get("response") != "utter_policy_answer" and (unplaced.get("response") or "text") == otherwise
+    monkeypatch.setenv("SHOPBOT_POLICIES", "none")                       # a shop without a policy file
+    for _ in injected(shop, tmp_path):
+        assert (ask("what time do you close", action=action, intent=intent).get("response") or "text") == otherwise
 
 
 def test_an_unreadable_cache_file_is_encoded_again(tmp_path):
