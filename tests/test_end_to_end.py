@@ -247,16 +247,16 @@ def test_a_question_about_the_shops_policies_is_answered_from_its_policy_file(as
 
 def test_a_question_the_nlu_reads_as_out_of_scope_is_still_answered_from_the_policy_file(
         assistant: Assistant, shared_state: Path) -> None:
-    """The shop's opening hours are its own: the NLU's shop-neutral examples read "what time do you close" as out of
-    scope, and the policy file answers it; "包裹里东西少了" is not understood, and answered."""
-    replies = {text: reply_text(assistant.send("e2e-policy-unplaced", text))
-               for text in ("what time do you close", "包裹里东西少了", "can you book me a flight to Paris?")}
+    """The shop's phone line and opening hours are its own: the NLU's shop-neutral examples read "is there a phone
+    number" as out of scope and do not understand "what time do you close"; the policy file answers both."""
+    asked = ("is there a phone number", "what time do you close", "can you book me a flight to Paris?")
+    replies = {text: reply_text(assistant.send("e2e-policy-unplaced", text)) for text in asked}
     with closing(sqlite3.connect(shared_state / "conversations.db")) as db:
         intents = dict(db.execute("SELECT json_extract(data, '$.text'), intent_name FROM events "
                                   "WHERE sender_id = ? AND type_name = 'user'", ("e2e-policy-unplaced",)))
-    assert intents["what time do you close"] == "out_of_scope" and intents["包裹里东西少了"] == "nlu_fallback"
-    assert replies["what time do you close"].startswith('From our Contact and opening hours policy: "'), replies
-    assert replies["包裹里东西少了"].startswith("根据本店的“商品损坏或发错”政策：“"), replies
+    assert [intents[text] for text in asked] == ["out_of_scope", "nlu_fallback", "out_of_scope"], intents
+    for text in asked[:2]:
+        assert replies[text].startswith('From our Contact and opening hours policy: "'), replies
     assert "policy" not in replies["can you book me a flight to Paris?"], replies
 
 
