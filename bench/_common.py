@@ -6,6 +6,7 @@ The scripts run as ``python bench/<script>.py``, which puts this folder on ``sys
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
 import platform
@@ -16,7 +17,7 @@ from typing import Any
 
 import click
 
-__all__ = ["p95", "machine_header", "load_average", "catalog_options"]
+__all__ = ["p95", "machine_header", "load_average", "catalog_options", "parse_all"]
 
 
 def p95(samples: Sequence[float]) -> float:
@@ -52,3 +53,20 @@ def catalog_options(command: Callable[..., Any]) -> Callable[..., Any]:
                            help="folder of the embedding cache (default: $SHOPBOT_CACHE or var/)")(command)
     return click.option("--catalog", "catalog_path", type=click.Path(dir_okay=False), default=None,
                         help="catalog file (default: the shipped one, $SHOPBOT_CATALOG)")(command)
+
+
+def parse_all(model: Path, texts: Sequence[str]) -> list[dict[str, Any]]:
+    """The Rasa model's parse of each text, as the Rasa server makes it."""
+    from rasa.core.agent import Agent
+
+    from bot import rasa_patches
+
+    if not model.is_file():
+        raise click.ClickException(f"no trained model at {model}: run `make setup` first")
+    rasa_patches.apply()
+    agent = Agent.load(str(model))
+
+    async def parse() -> list[dict[str, Any]]:
+        return [await agent.parse_message(text) for text in texts]
+
+    return asyncio.run(parse())

@@ -14,13 +14,13 @@ Usage: .venv/bin/python bench/chinese_entities.py [--out bench/results/chinese_e
 
 from __future__ import annotations
 
-import asyncio
 import csv
 from pathlib import Path
 
 import click
 
-from _common import load_average, machine_header  # bench/_common.py, next to this file
+from _common import load_average, machine_header, parse_all  # bench/_common.py, next to this file
+from bot.build import model_path
 from recommender import config
 
 RESULTS = Path(__file__).parent / "results"
@@ -54,21 +54,6 @@ def derived_filters(parses: list[dict], catalog_path: Path) -> list[dict[str, ob
     return out
 
 
-def parse_all(texts: list[str]) -> list[dict]:
-    from rasa.core.agent import Agent
-
-    from bot import rasa_patches
-    from bot.build import model_path
-
-    rasa_patches.apply()
-    agent = Agent.load(str(model_path()))
-
-    async def parse() -> list[dict]:
-        return [await agent.parse_message(text) for text in texts]
-
-    return asyncio.run(parse())
-
-
 def expected(row: dict[str, str], field: str) -> object:
     value = row[field].strip()
     return (float(value) if field.startswith("price") else value) if value else None
@@ -80,7 +65,7 @@ def expected(row: dict[str, str], field: str) -> object:
 def main(out: Path) -> None:
     """Category, brand and price recall of held-out Chinese messages, as the search action reads them."""
     rows = read_messages()
-    found = derived_filters(parse_all([r["text"] for r in rows]), config.catalog_path())
+    found = derived_filters(parse_all(model_path(), [r["text"] for r in rows]), config.catalog_path())
     lines = [machine_header("Filters from held-out Chinese messages", f"load {load_average()}"), "",
              "Command: `.venv/bin/python bench/chinese_entities.py`. Messages: "
              f"{MESSAGES.relative_to(config.REPO_ROOT)} ({len(rows)}, never training data); model: "

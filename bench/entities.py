@@ -48,7 +48,6 @@ Usage: .venv/bin/python bench/entities.py [--catalog beauty --catalog fashion ..
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import math
@@ -68,7 +67,7 @@ from typing import Any
 import click
 import yaml
 
-from _common import load_average, machine_header  # bench/_common.py, next to this file
+from _common import load_average, machine_header, parse_all  # bench/_common.py, next to this file
 from bot.servers import RASA, RASA_ENV, rasa_env
 from recommender import config
 
@@ -200,21 +199,6 @@ def shipped_model_problem(lookups: str) -> str | None:
     if not stamp.exists() or stamp.read_text().split()[:1] != [build.training_inputs()]:
         return f"{model} was not trained from today's config, domain and data"
     return None
-
-
-def parse_all(model: Path, texts: Sequence[str]) -> list[dict[str, Any]]:
-    """The model's parse of each text, as the Rasa server makes it."""
-    from rasa.core.agent import Agent
-
-    from bot import rasa_patches
-
-    rasa_patches.apply()
-    agent = Agent.load(str(model))
-
-    async def parse() -> list[dict[str, Any]]:
-        return [await agent.parse_message(text) for text in texts]
-
-    return asyncio.run(parse())
 
 
 # -- what is asked ------------------------------------------------------------------------------------

@@ -22,9 +22,7 @@ Usage: .venv/bin/python bench/policy_routing.py [--out bench/results/policy_rout
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -33,9 +31,11 @@ from pathlib import Path
 import click
 import yaml
 
-from _common import load_average, machine_header  # bench/_common.py, next to this file
+from _common import load_average, machine_header, parse_all  # bench/_common.py, next to this file
 from policies import SHOPS, Asked, Shop, read_questions  # bench/policies.py: its shops and questions
+from bot.build import model_path
 from recommender import config
+from recommender.i18n.detect import HAN
 from recommender.policies import UNPLACED_MARGIN, split_passages, translation
 
 RESULTS = Path(__file__).parent / "results"
@@ -48,25 +48,6 @@ SHORT = {"The demo shop": "demo"}  # a shop's name under its bars
 OUTCOMES = ("right section", "wrong section", "not answered", "another skill", "read as something else")
 OUT_OF_SCOPE = (config.REPO_ROOT / "data" / "nlu" / "out_of_scope.yml",
                 config.REPO_ROOT / "tests" / "nlu_heldout_zh" / "out_of_scope.txt")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-
-
-def parse_all(texts: list[str]) -> list[dict]:
-    """The set-up's Rasa model's reading of each text."""
-    from rasa.core.agent import Agent
-
-    from bot import rasa_patches
-    from bot.build import model_path
-
-    if not model_path().is_file():
-        raise click.ClickException(f"no trained model at {model_path()}: run `make setup` first")
-    rasa_patches.apply()
-    agent = Agent.load(str(model_path()))
-
-    async def parse() -> list[dict]:
-        return [await agent.parse_message(text) for text in texts]
-
-    return asyncio.run(parse())
 
 
 def quoted(intent: str, text: str, language: str) -> str | None:
@@ -92,7 +73,7 @@ def out_of_scope() -> list[Asked]:
              if item.get("intent") == "out_of_scope" for line in item["examples"].splitlines() if line.startswith("- ")]
     texts += [line.strip() for line in held_out.read_text(encoding="utf-8").splitlines()
               if line.strip() and not line.startswith("#")]
-    return [Asked("zh" if _HAN.search(text) else "en", text, None) for text in dict.fromkeys(texts)]
+    return [Asked("zh" if HAN.search(text) else "en", text, None) for text in dict.fromkeys(texts)]
 
 
 @dataclass(frozen=True)
@@ -162,7 +143,7 @@ def main(out: Path) -> None:
     """Policy questions through the trained NLU and the actions it leads to: answered right, or where they went."""
     asked = {shop.name: read_questions(shop.questions) for shop in SHOPS}
     unrelated = out_of_scope()
-    parsed = [p["intent"]["name"] for p in parse_all([a.question for a in unrelated]
+    parsed = [p["intent"]["name"] for p in parse_all(model_path(), [a.question for a in unrelated]
                                                      + [a.question for shop in SHOPS for a in asked[shop.name]])]
     unrelated_intents, parsed = parsed[:len(unrelated)], iter(parsed[len(unrelated):])
     results: Results = {}
