@@ -7,7 +7,7 @@ SHOPBOT := $(PY) -m bot.cli
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/var/pycache
 
-.PHONY: install browser redis postgres setup chat serve web test test-fast lock
+.PHONY: install browser redis postgres hosts setup chat serve web test test-fast lock
 
 ## install: create .venv from requirements/lock.txt (skipped when the lock did not change)
 install: .venv/.lock-sha256
@@ -27,6 +27,10 @@ redis:
 postgres:
 	scripts/install-debian.sh '/usr/lib/postgresql/*/bin/pg_ctl' postgresql
 
+## hosts: iproute2's ip, which makes the hosts of the scale-out test on PostgreSQL (skipped when installed; needs root or sudo)
+hosts:
+	scripts/install-debian.sh ip iproute2
+
 ## setup: catalog, embeddings, collaborative model, NLU lookups and Rasa model, each rebuilt only when its inputs changed
 setup: install
 	$(SHOPBOT) setup
@@ -44,7 +48,7 @@ web: setup
 	$(SHOPBOT) web
 
 ## test: set up, then run every test, the slow end-to-end, browser and scale-out ones included
-test: setup browser redis postgres
+test: setup browser redis postgres hosts
 	$(PY) -m pytest
 
 ## test-fast: the tests that train nothing and start no server

@@ -194,10 +194,11 @@ def _whole() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def _spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen:
-    """Start `args` in its own process group with stdout and stderr going to `log`."""
+def _spawn(args: list[str], log: Path, launcher: Sequence[str] = (), **env: str) -> subprocess.Popen:
+    """Start `args` (after the `launcher` command, if any) in its own process group with stdout and stderr
+    going to `log`."""
     with log.open("ab") as out:
-        return subprocess.Popen(args, cwd=config.REPO_ROOT, env=rasa_env(**env), stdout=out,
+        return subprocess.Popen([*launcher, *args], cwd=config.REPO_ROOT, env=rasa_env(**env), stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
 
@@ -223,12 +224,13 @@ class Starting:
 
 
 def spawn_action_server(port: int, log: Path, host: str = HOST, timeout: float = 300, debug: bool = False,
-                        env: dict[str, str] | None = None) -> Starting:
+                        env: dict[str, str] | None = None, launcher: Sequence[str] = ()) -> Starting:
     """Spawn the action server (`bot.action_server`: loads the shop's data, then serves `actions` to
     callers holding $SHOPBOT_ACTION_TOKEN, which the Rasa server gets from `spawn_rasa_server`); `env`:
-    more of its environment (``{"SHOPBOT_STORE": url}``)."""
+    more of its environment (``{"SHOPBOT_STORE": url}``); `launcher`: a command it runs under
+    (``("ip", "netns", "exec", "web1")``: on a network of its own), which must exec it, not fork."""
     process = _spawn([sys.executable, "-m", "bot.action_server", "--port", str(port), *(["--debug"] if debug else [])],
-                     log, SANIC_HOST=host, SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"), **(env or {}))
+                     log, launcher, SANIC_HOST=host, SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"), **(env or {}))
     return Starting(process, f"http://{_local(host)}:{port}/health", timeout, log)
 
 
@@ -240,8 +242,9 @@ def start_action_server(port: int, log: Path, host: str = HOST,
 
 def spawn_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: str = HOST,
                       timeout: float = 600, cors: tuple[str, ...] = (),
-                      enable_api: bool = False, debug: bool = False) -> Starting:
-    """Spawn `rasa run` with the channels of credentials.yml on `host`:`port`.
+                      enable_api: bool = False, debug: bool = False, launcher: Sequence[str] = ()) -> Starting:
+    """Spawn `rasa run` with the channels of credentials.yml on `host`:`port` (under `launcher`, as
+    `spawn_action_server`).
 
     `timeout`: the server is ready ~25 s after its start on 2 free cores, over a minute on a loaded machine.
     `cors` lists the web origins (e.g. the chat widget's page) allowed to call it from a browser.
@@ -258,7 +261,7 @@ def spawn_rasa_server(model: Path, port: int, endpoints: Path, log: Path, host: 
                       "--interface", host, "--port", str(port),
                       "--endpoints", str(endpoints), "--credentials", str(credentials), *api,
                       *(["--cors", *cors] if cors else []), *(["--debug"] if debug else [])],
-                     log, **secrets)
+                     log, launcher, **secrets)
     return Starting(process, f"http://{_local(host)}:{port}/webhooks/rest/", timeout, log)
 
 

@@ -9,6 +9,7 @@
 #   scripts/install-debian.sh '/usr/lib/postgresql/*/bin/pg_ctl' postgresql   # tests/postgres_server.py:
 #                                            # throwaway PostgreSQL servers (a PROGRAM with a / is a path
 #                                            # pattern: Debian keeps pg_ctl off PATH)
+#   scripts/install-debian.sh ip iproute2      # tests/hosts.py: network namespaces, the scale-out test's hosts
 # Usage: scripts/install-debian.sh PROGRAM [PACKAGE]   (PACKAGE defaults to PROGRAM)
 #        scripts/install-debian.sh --font LANGUAGE PACKAGE
 set -euo pipefail
