@@ -230,7 +230,8 @@ def spawn_action_server(port: int, log: Path, host: str = HOST, timeout: float =
     more of its environment (``{"SHOPBOT_STORE": url}``); `launcher`: a command it runs under
     (``("ip", "netns", "exec", "web1")``: on a network of its own), which must exec it, not fork."""
     process = _spawn([sys.executable, "-m", "bot.action_server", "--port", str(port), *(["--debug"] if debug else [])],
-                     log, launcher, SANIC_HOST=host, SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"), **(env or {}))
+                     log, launcher, SANIC_HOST=host, SHOPBOT_ACTION_TOKEN=settings.secret("SHOPBOT_ACTION_TOKEN"),
+                     **(env or {}))
     return Starting(process, f"http://{_local(host)}:{port}/health", timeout, log)
 
 

@@ -111,7 +111,7 @@ class ActionServer:
 
     process: subprocess.Popen
     cache: Path
-    host: Host = HERE
+    host: Host
 
 
 @dataclass(frozen=True)
