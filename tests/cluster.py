@@ -155,12 +155,15 @@ class Cluster:
         self.balancer.to = actions
         return post_message(self.rasa[rasa], sender, text, message_id=message_id)
 
-    def replace_action_server(self, n: int, cache: Path) -> None:
-        """Roll action server ``n`` onto the shop's files in ``cache``, as a deployment does with a new build:
-        out of the balancer's rotation, stopped once it answers nothing, started on ``cache``, back in."""
+    def take_out(self, n: int) -> None:
+        """Take action server ``n`` out of the balancer's rotation and stop it once it answers nothing."""
         self.balancer.drain(n)
-        host = self.actions[n].host
         stop(self.actions[n].process)
+
+    def bring_back(self, n: int, cache: Path) -> None:
+        """Start action server ``n`` again, on its host, on the shop's files in ``cache`` (a new build), and put
+        it back in the balancer's rotation once it is ready."""
+        host = self.actions[n].host
         port = port_on(host, ACTION_PORT)
         starting = spawn_action_server(port, self.folder / f"actions-{n + 1}-{cache.name}.log", host.address,
                                        env={**self.env, "SHOPBOT_CACHE": str(cache)}, launcher=host.launcher)
