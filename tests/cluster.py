@@ -174,9 +174,10 @@ class Cluster:
 
 
 def copy_of_setup(folder: Path) -> Path:
-    """A copy of the set-up's files (catalog, embeddings, models) in ``folder``: another host's."""
+    """A copy of the set-up's files (catalog, embeddings, models; no shopper store, conversations or secrets) in
+    ``folder``: another host's, or a test's own to write in."""
     shutil.copytree(config.cache_dir(), folder, ignore=shutil.ignore_patterns(
-        "pycache", "*.lock", "shop*", "conversations.db*", "secrets", "artifacts"))
+        "pycache", "*.lock", "shop*.db*", "conversations.db*", "secrets", "artifacts"))  # cf/shopbot.pt is kept
     return folder
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services
 from actions.account import ActionForgetMe
 from bot.servers import Assistant
-from recommender import config
 from recommender.catalog.importer import import_catalog
 from recommender.cf import serving
 from recommender.cf.model import CFConfig
@@ -34,6 +32,7 @@ from recommender.store.forgotten import ForgottenShoppers
 from recommender.catalog.products import Catalog
 from recommender.ranking.ranker import ProductSearch, SearchConfig
 from recommender.text.embeddings import ProductEmbeddings
+from tests.cluster import copy_of_setup
 from tests.test_actions import DOMAIN, PRODUCTS, WordHashEncoder
 
 GONE = "GONE-shopper-7Q4Z"  # a shopper id that no other byte sequence in the files can spell by chance
@@ -298,9 +297,7 @@ def test_through_the_real_servers_a_forgotten_shopper_stays_forgotten_after_a_re
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained_model: Path) -> None:
     """Set-up's catalog, embeddings and model copied to a var folder of their own; a shipped shopper with
     a history forgets themselves on the real servers; after both restart, they are a new shopper."""
-    folder = tmp_path / "var"
-    shutil.copytree(config.cache_dir(), folder, ignore=shutil.ignore_patterns(
-        "pycache", "*.lock", "shop*.db*", "conversations.db*", "secrets"))
+    folder = copy_of_setup(tmp_path / "var")
     monkeypatch.setenv("SHOPBOT_CACHE", str(folder))
     for name in ("SHOPBOT_CATALOG", "SHOPBOT_STORE", "SHOPBOT_TRACKER"):
         monkeypatch.delenv(name, raising=False)
